@@ -1,0 +1,12 @@
+#pragma once
+#include <string>
+#include <vector>
+
+namespace medsiam::cli {
+
+/// Each command parses its own arguments and returns the process exit status:
+/// 0 success, 1 failure (with a message on stderr), 2 usage error (thrown as UsageError).
+int runImport(const std::vector<std::string>& args);
+int runInfo(const std::vector<std::string>& args);
+
+} // namespace medsiam::cli

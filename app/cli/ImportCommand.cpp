@@ -1,0 +1,150 @@
+#include "ArgParser.h"
+#include "Commands.h"
+#include "ProgressLine.h"
+
+#include "project/Importer.h"
+#include "project/Project.h"
+#include "util/CancelToken.h"
+#include "util/Text.h"
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+namespace medsiam::cli {
+
+namespace {
+
+core::CancelToken* g_cancel = nullptr;
+extern "C" void onInterrupt(int)
+{
+    if (g_cancel)
+        g_cancel->requestStop();
+}
+
+class CliImportObserver : public core::ImportObserver {
+public:
+    void scanFinished(size_t files) override { std::fprintf(stderr, "Found %zu files\n", files); }
+    void progress(const core::ImportProgress& p) override
+    {
+        char buf[256];
+        const double pct = p.filesTotal ? 100.0 * p.filesDone / p.filesTotal : 100.0;
+        std::snprintf(buf, sizeof buf, "Importing %zu/%zu files (%.0f%%)  %.0f files/s  ETA %s  items %lld  issues %zu", p.filesDone,
+                      p.filesTotal, pct, p.filesPerSecond, core::text::humanDuration(p.etaSeconds).c_str(),
+                      static_cast<long long>(p.itemsAdded), p.issues);
+        m_line.update(buf, p.filesDone == p.filesTotal);
+    }
+    void finish() { m_line.finish(); }
+
+private:
+    ProgressLine m_line;
+};
+
+} // namespace
+
+int runImport(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli import SRC [SRC...] --project DIR [options]",
+                "Imports folders (searched recursively) or files of DICOM, NIfTI/MHA/NRRD volumes, PNG/JPEG/TIFF/BMP\n"
+                "images and MedMNIST-style .npz archives into a project, creating the project when needed.\n"
+                "Files are recognised by content. Importing again adds new files and skips known ones.\n"
+                "Every file that is not imported is listed with its reason (see `medsiam-cli info`).");
+    p.positional("SRC", "folders or files to import", true, true)
+        .option("project", "DIR", "project folder (created when it does not exist)")
+        .option("size", "N", "cache resolution in pixels for a new project (images are letterboxed to N x N)", "256")
+        .option("axis", "AXIS", "volume slicing axis: axial, coronal or sagittal", "axial")
+        .option("slices", "N", "slices per volume, evenly spaced over slices with content (0 = all)", "16")
+        .option("labels", "CSV", "label table to apply after the import")
+        .option("key", "COL", "CSV column naming the image (path, file name, SOPInstanceUID or PatientID)")
+        .option("label", "COL", "CSV column holding the class name")
+        .option("split", "COL", "CSV column holding train/val/test")
+        .option("key-type", "KIND", "how keys name images: auto, path, filename, sop or patient", "auto")
+        .flag("labels-from-folders", "name each image's class after its first sub-folder")
+        .option("class-names", "A,B,...", "class names for the integer labels of .npz archives")
+        .flag("keep-duplicates", "import files even when the same content is already in the project")
+        .option("threads", "N", "decoding threads (0 = every core)", "0");
+    if (!p.parse(args)) {
+        std::cout << p.help();
+        return 0;
+    }
+    if (!p.has("project"))
+        throw UsageError("--project DIR is required");
+
+    core::ImportOptions o;
+    o.sources = p.values("SRC");
+    const int size = p.intValue("size", 16, 4096);
+    const std::string axis = core::text::toLower(p.value("axis"));
+    if (axis == "axial" || axis == "z")
+        o.slicing.axis = 2;
+    else if (axis == "coronal" || axis == "y")
+        o.slicing.axis = 1;
+    else if (axis == "sagittal" || axis == "x")
+        o.slicing.axis = 0;
+    else
+        throw UsageError("--axis must be axial, coronal or sagittal, got '" + p.value("axis") + "'");
+    o.slicing.count = p.intValue("slices", 0, 100000);
+    o.threads = p.intValue("threads", 0, 1024);
+    o.labelsFromFolders = p.has("labels-from-folders");
+    o.keepDuplicates = p.has("keep-duplicates");
+    if (p.has("class-names"))
+        for (const std::string& n : core::text::split(p.value("class-names"), ','))
+            o.classNames.push_back(core::text::trim(n));
+    if (p.has("labels")) {
+        core::LabelCsvOptions l;
+        l.csvPath = p.value("labels");
+        l.keyColumn = p.value("key");
+        l.labelColumn = p.value("label");
+        l.splitColumn = p.value("split");
+        if (l.keyColumn.empty())
+            throw UsageError("--labels needs --key COL");
+        if (l.labelColumn.empty() && l.splitColumn.empty())
+            throw UsageError("--labels needs --label COL, --split COL or both");
+        const auto kind = core::parseLabelKeyKind(p.value("key-type"));
+        if (!kind)
+            throw UsageError("--key-type must be auto, path, filename, sop or patient");
+        l.keyKind = *kind;
+        o.labels = l;
+    } else if (p.has("key") || p.has("label") || p.has("split")) {
+        throw UsageError("--key, --label and --split need --labels CSV");
+    }
+
+    auto project = core::Project::openOrCreate(p.value("project"), size);
+    if (p.has("size") && project->cacheResolution() != size)
+        std::fprintf(stderr, "Note: this project caches images at %d px; --size %d applies only to new projects.\n",
+                     project->cacheResolution(), size);
+
+    core::CancelToken cancel;
+    g_cancel = &cancel;
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    CliImportObserver observer;
+    const core::ImportSummary s = core::importSources(*project, o, &observer, &cancel);
+    observer.finish();
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    g_cancel = nullptr;
+
+    std::printf("%s %zu files in %.1f s (%.0f files/s): %zu imported (%lld items), %zu already in the project, %zu not imported\n",
+                s.cancelled ? "Cancelled after" : "Processed", s.filesImported + s.filesAlreadyPresent + s.filesWithIssues,
+                s.seconds, s.seconds > 0 ? s.filesFound / s.seconds : 0.0, s.filesImported, static_cast<long long>(s.itemsAdded),
+                s.filesAlreadyPresent, s.filesWithIssues);
+    if (s.labels) {
+        const auto& l = *s.labels;
+        std::printf("Labels: %zu CSV rows, %zu matched (by %s): %zu images labeled, %zu given a split; %zu keys matched nothing",
+                    l.rows, l.matchedRows, core::labelKeyKindName(l.keyKind), l.imagesLabeled, l.imagesSplit, l.unmatchedKeys.size());
+        if (!l.unmatchedKeys.empty()) {
+            std::printf(" (");
+            for (size_t i = 0; i < l.unmatchedKeys.size() && i < 5; ++i)
+                std::printf("%s'%s'", i ? ", " : "", l.unmatchedKeys[i].c_str());
+            std::printf("%s)", l.unmatchedKeys.size() > 5 ? ", ..." : "");
+        }
+        std::printf("\n");
+        for (const auto& problem : l.rowProblems)
+            std::printf("  %s\n", problem.c_str());
+    }
+    if (s.filesWithIssues > 0)
+        std::printf("See the reasons with: medsiam-cli info %s --issues\n", project->dir().c_str());
+    return s.cancelled ? 130 : 0;
+}
+
+} // namespace medsiam::cli

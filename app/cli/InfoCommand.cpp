@@ -1,0 +1,70 @@
+#include "ArgParser.h"
+#include "Commands.h"
+
+#include "project/Project.h"
+#include "util/Csv.h"
+#include "util/Text.h"
+
+#include <cstdio>
+#include <iostream>
+
+namespace medsiam::cli {
+
+namespace {
+void printCounts(const char* title, const std::vector<std::pair<std::string, int64_t>>& counts)
+{
+    std::printf("%-14s", title);
+    if (counts.empty())
+        std::printf("-");
+    for (size_t i = 0; i < counts.size(); ++i)
+        std::printf("%s%s %lld", i ? ", " : "", counts[i].first.c_str(), static_cast<long long>(counts[i].second));
+    std::printf("\n");
+}
+} // namespace
+
+int runInfo(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli info DIR [--issues] [--issues-csv FILE]",
+                "Summarises a project: images by format, modality, class and split, and the files that were not\n"
+                "imported, grouped by reason.");
+    p.positional("DIR", "project folder")
+        .flag("issues", "list every file that was not imported, with its reason")
+        .option("issues-csv", "FILE", "write the import issues to a CSV file (path, reason)");
+    if (!p.parse(args)) {
+        std::cout << p.help();
+        return 0;
+    }
+    auto project = core::Project::open(p.value("DIR"));
+    const core::ProjectSummary s = project->summary();
+    std::printf("Project       %s\n", s.path.c_str());
+    std::printf("Images        %lld items from %lld files, %lld patients, %lld labeled\n", static_cast<long long>(s.images),
+                static_cast<long long>(s.sourceFiles), static_cast<long long>(s.patients), static_cast<long long>(s.labeled));
+    std::printf("Cache         %d x %d px, %s\n", s.cacheResolution, s.cacheResolution, core::text::humanBytes(double(s.cacheBytes)).c_str());
+    printCounts("By format", s.byFormat);
+    printCounts("By modality", s.byModality);
+    printCounts("By class", s.byClass);
+    printCounts("By split", s.bySplit);
+    std::printf("Not imported  %lld\n", static_cast<long long>(s.issues));
+    for (size_t i = 0; i < s.issuesByReason.size() && i < 12; ++i)
+        std::printf("  %5lld  %s\n", static_cast<long long>(s.issuesByReason[i].second), s.issuesByReason[i].first.c_str());
+    if (s.issuesByReason.size() > 12)
+        std::printf("  ... %zu more reasons (use --issues)\n", s.issuesByReason.size() - 12);
+    const auto issues = (p.has("issues") || p.has("issues-csv")) ? project->issues() : decltype(project->issues()){};
+    if (p.has("issues"))
+        for (const auto& [path, reason] : issues)
+            std::printf("%s\t%s\n", path.c_str(), reason.c_str());
+    if (p.has("issues-csv")) {
+        FILE* f = std::fopen(p.value("issues-csv").c_str(), "w");
+        if (!f) {
+            std::fprintf(stderr, "error: cannot write '%s'\n", p.value("issues-csv").c_str());
+            return 1;
+        }
+        std::fprintf(f, "path,reason\n");
+        for (const auto& [path, reason] : issues)
+            std::fprintf(f, "%s,%s\n", core::csvField(path).c_str(), core::csvField(reason).c_str());
+        std::fclose(f);
+    }
+    return 0;
+}
+
+} // namespace medsiam::cli

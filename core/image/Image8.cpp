@@ -1,0 +1,144 @@
+#include "image/Image8.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace medsiam::core {
+
+namespace {
+
+// Per output coordinate: the first contributing input index and its normalised weights.
+struct FilterTaps {
+    std::vector<int> first;
+    std::vector<int> count;
+    std::vector<float> weights; // count[i] weights per output, packed with stride maxTaps
+    int maxTaps = 0;
+};
+
+FilterTaps makeTaps(int inSize, int outSize)
+{
+    FilterTaps t;
+    const double scale = static_cast<double>(inSize) / outSize;
+    const double support = std::max(1.0, scale); // triangle radius in input pixels
+    t.maxTaps = static_cast<int>(std::ceil(support)) * 2 + 1;
+    t.first.resize(outSize);
+    t.count.resize(outSize);
+    t.weights.assign(static_cast<size_t>(outSize) * t.maxTaps, 0.f);
+    for (int o = 0; o < outSize; ++o) {
+        const double centre = (o + 0.5) * scale - 0.5;
+        int lo = static_cast<int>(std::floor(centre - support)) + 1;
+        int hi = static_cast<int>(std::ceil(centre + support)) - 1;
+        lo = std::max(lo, 0);
+        hi = std::min(hi, inSize - 1);
+        if (hi < lo)
+            hi = lo = std::clamp(static_cast<int>(std::lround(centre)), 0, inSize - 1);
+        double sum = 0;
+        int n = std::min(hi - lo + 1, t.maxTaps);
+        float* w = &t.weights[static_cast<size_t>(o) * t.maxTaps];
+        for (int k = 0; k < n; ++k) {
+            double d = std::abs((lo + k) - centre) / support;
+            double v = std::max(0.0, 1.0 - d);
+            w[k] = static_cast<float>(v);
+            sum += v;
+        }
+        if (sum <= 0) {
+            w[0] = 1.f;
+            n = 1;
+            sum = 1;
+        }
+        for (int k = 0; k < n; ++k)
+            w[k] = static_cast<float>(w[k] / sum);
+        t.first[o] = lo;
+        t.count[o] = n;
+    }
+    return t;
+}
+
+} // namespace
+
+Image8 resizeImage(const Image8& src, int w, int h)
+{
+    if (src.empty() || w <= 0 || h <= 0)
+        return {};
+    if (w == src.width && h == src.height)
+        return src;
+    const int c = src.channels;
+    const FilterTaps tx = makeTaps(src.width, w);
+    const FilterTaps ty = makeTaps(src.height, h);
+    // Horizontal pass into floats, then vertical pass with rounding.
+    std::vector<float> tmp(static_cast<size_t>(w) * src.height * c);
+    for (int y = 0; y < src.height; ++y) {
+        const uint8_t* in = src.row(y);
+        float* out = &tmp[static_cast<size_t>(y) * w * c];
+        for (int x = 0; x < w; ++x) {
+            const float* wt = &tx.weights[static_cast<size_t>(x) * tx.maxTaps];
+            for (int ch = 0; ch < c; ++ch) {
+                float acc = 0;
+                for (int k = 0; k < tx.count[x]; ++k)
+                    acc += wt[k] * in[(tx.first[x] + k) * c + ch];
+                out[x * c + ch] = acc;
+            }
+        }
+    }
+    Image8 dst(w, h, c);
+    for (int y = 0; y < h; ++y) {
+        const float* wt = &ty.weights[static_cast<size_t>(y) * ty.maxTaps];
+        uint8_t* out = dst.row(y);
+        for (int i = 0; i < w * c; ++i) {
+            float acc = 0;
+            for (int k = 0; k < ty.count[y]; ++k)
+                acc += wt[k] * tmp[static_cast<size_t>(ty.first[y] + k) * w * c + i];
+            out[i] = static_cast<uint8_t>(std::clamp(std::lround(acc), 0L, 255L));
+        }
+    }
+    return dst;
+}
+
+FittedImage fitToSquare(const Image8& src, int side)
+{
+    FittedImage f;
+    f.image = Image8(side, side, src.channels);
+    if (src.empty() || side <= 0)
+        return f;
+    const double scale = static_cast<double>(side) / std::max(src.width, src.height);
+    const int w = std::clamp(static_cast<int>(std::lround(src.width * scale)), 1, side);
+    const int h = std::clamp(static_cast<int>(std::lround(src.height * scale)), 1, side);
+    const Image8 scaled = resizeImage(src, w, h);
+    f.content = {(side - w) / 2, (side - h) / 2, w, h};
+    for (int y = 0; y < h; ++y)
+        std::copy(scaled.row(y), scaled.row(y) + static_cast<size_t>(w) * src.channels,
+                  f.image.row(y + f.content.y) + static_cast<size_t>(f.content.x) * src.channels);
+    return f;
+}
+
+Image8 resizeNearest(const Image8& src, int w, int h)
+{
+    Image8 dst(w, h, src.channels);
+    for (int y = 0; y < h; ++y) {
+        const int sy = static_cast<int>(static_cast<long long>(y) * src.height / h);
+        for (int x = 0; x < w; ++x) {
+            const int sx = static_cast<int>(static_cast<long long>(x) * src.width / w);
+            for (int c = 0; c < src.channels; ++c)
+                dst.row(y)[x * src.channels + c] = src.row(sy)[sx * src.channels + c];
+        }
+    }
+    return dst;
+}
+
+Image8 collapseGreyRgb(Image8 src)
+{
+    if (src.channels != 3)
+        return src;
+    const size_t n = static_cast<size_t>(src.width) * src.height;
+    for (size_t i = 0; i < n; ++i) {
+        const uint8_t* p = &src.pixels[i * 3];
+        if (p[0] != p[1] || p[1] != p[2])
+            return src;
+    }
+    Image8 grey(src.width, src.height, 1);
+    for (size_t i = 0; i < n; ++i)
+        grey.pixels[i] = src.pixels[i * 3];
+    return grey;
+}
+
+} // namespace medsiam::core

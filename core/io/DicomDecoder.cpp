@@ -1,0 +1,454 @@
+#include "io/DicomDecoder.h"
+
+#include "util/Error.h"
+#include "util/Text.h"
+#ifdef MEDSIAM_HAVE_OPENJPEG
+#include "io/Jpeg2000Codec.h"
+#endif
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcdict.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcsequen.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmimage/diregist.h>
+#include <dcmtk/dcmimgle/dcmimage.h>
+#include <dcmtk/dcmimgle/dipixel.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <mutex>
+
+namespace medsiam::core {
+
+namespace {
+
+void registerCodecsOnce()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+        DJDecoderRegistration::registerCodecs();
+        DJLSDecoderRegistration::registerCodecs();
+        DcmRLEDecoderRegistration::registerCodecs();
+    });
+}
+
+std::string str(DcmItem* item, const DcmTagKey& key)
+{
+    OFString v;
+    if (item && item->findAndGetOFString(key, v).good())
+        return text::trim(v.c_str());
+    return {};
+}
+
+long intValue(DcmItem* item, const DcmTagKey& key, long fallback)
+{
+    const std::string s = str(item, key);
+    long long v;
+    return text::parseInt(s, v) ? static_cast<long>(v) : fallback;
+}
+
+double floatValue(DcmItem* item, const DcmTagKey& key, double fallback)
+{
+    Float64 v;
+    if (item && item->findAndGetFloat64(key, v, 0).good() && std::isfinite(v))
+        return v;
+    return fallback;
+}
+
+bool isJpeg2000(E_TransferSyntax x)
+{
+    return x == EXS_JPEG2000LosslessOnly || x == EXS_JPEG2000 || x == EXS_JPEG2000MulticomponentLosslessOnly ||
+           x == EXS_JPEG2000Multicomponent;
+}
+
+// Modality values -> 8 bits: the first VOI window when present and valid, else the frame's
+// min-max; MONOCHROME1 inverted last.
+Image8 renderMonochrome(const std::vector<double>& v, int w, int h, double centre, double width, bool hasWindow, bool invert)
+{
+    double lo, hi;
+    if (hasWindow && width > 0) {
+        lo = centre - width / 2;
+        hi = centre + width / 2;
+    } else {
+        const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
+        lo = v.empty() ? 0 : *mn;
+        hi = v.empty() ? 1 : *mx;
+    }
+    const double scale = 255.0 / std::max(hi - lo, 1e-9);
+    Image8 img(w, h, 1);
+    for (size_t i = 0; i < v.size(); ++i) {
+        double y = std::clamp((v[i] - lo) * scale, 0.0, 255.0);
+        uint8_t g = static_cast<uint8_t>(std::lround(y));
+        img.pixels[i] = invert ? static_cast<uint8_t>(255 - g) : g;
+    }
+    return img;
+}
+
+// Colour frames get the same VOI step as grey ones, over all three channels together: the
+// window when the file has one, else the frame's min-max. Hue ratios are kept.
+Image8 stretchColour(const uint8_t* rgb, int w, int h, double centre, double width, bool hasWindow)
+{
+    Image8 img(w, h, 3);
+    const size_t n = img.pixels.size();
+    double lo, hi;
+    if (hasWindow && width > 0) {
+        lo = centre - width / 2;
+        hi = centre + width / 2;
+    } else {
+        const auto [mn, mx] = std::minmax_element(rgb, rgb + n);
+        lo = *mn;
+        hi = *mx;
+    }
+    const double scale = 255.0 / std::max(hi - lo, 1e-9);
+    for (size_t i = 0; i < n; ++i)
+        img.pixels[i] = static_cast<uint8_t>(std::lround(std::clamp((rgb[i] - lo) * scale, 0.0, 255.0)));
+    return img;
+}
+
+template <typename T>
+void appendValues(const void* data, size_t offset, size_t count, std::vector<double>& out)
+{
+    const T* p = static_cast<const T*>(data) + offset;
+    out.resize(count);
+    for (size_t i = 0; i < count; ++i)
+        out[i] = static_cast<double>(p[i]);
+}
+
+bool interValues(const DiPixel* pixel, size_t count, std::vector<double>& out)
+{
+    if (!pixel || pixel->getCount() < count || !pixel->getData())
+        return false;
+    const void* d = pixel->getData();
+    switch (pixel->getRepresentation()) {
+    case EPR_Uint8:
+        appendValues<Uint8>(d, 0, count, out);
+        return true;
+    case EPR_Sint8:
+        appendValues<Sint8>(d, 0, count, out);
+        return true;
+    case EPR_Uint16:
+        appendValues<Uint16>(d, 0, count, out);
+        return true;
+    case EPR_Sint16:
+        appendValues<Sint16>(d, 0, count, out);
+        return true;
+    case EPR_Uint32:
+        appendValues<Uint32>(d, 0, count, out);
+        return true;
+    case EPR_Sint32:
+        appendValues<Sint32>(d, 0, count, out);
+        return true;
+    }
+    return false;
+}
+
+std::string statusText(const DicomImage& img)
+{
+    switch (img.getStatus()) {
+    case EIS_MissingAttribute:
+        return "a required image attribute is missing";
+    case EIS_InvalidValue:
+        return "an image attribute has an invalid value";
+    case EIS_NotSupportedValue:
+        return "unsupported image encoding";
+    case EIS_MemoryFailure:
+        return "out of memory while decoding";
+    case EIS_InvalidImage:
+        return "invalid or truncated pixel data";
+    default:
+        return DicomImage::getString(img.getStatus());
+    }
+}
+
+#ifdef MEDSIAM_HAVE_OPENJPEG
+// The compressed bytes of one frame: one fragment per frame when the counts agree, every
+// fragment for a single-frame image, else the Basic Offset Table decides.
+std::vector<uint8_t> encapsulatedFrame(DcmDataset* ds, E_TransferSyntax xfer, int frame, int frames)
+{
+    DcmElement* elem = nullptr;
+    if (ds->findAndGetElement(DCM_PixelData, elem).bad() || !elem)
+        throw UserError("no pixel data");
+    auto* pixelData = static_cast<DcmPixelData*>(elem);
+    DcmPixelSequence* seq = nullptr;
+    if (pixelData->getEncapsulatedRepresentation(xfer, nullptr, seq).bad() || !seq)
+        throw UserError("cannot read encapsulated pixel data");
+    const unsigned long items = seq->card();
+    if (items < 2)
+        throw UserError("truncated pixel data (no compressed fragments)");
+    auto fragment = [&](unsigned long i) {
+        DcmPixelItem* item = nullptr;
+        Uint8* p = nullptr;
+        if (seq->getItem(item, i).bad() || !item || item->getUint8Array(p).bad() || !p)
+            throw UserError("cannot read compressed fragment " + std::to_string(i));
+        return std::vector<uint8_t>(p, p + item->getLength());
+    };
+    std::vector<uint8_t> out;
+    if (frames == 1) {
+        for (unsigned long i = 1; i < items; ++i) {
+            auto f = fragment(i);
+            out.insert(out.end(), f.begin(), f.end());
+        }
+    } else if (static_cast<long>(items - 1) == frames) {
+        out = fragment(static_cast<unsigned long>(frame) + 1);
+    } else {
+        // Walk fragments, starting a new frame at each fragment that begins with a codestream marker.
+        int current = -1;
+        for (unsigned long i = 1; i < items; ++i) {
+            auto f = fragment(i);
+            const bool starts = f.size() >= 2 && ((f[0] == 0xFF && f[1] == 0x4F) || (f.size() >= 8 && f[4] == 0x6A && f[5] == 0x50));
+            if (starts)
+                ++current;
+            if (current == frame)
+                out.insert(out.end(), f.begin(), f.end());
+            else if (current > frame)
+                break;
+        }
+    }
+    if (out.empty())
+        throw UserError("frame " + std::to_string(frame) + " has no compressed data");
+    return out;
+}
+#endif
+
+} // namespace
+
+DicomDecoder::DicomDecoder() { registerCodecsOnce(); }
+
+ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& options, const FrameSink& sink) const
+{
+    registerCodecsOnce();
+    std::error_code ec;
+    const auto fileSize = std::filesystem::file_size(path, ec);
+    DcmFileFormat ff;
+    const OFCondition st = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+    if (st.bad()) {
+        const std::string why = st.text();
+        if (st == EC_StreamNotifyClient || why.find("end of stream") != std::string::npos ||
+            why.find("remaining bytes") != std::string::npos)
+            throw UserError("truncated DICOM file (" + why + ")");
+        throw UserError("not a readable DICOM file (" + why + ")");
+    }
+    DcmDataset* ds = ff.getDataset();
+    DcmMetaInfo* mi = ff.getMetaInfo();
+    if (str(mi, DCM_MediaStorageSOPClassUID) == UID_MediaStorageDirectoryStorage)
+        throw UserError("DICOMDIR (a media directory index, not an image): skipped");
+
+    ImageMeta m;
+    m.format = ImageFormat::Dicom;
+    m.modality = str(ds, DCM_Modality);
+    m.patientId = str(ds, DCM_PatientID);
+    m.studyUid = str(ds, DCM_StudyInstanceUID);
+    m.seriesUid = str(ds, DCM_SeriesInstanceUID);
+    m.sopUid = str(ds, DCM_SOPInstanceUID);
+    m.photometric = str(ds, DCM_PhotometricInterpretation);
+    const E_TransferSyntax xfer = ds->getOriginalXfer();
+    const DcmXfer xferInfo(xfer);
+    m.transferSyntax = xferInfo.getXferID();
+
+    if (!ds->tagExists(DCM_PixelData)) {
+        const std::string sopClass = str(ds, DCM_SOPClassUID);
+        const char* name = sopClass.empty() ? nullptr : dcmFindNameOfUID(sopClass.c_str(), nullptr);
+        if (ds->tagExists(DCM_FloatPixelData) || ds->tagExists(DCM_DoubleFloatPixelData))
+            throw UserError("floating-point pixel data is not supported");
+        throw UserError(std::string("DICOM file without pixel data") + (name ? std::string(" (") + name + ")" : std::string()));
+    }
+
+    m.rows = static_cast<int>(intValue(ds, DCM_Rows, 0));
+    m.columns = static_cast<int>(intValue(ds, DCM_Columns, 0));
+    const long frames = intValue(ds, DCM_NumberOfFrames, 1);
+    const long spp = intValue(ds, DCM_SamplesPerPixel, 1);
+    const long bitsAllocated = intValue(ds, DCM_BitsAllocated, 0);
+    m.bits = static_cast<int>(intValue(ds, DCM_BitsStored, bitsAllocated));
+    if (m.rows <= 0 || m.columns <= 0)
+        throw UserError("image header has no valid Rows/Columns");
+    if (frames < 1 || frames > 100000)
+        throw UserError("invalid NumberOfFrames " + std::to_string(frames));
+    if (spp != 1 && spp != 3)
+        throw UserError("unsupported SamplesPerPixel " + std::to_string(spp));
+    if (bitsAllocated != 1 && bitsAllocated != 8 && bitsAllocated != 16 && bitsAllocated != 32)
+        throw UserError("unsupported BitsAllocated " + std::to_string(bitsAllocated));
+    m.frameCount = static_cast<int>(frames);
+
+    const int64_t pixels = int64_t(m.rows) * m.columns;
+    // YBR_FULL_422 / YBR_PARTIAL_422 store two samples per pixel when uncompressed.
+    const bool subsampled422 = m.photometric == "YBR_FULL_422" || m.photometric == "YBR_PARTIAL_422";
+    const int64_t frameBytes = subsampled422 && xferInfo.isNotEncapsulated() ? (pixels * 2 * bitsAllocated + 7) / 8
+                                                                              : (pixels * spp * bitsAllocated + 7) / 8;
+    const bool deflated = xfer == EXS_DeflatedLittleEndianExplicit;
+    DcmElement* pixelElem = nullptr;
+    ds->findAndGetElement(DCM_PixelData, pixelElem);
+    if (xferInfo.isNotEncapsulated() && pixelElem) {
+        const uint64_t have = pixelElem->getLength();
+        const uint64_t need = static_cast<uint64_t>(frameBytes) * frames;
+        if (have < need || (!ec && !deflated && have > fileSize))
+            throw UserError("truncated pixel data: " + std::to_string(m.columns) + "x" + std::to_string(m.rows) +
+                            (frames > 1 ? " x " + std::to_string(frames) + " frames" : std::string()) + " needs " +
+                            text::humanBytes(double(need)) + ", the file holds " +
+                            text::humanBytes(double(std::min<uint64_t>(have, ec ? have : fileSize))));
+    }
+    if (pixels > options.limits.maxPixelsPerFrame || frameBytes > options.limits.maxFrameBytes)
+        throw UserError("image too large: " + std::to_string(m.columns) + "x" + std::to_string(m.rows) +
+                        " pixels per frame exceeds the limit");
+
+    const bool mono = m.photometric == "MONOCHROME1" || m.photometric == "MONOCHROME2";
+    const bool invert = m.photometric == "MONOCHROME1";
+    const double slope = floatValue(ds, DCM_RescaleSlope, 1.0);
+    const double intercept = floatValue(ds, DCM_RescaleIntercept, 0.0);
+    Float64 wc = 0, ww = 0;
+    const bool hasWindow = ds->findAndGetFloat64(DCM_WindowCenter, wc, 0).good() &&
+                           ds->findAndGetFloat64(DCM_WindowWidth, ww, 0).good() && ww > 0;
+    const bool hasModalityLut = ds->tagExists(DCM_ModalityLUTSequence);
+
+    const int first = options.frame >= 0 ? options.frame : 0;
+    const int last = options.frame >= 0 ? options.frame : m.frameCount - 1;
+    if (first >= m.frameCount)
+        throw UserError("frame " + std::to_string(first) + " does not exist (the file has " + std::to_string(m.frameCount) + ")");
+
+    if (isJpeg2000(xfer)) {
+#ifdef MEDSIAM_HAVE_OPENJPEG
+        for (int f = first; f <= last; ++f) {
+            const std::vector<uint8_t> packed = encapsulatedFrame(ds, xfer, f, m.frameCount);
+            const Jpeg2000Image j = decodeJpeg2000(packed.data(), packed.size());
+            if (j.width != m.columns || j.height != m.rows)
+                throw UserError("JPEG 2000 frame is " + std::to_string(j.width) + "x" + std::to_string(j.height) +
+                                " but the header says " + std::to_string(m.columns) + "x" + std::to_string(m.rows));
+            DecodedFrame out;
+            out.index = f;
+            if (j.components == 1) {
+                // The DICOM header's PixelRepresentation wins over the codestream's signedness
+                // (some encoders disagree), as in the reference decoder.
+                const bool headerSigned = intValue(ds, DCM_PixelRepresentation, 0) == 1;
+                const int prec = std::clamp(j.precision, 1, 31);
+                const int64_t range = int64_t(1) << prec;
+                std::vector<double> v(j.samples.size());
+                for (size_t i = 0; i < v.size(); ++i) {
+                    int64_t x = j.samples[i];
+                    if (headerSigned && !j.isSigned && x >= range / 2)
+                        x -= range;
+                    else if (!headerSigned && j.isSigned && x < 0)
+                        x += range;
+                    v[i] = static_cast<double>(x) * slope + intercept;
+                }
+                out.image = renderMonochrome(v, j.width, j.height, wc, ww, hasWindow, invert);
+            } else {
+                std::vector<uint8_t> rgb(j.samples.size());
+                const int shift = std::max(0, j.precision - 8);
+                for (size_t i = 0; i < j.samples.size(); ++i)
+                    rgb[i] = static_cast<uint8_t>(std::clamp(j.samples[i] >> shift, 0, 255));
+                out.image = stretchColour(rgb.data(), j.width, j.height, wc, ww, hasWindow);
+            }
+            sink(std::move(out));
+        }
+        return m;
+#else
+        throw UserError("JPEG 2000 decoder not available (medsiam was built without OpenJPEG)");
+#endif
+    }
+    if (xferInfo.isEncapsulated() && xfer != EXS_RLELossless && !xferInfo.isLossless() && xfer != EXS_JPEGProcess1 &&
+        xfer != EXS_JPEGProcess2_4 && xfer != EXS_JPEGLSLossy && xfer != EXS_JPEGProcess3_5 &&
+        xfer != EXS_JPEGProcess6_8 && xfer != EXS_JPEGProcess10_12)
+        throw UserError(std::string("unsupported compression: ") + xferInfo.getXferName());
+
+    const bool bigEndian32 = xferInfo.isBigEndian() && bitsAllocated == 32;
+    const unsigned long partial = bigEndian32 ? 0 : CIF_UsePartialAccessToPixelData;
+    if (bigEndian32 && ds->loadAllDataIntoMemory().bad())
+        throw UserError("cannot read pixel data");
+    for (int f = first; f <= last; ++f) {
+        DecodedFrame out;
+        out.index = f;
+        if (mono) {
+            // Stored values come out untouched (slope 1, intercept 0); the rescale is applied here in
+            // floating point, so fractional slopes (PET, some MR) keep their precision.
+            if (bigEndian32 && !hasModalityLut) {
+                // DCMTK swaps this OW element as 16-bit words; rebuild each big-endian 32-bit sample.
+                Uint16* words = nullptr;
+                if (!pixelElem || pixelElem->getUint16Array(words).bad() || !words)
+                    throw UserError("cannot read pixel data");
+                const bool isSigned = intValue(ds, DCM_PixelRepresentation, 0) == 1;
+                std::vector<double> v(static_cast<size_t>(pixels));
+                const Uint16* w = words + static_cast<size_t>(f) * pixels * 2;
+                for (size_t i = 0; i < v.size(); ++i) {
+                    const uint32_t u = (uint32_t(w[2 * i]) << 16) | w[2 * i + 1];
+                    v[i] = (isSigned ? static_cast<double>(static_cast<int32_t>(u)) : static_cast<double>(u)) * slope + intercept;
+                }
+                out.image = renderMonochrome(v, m.columns, m.rows, wc, ww, hasWindow, invert);
+                sink(std::move(out));
+                continue;
+            }
+            std::unique_ptr<DicomImage> img =
+                hasModalityLut ? std::make_unique<DicomImage>(ds, xfer, partial, f, 1)
+                               : std::make_unique<DicomImage>(ds, xfer, 1.0, 0.0, partial, f, 1);
+            if (img->getStatus() != EIS_Normal)
+                throw UserError(statusText(*img));
+            std::vector<double> v;
+            if (!interValues(img->getInterData(), static_cast<size_t>(pixels), v))
+                throw UserError("invalid or truncated pixel data");
+            if (!hasModalityLut)
+                for (double& x : v)
+                    x = x * slope + intercept;
+            out.image = renderMonochrome(v, m.columns, m.rows, wc, ww, hasWindow, invert);
+        } else {
+            DicomImage img(ds, xfer, CIF_UsePartialAccessToPixelData, f, 1);
+            if (img.getStatus() != EIS_Normal)
+                throw UserError(statusText(img));
+            if (img.isMonochrome())
+                throw UserError("unsupported PhotometricInterpretation '" + m.photometric + "'");
+            const auto* rgb = static_cast<const uint8_t*>(img.getOutputData(8, 0, 0));
+            if (!rgb)
+                throw UserError("invalid or truncated pixel data");
+            out.image = stretchColour(rgb, m.columns, m.rows, wc, ww, hasWindow);
+        }
+        sink(std::move(out));
+    }
+    return m;
+}
+
+std::vector<DicomDecoder::Tag> DicomDecoder::readTags(const std::string& path)
+{
+    registerCodecsOnce();
+    DcmFileFormat ff;
+    const OFCondition st = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
+    if (st.bad())
+        throw UserError(std::string("not a readable DICOM file (") + st.text() + ")");
+    std::vector<Tag> tags;
+    for (DcmItem* item : {static_cast<DcmItem*>(ff.getMetaInfo()), static_cast<DcmItem*>(ff.getDataset())}) {
+        for (unsigned long i = 0; i < item->card(); ++i) {
+            DcmElement* e = item->getElement(i);
+            DcmTag t = e->getTag();
+            char buf[16];
+            std::snprintf(buf, sizeof buf, "(%04X,%04X)", t.getGTag(), t.getETag());
+            Tag tag;
+            tag.tag = buf;
+            tag.name = t.getTagName();
+            const DcmEVR vr = e->ident();
+            if (t == DCM_PixelData) {
+                tag.value = "<pixel data, " + text::humanBytes(e->getLength()) + ">";
+            } else if (vr == EVR_SQ) {
+                tag.value = "<sequence, " + std::to_string(static_cast<DcmSequenceOfItems*>(e)->card()) + " items>";
+            } else if (vr == EVR_OB || vr == EVR_OW || vr == EVR_UN || vr == EVR_OF || vr == EVR_OD) {
+                tag.value = "<binary, " + text::humanBytes(e->getLength()) + ">";
+            } else {
+                OFString v;
+                e->getOFStringArray(v);
+                tag.value = v.size() > 256 ? std::string(v.c_str(), 256) + "..." : std::string(v.c_str());
+            }
+            tags.push_back(std::move(tag));
+        }
+    }
+    return tags;
+}
+
+} // namespace medsiam::core

@@ -1,0 +1,88 @@
+#pragma once
+#include "image/Image8.h"
+#include "io/ImageFormat.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace medsiam::core {
+
+/// Catalogue facts about one source file, as stored in the project's images table.
+/// Patient names are never read: only the PatientID, which the user may pseudonymise.
+struct ImageMeta {
+    ImageFormat format = ImageFormat::Unknown;
+    std::string modality;
+    std::string patientId;
+    std::string studyUid;
+    std::string seriesUid;
+    std::string sopUid;
+    std::string photometric; ///< DICOM PhotometricInterpretation, or "MONOCHROME2"/"RGB" for others
+    std::string transferSyntax;
+    int rows = 0;
+    int columns = 0;
+    int bits = 8;       ///< bits stored per sample in the source
+    int frameCount = 1; ///< frames (DICOM), slices along the chosen axis (volumes), items (npz)
+};
+
+/// How volumes are cut into 2-D slices.
+struct VolumeSlicing {
+    int axis = 2;              ///< 0 = sagittal (x), 1 = coronal (y), 2 = axial (z)
+    int count = 16;            ///< slices to take, evenly spaced; 0 = every slice
+    bool contentOnly = true;   ///< skip slices that are constant (no content)
+};
+
+/// Limits that protect against hostile or broken headers. Checked before any large allocation.
+struct DecodeLimits {
+    int64_t maxPixelsPerFrame = int64_t(1) << 28; ///< 16384 x 16384
+    int64_t maxFrameBytes = int64_t(1) << 30;
+};
+
+struct DecodeOptions {
+    int frame = -1; ///< -1: every frame / selected slice; otherwise only this frame or slice index
+    VolumeSlicing slicing;
+    DecodeLimits limits;
+};
+
+/// One decoded 2-D item of a file. `index` is the frame, slice or archive item number.
+/// `label` and `split` are set only by formats that carry them (.npz).
+struct DecodedFrame {
+    int index = 0;
+    Image8 image;
+    int label = -1;
+    std::string split;
+};
+
+/// Receives frames in index order, on the decoding thread.
+using FrameSink = std::function<void(DecodedFrame&&)>;
+
+/// Decodes one file format to 8-bit display-ready frames (modality rescale and VOI window
+/// applied). Implementations are stateless and may be called from many threads at once.
+class ImageDecoder {
+public:
+    virtual ~ImageDecoder() = default;
+    /// Reads `path` and calls `sink` for each selected frame. Returns the file's catalogue facts.
+    /// Throws UserError with a plain reason ("truncated pixel data", ...) when the file cannot be
+    /// decoded; frames already delivered remain valid.
+    virtual ImageMeta decode(const std::string& path, const DecodeOptions& options, const FrameSink& sink) const = 0;
+};
+
+/// The decoders built into this binary. A format whose library was left out of the build has
+/// no decoder; unavailableReason() explains that in words for the import log.
+class DecoderRegistry {
+public:
+    static const DecoderRegistry& instance();
+    const ImageDecoder* find(ImageFormat format) const;
+    std::string unavailableReason(ImageFormat format) const;
+    /// Formats with a decoder in this build, for `medsiam-cli --version`.
+    std::vector<ImageFormat> supported() const;
+
+private:
+    DecoderRegistry();
+    std::vector<std::pair<ImageFormat, std::shared_ptr<ImageDecoder>>> m_decoders;
+};
+
+} // namespace medsiam::core

@@ -1,0 +1,174 @@
+#include "io/VolumeDecoder.h"
+
+#include "util/Error.h"
+
+#include <itkImage.h>
+#include <itkImageFileReader.h>
+#include <itkImageIOFactory.h>
+#include <itkMetaImageIOFactory.h>
+#include <itkNiftiImageIOFactory.h>
+#include <itkNrrdImageIOFactory.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+namespace medsiam::core {
+
+namespace {
+
+void registerFactoriesOnce()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        itk::NiftiImageIOFactory::RegisterOneFactory();
+        itk::MetaImageIOFactory::RegisterOneFactory();
+        itk::NrrdImageIOFactory::RegisterOneFactory();
+    });
+}
+
+std::string firstLine(const std::string& s)
+{
+    // ITK messages carry file/line context; keep the description the user can act on.
+    const size_t d = s.find("Description:");
+    std::string t = d == std::string::npos ? s : s.substr(d + 12);
+    t.erase(0, t.find_first_not_of(" \n"));
+    const size_t nl = t.find('\n');
+    return nl == std::string::npos ? t : t.substr(0, nl);
+}
+
+} // namespace
+
+std::vector<int> selectSlices(const std::vector<bool>& hasContent, const VolumeSlicing& slicing)
+{
+    std::vector<int> candidates;
+    for (int i = 0; i < static_cast<int>(hasContent.size()); ++i)
+        if (!slicing.contentOnly || hasContent[i])
+            candidates.push_back(i);
+    const int n = static_cast<int>(candidates.size());
+    if (slicing.count <= 0 || slicing.count >= n)
+        return candidates;
+    std::vector<int> out;
+    if (slicing.count == 1)
+        return {candidates[n / 2]};
+    for (int k = 0; k < slicing.count; ++k) {
+        const int idx = static_cast<int>(std::lround(double(k) * (n - 1) / (slicing.count - 1)));
+        if (out.empty() || out.back() != candidates[idx])
+            out.push_back(candidates[idx]);
+    }
+    return out;
+}
+
+VolumeDecoder::VolumeDecoder() { registerFactoriesOnce(); }
+
+ImageMeta VolumeDecoder::decode(const std::string& path, const DecodeOptions& options, const FrameSink& sink) const
+{
+    registerFactoriesOnce();
+    using Volume = itk::Image<float, 3>;
+    ImageMeta m;
+    m.photometric = "MONOCHROME2";
+
+    itk::ImageIOBase::Pointer io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
+    if (!io)
+        throw UserError("not a readable volume (no ITK reader accepts it)");
+    const std::string ioName = io->GetNameOfClass();
+    m.format = ioName.find("Nifti") != std::string::npos ? ImageFormat::Nifti
+             : ioName.find("Nrrd") != std::string::npos  ? ImageFormat::Nrrd
+                                                          : ImageFormat::MetaImage;
+    try {
+        io->SetFileName(path);
+        io->ReadImageInformation();
+    } catch (const itk::ExceptionObject& e) {
+        throw UserError("cannot read volume header: " + firstLine(e.what()));
+    }
+    const unsigned dims = io->GetNumberOfDimensions();
+    if (dims < 2 || dims > 4)
+        throw UserError("unsupported volume with " + std::to_string(dims) + " dimensions");
+    if (io->GetNumberOfComponents() != 1)
+        throw UserError("multi-component volumes (" + std::to_string(io->GetNumberOfComponents()) + " components per voxel) are not supported");
+    int64_t voxels = 1;
+    for (unsigned d = 0; d < std::min(dims, 3u); ++d)
+        voxels *= static_cast<int64_t>(io->GetDimensions(d));
+    if (voxels <= 0 || voxels > (int64_t(1) << 31))
+        throw UserError("volume too large or empty (" + std::to_string(voxels) + " voxels)");
+    m.bits = static_cast<int>(io->GetComponentSize() * 8);
+
+    Volume::Pointer vol;
+    try {
+        auto reader = itk::ImageFileReader<Volume>::New();
+        reader->SetImageIO(io);
+        reader->SetFileName(path);
+        reader->Update();
+        vol = reader->GetOutput();
+    } catch (const itk::ExceptionObject& e) {
+        throw UserError("cannot read volume: " + firstLine(e.what()));
+    }
+    const auto size = vol->GetLargestPossibleRegion().GetSize();
+    const auto spacing = vol->GetSpacing();
+    const int nx = static_cast<int>(size[0]), ny = static_cast<int>(size[1]), nz = static_cast<int>(size[2]);
+    const float* data = vol->GetBufferPointer();
+    const int axis = std::clamp(options.slicing.axis, 0, 2);
+
+    const auto [mnIt, mxIt] = std::minmax_element(data, data + voxels);
+    const double lo = *mnIt, hi = *mxIt;
+    const double scale = hi > lo ? 255.0 / (hi - lo) : 0.0;
+
+    // Slice geometry: (columns, rows) and the voxel index of slice s at (c, r).
+    const int sliceCount = axis == 0 ? nx : axis == 1 ? ny : nz;
+    const int cols = axis == 0 ? ny : nx;
+    const int rows = axis == 2 ? ny : nz;
+    auto voxel = [&](int s, int c, int r) -> size_t {
+        // Coronal and sagittal: row 0 is the highest z (superior up).
+        switch (axis) {
+        case 0:
+            return (size_t(nz - 1 - r) * ny + c) * nx + s;
+        case 1:
+            return (size_t(nz - 1 - r) * ny + s) * nx + c;
+        default:
+            return (size_t(s) * ny + r) * nx + c;
+        }
+    };
+    const double colSpacing = axis == 0 ? spacing[1] : spacing[0];
+    const double rowSpacing = axis == 2 ? spacing[1] : spacing[2];
+    m.columns = cols;
+    m.rows = rows;
+    m.frameCount = sliceCount;
+
+    std::vector<int> chosen;
+    if (options.frame >= 0) {
+        if (options.frame >= sliceCount)
+            throw UserError("slice " + std::to_string(options.frame) + " does not exist (the volume has " + std::to_string(sliceCount) + ")");
+        chosen = {options.frame};
+    } else {
+        std::vector<bool> content(sliceCount, false);
+        for (int s = 0; s < sliceCount; ++s) {
+            const float first = data[voxel(s, 0, 0)];
+            for (int r = 0; r < rows && !content[s]; ++r)
+                for (int c = 0; c < cols; ++c)
+                    if (data[voxel(s, c, r)] != first) {
+                        content[s] = true;
+                        break;
+                    }
+        }
+        chosen = selectSlices(content, options.slicing);
+        if (chosen.empty())
+            throw UserError("volume has no slice with content (every slice is constant)");
+    }
+    for (int s : chosen) {
+        Image8 img(cols, rows, 1);
+        for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < cols; ++c)
+                img.pixels[size_t(r) * cols + c] = static_cast<uint8_t>(std::lround((data[voxel(s, c, r)] - lo) * scale));
+        if (colSpacing > 0 && rowSpacing > 0 && std::abs(rowSpacing / colSpacing - 1.0) > 0.01) {
+            const int h = std::max(1, static_cast<int>(std::lround(rows * rowSpacing / colSpacing)));
+            img = resizeImage(img, cols, std::min(h, 16384));
+        }
+        DecodedFrame f;
+        f.index = s;
+        f.image = std::move(img);
+        sink(std::move(f));
+    }
+    return m;
+}
+
+} // namespace medsiam::core

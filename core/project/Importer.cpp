@@ -1,0 +1,337 @@
+#include "project/Importer.h"
+
+#include "data/ImageCache.h"
+#include "io/FileSniffer.h"
+#include "project/Project.h"
+#include "project/SourceScanner.h"
+#include "util/AtomicFile.h"
+#include "util/ContentHash.h"
+#include "util/Csv.h"
+#include "util/Error.h"
+#include "util/Text.h"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace fs = std::filesystem;
+
+namespace medsiam::core {
+
+namespace {
+
+struct FittedFrame {
+    int index = 0;
+    FittedImage image;
+    int label = -1;
+    std::string split;
+};
+
+struct FileResult {
+    enum class Status { Pending, Imported, AlreadyPresent, Issue } status = Status::Pending;
+    std::string reason;
+    std::string hash;
+    ImageMeta meta;
+    std::vector<FittedFrame> frames;
+};
+
+using Clock = std::chrono::steady_clock;
+
+FileResult processFile(const ScannedFile& file, const ImportOptions& options, int side,
+                       const std::unordered_map<std::string, std::string>& known)
+{
+    FileResult r;
+    const SniffResult sniff = sniffFile(file.path);
+    if (sniff.format == ImageFormat::Unknown || sniff.format == ImageFormat::DicomDir) {
+        r.status = FileResult::Status::Issue;
+        r.reason = sniff.reason;
+        return r;
+    }
+    const ImageDecoder* decoder = DecoderRegistry::instance().find(sniff.format);
+    if (!decoder) {
+        r.status = FileResult::Status::Issue;
+        r.reason = DecoderRegistry::instance().unavailableReason(sniff.format);
+        return r;
+    }
+    try {
+        r.hash = hashFile(file.path);
+        if (!options.keepDuplicates && known.count(r.hash)) {
+            r.status = FileResult::Status::AlreadyPresent;
+            return r;
+        }
+        DecodeOptions d;
+        d.slicing = options.slicing;
+        r.meta = decoder->decode(file.path, d, [&](DecodedFrame&& f) {
+            r.frames.push_back({f.index, fitToSquare(f.image, side), f.label, std::move(f.split)});
+        });
+        if (r.meta.format == ImageFormat::Unknown)
+            r.meta.format = sniff.format;
+        if (r.frames.empty()) {
+            r.status = FileResult::Status::Issue;
+            r.reason = "file holds no images";
+            return r;
+        }
+        r.status = FileResult::Status::Imported;
+    } catch (const UserError& e) {
+        r.status = FileResult::Status::Issue;
+        r.reason = e.what();
+        r.frames.clear();
+    } catch (const std::bad_alloc&) {
+        r.status = FileResult::Status::Issue;
+        r.reason = "out of memory while decoding";
+        r.frames.clear();
+    } catch (const std::exception& e) {
+        r.status = FileResult::Status::Issue;
+        r.reason = std::string("cannot decode: ") + e.what();
+        r.frames.clear();
+    }
+    return r;
+}
+
+// Class names for integer labels of an archive: options, else "<archive>.json" {"classes": [...]}.
+std::vector<std::string> archiveClassNames(const std::string& archive, const ImportOptions& options)
+{
+    if (!options.classNames.empty())
+        return options.classNames;
+    fs::path sidecar = fs::path(archive).replace_extension(".json");
+    std::error_code ec;
+    if (!fs::exists(sidecar, ec))
+        return {};
+    try {
+        const auto j = nlohmann::json::parse(readWholeFile(sidecar.string()));
+        return j.at("classes").get<std::vector<std::string>>();
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
+std::string firstFolder(const std::string& relativePath)
+{
+    const size_t slash = relativePath.find('/');
+    return slash == std::string::npos ? std::string() : relativePath.substr(0, slash);
+}
+
+} // namespace
+
+const char* labelKeyKindName(LabelKeyKind kind)
+{
+    switch (kind) {
+    case LabelKeyKind::Auto:
+        return "auto";
+    case LabelKeyKind::RelativePath:
+        return "path";
+    case LabelKeyKind::FileName:
+        return "filename";
+    case LabelKeyKind::SopInstanceUid:
+        return "sop";
+    case LabelKeyKind::PatientId:
+        return "patient";
+    }
+    return "auto";
+}
+
+std::optional<LabelKeyKind> parseLabelKeyKind(const std::string& t)
+{
+    for (LabelKeyKind k : {LabelKeyKind::Auto, LabelKeyKind::RelativePath, LabelKeyKind::FileName, LabelKeyKind::SopInstanceUid,
+                           LabelKeyKind::PatientId})
+        if (t == labelKeyKindName(k))
+            return k;
+    return std::nullopt;
+}
+
+ImportSummary importSources(Project& project, const ImportOptions& options, ImportObserver* observer, const CancelToken* cancel)
+{
+    const auto start = Clock::now();
+    ImportSummary summary;
+    if (options.sources.empty())
+        throw UserError("nothing to import: give at least one folder or file");
+    // Read and check the label CSV before touching the project, so a typo costs nothing.
+    if (options.labels) {
+        const CsvTable probe = readCsv(options.labels->csvPath);
+        for (const std::string& col : {options.labels->keyColumn, options.labels->labelColumn, options.labels->splitColumn})
+            if (!col.empty() && probe.column(col) < 0)
+                throw UserError("label CSV '" + options.labels->csvPath + "' has no column '" + col + "' (columns: " +
+                                [&] {
+                                    std::string s;
+                                    for (const auto& h : probe.header)
+                                        s += (s.empty() ? "" : ", ") + h;
+                                    return s;
+                                }() + ")");
+    }
+
+    const int side = project.cacheResolution();
+    ScanResult scan = scanSources(options.sources, project.dir());
+    summary.filesFound = scan.files.size();
+    if (observer)
+        observer->scanFinished(scan.files.size());
+    for (const auto& [path, reason] : scan.issues) {
+        project.recordIssue(path, reason);
+        ++summary.filesWithIssues;
+        if (observer)
+            observer->issue(path, reason);
+    }
+
+    std::unordered_map<std::string, std::string> known; // content hash -> source path
+    {
+        auto q = project.db().prepare("SELECT content_hash, MIN(source_path) FROM images GROUP BY content_hash");
+        while (q.step())
+            known.emplace(q.columnText(0), q.columnText(1));
+    }
+    (void)DecoderRegistry::instance(); // register codecs and IO factories before threads start
+
+    ImageCacheWriter cache(project.cacheDir(), side);
+    const int threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    const size_t chunk = std::max<size_t>(1, options.chunkFiles);
+    std::map<std::string, std::vector<std::string>> classNameCache;
+
+    auto insertEntry = project.db().prepare(
+        "INSERT INTO cache_entries(image_id,resolution,offset,channels,content_x,content_y,content_w,content_h) VALUES(?,?,?,?,?,?,?,?)");
+    std::atomic<size_t> doneInRun{0};
+    size_t committed = 0;
+
+    auto emitProgress = [&](size_t done) {
+        if (!observer)
+            return;
+        ImportProgress p;
+        p.filesDone = done;
+        p.filesTotal = scan.files.size();
+        p.itemsAdded = summary.itemsAdded;
+        p.issues = summary.filesWithIssues;
+        p.elapsedSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+        p.filesPerSecond = p.elapsedSeconds > 0 ? done / p.elapsedSeconds : 0;
+        p.etaSeconds = p.filesPerSecond > 0 ? (p.filesTotal - done) / p.filesPerSecond : -1;
+        observer->progress(p);
+    };
+
+    for (size_t begin = 0; begin < scan.files.size(); begin += chunk) {
+        if (cancel && cancel->stopRequested()) {
+            summary.cancelled = true;
+            break;
+        }
+        const size_t end = std::min(scan.files.size(), begin + chunk);
+        std::vector<FileResult> results(end - begin);
+        std::atomic<size_t> next{begin};
+        std::atomic<int> running{0};
+        std::mutex m;
+        std::condition_variable cv;
+        std::vector<std::thread> pool;
+        const int n = std::min<int>(threads, static_cast<int>(end - begin));
+        running = n;
+        for (int t = 0; t < n; ++t)
+            pool.emplace_back([&] {
+                for (size_t i; (i = next.fetch_add(1)) < end;) {
+                    if (cancel && cancel->stopRequested())
+                        break;
+                    results[i - begin] = processFile(scan.files[i], options, side, known);
+                    doneInRun.fetch_add(1);
+                }
+                std::lock_guard<std::mutex> lock(m);
+                --running;
+                cv.notify_all();
+            });
+        {
+            std::unique_lock<std::mutex> lock(m);
+            while (running > 0) {
+                cv.wait_for(lock, std::chrono::milliseconds(200));
+                lock.unlock();
+                emitProgress(doneInRun.load());
+                lock.lock();
+            }
+        }
+        for (auto& t : pool)
+            t.join();
+
+        // Commit in file order; a cancelled chunk commits its finished prefix.
+        Database::Transaction tx(project.db());
+        size_t i = 0;
+        for (; i < results.size(); ++i) {
+            FileResult& r = results[i];
+            const ScannedFile& file = scan.files[begin + i];
+            if (r.status == FileResult::Status::Pending)
+                break;
+            if (r.status == FileResult::Status::Imported && !options.keepDuplicates) {
+                auto it = known.find(r.hash);
+                if (it != known.end()) {
+                    r.status = FileResult::Status::AlreadyPresent;
+                    r.frames.clear();
+                }
+            }
+            if (r.status == FileResult::Status::AlreadyPresent) {
+                const std::string& original = known.at(r.hash);
+                if (original == file.path) {
+                    ++summary.filesAlreadyPresent;
+                    project.clearIssue(file.path);
+                } else {
+                    r.status = FileResult::Status::Issue;
+                    r.reason = "same content as '" + original + "', already in the project";
+                }
+            }
+            if (r.status == FileResult::Status::Issue) {
+                project.recordIssue(file.path, r.reason);
+                ++summary.filesWithIssues;
+                if (observer)
+                    observer->issue(file.path, r.reason);
+                continue;
+            }
+            if (r.status != FileResult::Status::Imported)
+                continue;
+            std::vector<std::string>* names = nullptr;
+            if (r.meta.format == ImageFormat::Npz) {
+                auto it = classNameCache.find(file.path);
+                if (it == classNameCache.end())
+                    it = classNameCache.emplace(file.path, archiveClassNames(file.path, options)).first;
+                names = &it->second;
+            }
+            const std::string folderClass = options.labelsFromFolders ? firstFolder(file.relativePath) : std::string();
+            const int64_t folderClassId = folderClass.empty() ? 0 : project.ensureClass(folderClass);
+            for (FittedFrame& f : r.frames) {
+                ImageRecord rec;
+                rec.sourcePath = file.path;
+                rec.relativePath = file.relativePath;
+                rec.meta = r.meta;
+                rec.frameIndex = f.index;
+                rec.contentHash = r.hash;
+                const int64_t id = project.insertImage(rec);
+                CacheEntry e = cache.append(f.image);
+                insertEntry.bind(1, id).bind(2, side).bind(3, e.offset).bind(4, e.channels);
+                insertEntry.bind(5, e.content.x).bind(6, e.content.y).bind(7, e.content.width).bind(8, e.content.height);
+                insertEntry.run();
+                if (f.label >= 0) {
+                    const std::string name =
+                        names && f.label < static_cast<int>(names->size()) ? (*names)[f.label] : std::to_string(f.label);
+                    project.setLabel(id, project.ensureClass(name), "archive");
+                } else if (folderClassId) {
+                    project.setLabel(id, folderClassId, "folder");
+                }
+                if (!f.split.empty())
+                    project.setSplit(id, f.split);
+                ++summary.itemsAdded;
+            }
+            project.clearIssue(file.path);
+            known.emplace(r.hash, file.path);
+            ++summary.filesImported;
+        }
+        cache.sync();
+        tx.commit();
+        committed = begin + i;
+        emitProgress(committed);
+        if (i < results.size()) {
+            summary.cancelled = true;
+            break;
+        }
+    }
+
+    if (options.labels && !summary.cancelled)
+        summary.labels = applyLabelCsv(project, *options.labels);
+    summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return summary;
+}
+
+} // namespace medsiam::core

@@ -1,0 +1,99 @@
+#pragma once
+#include "io/ImageDecoder.h"
+#include "util/CancelToken.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace medsiam::core {
+
+class Project;
+
+/// How a label CSV names images.
+enum class LabelKeyKind {
+    Auto,           ///< whichever of the kinds below matches most keys
+    RelativePath,   ///< path relative to the imported folder, e.g. "case01/img3.dcm"
+    FileName,       ///< file name only
+    SopInstanceUid, ///< DICOM SOPInstanceUID
+    PatientId,      ///< DICOM PatientID: labels every image of the patient
+};
+const char* labelKeyKindName(LabelKeyKind kind);
+/// Parses "auto", "path", "filename", "sop", "patient"; nullopt otherwise.
+std::optional<LabelKeyKind> parseLabelKeyKind(const std::string& text);
+
+struct LabelCsvOptions {
+    std::string csvPath;
+    std::string keyColumn;
+    std::string labelColumn;
+    std::string splitColumn; ///< optional
+    LabelKeyKind keyKind = LabelKeyKind::Auto;
+};
+
+/// What applying a label CSV did. Every row that changed nothing is accounted for.
+struct LabelImportResult {
+    LabelKeyKind keyKind = LabelKeyKind::Auto; ///< the kind used (resolved when Auto)
+    size_t rows = 0;
+    size_t matchedRows = 0;
+    size_t imagesLabeled = 0;
+    size_t imagesSplit = 0;
+    std::vector<std::string> unmatchedKeys; ///< keys that match no image (also stored as import issues)
+    std::vector<std::string> rowProblems;   ///< "line 7: unknown split 'foo'", ...
+};
+
+/// Reads a CSV and labels the project's images by it. Each unmatched key and each bad row is
+/// recorded in import_issues as "<csv>:<line>". Throws UserError for a missing column or an
+/// unreadable file, before changing anything. One transaction.
+LabelImportResult applyLabelCsv(Project& project, const LabelCsvOptions& options);
+
+struct ImportOptions {
+    std::vector<std::string> sources; ///< folders or single files
+    VolumeSlicing slicing;
+    int threads = 0;                  ///< 0: every core
+    bool labelsFromFolders = false;   ///< first sub-folder under a source names the class
+    bool keepDuplicates = false;      ///< import files whose content is already in the project
+    std::optional<LabelCsvOptions> labels;
+    std::vector<std::string> classNames; ///< names for integer labels in .npz archives (else a sidecar JSON, else "0", "1", ...)
+    size_t chunkFiles = 64;           ///< files decoded between two commits
+};
+
+struct ImportProgress {
+    size_t filesDone = 0;
+    size_t filesTotal = 0;
+    int64_t itemsAdded = 0;
+    size_t issues = 0;
+    double elapsedSeconds = 0;
+    double filesPerSecond = 0;
+    double etaSeconds = 0;
+};
+
+struct ImportSummary {
+    size_t filesFound = 0;
+    size_t filesImported = 0;
+    size_t filesAlreadyPresent = 0;
+    size_t filesWithIssues = 0;
+    int64_t itemsAdded = 0;
+    double seconds = 0;
+    bool cancelled = false;
+    std::optional<LabelImportResult> labels;
+};
+
+/// Receives import events. Called on the thread that runs the import; keep handlers short.
+class ImportObserver {
+public:
+    virtual ~ImportObserver() = default;
+    virtual void scanFinished(size_t /*files*/) {}
+    virtual void progress(const ImportProgress& /*progress*/) {}
+    virtual void issue(const std::string& /*path*/, const std::string& /*reason*/) {}
+};
+
+/// Imports folders into a project: scans recursively (symlink loops are safe), recognises each
+/// file by content, decodes on every core, fits each item into the cache square, and commits
+/// catalogue rows in file order, so the result is the same whatever the thread count.
+/// Files already in the project (same content) are skipped; every file not imported gets an
+/// import_issues row with its reason. Cancel keeps everything committed so far.
+ImportSummary importSources(Project& project, const ImportOptions& options, ImportObserver* observer = nullptr,
+                            const CancelToken* cancel = nullptr);
+
+} // namespace medsiam::core

@@ -1,0 +1,132 @@
+#include "project/Importer.h"
+#include "project/Project.h"
+#include "util/Csv.h"
+#include "util/Error.h"
+#include "util/Text.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <unordered_map>
+
+namespace fs = std::filesystem;
+
+namespace medsiam::core {
+
+namespace {
+
+using KeyIndex = std::unordered_map<std::string, std::vector<int64_t>>;
+
+std::string normalisePath(std::string p)
+{
+    std::replace(p.begin(), p.end(), '\\', '/');
+    while (text::startsWith(p, "./"))
+        p.erase(0, 2);
+    return p;
+}
+
+} // namespace
+
+LabelImportResult applyLabelCsv(Project& project, const LabelCsvOptions& options)
+{
+    const CsvTable csv = readCsv(options.csvPath);
+    auto requireColumn = [&](const std::string& name, const char* role) {
+        const int c = csv.column(name);
+        if (c < 0) {
+            std::string cols;
+            for (const auto& h : csv.header)
+                cols += (cols.empty() ? "" : ", ") + h;
+            throw UserError("label CSV '" + options.csvPath + "' has no " + role + " column '" + name + "' (columns: " + cols + ")");
+        }
+        return c;
+    };
+    const int keyCol = requireColumn(options.keyColumn, "key");
+    const int labelCol = options.labelColumn.empty() ? -1 : requireColumn(options.labelColumn, "label");
+    const int splitCol = options.splitColumn.empty() ? -1 : requireColumn(options.splitColumn, "split");
+    if (labelCol < 0 && splitCol < 0)
+        throw UserError("give a label column, a split column or both");
+
+    KeyIndex byKind[5];
+    {
+        auto q = project.db().prepare("SELECT id, relative_path, source_path, sop_uid, patient_id FROM images");
+        while (q.step()) {
+            const int64_t id = q.columnInt(0);
+            byKind[int(LabelKeyKind::RelativePath)][normalisePath(q.columnText(1))].push_back(id);
+            byKind[int(LabelKeyKind::RelativePath)][q.columnText(2)].push_back(id);
+            byKind[int(LabelKeyKind::FileName)][fs::path(q.columnText(2)).filename().string()].push_back(id);
+            if (!q.columnText(3).empty())
+                byKind[int(LabelKeyKind::SopInstanceUid)][q.columnText(3)].push_back(id);
+            if (!q.columnText(4).empty())
+                byKind[int(LabelKeyKind::PatientId)][q.columnText(4)].push_back(id);
+        }
+    }
+    auto keyOf = [&](const std::vector<std::string>& row) {
+        return keyCol < static_cast<int>(row.size()) ? normalisePath(text::trim(row[keyCol])) : std::string();
+    };
+
+    LabelImportResult result;
+    result.keyKind = options.keyKind;
+    if (result.keyKind == LabelKeyKind::Auto) {
+        size_t best = 0;
+        result.keyKind = LabelKeyKind::RelativePath;
+        for (LabelKeyKind k : {LabelKeyKind::RelativePath, LabelKeyKind::FileName, LabelKeyKind::SopInstanceUid, LabelKeyKind::PatientId}) {
+            size_t hits = 0;
+            for (const auto& row : csv.rows)
+                hits += byKind[int(k)].count(keyOf(row));
+            if (hits > best) {
+                best = hits;
+                result.keyKind = k;
+            }
+        }
+    }
+    const KeyIndex& index = byKind[int(result.keyKind)];
+    const std::string csvName = fs::path(options.csvPath).filename().string();
+
+    Database::Transaction tx(project.db());
+    std::set<int64_t> labeled, split;
+    for (size_t r = 0; r < csv.rows.size(); ++r) {
+        const auto& row = csv.rows[r];
+        const std::string where = options.csvPath + ":" + std::to_string(csv.rowLines[r]);
+        ++result.rows;
+        const std::string key = keyOf(row);
+        auto cell = [&](int c) { return c >= 0 && c < static_cast<int>(row.size()) ? text::trim(row[c]) : std::string(); };
+        if (key.empty()) {
+            result.rowProblems.push_back(csvName + " line " + std::to_string(csv.rowLines[r]) + ": empty key");
+            project.recordIssue(where, "label CSV row with an empty key");
+            continue;
+        }
+        auto it = index.find(key);
+        if (it == index.end()) {
+            result.unmatchedKeys.push_back(key);
+            project.recordIssue(where, "label key '" + key + "' matches no image in the project (matched by " +
+                                           labelKeyKindName(result.keyKind) + ")");
+            continue;
+        }
+        const std::string label = cell(labelCol);
+        const std::string splitValue = cell(splitCol);
+        const std::string splitName = splitValue.empty() ? std::string() : normaliseSplit(splitValue);
+        if (!splitValue.empty() && splitName.empty()) {
+            result.rowProblems.push_back(csvName + " line " + std::to_string(csv.rowLines[r]) + ": unknown split '" + splitValue + "'");
+            project.recordIssue(where, "unknown split '" + splitValue + "' (use train, val or test)");
+        }
+        ++result.matchedRows;
+        project.clearIssue(where);
+        const int64_t classId = label.empty() ? 0 : project.ensureClass(label);
+        for (int64_t id : it->second) {
+            if (classId) {
+                project.setLabel(id, classId, "csv");
+                labeled.insert(id);
+            }
+            if (!splitName.empty()) {
+                project.setSplit(id, splitName);
+                split.insert(id);
+            }
+        }
+    }
+    tx.commit();
+    result.imagesLabeled = labeled.size();
+    result.imagesSplit = split.size();
+    return result;
+}
+
+} // namespace medsiam::core

@@ -1,0 +1,293 @@
+#include "project/Project.h"
+
+#include "util/Error.h"
+#include "util/Text.h"
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace medsiam::core {
+
+namespace {
+
+const char* kDatabaseName = "project.sqlite";
+
+// migrations[i] takes the schema from version i to i + 1. Append, never edit.
+const char* kMigrations[] = {
+    R"SQL(
+CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE images(
+    id INTEGER PRIMARY KEY,
+    source_path TEXT NOT NULL,
+    relative_path TEXT NOT NULL,
+    format TEXT NOT NULL,
+    modality TEXT NOT NULL DEFAULT '',
+    patient_id TEXT NOT NULL DEFAULT '',
+    study_uid TEXT NOT NULL DEFAULT '',
+    series_uid TEXT NOT NULL DEFAULT '',
+    sop_uid TEXT NOT NULL DEFAULT '',
+    frame_index INTEGER NOT NULL DEFAULT 0,
+    frame_count INTEGER NOT NULL DEFAULT 1,
+    rows INTEGER NOT NULL,
+    columns INTEGER NOT NULL,
+    bits INTEGER NOT NULL,
+    photometric TEXT NOT NULL DEFAULT '',
+    transfer_syntax TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    imported_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE INDEX images_hash ON images(content_hash, frame_index);
+CREATE INDEX images_patient ON images(patient_id);
+CREATE INDEX images_sop ON images(sop_uid);
+CREATE INDEX images_source ON images(source_path);
+CREATE TABLE classes(
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    color TEXT NOT NULL DEFAULT '',
+    shortcut TEXT NOT NULL DEFAULT '',
+    position INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE labels(
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    source TEXT NOT NULL DEFAULT 'user',
+    updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE INDEX labels_class ON labels(class_id);
+CREATE TABLE splits(
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    split TEXT NOT NULL CHECK(split IN ('train','val','test'))
+);
+CREATE TABLE import_issues(
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    reason TEXT NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE cache_entries(
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    resolution INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    channels INTEGER NOT NULL,
+    content_x INTEGER NOT NULL,
+    content_y INTEGER NOT NULL,
+    content_w INTEGER NOT NULL,
+    content_h INTEGER NOT NULL,
+    PRIMARY KEY(image_id, resolution)
+);
+)SQL",
+};
+constexpr int kMigrationCount = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+static_assert(kMigrationCount == Project::kSchemaVersion, "one migration per schema version");
+
+std::vector<std::pair<std::string, int64_t>> counts(Database& db, const std::string& sql)
+{
+    std::vector<std::pair<std::string, int64_t>> out;
+    auto s = db.prepare(sql);
+    while (s.step())
+        out.emplace_back(s.columnText(0), s.columnInt(1));
+    return out;
+}
+
+} // namespace
+
+Project::Project(std::string dir, std::unique_ptr<Database> db) : m_dir(std::move(dir)), m_db(std::move(db)) {}
+
+bool Project::exists(const std::string& dir) { return fs::is_regular_file(fs::path(dir) / kDatabaseName); }
+
+std::unique_ptr<Project> Project::create(const std::string& dir, int cacheResolution)
+{
+    if (cacheResolution < 16 || cacheResolution > 4096)
+        throw UserError("cache resolution must be between 16 and 4096 pixels, got " + std::to_string(cacheResolution));
+    if (exists(dir))
+        throw UserError("a medsiam project already exists in '" + dir + "'");
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+        throw UserError("'" + dir + "' exists and is not a folder");
+    fs::create_directories(fs::path(dir) / "cache", ec);
+    if (ec)
+        throw UserError("cannot create project folder '" + dir + "': " + ec.message());
+    const std::string abs = fs::absolute(dir).lexically_normal().string();
+    auto p = std::unique_ptr<Project>(new Project(abs, std::make_unique<Database>((fs::path(abs) / kDatabaseName).string())));
+    p->migrate();
+    p->setSetting("cache_resolution", std::to_string(cacheResolution));
+    return p;
+}
+
+std::unique_ptr<Project> Project::open(const std::string& dir)
+{
+    if (!exists(dir))
+        throw UserError("'" + dir + "' is not a medsiam project (no " + kDatabaseName + " in it)");
+    const std::string abs = fs::absolute(dir).lexically_normal().string();
+    auto p = std::unique_ptr<Project>(new Project(abs, std::make_unique<Database>((fs::path(abs) / kDatabaseName).string())));
+    p->migrate();
+    std::error_code ec;
+    fs::create_directories(fs::path(abs) / "cache", ec);
+    return p;
+}
+
+std::unique_ptr<Project> Project::openOrCreate(const std::string& dir, int cacheResolution)
+{
+    return exists(dir) ? open(dir) : create(dir, cacheResolution);
+}
+
+void Project::migrate()
+{
+    const int current = m_db->userVersion();
+    if (current > kSchemaVersion)
+        throw UserError("project '" + m_dir + "' was written by a newer medsiam (schema " + std::to_string(current) +
+                        "); this build reads up to schema " + std::to_string(kSchemaVersion));
+    for (int v = current; v < kSchemaVersion; ++v) {
+        Database::Transaction t(*m_db);
+        m_db->exec(kMigrations[v]);
+        m_db->setUserVersion(v + 1);
+        t.commit();
+    }
+}
+
+std::string Project::cacheDir() const { return (fs::path(m_dir) / "cache").string(); }
+
+int Project::cacheResolution()
+{
+    long long v = kDefaultCacheResolution;
+    text::parseInt(setting("cache_resolution", std::to_string(kDefaultCacheResolution)), v);
+    return static_cast<int>(v);
+}
+
+std::string Project::setting(const std::string& key, const std::string& fallback)
+{
+    auto s = m_db->prepare("SELECT value FROM settings WHERE key=?");
+    s.bind(1, key);
+    return s.step() ? s.columnText(0) : fallback;
+}
+
+void Project::setSetting(const std::string& key, const std::string& value)
+{
+    m_db->prepare("INSERT INTO settings(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value")
+        .bind(1, key)
+        .bind(2, value)
+        .run();
+}
+
+int64_t Project::insertImage(const ImageRecord& r)
+{
+    auto s = m_db->prepare(
+        "INSERT INTO images(source_path,relative_path,format,modality,patient_id,study_uid,series_uid,sop_uid,"
+        "frame_index,frame_count,rows,columns,bits,photometric,transfer_syntax,content_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    s.bind(1, r.sourcePath).bind(2, r.relativePath).bind(3, formatName(r.meta.format)).bind(4, r.meta.modality);
+    s.bind(5, r.meta.patientId).bind(6, r.meta.studyUid).bind(7, r.meta.seriesUid).bind(8, r.meta.sopUid);
+    s.bind(9, r.frameIndex).bind(10, r.meta.frameCount).bind(11, r.meta.rows).bind(12, r.meta.columns);
+    s.bind(13, r.meta.bits).bind(14, r.meta.photometric).bind(15, r.meta.transferSyntax).bind(16, r.contentHash);
+    s.step();
+    return m_db->lastInsertId();
+}
+
+int64_t Project::ensureClass(const std::string& name)
+{
+    const std::string n = text::trim(name);
+    if (n.empty())
+        throw UserError("a class name cannot be empty");
+    auto find = m_db->prepare("SELECT id FROM classes WHERE name=?");
+    find.bind(1, n);
+    if (find.step())
+        return find.columnInt(0);
+    const int64_t position = m_db->scalar("SELECT COALESCE(MAX(position)+1,0) FROM classes");
+    m_db->prepare("INSERT INTO classes(name,position) VALUES(?,?)").bind(1, n).bind(2, position).run();
+    return m_db->lastInsertId();
+}
+
+std::vector<ClassInfo> Project::classes()
+{
+    std::vector<ClassInfo> out;
+    auto s = m_db->prepare("SELECT id,name,color,shortcut FROM classes ORDER BY position,id");
+    while (s.step())
+        out.push_back({s.columnInt(0), s.columnText(1), s.columnText(2), s.columnText(3)});
+    return out;
+}
+
+void Project::setLabel(int64_t imageId, int64_t classId, const std::string& source)
+{
+    m_db->prepare("INSERT INTO labels(image_id,class_id,source) VALUES(?,?,?) ON CONFLICT(image_id) DO UPDATE SET "
+                  "class_id=excluded.class_id, source=excluded.source, updated_at=datetime('now')")
+        .bind(1, imageId)
+        .bind(2, classId)
+        .bind(3, source)
+        .run();
+}
+
+void Project::clearLabel(int64_t imageId) { m_db->prepare("DELETE FROM labels WHERE image_id=?").bind(1, imageId).run(); }
+
+void Project::setSplit(int64_t imageId, const std::string& split)
+{
+    const std::string s = normaliseSplit(split);
+    if (s.empty())
+        throw UserError("unknown split '" + split + "' (use train, val or test)");
+    m_db->prepare("INSERT INTO splits(image_id,split) VALUES(?,?) ON CONFLICT(image_id) DO UPDATE SET split=excluded.split")
+        .bind(1, imageId)
+        .bind(2, s)
+        .run();
+}
+
+void Project::recordIssue(const std::string& path, const std::string& reason)
+{
+    m_db->prepare("INSERT INTO import_issues(path,reason) VALUES(?,?) ON CONFLICT(path) DO UPDATE SET "
+                  "reason=excluded.reason, recorded_at=datetime('now')")
+        .bind(1, path)
+        .bind(2, reason)
+        .run();
+}
+
+void Project::clearIssue(const std::string& path) { m_db->prepare("DELETE FROM import_issues WHERE path=?").bind(1, path).run(); }
+
+std::vector<std::pair<std::string, std::string>> Project::issues()
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    auto s = m_db->prepare("SELECT path,reason FROM import_issues ORDER BY path");
+    while (s.step())
+        out.emplace_back(s.columnText(0), s.columnText(1));
+    return out;
+}
+
+ProjectSummary Project::summary()
+{
+    ProjectSummary s;
+    s.path = m_dir;
+    s.cacheResolution = cacheResolution();
+    s.images = m_db->scalar("SELECT COUNT(*) FROM images");
+    s.sourceFiles = m_db->scalar("SELECT COUNT(DISTINCT source_path) FROM images");
+    s.patients = m_db->scalar("SELECT COUNT(DISTINCT patient_id) FROM images WHERE patient_id<>''");
+    s.labeled = m_db->scalar("SELECT COUNT(*) FROM labels");
+    s.byFormat = counts(*m_db, "SELECT format,COUNT(*) FROM images GROUP BY format ORDER BY 2 DESC, 1");
+    s.byModality = counts(*m_db, "SELECT CASE modality WHEN '' THEN '(none)' ELSE modality END,COUNT(*) FROM images GROUP BY 1 ORDER BY 2 DESC, 1");
+    s.byClass = counts(*m_db, "SELECT c.name,COUNT(l.image_id) FROM classes c LEFT JOIN labels l ON l.class_id=c.id GROUP BY c.id ORDER BY c.position,c.id");
+    s.byClass.emplace_back("(unlabeled)", s.images - s.labeled);
+    for (const char* split : {"train", "val", "test"}) {
+        auto q = m_db->prepare("SELECT COUNT(*) FROM splits WHERE split=?");
+        q.bind(1, split);
+        q.step();
+        s.bySplit.emplace_back(split, q.columnInt(0));
+    }
+    s.bySplit.emplace_back("(none)", s.images - m_db->scalar("SELECT COUNT(*) FROM splits"));
+    s.issues = m_db->scalar("SELECT COUNT(*) FROM import_issues");
+    s.issuesByReason = counts(*m_db, "SELECT reason,COUNT(*) FROM import_issues GROUP BY reason ORDER BY 2 DESC, 1");
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(cacheDir(), ec))
+        if (e.is_regular_file())
+            s.cacheBytes += static_cast<int64_t>(e.file_size());
+    return s;
+}
+
+std::string normaliseSplit(const std::string& value)
+{
+    const std::string v = text::toLower(text::trim(value));
+    if (v == "train" || v == "training" || v == "tr")
+        return "train";
+    if (v == "val" || v == "valid" || v == "validation" || v == "dev")
+        return "val";
+    if (v == "test" || v == "testing" || v == "te")
+        return "test";
+    return {};
+}
+
+} // namespace medsiam::core

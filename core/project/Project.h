@@ -1,0 +1,98 @@
+#pragma once
+#include "io/ImageDecoder.h"
+#include "project/Database.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace medsiam::core {
+
+/// One catalogue row: a 2-D item (a frame, slice or archive entry) of a source file.
+struct ImageRecord {
+    int64_t id = 0;
+    std::string sourcePath;   ///< absolute path of the source file
+    std::string relativePath; ///< path relative to the folder it was imported from
+    ImageMeta meta;
+    int frameIndex = 0;
+    std::string contentHash;
+};
+
+/// Counts for `medsiam-cli info` and the GUI's project panel.
+struct ProjectSummary {
+    std::string path;
+    int cacheResolution = 0;
+    int64_t images = 0;
+    int64_t sourceFiles = 0;
+    int64_t patients = 0;
+    int64_t labeled = 0;
+    int64_t cacheBytes = 0;
+    std::vector<std::pair<std::string, int64_t>> byFormat;
+    std::vector<std::pair<std::string, int64_t>> byModality;
+    std::vector<std::pair<std::string, int64_t>> byClass; ///< in class order, "(unlabeled)" last
+    std::vector<std::pair<std::string, int64_t>> bySplit; ///< train, val, test, "(none)"
+    int64_t issues = 0;
+    std::vector<std::pair<std::string, int64_t>> issuesByReason; ///< most frequent first
+};
+
+struct ClassInfo {
+    int64_t id = 0;
+    std::string name;
+    std::string color;
+    std::string shortcut;
+};
+
+/// A medsiam project: a folder holding project.sqlite (the catalogue: images, classes,
+/// labels, splits, import issues, cache index) and cache/ (decoded uint8 images).
+/// Every write is its own committed transaction unless a caller groups writes in one.
+/// A Project object is used from one thread at a time.
+class Project {
+public:
+    static constexpr int kSchemaVersion = 1;
+    static constexpr int kDefaultCacheResolution = 256;
+
+    /// Creates the folder and an empty catalogue. Throws UserError if a project is already there.
+    static std::unique_ptr<Project> create(const std::string& dir, int cacheResolution = kDefaultCacheResolution);
+    /// Opens an existing project, migrating its schema forward. Throws UserError when `dir`
+    /// holds no project or one written by a newer medsiam.
+    static std::unique_ptr<Project> open(const std::string& dir);
+    /// Opens when present, else creates.
+    static std::unique_ptr<Project> openOrCreate(const std::string& dir, int cacheResolution = kDefaultCacheResolution);
+    static bool exists(const std::string& dir);
+
+    const std::string& dir() const { return m_dir; }
+    std::string cacheDir() const;
+    Database& db() { return *m_db; }
+    int cacheResolution();
+
+    std::string setting(const std::string& key, const std::string& fallback = {});
+    void setSetting(const std::string& key, const std::string& value);
+
+    /// Inserts a catalogue row (no transaction of its own) and returns its id.
+    int64_t insertImage(const ImageRecord& record);
+    /// The id of the class with this name, created (at the end of the class order) when new.
+    int64_t ensureClass(const std::string& name);
+    std::vector<ClassInfo> classes();
+    /// Sets or replaces an image's label. `source` says where it came from (csv, npz, folder, user).
+    void setLabel(int64_t imageId, int64_t classId, const std::string& source);
+    void clearLabel(int64_t imageId);
+    /// Sets an image's split: "train", "val" or "test".
+    void setSplit(int64_t imageId, const std::string& split);
+    void recordIssue(const std::string& path, const std::string& reason);
+    void clearIssue(const std::string& path);
+    std::vector<std::pair<std::string, std::string>> issues();
+
+    ProjectSummary summary();
+
+private:
+    Project(std::string dir, std::unique_ptr<Database> db);
+    void migrate();
+    std::string m_dir;
+    std::unique_ptr<Database> m_db;
+};
+
+/// Normalises a user's split name ("Training", "valid", ...) to train/val/test; empty if unknown.
+std::string normaliseSplit(const std::string& value);
+
+} // namespace medsiam::core

@@ -1,0 +1,28 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace medsiam::core {
+
+/// A 128-bit content fingerprint (two independent 64-bit lanes) rendered as 32 hex digits.
+/// Used to recognise a file that is already in a project, whatever its name or place.
+/// Not a cryptographic hash: it guards against accidents, not adversaries.
+class ContentHasher {
+public:
+    void update(const void* data, size_t size);
+    std::string hex() const;
+
+private:
+    uint64_t m_a = 0x9E3779B97F4A7C15ull;
+    uint64_t m_b = 0xC2B2AE3D27D4EB4Full;
+    uint64_t m_length = 0;
+    uint8_t m_tail[8] = {};
+    size_t m_tailSize = 0;
+    void mix(uint64_t word);
+};
+
+/// Hashes a whole file. Throws UserError when it cannot be read.
+std::string hashFile(const std::string& path);
+
+} // namespace medsiam::core

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that medsiam's build, tests and benchmark
+# reference scripts need. Safe to run again: apt-get skips what is present.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build ccache git pkg-config
+  # engine
+  libtorch-dev libopenblas0-pthread
+  # data and storage
+  libsqlite3-dev nlohmann-json3-dev zlib1g-dev
+  # medical and image IO
+  libdcmtk-dev dcmtk libopenjp2-7-dev
+  libinsighttoolkit5-dev libopencv-dev
+  # GUI
+  qt6-base-dev qt6-charts-dev libqt6opengl6-dev libqt6svg6-dev
+  xvfb xauth
+  # benchmark peers and the DICOM conformance reference
+  python3 python3-numpy python3-pydicom python3-gdcm python3-sklearn
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

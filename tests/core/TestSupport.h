@@ -1,0 +1,18 @@
+#pragma once
+// Helpers shared by the core tests: paths and small file writers.
+#include <QString>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace medsiam::test {
+
+/// The shared folder beside the checkout (bench peers, datasets), from MEDSIAM_SHARED_DIR or
+/// <source>/../shared.
+QString sharedDir();
+/// Debian's python3 with numpy, pydicom, gdcm and scikit-learn (not a pyenv one on PATH).
+QString systemPython();
+void writeBytes(const QString& path, const std::vector<uint8_t>& bytes);
+void writeText(const QString& path, const std::string& text);
+
+} // namespace medsiam::test

@@ -1,0 +1,146 @@
+// Runs Debian's pydicom test corpus through medsiam's import and compares it with the
+// reference decoder (pydicom + gdcm, ../shared/bench/reference_dicom_decode.py):
+// every image the reference decodes is imported, its windowed 8-bit statistics agree within
+// one grey level, and every other file carries a reason in import_issues.
+#include "TestSupport.h"
+
+#include "image/Image8.h"
+#include "io/DicomDecoder.h"
+#include "project/Importer.h"
+#include "project/Project.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+#include <set>
+
+using namespace medsiam::core;
+
+namespace {
+const QString kCorpus = QStringLiteral("/usr/lib/python3/dist-packages/pydicom/data/test_files");
+
+// Files the reference decodes that medsiam does not yet: each must still be reported with a
+// clear reason. The list is printed on every run and kept in docs/IMPORT.md.
+const std::map<std::string, std::string> kKnownGaps = {
+    {"SC_rgb_jpeg.dcm", "dataset encoded in implicit VR although its meta header declares JPEG Baseline (explicit VR)"},
+    {"JPEG2000-embedded-sequence-delimiter.dcm", "a sequence delimiter embedded inside the JPEG 2000 fragment"},
+};
+
+// Where the reference disagrees with its own decode of the same image stored losslessly, the
+// lossless twin's statistics are the truth; lossy compression may move the mean by 2 levels.
+const std::map<std::string, std::string> kLosslessTwins = {
+    {"SC_rgb_small_odd_jpeg.dcm", "SC_rgb_small_odd.dcm"},
+};
+} // namespace
+
+class TestDicomConformance : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void corpusMatchesReference()
+    {
+        QVERIFY2(QDir(kCorpus).exists(), "the pydicom corpus is missing: run scripts/install-deps.sh (python3-pydicom)");
+        const QString script = medsiam::test::sharedDir() + "/bench/reference_dicom_decode.py";
+        QVERIFY2(QFile::exists(script), qPrintable("reference decoder not found: " + script));
+        QTemporaryDir tmp;
+        const QString statsPath = tmp.filePath("ref.jsonl");
+        QProcess ref;
+        ref.start(medsiam::test::systemPython(), {script, kCorpus, "--size", "224", "--stats", statsPath});
+        QVERIFY(ref.waitForFinished(300000));
+        QCOMPARE(ref.exitCode(), 0);
+
+        struct RefStats {
+            int min, max;
+            double mean;
+        };
+        std::map<std::string, RefStats> reference;
+        QFile f(statsPath);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        while (!f.atEnd()) {
+            const QJsonObject o = QJsonDocument::fromJson(f.readLine()).object();
+            reference[o["file"].toString().toStdString()] = {o["min"].toInt(), o["max"].toInt(), o["mean"].toDouble()};
+        }
+        QVERIFY2(reference.size() >= 70, "the reference decoded too few files: is python3-gdcm installed?");
+
+        auto project = Project::create(tmp.filePath("p").toStdString());
+        ImportOptions options;
+        options.sources = {kCorpus.toStdString()};
+        const ImportSummary summary = importSources(*project, options);
+
+        std::set<std::string> imported;
+        {
+            auto q = project->db().prepare("SELECT DISTINCT source_path FROM images");
+            while (q.step())
+                imported.insert(q.columnText(0));
+        }
+        std::map<std::string, std::string> issues;
+        for (const auto& [path, reason] : project->issues())
+            issues[path] = reason;
+
+        // Nothing silently dropped: each file is imported or has a reason.
+        QCOMPARE(imported.size() + issues.size(), summary.filesFound);
+
+        const DicomDecoder decoder;
+        int compared = 0, knownGaps = 0;
+        QStringList failures;
+        for (const auto& [rel, stats] : reference) {
+            const std::string path = (kCorpus + "/" + QString::fromStdString(rel)).toStdString();
+            bool covered = imported.count(path) > 0;
+            if (!covered && issues.count(path) && issues[path].rfind("same content as '", 0) == 0) {
+                const std::string original = issues[path].substr(17, issues[path].find('\'', 17) - 17);
+                covered = imported.count(original) > 0;
+            }
+            if (!covered && kKnownGaps.count(rel)) {
+                QVERIFY2(issues.count(path) && !issues[path].empty(), rel.c_str());
+                qWarning("known gap: %s (%s): reported as '%s'", rel.c_str(), kKnownGaps.at(rel).c_str(), issues[path].c_str());
+                ++knownGaps;
+                continue;
+            }
+            if (!covered) {
+                failures << QString::fromStdString(rel + ": decoded by the reference but not imported (" + issues[path] + ")");
+                continue;
+            }
+            DecodeOptions one;
+            one.frame = 0;
+            Image8 frame;
+            decoder.decode(path, one, [&](DecodedFrame&& d) { frame = std::move(d.image); });
+            const Image8 small = resizeNearest(frame, 224, 224);
+            int mn = 255, mx = 0;
+            double sum = 0;
+            for (uint8_t v : small.pixels) {
+                mn = std::min<int>(mn, v);
+                mx = std::max<int>(mx, v);
+                sum += v;
+            }
+            const double mean = sum / small.pixels.size();
+            RefStats want = stats;
+            double meanTolerance = 1.0;
+            if (auto twin = kLosslessTwins.find(rel); twin != kLosslessTwins.end()) {
+                want = reference.at(twin->second);
+                meanTolerance = 2.0;
+            }
+            if (std::abs(mn - want.min) > 1 || std::abs(mx - want.max) > 1 || std::abs(mean - want.mean) > meanTolerance)
+                failures << QStringLiteral("%1: min/max/mean %2/%3/%4, reference %5/%6/%7")
+                                .arg(QString::fromStdString(rel))
+                                .arg(mn)
+                                .arg(mx)
+                                .arg(mean, 0, 'f', 2)
+                                .arg(want.min)
+                                .arg(want.max)
+                                .arg(want.mean, 0, 'f', 2);
+            ++compared;
+        }
+        qInfo("reference decoded %zu files; medsiam imported %zu files (%lld items); %zu issues; %d compared, all within "
+              "tolerance: %s; known gaps %d",
+              reference.size(), imported.size(), static_cast<long long>(summary.itemsAdded), issues.size(), compared,
+              failures.isEmpty() ? "yes" : "no", knownGaps);
+        QVERIFY(knownGaps <= static_cast<int>(kKnownGaps.size()));
+        QVERIFY2(failures.isEmpty(), qPrintable(failures.join('\n')));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestDicomConformance)
+#include "TestDicomConformance.moc"
