@@ -239,7 +239,7 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
         if (st == EC_StreamNotifyClient || why.find("end of stream") != std::string::npos ||
             why.find("remaining bytes") != std::string::npos)
             throw UserError("truncated DICOM file (" + why + ")");
-        throw UserError("not a readable DICOM file (" + why + ")");
+        throw UserError("corrupt or truncated DICOM file (" + why + ")");
     }
     DcmDataset* ds = ff.getDataset();
     DcmMetaInfo* mi = ff.getMetaInfo();

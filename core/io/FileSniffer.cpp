@@ -187,12 +187,16 @@ SniffResult sniffFile(const std::string& path)
         r.reason = "zip archive without NumPy arrays: not an image file (unpack it first)";
         return r;
     }
-    if (looksLikeText(head)) {
-        const std::string lower = text::toLower(head.substr(0, 1024));
-        if (lower.find("objecttype") != std::string::npos && lower.find("elementdatafile") != std::string::npos) {
+    {
+        // MetaImage: a text header (binary voxels may follow in a .mha) with ObjectType and ElementDataFile.
+        const std::string lower = text::toLower(head);
+        if ((text::startsWith(lower, "objecttype") || text::startsWith(lower, "ndims")) &&
+            lower.find("elementdatafile") != std::string::npos) {
             r.format = ImageFormat::MetaImage;
             return r;
         }
+    }
+    if (looksLikeText(head)) {
         r.reason = "not an image file (text)";
         return r;
     }

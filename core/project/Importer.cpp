@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -288,6 +289,13 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
                 if (it == classNameCache.end())
                     it = classNameCache.emplace(file.path, archiveClassNames(file.path, options)).first;
                 names = &it->second;
+                // Create the archive's classes in label order, so class 0 comes first.
+                std::set<int> present;
+                for (const FittedFrame& f : r.frames)
+                    if (f.label >= 0)
+                        present.insert(f.label);
+                for (int label : present)
+                    project.ensureClass(label < static_cast<int>(names->size()) ? (*names)[label] : std::to_string(label));
             }
             const std::string folderClass = options.labelsFromFolders ? firstFolder(file.relativePath) : std::string();
             const int64_t folderClassId = folderClass.empty() ? 0 : project.ensureClass(folderClass);

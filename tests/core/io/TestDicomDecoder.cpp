@@ -1,0 +1,200 @@
+// Generated DICOM files, decoded pixel for pixel: MONOCHROME1, 16-bit signed with rescale and
+// window, multi-frame, RGB, JPEG-LS, RLE, lossless JPEG, implicit VR and big endian.
+#include "DicomWriter.h"
+
+#include "io/DicomDecoder.h"
+#include "util/Error.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+#include <cmath>
+
+using namespace medsiam::core;
+using medsiam::test::DicomSpec;
+
+namespace {
+
+std::vector<uint8_t> ramp(int n, int channels = 1)
+{
+    std::vector<uint8_t> v(static_cast<size_t>(n) * channels);
+    for (size_t i = 0; i < v.size(); ++i)
+        v[i] = static_cast<uint8_t>((i * 255) / (v.size() - 1));
+    return v;
+}
+
+std::vector<Image8> decodeAll(const std::string& path, ImageMeta* meta = nullptr)
+{
+    std::vector<Image8> frames;
+    const ImageMeta m = DicomDecoder().decode(path, {}, [&](DecodedFrame&& f) { frames.push_back(std::move(f.image)); });
+    if (meta)
+        *meta = m;
+    return frames;
+}
+
+} // namespace
+
+class TestDicomDecoder : public QObject {
+    Q_OBJECT
+    QTemporaryDir m_dir;
+    std::string file(const char* name) { return m_dir.filePath(name).toStdString(); }
+
+private Q_SLOTS:
+    void lossless8BitEncodings_data()
+    {
+        QTest::addColumn<QString>("syntax");
+        QTest::newRow("explicit LE") << "explicit";
+        QTest::newRow("implicit LE") << "implicit";
+        QTest::newRow("big endian") << "bigendian";
+        QTest::newRow("JPEG-LS") << "jpegls";
+        QTest::newRow("RLE") << "rle";
+        QTest::newRow("JPEG lossless") << "jpeg";
+    }
+    void lossless8BitEncodings()
+    {
+        QFETCH(QString, syntax);
+        DicomSpec s;
+        s.rows = 16;
+        s.columns = 16;
+        s.pixels8 = ramp(256);
+        s.transferSyntax = syntax.toStdString();
+        const std::string path = file(qPrintable("ramp_" + syntax + ".dcm"));
+        medsiam::test::writeDicom(path, s);
+        ImageMeta meta;
+        const auto frames = decodeAll(path, &meta);
+        QCOMPARE(frames.size(), size_t(1));
+        QCOMPARE(frames[0].channels, 1);
+        QCOMPARE(frames[0].pixels, s.pixels8); // min-max VOI of a full ramp is the identity
+        QCOMPARE(meta.patientId, std::string("PAT001"));
+        QCOMPARE(meta.rows, 16);
+    }
+
+    void monochrome1IsInverted()
+    {
+        DicomSpec s;
+        s.photometric = "MONOCHROME1";
+        s.pixels8 = ramp(64);
+        medsiam::test::writeDicom(file("mono1.dcm"), s);
+        const auto frames = decodeAll(file("mono1.dcm"));
+        QCOMPARE(frames.size(), size_t(1));
+        for (size_t i = 0; i < 64; ++i)
+            QCOMPARE(int(frames[0].pixels[i]), 255 - int(s.pixels8[i]));
+    }
+
+    void signed16WithRescaleAndWindow()
+    {
+        DicomSpec s;
+        s.rows = s.columns = 10;
+        s.bitsAllocated = 16;
+        s.isSigned = true;
+        s.rescale = true;
+        s.slope = 2.0;
+        s.intercept = -100.0;
+        s.windowCentre = 40;
+        s.windowWidth = 400;
+        for (int i = 0; i < 100; ++i)
+            s.pixels16.push_back(-1000 + i * 20); // stored -1000 .. 980
+        s.modality = "CT";
+        medsiam::test::writeDicom(file("ct16.dcm"), s);
+        const auto frames = decodeAll(file("ct16.dcm"));
+        QCOMPARE(frames.size(), size_t(1));
+        for (int i = 0; i < 100; ++i) {
+            const double hu = s.pixels16[i] * 2.0 - 100.0;
+            const double lo = 40 - 200, hi = 40 + 200;
+            const int want = static_cast<int>(std::lround(std::clamp((hu - lo) / (hi - lo), 0.0, 1.0) * 255));
+            QCOMPARE(int(frames[0].pixels[i]), want);
+        }
+        // The window actually clips: air is black, bone white.
+        QCOMPARE(int(frames[0].pixels[0]), 0);
+        QCOMPARE(int(frames[0].pixels[99]), 255);
+    }
+
+    void multiFrameGivesOneItemPerFrame()
+    {
+        DicomSpec s;
+        s.frames = 3;
+        s.rows = s.columns = 4;
+        for (int f = 0; f < 3; ++f)
+            for (int i = 0; i < 16; ++i)
+                s.pixels8.push_back(static_cast<uint8_t>(i * 17 * (f + 1) / 3)); // different range per frame
+        medsiam::test::writeDicom(file("multi.dcm"), s);
+        ImageMeta meta;
+        const auto frames = decodeAll(file("multi.dcm"), &meta);
+        QCOMPARE(meta.frameCount, 3);
+        QCOMPARE(frames.size(), size_t(3));
+        for (int f = 0; f < 3; ++f) {
+            // Each frame is min-max windowed on its own.
+            const uint8_t* raw = &s.pixels8[f * 16];
+            const auto [mn, mx] = std::minmax_element(raw, raw + 16);
+            for (int i = 0; i < 16; ++i)
+                QCOMPARE(int(frames[f].pixels[i]), int(std::lround((raw[i] - *mn) * 255.0 / (*mx - *mn))));
+        }
+        // A single frame can be asked for (the viewer does).
+        DecodeOptions one;
+        one.frame = 2;
+        std::vector<int> seen;
+        DicomDecoder().decode(file("multi.dcm"), one, [&](DecodedFrame&& f) { seen.push_back(f.index); });
+        QCOMPARE(seen, std::vector<int>{2});
+    }
+
+    void rgbStaysColour_data()
+    {
+        QTest::addColumn<QString>("syntax");
+        QTest::newRow("explicit") << "explicit";
+        QTest::newRow("RLE") << "rle";
+        QTest::newRow("JPEG-LS") << "jpegls";
+    }
+    void rgbStaysColour()
+    {
+        QFETCH(QString, syntax);
+        DicomSpec s;
+        s.rows = s.columns = 8;
+        s.samplesPerPixel = 3;
+        s.photometric = "RGB";
+        s.pixels8 = ramp(64, 3);
+        for (size_t i = 0; i < s.pixels8.size(); i += 3)
+            std::swap(s.pixels8[i], s.pixels8[i + 2]); // not grey
+        s.transferSyntax = syntax.toStdString();
+        const std::string path = file(qPrintable("rgb_" + syntax + ".dcm"));
+        medsiam::test::writeDicom(path, s);
+        const auto frames = decodeAll(path);
+        QCOMPARE(frames.size(), size_t(1));
+        QCOMPARE(frames[0].channels, 3);
+        QCOMPARE(frames[0].pixels, s.pixels8);
+    }
+
+    void badFilesGiveReasons_data()
+    {
+        QTest::addColumn<QString>("kind");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("no pixel data") << "nopixels" << "without pixel data";
+        QTest::newRow("huge header, tiny payload") << "huge" << "truncated pixel data";
+        QTest::newRow("truncated") << "truncated" << "truncated";
+    }
+    void badFilesGiveReasons()
+    {
+        QFETCH(QString, kind);
+        QFETCH(QString, reason);
+        const std::string path = file(qPrintable("bad_" + kind + ".dcm"));
+        DicomSpec s;
+        s.pixels8 = ramp(64);
+        if (kind == "nopixels")
+            s.withPixelData = false;
+        if (kind == "huge")
+            s.claimedRows = 40000;
+        medsiam::test::writeDicom(path, s);
+        if (kind == "truncated") {
+            QFile f(QString::fromStdString(path));
+            QVERIFY(f.open(QIODevice::ReadWrite));
+            QVERIFY(f.resize(f.size() - 30));
+        }
+        try {
+            decodeAll(path);
+            QFAIL("decoding a bad file succeeded");
+        } catch (const UserError& e) {
+            QVERIFY2(QString(e.what()).contains(reason), e.what());
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestDicomDecoder)
+#include "TestDicomDecoder.moc"
