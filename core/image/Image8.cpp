@@ -88,7 +88,8 @@ Image8 resizeImage(const Image8& src, int w, int h)
             float acc = 0;
             for (int k = 0; k < ty.count[y]; ++k)
                 acc += wt[k] * tmp[static_cast<size_t>(ty.first[y] + k) * w * c + i];
-            out[i] = static_cast<uint8_t>(std::clamp(std::lround(acc), 0L, 255L));
+            // Weights are normalised and non-negative, so acc is within [0, 255]; +0.5 rounds.
+            out[i] = static_cast<uint8_t>(std::min(acc + 0.5f, 255.f));
         }
     }
     return dst;

@@ -90,8 +90,8 @@ Image8 renderMonochrome(const std::vector<double>& v, int w, int h, double centr
     const double scale = 255.0 / std::max(hi - lo, 1e-9);
     Image8 img(w, h, 1);
     for (size_t i = 0; i < v.size(); ++i) {
-        double y = std::clamp((v[i] - lo) * scale, 0.0, 255.0);
-        uint8_t g = static_cast<uint8_t>(std::lround(y));
+        const double y = std::clamp((v[i] - lo) * scale, 0.0, 255.0);
+        const uint8_t g = static_cast<uint8_t>(y + 0.5);
         img.pixels[i] = invert ? static_cast<uint8_t>(255 - g) : g;
     }
     return img;
@@ -114,7 +114,7 @@ Image8 stretchColour(const uint8_t* rgb, int w, int h, double centre, double wid
     }
     const double scale = 255.0 / std::max(hi - lo, 1e-9);
     for (size_t i = 0; i < n; ++i)
-        img.pixels[i] = static_cast<uint8_t>(std::lround(std::clamp((rgb[i] - lo) * scale, 0.0, 255.0)));
+        img.pixels[i] = static_cast<uint8_t>(std::clamp((rgb[i] - lo) * scale, 0.0, 255.0) + 0.5);
     return img;
 }
 

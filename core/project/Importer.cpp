@@ -195,7 +195,6 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
     auto insertEntry = project.db().prepare(
         "INSERT INTO cache_entries(image_id,resolution,offset,channels,content_x,content_y,content_w,content_h) VALUES(?,?,?,?,?,?,?,?)");
     std::atomic<size_t> doneInRun{0};
-    size_t committed = 0;
 
     auto emitProgress = [&](size_t done) {
         if (!observer)
@@ -211,130 +210,148 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
         observer->progress(p);
     };
 
-    for (size_t begin = 0; begin < scan.files.size(); begin += chunk) {
-        if (cancel && cancel->stopRequested()) {
-            summary.cancelled = true;
-            break;
-        }
-        const size_t end = std::min(scan.files.size(), begin + chunk);
-        std::vector<FileResult> results(end - begin);
-        std::atomic<size_t> next{begin};
-        std::atomic<int> running{0};
-        std::mutex m;
-        std::condition_variable cv;
-        std::vector<std::thread> pool;
-        const int n = std::min<int>(threads, static_cast<int>(end - begin));
-        running = n;
-        for (int t = 0; t < n; ++t)
+    // Workers decode files in any order within a bounded window ahead of the commit point; this
+    // thread commits finished files strictly in file order, in batches, while workers go on.
+    const size_t total = scan.files.size();
+    const size_t window = std::max<size_t>(chunk * 2, static_cast<size_t>(threads) * 8);
+    std::vector<FileResult> results(total);
+    std::vector<char> ready(total, 0);
+    std::mutex m;
+    std::condition_variable workCv, doneCv;
+    size_t next = 0, committedUpTo = 0;
+    int running = std::max(1, std::min<int>(threads, static_cast<int>(total)));
+    bool stop = false;
+
+    std::vector<std::thread> pool;
+    if (total > 0)
+        for (int t = 0; t < running; ++t)
             pool.emplace_back([&] {
-                for (size_t i; (i = next.fetch_add(1)) < end;) {
-                    if (cancel && cancel->stopRequested())
+                std::unique_lock<std::mutex> lock(m);
+                for (;;) {
+                    workCv.wait(lock, [&] { return stop || next >= total || next < committedUpTo + window; });
+                    if (stop || next >= total || (cancel && cancel->stopRequested()))
                         break;
-                    results[i - begin] = processFile(scan.files[i], options, side, known);
+                    const size_t i = next++;
+                    lock.unlock();
+                    FileResult r = processFile(scan.files[i], options, side, known);
+                    lock.lock();
+                    results[i] = std::move(r);
+                    ready[i] = 1;
                     doneInRun.fetch_add(1);
+                    doneCv.notify_all();
                 }
-                std::lock_guard<std::mutex> lock(m);
                 --running;
-                cv.notify_all();
+                doneCv.notify_all();
             });
+
+    auto commitOne = [&](FileResult& r, const ScannedFile& file) {
+        if (r.status == FileResult::Status::Imported && !options.keepDuplicates) {
+            auto it = known.find(r.hash);
+            if (it != known.end()) {
+                r.status = FileResult::Status::AlreadyPresent;
+                r.frames.clear();
+            }
+        }
+        if (r.status == FileResult::Status::AlreadyPresent) {
+            const std::string& original = known.at(r.hash);
+            if (original == file.path) {
+                ++summary.filesAlreadyPresent;
+                project.clearIssue(file.path);
+            } else {
+                r.status = FileResult::Status::Issue;
+                r.reason = "same content as '" + original + "', already in the project";
+            }
+        }
+        if (r.status == FileResult::Status::Issue) {
+            project.recordIssue(file.path, r.reason);
+            ++summary.filesWithIssues;
+            if (observer)
+                observer->issue(file.path, r.reason);
+            return;
+        }
+        if (r.status != FileResult::Status::Imported)
+            return;
+        std::vector<std::string>* names = nullptr;
+        if (r.meta.format == ImageFormat::Npz) {
+            auto it = classNameCache.find(file.path);
+            if (it == classNameCache.end())
+                it = classNameCache.emplace(file.path, archiveClassNames(file.path, options)).first;
+            names = &it->second;
+            // Create the archive's classes in label order, so class 0 comes first.
+            std::set<int> present;
+            for (const FittedFrame& f : r.frames)
+                if (f.label >= 0)
+                    present.insert(f.label);
+            for (int label : present)
+                project.ensureClass(label < static_cast<int>(names->size()) ? (*names)[label] : std::to_string(label));
+        }
+        const std::string folderClass = options.labelsFromFolders ? firstFolder(file.relativePath) : std::string();
+        const int64_t folderClassId = folderClass.empty() ? 0 : project.ensureClass(folderClass);
+        for (FittedFrame& f : r.frames) {
+            ImageRecord rec;
+            rec.sourcePath = file.path;
+            rec.relativePath = file.relativePath;
+            rec.meta = r.meta;
+            rec.frameIndex = f.index;
+            rec.contentHash = r.hash;
+            const int64_t id = project.insertImage(rec);
+            CacheEntry e = cache.append(f.image);
+            insertEntry.bind(1, id).bind(2, side).bind(3, e.offset).bind(4, e.channels);
+            insertEntry.bind(5, e.content.x).bind(6, e.content.y).bind(7, e.content.width).bind(8, e.content.height);
+            insertEntry.run();
+            if (f.label >= 0) {
+                const std::string name = names && f.label < static_cast<int>(names->size()) ? (*names)[f.label] : std::to_string(f.label);
+                project.setLabel(id, project.ensureClass(name), "archive");
+            } else if (folderClassId) {
+                project.setLabel(id, folderClassId, "folder");
+            }
+            if (!f.split.empty())
+                project.setSplit(id, f.split);
+            ++summary.itemsAdded;
+        }
+        project.clearIssue(file.path);
+        known.emplace(r.hash, file.path);
+        ++summary.filesImported;
+    };
+
+    while (committedUpTo < total) {
+        size_t end;
         {
             std::unique_lock<std::mutex> lock(m);
-            while (running > 0) {
-                cv.wait_for(lock, std::chrono::milliseconds(200));
+            doneCv.wait_for(lock, std::chrono::milliseconds(200), [&] { return ready[committedUpTo] || running == 0; });
+            end = committedUpTo;
+            while (end < total && ready[end] && end - committedUpTo < 4 * chunk)
+                ++end;
+            if (end == committedUpTo) {
+                if (running == 0)
+                    break; // cancelled: nothing more will arrive
                 lock.unlock();
                 emitProgress(doneInRun.load());
-                lock.lock();
+                continue;
             }
         }
-        for (auto& t : pool)
-            t.join();
-
-        // Commit in file order; a cancelled chunk commits its finished prefix.
         Database::Transaction tx(project.db());
-        size_t i = 0;
-        for (; i < results.size(); ++i) {
-            FileResult& r = results[i];
-            const ScannedFile& file = scan.files[begin + i];
-            if (r.status == FileResult::Status::Pending)
-                break;
-            if (r.status == FileResult::Status::Imported && !options.keepDuplicates) {
-                auto it = known.find(r.hash);
-                if (it != known.end()) {
-                    r.status = FileResult::Status::AlreadyPresent;
-                    r.frames.clear();
-                }
-            }
-            if (r.status == FileResult::Status::AlreadyPresent) {
-                const std::string& original = known.at(r.hash);
-                if (original == file.path) {
-                    ++summary.filesAlreadyPresent;
-                    project.clearIssue(file.path);
-                } else {
-                    r.status = FileResult::Status::Issue;
-                    r.reason = "same content as '" + original + "', already in the project";
-                }
-            }
-            if (r.status == FileResult::Status::Issue) {
-                project.recordIssue(file.path, r.reason);
-                ++summary.filesWithIssues;
-                if (observer)
-                    observer->issue(file.path, r.reason);
-                continue;
-            }
-            if (r.status != FileResult::Status::Imported)
-                continue;
-            std::vector<std::string>* names = nullptr;
-            if (r.meta.format == ImageFormat::Npz) {
-                auto it = classNameCache.find(file.path);
-                if (it == classNameCache.end())
-                    it = classNameCache.emplace(file.path, archiveClassNames(file.path, options)).first;
-                names = &it->second;
-                // Create the archive's classes in label order, so class 0 comes first.
-                std::set<int> present;
-                for (const FittedFrame& f : r.frames)
-                    if (f.label >= 0)
-                        present.insert(f.label);
-                for (int label : present)
-                    project.ensureClass(label < static_cast<int>(names->size()) ? (*names)[label] : std::to_string(label));
-            }
-            const std::string folderClass = options.labelsFromFolders ? firstFolder(file.relativePath) : std::string();
-            const int64_t folderClassId = folderClass.empty() ? 0 : project.ensureClass(folderClass);
-            for (FittedFrame& f : r.frames) {
-                ImageRecord rec;
-                rec.sourcePath = file.path;
-                rec.relativePath = file.relativePath;
-                rec.meta = r.meta;
-                rec.frameIndex = f.index;
-                rec.contentHash = r.hash;
-                const int64_t id = project.insertImage(rec);
-                CacheEntry e = cache.append(f.image);
-                insertEntry.bind(1, id).bind(2, side).bind(3, e.offset).bind(4, e.channels);
-                insertEntry.bind(5, e.content.x).bind(6, e.content.y).bind(7, e.content.width).bind(8, e.content.height);
-                insertEntry.run();
-                if (f.label >= 0) {
-                    const std::string name =
-                        names && f.label < static_cast<int>(names->size()) ? (*names)[f.label] : std::to_string(f.label);
-                    project.setLabel(id, project.ensureClass(name), "archive");
-                } else if (folderClassId) {
-                    project.setLabel(id, folderClassId, "folder");
-                }
-                if (!f.split.empty())
-                    project.setSplit(id, f.split);
-                ++summary.itemsAdded;
-            }
-            project.clearIssue(file.path);
-            known.emplace(r.hash, file.path);
-            ++summary.filesImported;
+        for (size_t i = committedUpTo; i < end; ++i) {
+            commitOne(results[i], scan.files[i]);
+            results[i] = FileResult(); // release the pixels
         }
         cache.sync();
         tx.commit();
-        committed = begin + i;
-        emitProgress(committed);
-        if (i < results.size()) {
-            summary.cancelled = true;
-            break;
+        {
+            std::lock_guard<std::mutex> lock(m);
+            committedUpTo = end;
         }
+        workCv.notify_all();
+        emitProgress(committedUpTo);
     }
+    {
+        std::lock_guard<std::mutex> lock(m);
+        stop = true;
+    }
+    workCv.notify_all();
+    for (auto& t : pool)
+        t.join();
+    summary.cancelled = committedUpTo < total;
 
     if (options.labels && !summary.cancelled)
         summary.labels = applyLabelCsv(project, *options.labels);
