@@ -4,6 +4,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QTimer>
 
 int main(int argc, char** argv)
 {
@@ -18,11 +19,22 @@ int main(int argc, char** argv)
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument(QStringLiteral("project"), QStringLiteral("project folder to open"));
+    QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("save a PNG of the window once shown, then quit (documentation)"),
+                                  QStringLiteral("file"));
+    parser.addOption(screenshot);
     parser.process(app);
 
     medsiam::ui::MainWindow window;
     window.show();
     if (!parser.positionalArguments().isEmpty())
         window.openProject(parser.positionalArguments().first());
+    if (parser.isSet(screenshot)) {
+        const QString file = parser.value(screenshot);
+        QTimer::singleShot(500, &window, [&window, file] {
+            if (!window.grab().save(file))
+                qWarning("cannot write %s", qPrintable(file));
+            QApplication::quit();
+        });
+    }
     return app.exec();
 }

@@ -291,6 +291,47 @@ private Q_SLOTS:
         QCOMPARE(count(*p, "SELECT COUNT(*) FROM import_issues WHERE reason LIKE 'label key%matches no image%'"), int64_t(1));
     }
 
+    void cancelKeepsWhatIsCommittedAndResumes()
+    {
+        QTemporaryDir tmp;
+        const QString src = tmp.filePath("src");
+        QDir().mkpath(src);
+        for (int i = 0; i < 40; ++i) {
+            medsiam::test::DicomSpec s;
+            s.pixels8.assign(64, static_cast<uint8_t>(i));
+            s.pixels8[0] = 255;
+            medsiam::test::writeDicom((src + QString("/%1.dcm").arg(i, 2, 10, QChar('0'))).toStdString(), s);
+        }
+        struct StopAfter : ImportObserver {
+            CancelToken* token;
+            void progress(const ImportProgress& p) override
+            {
+                if (p.filesDone >= 4)
+                    token->requestStop();
+            }
+        };
+        CancelToken cancel;
+        StopAfter observer;
+        observer.token = &cancel;
+        auto p = Project::create(tmp.filePath("p").toStdString(), 16);
+        ImportOptions o;
+        o.sources = {src.toStdString()};
+        o.threads = 1;
+        o.chunkFiles = 1;
+        const ImportSummary first = importSources(*p, o, &observer, &cancel);
+        QVERIFY(first.cancelled);
+        QVERIFY(first.filesImported >= 4 && first.filesImported < 40);
+        QCOMPARE(count(*p, "SELECT COUNT(*) FROM images"), int64_t(first.filesImported));
+        QCOMPARE(count(*p, "SELECT COUNT(*) FROM cache_entries"), int64_t(first.filesImported));
+        // The next import finishes the job without duplicating anything.
+        const ImportSummary rest = importSources(*p, o);
+        QVERIFY(!rest.cancelled);
+        QCOMPARE(rest.filesAlreadyPresent, first.filesImported);
+        QCOMPARE(count(*p, "SELECT COUNT(*) FROM images"), int64_t(40));
+        ImageCache cache(*p, 16);
+        QCOMPARE(cache.size(), size_t(40));
+    }
+
     void csvWithUnknownColumnChangesNothing()
     {
         QTemporaryDir tmp;
