@@ -74,19 +74,24 @@ bool isJpeg2000(E_TransferSyntax x)
            x == EXS_JPEG2000Multicomponent;
 }
 
+// The VOI input range: the window [c - w/2, c + w/2] when the file has a valid one, else the
+// values' own min-max.
+template <typename It>
+std::pair<double, double> voiRange(It begin, It end, double centre, double width, bool hasWindow)
+{
+    if (hasWindow && width > 0)
+        return {centre - width / 2, centre + width / 2};
+    if (begin == end)
+        return {0.0, 1.0};
+    const auto [mn, mx] = std::minmax_element(begin, end);
+    return {static_cast<double>(*mn), static_cast<double>(*mx)};
+}
+
 // Modality values -> 8 bits: the first VOI window when present and valid, else the frame's
 // min-max; MONOCHROME1 inverted last.
 Image8 renderMonochrome(const std::vector<double>& v, int w, int h, double centre, double width, bool hasWindow, bool invert)
 {
-    double lo, hi;
-    if (hasWindow && width > 0) {
-        lo = centre - width / 2;
-        hi = centre + width / 2;
-    } else {
-        const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
-        lo = v.empty() ? 0 : *mn;
-        hi = v.empty() ? 1 : *mx;
-    }
+    const auto [lo, hi] = voiRange(v.data(), v.data() + v.size(), centre, width, hasWindow);
     const double scale = 255.0 / std::max(hi - lo, 1e-9);
     Image8 img(w, h, 1);
     for (size_t i = 0; i < v.size(); ++i) {
@@ -103,15 +108,7 @@ Image8 stretchColour(const uint8_t* rgb, int w, int h, double centre, double wid
 {
     Image8 img(w, h, 3);
     const size_t n = img.pixels.size();
-    double lo, hi;
-    if (hasWindow && width > 0) {
-        lo = centre - width / 2;
-        hi = centre + width / 2;
-    } else {
-        const auto [mn, mx] = std::minmax_element(rgb, rgb + n);
-        lo = *mn;
-        hi = *mx;
-    }
+    const auto [lo, hi] = voiRange(rgb, rgb + n, centre, width, hasWindow);
     const double scale = 255.0 / std::max(hi - lo, 1e-9);
     for (size_t i = 0; i < n; ++i)
         img.pixels[i] = static_cast<uint8_t>(std::clamp((rgb[i] - lo) * scale, 0.0, 255.0) + 0.5);
