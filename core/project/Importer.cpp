@@ -6,7 +6,6 @@
 #include "project/SourceScanner.h"
 #include "util/AtomicFile.h"
 #include "util/ContentHash.h"
-#include "util/Csv.h"
 #include "util/Error.h"
 #include "util/Text.h"
 
@@ -154,18 +153,8 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
     if (options.sources.empty())
         throw UserError("nothing to import: give at least one folder or file");
     // Read and check the label CSV before touching the project, so a typo costs nothing.
-    if (options.labels) {
-        const CsvTable probe = readCsv(options.labels->csvPath);
-        for (const std::string& col : {options.labels->keyColumn, options.labels->labelColumn, options.labels->splitColumn})
-            if (!col.empty() && probe.column(col) < 0)
-                throw UserError("label CSV '" + options.labels->csvPath + "' has no column '" + col + "' (columns: " +
-                                [&] {
-                                    std::string s;
-                                    for (const auto& h : probe.header)
-                                        s += (s.empty() ? "" : ", ") + h;
-                                    return s;
-                                }() + ")");
-    }
+    if (options.labels)
+        checkLabelCsv(*options.labels);
 
     const int side = project.cacheResolution();
     ScanResult scan = scanSources(options.sources, project.dir());

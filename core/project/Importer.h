@@ -47,6 +47,10 @@ struct LabelImportResult {
 /// unreadable file, before changing anything. One transaction.
 LabelImportResult applyLabelCsv(Project& project, const LabelCsvOptions& options);
 
+/// Reads the CSV and checks that the named columns exist, as applyLabelCsv() would; throws the
+/// same UserError. Lets an import refuse a bad label table before it changes the project.
+void checkLabelCsv(const LabelCsvOptions& options);
+
 struct ImportOptions {
     std::vector<std::string> sources; ///< folders or single files
     VolumeSlicing slicing;

@@ -25,26 +25,43 @@ std::string normalisePath(std::string p)
     return p;
 }
 
+struct LabelColumns {
+    int key = -1;
+    int label = -1;
+    int split = -1;
+};
+
+// Column indices for the options; throws UserError naming a missing column and listing those present.
+LabelColumns resolveColumns(const CsvTable& csv, const LabelCsvOptions& options)
+{
+    auto requireColumn = [&](const std::string& name, const char* role) {
+        const int c = csv.column(name);
+        if (c < 0) {
+            std::string present;
+            for (const auto& h : csv.header)
+                present += (present.empty() ? "" : ", ") + h;
+            throw UserError("label CSV '" + options.csvPath + "' has no " + role + " column '" + name + "' (columns: " + present + ")");
+        }
+        return c;
+    };
+    LabelColumns c;
+    c.key = requireColumn(options.keyColumn, "key");
+    c.label = options.labelColumn.empty() ? -1 : requireColumn(options.labelColumn, "label");
+    c.split = options.splitColumn.empty() ? -1 : requireColumn(options.splitColumn, "split");
+    if (c.label < 0 && c.split < 0)
+        throw UserError("give a label column, a split column or both");
+    return c;
+}
+
 } // namespace
+
+void checkLabelCsv(const LabelCsvOptions& options) { resolveColumns(readCsv(options.csvPath), options); }
 
 LabelImportResult applyLabelCsv(Project& project, const LabelCsvOptions& options)
 {
     const CsvTable csv = readCsv(options.csvPath);
-    auto requireColumn = [&](const std::string& name, const char* role) {
-        const int c = csv.column(name);
-        if (c < 0) {
-            std::string cols;
-            for (const auto& h : csv.header)
-                cols += (cols.empty() ? "" : ", ") + h;
-            throw UserError("label CSV '" + options.csvPath + "' has no " + role + " column '" + name + "' (columns: " + cols + ")");
-        }
-        return c;
-    };
-    const int keyCol = requireColumn(options.keyColumn, "key");
-    const int labelCol = options.labelColumn.empty() ? -1 : requireColumn(options.labelColumn, "label");
-    const int splitCol = options.splitColumn.empty() ? -1 : requireColumn(options.splitColumn, "split");
-    if (labelCol < 0 && splitCol < 0)
-        throw UserError("give a label column, a split column or both");
+    const LabelColumns cols = resolveColumns(csv, options);
+    const int keyCol = cols.key, labelCol = cols.label, splitCol = cols.split;
 
     KeyIndex byKind[5];
     {
