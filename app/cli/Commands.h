@@ -8,5 +8,6 @@ namespace medsiam::cli {
 /// 0 success, 1 failure (with a message on stderr), 2 usage error (thrown as UsageError).
 int runImport(const std::vector<std::string>& args);
 int runInfo(const std::vector<std::string>& args);
+int runModel(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli

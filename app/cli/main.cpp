@@ -23,6 +23,7 @@ struct Command {
 const Command kCommands[] = {
     {"import", "import folders of DICOM, volumes, images or .npz archives into a project", medsiam::cli::runImport},
     {"info", "summarise a project and list the files that were not imported", medsiam::cli::runInfo},
+    {"model", "list backbones, show a network, check, convert or time weights (BiT .npz, timm, torchvision)", medsiam::cli::runModel},
 };
 
 void printUsage(FILE* out)

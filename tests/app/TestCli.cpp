@@ -1,6 +1,7 @@
 // medsiam-cli as a user runs it: help on every command, clear messages and exit status 2
 // for bad arguments, and a demo import whose `info` shows the expected counts.
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -29,6 +30,9 @@ private Q_SLOTS:
         QTest::newRow("top") << QStringList{"--help"};
         QTest::newRow("import") << QStringList{"import", "--help"};
         QTest::newRow("info") << QStringList{"info", "--help"};
+        QTest::newRow("model") << QStringList{"model", "--help"};
+        QTest::newRow("model info") << QStringList{"model", "info", "--help"};
+        QTest::newRow("model convert") << QStringList{"model", "convert", "--help"};
     }
     void helpOnEveryCommand()
     {
@@ -50,6 +54,10 @@ private Q_SLOTS:
         QTest::newRow("bad axis") << QStringList{"import", "/tmp", "--project", "p", "--axis", "oblique"} << "--axis must be";
         QTest::newRow("labels without key") << QStringList{"import", "/tmp", "--project", "p", "--labels", "l.csv"} << "--labels needs --key";
         QTest::newRow("missing value") << QStringList{"import", "/tmp", "--project"} << "--project needs a value";
+        QTest::newRow("model without subcommand") << QStringList{"model"} << "a subcommand is needed";
+        QTest::newRow("model info without backbone") << QStringList{"model", "info"} << "--backbone is required";
+        QTest::newRow("norm on resnet v1") << QStringList{"model", "info", "--backbone", "resnet18", "--norm", "gn_ws"} << "--norm applies to ResNet-v2";
+        QTest::newRow("bad in-channels") << QStringList{"model", "info", "--backbone", "bit-nano", "--in-channels", "4"} << "--in-channels";
     }
     void badArgumentsExplainAndExitTwo()
     {
@@ -58,6 +66,40 @@ private Q_SLOTS:
         const Result r = cli(args);
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains(message), qPrintable(r.err));
+    }
+
+    void modelInfoChecksWeights()
+    {
+        const QString data = QStringLiteral(MEDSIAM_TEST_DATA "/bit_tiny/");
+        Result r = cli({"model", "info", "--backbone", "bit-tiny", "--classes", "5", "--weights", data + "tiny_bit.npz", "--size", "64"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains(QRegularExpression("stage4 +1 +256 +2 +256x2x2 +135,936")), qPrintable(r.out));
+        QVERIFY2(r.out.contains("parameters: 288,672 in the backbone without head, 289,957 with the head"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("the weights match: all 45 of the model's parameters and buffers come from the file"), qPrintable(r.out));
+        r = cli({"model", "info", "--backbone", "bit-nano", "--weights", data + "tiny_bit.npz"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.out.contains("do NOT match") && r.out.contains("resnet/root_block/standardized_conv2d/kernel: expected [7,7,3,16], found [7,7,3,32]"),
+                 qPrintable(r.out));
+        r = cli({"model", "info", "--backbone", "bit-tiny", "--weights", data + "README.md"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("is not a weights file medsiam reads"), qPrintable(r.err));
+    }
+
+    void modelConvertToGrayBnWsCheckpoint()
+    {
+        QTemporaryDir tmp;
+        const QString out = tmp.path() + "/gray.safetensors";
+        Result r = cli({"model", "convert", "--backbone", "bit-tiny", "--norm", "bn_ws", "--in-channels", "1", "--weights",
+                        QStringLiteral(MEDSIAM_TEST_DATA "/bit_tiny/tiny_bit_timm_state_dict.pt"), "--out", out, "--simsiam-heads"});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        QVERIFY2(r.out.contains("GroupNorm scale/shift tensors dropped") && r.out.contains("stem adapted from 3 input channels to 1"),
+                 qPrintable(r.out));
+        // The checkpoint describes itself: no --backbone needed to read it back.
+        r = cli({"model", "info", "--weights", out});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        QVERIFY2(r.out.contains("bit-tiny: ResNet-v2 (pre-activation), bn_ws, 1 input channel, no classification head"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("with the SimSiam heads"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("names: medsiam"), qPrintable(r.out));
     }
 
     void infoOnAFolderThatIsNoProject()

@@ -1,0 +1,817 @@
+#include "io/TensorFile.h"
+
+#include "io/NpyArray.h"
+#include "io/ZipArchive.h"
+#include "util/AtomicFile.h"
+#include "util/Error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+
+namespace medsiam::core {
+
+const char* dtypeCode(DType dtype)
+{
+    switch (dtype) {
+    case DType::F32: return "F32";
+    case DType::F64: return "F64";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    case DType::I64: return "I64";
+    case DType::I32: return "I32";
+    case DType::I16: return "I16";
+    case DType::I8: return "I8";
+    case DType::U8: return "U8";
+    case DType::Bool: return "BOOL";
+    }
+    return "?";
+}
+
+int dtypeSize(DType dtype)
+{
+    switch (dtype) {
+    case DType::F64:
+    case DType::I64: return 8;
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::F16:
+    case DType::BF16:
+    case DType::I16: return 2;
+    case DType::I8:
+    case DType::U8:
+    case DType::Bool: return 1;
+    }
+    return 1;
+}
+
+namespace {
+
+bool dtypeFromCode(const std::string& code, DType& out)
+{
+    static const std::pair<const char*, DType> table[] = {
+        {"F32", DType::F32}, {"F64", DType::F64}, {"F16", DType::F16}, {"BF16", DType::BF16},
+        {"I64", DType::I64}, {"I32", DType::I32}, {"I16", DType::I16}, {"I8", DType::I8},
+        {"U8", DType::U8},   {"BOOL", DType::Bool}};
+    for (const auto& [name, value] : table)
+        if (code == name) {
+            out = value;
+            return true;
+        }
+    return false;
+}
+
+float halfBitsToFloat(uint16_t h)
+{
+    const uint32_t sign = uint32_t(h & 0x8000) << 16;
+    int exp = (h >> 10) & 0x1F;
+    uint32_t mant = h & 0x3FF;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {
+            exp = 1;
+            while (!(mant & 0x400)) {
+                mant <<= 1;
+                --exp;
+            }
+            mant &= 0x3FF;
+            bits = sign | uint32_t(exp + 127 - 15) << 23 | mant << 13;
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7F800000u | mant << 13;
+    } else {
+        bits = sign | uint32_t(exp + 127 - 15) << 23 | mant << 13;
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+template <typename T>
+T load(const uint8_t* p)
+{
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    return v;
+}
+
+} // namespace
+
+std::string shapeText(const std::vector<int64_t>& shape)
+{
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+        s += (i ? "," : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+int64_t RawTensor::numel() const
+{
+    int64_t n = 1;
+    for (int64_t d : shape)
+        n *= d;
+    return n;
+}
+
+std::string RawTensor::shapeText() const { return core::shapeText(shape); }
+
+std::vector<float> RawTensor::toFloat() const
+{
+    const int64_t n = numel();
+    std::vector<float> out(static_cast<size_t>(n));
+    const uint8_t* p = data.data();
+    const int size = dtypeSize(dtype);
+    for (int64_t i = 0; i < n; ++i, p += size) {
+        float v = 0;
+        switch (dtype) {
+        case DType::F32: v = load<float>(p); break;
+        case DType::F64: v = static_cast<float>(load<double>(p)); break;
+        case DType::F16: v = halfBitsToFloat(load<uint16_t>(p)); break;
+        case DType::BF16: {
+            const uint32_t bits = uint32_t(load<uint16_t>(p)) << 16;
+            std::memcpy(&v, &bits, 4);
+            break;
+        }
+        case DType::I64: v = static_cast<float>(load<int64_t>(p)); break;
+        case DType::I32: v = static_cast<float>(load<int32_t>(p)); break;
+        case DType::I16: v = static_cast<float>(load<int16_t>(p)); break;
+        case DType::I8: v = static_cast<float>(load<int8_t>(p)); break;
+        case DType::U8:
+        case DType::Bool: v = static_cast<float>(*p); break;
+        }
+        out[static_cast<size_t>(i)] = v;
+    }
+    return out;
+}
+
+const char* formatName(TensorFileFormat format)
+{
+    switch (format) {
+    case TensorFileFormat::BitNpz: return "BiT .npz";
+    case TensorFileFormat::Safetensors: return "safetensors";
+    case TensorFileFormat::TorchPickle: return "PyTorch pickle";
+    case TensorFileFormat::Unknown: break;
+    }
+    return "unknown";
+}
+
+const RawTensor* TensorFile::find(const std::string& name) const
+{
+    for (const auto& t : tensors)
+        if (t.name == name)
+            return &t;
+    return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sniffing
+
+TensorFileFormat sniffTensorFile(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw UserError("cannot open weights file '" + path + "'");
+    unsigned char head[16] = {};
+    in.read(reinterpret_cast<char*>(head), sizeof head);
+    const auto got = in.gcount();
+    if (got >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
+        ZipArchive zip(path);
+        for (const auto& e : zip.entries()) {
+            const auto& n = e.name;
+            if (n.size() >= 9 && n.compare(n.size() - 9, 9, "/data.pkl") == 0)
+                return TensorFileFormat::TorchPickle;
+        }
+        for (const auto& e : zip.entries()) {
+            const auto& n = e.name;
+            if (n.size() >= 4 && n.compare(n.size() - 4, 4, ".npy") == 0)
+                return TensorFileFormat::BitNpz;
+        }
+        return TensorFileFormat::Unknown;
+    }
+    if (got >= 10) {
+        uint64_t headerSize = 0;
+        std::memcpy(&headerSize, head, 8);
+        if (headerSize > 1 && headerSize < (uint64_t(100) << 20) && head[8] == '{')
+            return TensorFileFormat::Safetensors;
+    }
+    return TensorFileFormat::Unknown;
+}
+
+TensorFile readTensorFile(const std::string& path)
+{
+    switch (sniffTensorFile(path)) {
+    case TensorFileFormat::BitNpz: return readNpzTensors(path);
+    case TensorFileFormat::Safetensors: return readSafetensors(path);
+    case TensorFileFormat::TorchPickle: return readTorchPickle(path);
+    case TensorFileFormat::Unknown: break;
+    }
+    {
+        std::ifstream in(path, std::ios::binary);
+        unsigned char b[2] = {};
+        in.read(reinterpret_cast<char*>(b), 2);
+        if (in.gcount() == 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)
+            throw UserError("'" + path + "' is a legacy torch.save file (PyTorch before 1.6), which medsiam "
+                            "does not read; re-save it with a current PyTorch or convert it to safetensors");
+    }
+    throw UserError("'" + path + "' is not a weights file medsiam reads: expected a BiT .npz, a safetensors "
+                    "file or a PyTorch .pt/.bin state dict");
+}
+
+// ---------------------------------------------------------------------------------------------
+// .npz
+
+TensorFile readNpzTensors(const std::string& path)
+{
+    TensorFile file;
+    file.path = path;
+    file.format = TensorFileFormat::BitNpz;
+    ZipArchive zip(path);
+    for (const auto& entry : zip.entries()) {
+        if (entry.name.size() < 4 || entry.name.compare(entry.name.size() - 4, 4, ".npy") != 0)
+            continue;
+        const std::string name = entry.name.substr(0, entry.name.size() - 4);
+        NpyArray a = parseNpy(zip.read(entry), "'" + path + "', array '" + name + "'");
+        RawTensor t;
+        t.name = name;
+        t.shape = a.shape;
+        switch (a.kind) {
+        case 'f':
+            t.dtype = a.itemSize == 8 ? DType::F64 : a.itemSize == 2 ? DType::F16 : DType::F32;
+            break;
+        case 'i':
+            t.dtype = a.itemSize == 8 ? DType::I64 : a.itemSize == 4 ? DType::I32 : a.itemSize == 2 ? DType::I16 : DType::I8;
+            break;
+        case 'u':
+            if (a.itemSize != 1)
+                throw UserError("'" + path + "', array '" + name + "': unsupported dtype " + a.dtypeName());
+            t.dtype = DType::U8;
+            break;
+        default:
+            t.dtype = DType::Bool;
+        }
+        t.data = std::move(a.data);
+        file.tensors.push_back(std::move(t));
+    }
+    if (file.tensors.empty())
+        throw UserError("'" + path + "' is a zip archive without .npy arrays, not a BiT .npz");
+    return file;
+}
+
+// ---------------------------------------------------------------------------------------------
+// safetensors
+
+TensorFile readSafetensors(const std::string& path)
+{
+    TensorFile file;
+    file.path = path;
+    file.format = TensorFileFormat::Safetensors;
+    const std::string bytes = readWholeFile(path);
+    auto fail = [&](const std::string& why) { throw UserError("'" + path + "' (safetensors): " + why); };
+    if (bytes.size() < 8)
+        fail("file is truncated");
+    uint64_t headerSize = 0;
+    std::memcpy(&headerSize, bytes.data(), 8);
+    if (headerSize > bytes.size() - 8)
+        fail("header size " + std::to_string(headerSize) + " exceeds the file size; the file is truncated or not safetensors");
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(headerSize));
+    } catch (const std::exception& e) {
+        fail(std::string("header is not valid JSON: ") + e.what());
+    }
+    if (!header.is_object())
+        fail("header is not a JSON object");
+    const uint64_t dataStart = 8 + headerSize;
+    const uint64_t dataSize = bytes.size() - dataStart;
+    std::vector<uint64_t> offsets;
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        if (it.key() == "__metadata__") {
+            if (it->is_object())
+                for (auto m = it->begin(); m != it->end(); ++m)
+                    if (m->is_string())
+                        file.metadata[m.key()] = m->get<std::string>();
+            continue;
+        }
+        const auto& v = *it;
+        if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+            fail("tensor '" + it.key() + "' lacks dtype, shape or data_offsets");
+        RawTensor t;
+        t.name = it.key();
+        if (!v["dtype"].is_string() || !dtypeFromCode(v["dtype"].get<std::string>(), t.dtype))
+            fail("tensor '" + t.name + "' has unsupported dtype " + v["dtype"].dump());
+        if (!v["shape"].is_array())
+            fail("tensor '" + t.name + "' has a shape that is not a list");
+        for (const auto& d : v["shape"]) {
+            if (!d.is_number_integer() || d.get<int64_t>() < 0)
+                fail("tensor '" + t.name + "' has an invalid shape " + v["shape"].dump());
+            t.shape.push_back(d.get<int64_t>());
+        }
+        const auto& off = v["data_offsets"];
+        if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+            fail("tensor '" + t.name + "' has invalid data_offsets " + off.dump());
+        const uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
+        if (begin > end || end > dataSize)
+            fail("tensor '" + t.name + "' lies outside the file (offsets " + off.dump() + ", " + std::to_string(dataSize) +
+                 " data bytes); the file is truncated");
+        if (end - begin != static_cast<uint64_t>(t.numel() * dtypeSize(t.dtype)))
+            fail("tensor '" + t.name + "' holds " + std::to_string(end - begin) + " bytes, but " + t.shapeText() + " " +
+                 dtypeCode(t.dtype) + " needs " + std::to_string(t.numel() * dtypeSize(t.dtype)));
+        t.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(dataStart + begin),
+                      bytes.begin() + static_cast<std::ptrdiff_t>(dataStart + end));
+        file.tensors.push_back(std::move(t));
+        offsets.push_back(begin);
+    }
+    // The JSON object does not keep the writer's order; the data offsets do.
+    std::vector<size_t> order(file.tensors.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return offsets[a] < offsets[b]; });
+    std::vector<RawTensor> sorted;
+    sorted.reserve(order.size());
+    for (size_t i : order)
+        sorted.push_back(std::move(file.tensors[i]));
+    file.tensors = std::move(sorted);
+    return file;
+}
+
+void writeSafetensors(const std::string& path, const std::vector<RawTensor>& tensors,
+                      const std::map<std::string, std::string>& metadata)
+{
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
+    if (!metadata.empty()) {
+        nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+        for (const auto& [k, v] : metadata)
+            meta[k] = v;
+        header["__metadata__"] = meta;
+    }
+    uint64_t offset = 0;
+    for (const auto& t : tensors) {
+        if (static_cast<int64_t>(t.data.size()) != t.numel() * dtypeSize(t.dtype))
+            throw UserError("internal: tensor '" + t.name + "' has " + std::to_string(t.data.size()) + " bytes for " +
+                            t.shapeText());
+        header[t.name] = {{"dtype", dtypeCode(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.data.size()}}};
+        offset += t.data.size();
+    }
+    std::string json = header.dump();
+    while ((json.size() + 8) % 8 != 0) // the format recommends 8-byte aligned data
+        json += ' ';
+    std::string out;
+    out.reserve(8 + json.size() + offset);
+    uint64_t n = json.size();
+    out.append(reinterpret_cast<const char*>(&n), 8);
+    out += json;
+    for (const auto& t : tensors)
+        out.append(reinterpret_cast<const char*>(t.data.data()), t.data.size());
+    writeFileAtomically(path, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// torch.save pickles: a restricted unpickler for state dicts
+
+namespace {
+
+struct PyValue;
+using PyRef = std::shared_ptr<PyValue>;
+
+struct PyValue {
+    enum class Kind { None, Bool, Int, Float, String, Tuple, List, Dict, Global, Storage, Tensor, Mark } kind = Kind::None;
+    int64_t i = 0;
+    double f = 0;
+    std::string s;                              // String; Global "module.name"; Storage key
+    std::vector<PyRef> items;                   // Tuple, List
+    std::vector<std::pair<PyRef, PyRef>> dict;  // Dict (insertion ordered)
+    // Storage / Tensor
+    DType dtype = DType::F32;
+    int64_t offset = 0;
+    std::vector<int64_t> size, stride;
+    PyRef storage;
+};
+
+PyRef make(PyValue::Kind kind)
+{
+    auto v = std::make_shared<PyValue>();
+    v->kind = kind;
+    return v;
+}
+
+class RestrictedUnpickler {
+public:
+    RestrictedUnpickler(std::vector<uint8_t> bytes, std::string what) : m_b(std::move(bytes)), m_what(std::move(what)) {}
+
+    PyRef run()
+    {
+        for (;;) {
+            const uint8_t op = u8();
+            switch (op) {
+            case 0x80: u8(); break;                        // PROTO
+            case 0x95: skip(8); break;                     // FRAME
+            case '.': return pop();                        // STOP
+            case '(': push(make(PyValue::Kind::Mark)); break;
+            case 'N': push(make(PyValue::Kind::None)); break;
+            case 0x88: push(boolean(true)); break;         // NEWTRUE
+            case 0x89: push(boolean(false)); break;        // NEWFALSE
+            case 'K': push(integer(u8())); break;          // BININT1
+            case 'M': push(integer(leU(2))); break;        // BININT2
+            case 'J': push(integer(static_cast<int32_t>(leU(4)))); break; // BININT
+            case 0x8a: {                                   // LONG1
+                const int n = u8();
+                if (n > 8)
+                    fail("integer too large");
+                uint64_t v = 0;
+                for (int k = 0; k < n; ++k)
+                    v |= uint64_t(u8()) << (8 * k);
+                int64_t sv = static_cast<int64_t>(v);
+                if (n > 0 && n < 8 && (v >> (8 * n - 1)) & 1)
+                    sv = static_cast<int64_t>(v | (~uint64_t(0) << (8 * n)));
+                push(integer(sv));
+                break;
+            }
+            case 'G': {                                    // BINFLOAT (big-endian double)
+                uint64_t bits = 0;
+                for (int k = 0; k < 8; ++k)
+                    bits = bits << 8 | u8();
+                auto v = make(PyValue::Kind::Float);
+                std::memcpy(&v->f, &bits, 8);
+                push(v);
+                break;
+            }
+            case 'X': push(string(leU(4))); break;         // BINUNICODE
+            case 0x8c: push(string(u8())); break;          // SHORT_BINUNICODE
+            case 'U': push(string(u8())); break;           // SHORT_BINSTRING
+            case 'T': push(string(leU(4))); break;         // BINSTRING
+            case 'B': push(string(leU(4))); break;         // BINBYTES
+            case 'C': push(string(u8())); break;           // SHORT_BINBYTES
+            case ')': push(make(PyValue::Kind::Tuple)); break;
+            case ']': push(make(PyValue::Kind::List)); break;
+            case '}': push(make(PyValue::Kind::Dict)); break;
+            case 't': {
+                auto t = make(PyValue::Kind::Tuple);
+                t->items = popToMark();
+                push(t);
+                break;
+            }
+            case 0x85: case 0x86: case 0x87: {             // TUPLE1..3
+                auto t = make(PyValue::Kind::Tuple);
+                t->items.resize(op - 0x84);
+                for (size_t k = t->items.size(); k-- > 0;)
+                    t->items[k] = pop();
+                push(t);
+                break;
+            }
+            case 'l': {
+                auto l = make(PyValue::Kind::List);
+                l->items = popToMark();
+                push(l);
+                break;
+            }
+            case 'a': {                                    // APPEND
+                auto v = pop();
+                expect(top(), PyValue::Kind::List, "APPEND")->items.push_back(v);
+                break;
+            }
+            case 'e': {                                    // APPENDS
+                auto items = popToMark();
+                auto& list = expect(top(), PyValue::Kind::List, "APPENDS")->items;
+                list.insert(list.end(), items.begin(), items.end());
+                break;
+            }
+            case 's': {                                    // SETITEM
+                auto v = pop();
+                auto k = pop();
+                expect(top(), PyValue::Kind::Dict, "SETITEM")->dict.emplace_back(k, v);
+                break;
+            }
+            case 'u': {                                    // SETITEMS
+                auto items = popToMark();
+                if (items.size() % 2)
+                    fail("odd number of items in SETITEMS");
+                auto d = expect(top(), PyValue::Kind::Dict, "SETITEMS");
+                for (size_t k = 0; k < items.size(); k += 2)
+                    d->dict.emplace_back(items[k], items[k + 1]);
+                break;
+            }
+            case 'q': memo(u8()); break;                   // BINPUT
+            case 'r': memo(leU(4)); break;                 // LONG_BINPUT
+            case 0x94: memo(m_memo.size()); break;         // MEMOIZE
+            case 'h': push(recall(u8())); break;           // BINGET
+            case 'j': push(recall(leU(4))); break;         // LONG_BINGET
+            case 'c': {                                    // GLOBAL
+                const std::string module = line();
+                const std::string name = line();
+                push(global(module, name));
+                break;
+            }
+            case 0x93: {                                   // STACK_GLOBAL
+                auto name = pop();
+                auto module = pop();
+                push(global(module->s, name->s));
+                break;
+            }
+            case 'Q': {                                    // BINPERSID
+                push(persistent(pop()));
+                break;
+            }
+            case 'R': {                                    // REDUCE
+                auto args = pop();
+                auto callable = pop();
+                push(reduce(callable, args));
+                break;
+            }
+            case 'b': pop(); break;                        // BUILD: state (e.g. _metadata) is not needed
+            case '0': pop(); break;                        // POP
+            case '2': push(top()); break;                  // DUP
+            default:
+                fail("unsupported pickle opcode 0x" + hex(op) + " at byte " + std::to_string(m_pos - 1));
+            }
+        }
+    }
+
+private:
+    [[noreturn]] void fail(const std::string& why) const { throw UserError(m_what + ": " + why); }
+    static std::string hex(uint8_t v)
+    {
+        const char* d = "0123456789abcdef";
+        return {d[v >> 4], d[v & 15]};
+    }
+    uint8_t u8()
+    {
+        if (m_pos >= m_b.size())
+            fail("pickle is truncated");
+        return m_b[m_pos++];
+    }
+    void skip(size_t n)
+    {
+        if (m_pos + n > m_b.size())
+            fail("pickle is truncated");
+        m_pos += n;
+    }
+    uint64_t leU(int n)
+    {
+        uint64_t v = 0;
+        for (int k = 0; k < n; ++k)
+            v |= uint64_t(u8()) << (8 * k);
+        return v;
+    }
+    std::string line()
+    {
+        std::string s;
+        for (char c; (c = static_cast<char>(u8())) != '\n';)
+            s += c;
+        return s;
+    }
+    PyRef boolean(bool b)
+    {
+        auto v = make(PyValue::Kind::Bool);
+        v->i = b;
+        return v;
+    }
+    PyRef integer(int64_t i)
+    {
+        auto v = make(PyValue::Kind::Int);
+        v->i = i;
+        return v;
+    }
+    PyRef string(uint64_t n)
+    {
+        if (m_pos + n > m_b.size())
+            fail("pickle is truncated");
+        auto v = make(PyValue::Kind::String);
+        v->s.assign(reinterpret_cast<const char*>(m_b.data() + m_pos), n);
+        m_pos += n;
+        return v;
+    }
+    void push(PyRef v) { m_stack.push_back(std::move(v)); }
+    PyRef pop()
+    {
+        if (m_stack.empty())
+            fail("pickle stack underflow");
+        auto v = m_stack.back();
+        m_stack.pop_back();
+        return v;
+    }
+    PyRef top()
+    {
+        if (m_stack.empty())
+            fail("pickle stack underflow");
+        return m_stack.back();
+    }
+    PyRef expect(PyRef v, PyValue::Kind kind, const char* op)
+    {
+        if (v->kind != kind)
+            fail(std::string(op) + " on an object of the wrong type");
+        return v;
+    }
+    std::vector<PyRef> popToMark()
+    {
+        std::vector<PyRef> items;
+        for (;;) {
+            auto v = pop();
+            if (v->kind == PyValue::Kind::Mark)
+                break;
+            items.push_back(v);
+        }
+        return {items.rbegin(), items.rend()};
+    }
+    void memo(uint64_t index)
+    {
+        if (index > m_b.size())
+            fail("invalid memo index");
+        if (m_memo.size() <= index)
+            m_memo.resize(index + 1);
+        m_memo[index] = top();
+    }
+    PyRef recall(uint64_t index)
+    {
+        if (index >= m_memo.size() || !m_memo[index])
+            fail("invalid memo reference");
+        return m_memo[index];
+    }
+
+    PyRef global(const std::string& module, const std::string& name)
+    {
+        const std::string full = module + "." + name;
+        static const char* allowed[] = {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
+                                        "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state",
+                                        "builtins.set", "torch.Size"};
+        bool ok = module == "torch" && name.size() > 7 && name.compare(name.size() - 7, 7, "Storage") == 0;
+        for (const char* a : allowed)
+            ok = ok || full == a;
+        if (!ok)
+            fail("holds a '" + full + "' object; medsiam reads only tensors, dicts and numbers from PyTorch files "
+                                      "(save a state_dict, or convert the weights to safetensors)");
+        auto v = make(PyValue::Kind::Global);
+        v->s = full;
+        return v;
+    }
+
+    PyRef persistent(PyRef pid)
+    {
+        if (pid->kind != PyValue::Kind::Tuple || pid->items.size() < 5 || pid->items[0]->s != "storage")
+            fail("unsupported persistent object");
+        const std::string type = pid->items[1]->s; // "torch.FloatStorage"
+        static const std::pair<const char*, DType> table[] = {
+            {"torch.FloatStorage", DType::F32},   {"torch.DoubleStorage", DType::F64}, {"torch.HalfStorage", DType::F16},
+            {"torch.BFloat16Storage", DType::BF16}, {"torch.LongStorage", DType::I64}, {"torch.IntStorage", DType::I32},
+            {"torch.ShortStorage", DType::I16},   {"torch.CharStorage", DType::I8},    {"torch.ByteStorage", DType::U8},
+            {"torch.BoolStorage", DType::Bool}};
+        auto v = make(PyValue::Kind::Storage);
+        bool known = false;
+        for (const auto& [n, d] : table)
+            if (type == n) {
+                v->dtype = d;
+                known = true;
+            }
+        if (!known)
+            fail("unsupported storage type " + type);
+        v->s = pid->items[2]->s;
+        v->i = pid->items[4]->i; // element count
+        return v;
+    }
+
+    PyRef reduce(PyRef callable, PyRef args)
+    {
+        if (callable->kind != PyValue::Kind::Global || args->kind != PyValue::Kind::Tuple)
+            fail("unsupported REDUCE");
+        const std::string& f = callable->s;
+        if (f == "collections.OrderedDict")
+            return make(PyValue::Kind::Dict);
+        if (f == "builtins.set")
+            return make(PyValue::Kind::List);
+        if (f == "torch.Size") {
+            auto t = make(PyValue::Kind::Tuple);
+            if (!args->items.empty())
+                t->items = args->items[0]->items;
+            return t;
+        }
+        if (f == "torch._utils._rebuild_parameter" || f == "torch._utils._rebuild_parameter_with_state") {
+            if (args->items.empty() || args->items[0]->kind != PyValue::Kind::Tensor)
+                fail("malformed parameter");
+            return args->items[0];
+        }
+        if (f == "torch._utils._rebuild_tensor_v2") {
+            if (args->items.size() < 4 || args->items[0]->kind != PyValue::Kind::Storage)
+                fail("malformed tensor");
+            auto t = make(PyValue::Kind::Tensor);
+            t->storage = args->items[0];
+            t->dtype = t->storage->dtype;
+            t->offset = args->items[1]->i;
+            for (const auto& d : args->items[2]->items)
+                t->size.push_back(d->i);
+            for (const auto& d : args->items[3]->items)
+                t->stride.push_back(d->i);
+            if (t->size.size() != t->stride.size())
+                fail("tensor size and stride disagree");
+            return t;
+        }
+        fail("unsupported call to " + f);
+    }
+
+    std::vector<uint8_t> m_b;
+    std::string m_what;
+    size_t m_pos = 0;
+    std::vector<PyRef> m_stack;
+    std::vector<PyRef> m_memo;
+};
+
+bool isTensorDict(const PyRef& v)
+{
+    if (v->kind != PyValue::Kind::Dict || v->dict.empty())
+        return false;
+    for (const auto& [k, val] : v->dict)
+        if (k->kind != PyValue::Kind::String || val->kind != PyValue::Kind::Tensor)
+            return false;
+    return true;
+}
+
+} // namespace
+
+TensorFile readTorchPickle(const std::string& path)
+{
+    TensorFile file;
+    file.path = path;
+    file.format = TensorFileFormat::TorchPickle;
+    ZipArchive zip(path);
+    const ZipArchive::Entry* pkl = nullptr;
+    for (const auto& e : zip.entries())
+        if (e.name.size() >= 9 && e.name.compare(e.name.size() - 9, 9, "/data.pkl") == 0)
+            pkl = &e;
+    if (!pkl)
+        throw UserError("'" + path + "' is a zip archive without data.pkl, not a PyTorch file");
+    const std::string prefix = pkl->name.substr(0, pkl->name.size() - 8); // "<archive>/"
+    if (const auto* order = zip.find(prefix + "byteorder")) {
+        const auto bytes = zip.read(*order);
+        if (std::string(bytes.begin(), bytes.end()) != "little")
+            throw UserError("'" + path + "' was saved on a big-endian machine, which medsiam does not read");
+    }
+    RestrictedUnpickler unpickler(zip.read(*pkl), "'" + path + "'");
+    PyRef root = unpickler.run();
+    PyRef dict;
+    if (isTensorDict(root)) {
+        dict = root;
+    } else if (root->kind == PyValue::Kind::Dict) {
+        for (const char* key : {"state_dict", "model", "model_state_dict", "module", "net"})
+            for (const auto& [k, v] : root->dict)
+                if (!dict && k->kind == PyValue::Kind::String && k->s == key && isTensorDict(v))
+                    dict = v;
+    }
+    if (!dict)
+        throw UserError("'" + path + "' holds no dict of tensors (looked at the top level and at 'state_dict' and "
+                        "'model'); save the model's state_dict()");
+
+    std::unordered_map<std::string, std::vector<uint8_t>> storages;
+    for (const auto& [k, v] : dict->dict) {
+        RawTensor t;
+        t.name = k->s;
+        t.dtype = v->dtype;
+        t.shape = v->size;
+        const int es = dtypeSize(t.dtype);
+        auto it = storages.find(v->storage->s);
+        if (it == storages.end()) {
+            const auto* entry = zip.find(prefix + "data/" + v->storage->s);
+            if (!entry)
+                throw UserError("'" + path + "': storage " + v->storage->s + " of tensor '" + t.name + "' is missing; the file is truncated");
+            it = storages.emplace(v->storage->s, zip.read(*entry)).first;
+        }
+        const auto& storage = it->second;
+        const int64_t n = t.numel();
+        t.data.resize(static_cast<size_t>(n * es));
+        bool contiguous = true;
+        for (int64_t d = static_cast<int64_t>(t.shape.size()) - 1, expected = 1; d >= 0; --d) {
+            contiguous = contiguous && (t.shape[d] == 1 || v->stride[d] == expected);
+            expected *= t.shape[d];
+        }
+        if (contiguous && n > 0) {
+            if (v->offset < 0 || static_cast<uint64_t>((v->offset + n) * es) > storage.size())
+                throw UserError("'" + path + "': tensor '" + t.name + "' reaches outside its storage; the file is damaged");
+            std::memcpy(t.data.data(), storage.data() + v->offset * es, t.data.size());
+            file.tensors.push_back(std::move(t));
+            continue;
+        }
+        // Gather through the strides (views and non-contiguous tensors), checking bounds.
+        std::vector<int64_t> idx(t.shape.size(), 0);
+        for (int64_t e = 0; e < n; ++e) {
+            int64_t src = v->offset;
+            for (size_t d = 0; d < idx.size(); ++d)
+                src += idx[d] * v->stride[d];
+            if (src < 0 || static_cast<uint64_t>((src + 1) * es) > storage.size())
+                throw UserError("'" + path + "': tensor '" + t.name + "' reaches outside its storage; the file is damaged");
+            std::memcpy(t.data.data() + e * es, storage.data() + src * es, static_cast<size_t>(es));
+            for (size_t d = idx.size(); d-- > 0;) {
+                if (++idx[d] < t.shape[d])
+                    break;
+                idx[d] = 0;
+            }
+        }
+        file.tensors.push_back(std::move(t));
+    }
+    return file;
+}
+
+} // namespace medsiam::core
