@@ -17,7 +17,7 @@ PACKAGES=(
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev libqt6svg6-dev
   xvfb xauth
   # benchmark peers and the DICOM conformance reference
-  python3 python3-numpy python3-pydicom python3-gdcm python3-sklearn
+  python3 python3-numpy python3-pydicom python3-gdcm python3-sklearn python3-torch python3-torchvision
 )
 
 missing=()

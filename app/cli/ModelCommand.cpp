@@ -295,14 +295,19 @@ int runModel(const std::vector<std::string>& args)
         std::cout << usage;
         return 0;
     }
-    if (sub == "list")
-        return runList(rest);
-    if (sub == "info")
-        return runModelInfo(rest);
-    if (sub == "convert")
-        return runConvert(rest);
-    if (sub == "bench")
-        return runBench(rest);
+    try {
+        if (sub == "list")
+            return runList(rest);
+        if (sub == "info")
+            return runModelInfo(rest);
+        if (sub == "convert")
+            return runConvert(rest);
+        if (sub == "bench")
+            return runBench(rest);
+    } catch (const c10::Error& e) {
+        // LibTorch's own errors carry a C++ backtrace that means nothing to a user.
+        throw core::UserError(std::string("LibTorch: ") + e.what_without_backtrace());
+    }
     throw UsageError("unknown subcommand '" + sub + "': use list, info, convert or bench");
 }
 

@@ -65,8 +65,11 @@ Norm2dImpl::Norm2dImpl(int channels, bool groupNorm_, int groups_, double eps_, 
     }
 }
 
-torch::Tensor Norm2dImpl::forward(const torch::Tensor& x)
+torch::Tensor Norm2dImpl::forward(const torch::Tensor& input)
 {
+    // Under bf16 autocast the convs hand over bf16 activations; normalize them in float32 (as
+    // autocast does for norms on the GPU) so the statistics stay accurate and the dtypes match.
+    const torch::Tensor x = input.scalar_type() == weight.scalar_type() ? input : input.to(weight.scalar_type());
     if (groupNorm)
         return at::group_norm(x, groups, weight, bias, eps, true);
     if (is_training()) {
@@ -408,8 +411,9 @@ public:
             numBatchesTracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
         }
     }
-    torch::Tensor forward(const torch::Tensor& x)
+    torch::Tensor forward(const torch::Tensor& input)
     {
+        const torch::Tensor x = !weight.defined() || input.scalar_type() == weight.scalar_type() ? input : input.to(weight.scalar_type());
         switch (kind) {
         case HeadNorm::Bn:
             if (is_training()) {
