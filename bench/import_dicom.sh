@@ -27,9 +27,9 @@ now() { date +%s.%N; }
 t0=$(now)
 ref_json=$(/usr/bin/python3 "$reference" "$work" --size 224 2>/dev/null)
 t1=$(now)
-"$cli" import "$work" --project "$work.all.medsiam" --keep-duplicates > "$work.all.txt" 2>/dev/null
+"$cli" import "$work" --project "$work.all.medsiam" --keep-duplicates --size 224 > "$work.all.txt" 2>/dev/null
 t2=$(now)
-"$cli" import "$work" --project "$work.dedup.medsiam" > "$work.dedup.txt" 2>/dev/null
+"$cli" import "$work" --project "$work.dedup.medsiam" --size 224 > "$work.dedup.txt" 2>/dev/null
 t3=$(now)
 rm -rf "$work.all.medsiam" "$work.dedup.medsiam"
 

@@ -1,30 +1,74 @@
 // medsiam-cli: the headless twin of the medsiam desktop application.
+//
+// This file builds two programs. medsiam-cli itself links no LibTorch, so that import and info
+// start in milliseconds; the commands that need LibTorch (model, training, --version) are handed
+// to medsiam-cli-engine, built from this same file with MEDSIAM_CLI_ENGINE, which sits beside it
+// (or in ../libexec/medsiam/ once installed) and replaces the process with the same arguments.
 #include "ArgParser.h"
 #include "Commands.h"
 
 #include "io/ImageDecoder.h"
-#include "system/Runtime.h"
 #include "util/Error.h"
+#ifdef MEDSIAM_CLI_ENGINE
+#include "system/Runtime.h"
+#endif
 
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace {
 
+using RunFn = int (*)(const std::vector<std::string>&);
+
 struct Command {
     const char* name;
     const char* summary;
-    int (*run)(const std::vector<std::string>&);
+    RunFn run; ///< nullptr in medsiam-cli for the commands that medsiam-cli-engine runs
 };
+
+#ifdef MEDSIAM_CLI_ENGINE
+#define ENGINE(fn) fn
+#else
+#define ENGINE(fn) nullptr
+#endif
 
 const Command kCommands[] = {
     {"import", "import folders of DICOM, volumes, images or .npz archives into a project", medsiam::cli::runImport},
     {"info", "summarise a project and list the files that were not imported", medsiam::cli::runInfo},
-    {"model", "list backbones, show a network, check, convert or time weights (BiT .npz, timm, torchvision)", medsiam::cli::runModel},
+    {"model", "list backbones, show a network, check, convert or time weights (BiT .npz, timm, torchvision)",
+     ENGINE(medsiam::cli::runModel)},
 };
+
+#ifndef MEDSIAM_CLI_ENGINE
+/// Replaces this process with medsiam-cli-engine and the same arguments; returns only on failure.
+int execEngine(char** argv)
+{
+    char self[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = ".";
+    if (n > 0) {
+        self[n] = '\0';
+        dir = std::string(self);
+        dir = dir.substr(0, dir.rfind('/'));
+    }
+    for (const std::string& candidate : {dir + "/medsiam-cli-engine", dir + "/../libexec/medsiam/medsiam-cli-engine"}) {
+        if (::access(candidate.c_str(), X_OK) == 0) {
+            ::execv(candidate.c_str(), argv);
+            std::fprintf(stderr, "medsiam-cli: cannot start %s: %s\n", candidate.c_str(), std::strerror(errno));
+            return 1;
+        }
+    }
+    std::fprintf(stderr, "medsiam-cli: this command needs medsiam-cli-engine (the LibTorch part of medsiam-cli), which "
+                         "is not installed beside %s\n", dir.c_str());
+    return 1;
+}
+#endif
 
 void printUsage(FILE* out)
 {
@@ -35,6 +79,7 @@ void printUsage(FILE* out)
     std::fprintf(out, "\nRun `medsiam-cli COMMAND --help` for a command's options; `medsiam-cli --version` for the build.\n");
 }
 
+#ifdef MEDSIAM_CLI_ENGINE
 void printVersion()
 {
     const auto info = medsiam::core::runtimeInfo();
@@ -47,6 +92,7 @@ void printVersion()
 #endif
     std::printf("\n");
 }
+#endif
 
 } // namespace
 
@@ -62,14 +108,23 @@ int main(int argc, char** argv)
         printUsage(stdout);
         return 0;
     }
+#ifdef MEDSIAM_CLI_ENGINE
     medsiam::core::configureThreads();
     if (cmd == "--version" || cmd == "version") {
         printVersion();
         return 0;
     }
+#else
+    if (cmd == "--version" || cmd == "version")
+        return execEngine(argv);
+#endif
     for (const auto& c : kCommands) {
         if (cmd != c.name)
             continue;
+#ifndef MEDSIAM_CLI_ENGINE
+        if (!c.run)
+            return execEngine(argv);
+#endif
         try {
             return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
         } catch (const medsiam::cli::UsageError& e) {

@@ -56,6 +56,48 @@ FilterTaps makeTaps(int inSize, int outSize)
 
 } // namespace
 
+/// Horizontal filter pass from float rows into the uint8 result, with the channel count known
+/// at compile time so that the tap loop unrolls.
+template <int C>
+void horizontalPass(const float* tmp, int rowLen, const FilterTaps& tx, Image8& dst)
+{
+    for (int y = 0; y < dst.height; ++y) {
+        const float* in = tmp + static_cast<size_t>(y) * rowLen;
+        uint8_t* out = dst.row(y);
+        for (int x = 0; x < dst.width; ++x) {
+            const float* wt = &tx.weights[static_cast<size_t>(x) * tx.maxTaps];
+            const float* base = in + static_cast<size_t>(tx.first[x]) * C;
+            float sum[C] = {};
+            const int n = tx.count[x];
+            for (int k = 0; k < n; ++k)
+                for (int ch = 0; ch < C; ++ch)
+                    sum[ch] += wt[k] * base[k * C + ch];
+            // Weights are normalised and non-negative, so sums lie within [0, 255]; +0.5 rounds.
+            for (int ch = 0; ch < C; ++ch)
+                out[x * C + ch] = static_cast<uint8_t>(std::min(sum[ch] + 0.5f, 255.f));
+        }
+    }
+}
+
+void horizontalPassAny(const float* tmp, int rowLen, const FilterTaps& tx, Image8& dst)
+{
+    const int c = dst.channels;
+    for (int y = 0; y < dst.height; ++y) {
+        const float* in = tmp + static_cast<size_t>(y) * rowLen;
+        uint8_t* out = dst.row(y);
+        for (int x = 0; x < dst.width; ++x) {
+            const float* wt = &tx.weights[static_cast<size_t>(x) * tx.maxTaps];
+            const float* base = in + static_cast<size_t>(tx.first[x]) * c;
+            for (int ch = 0; ch < c; ++ch) {
+                float sum = 0;
+                for (int k = 0; k < tx.count[x]; ++k)
+                    sum += wt[k] * base[k * c + ch];
+                out[x * c + ch] = static_cast<uint8_t>(std::min(sum + 0.5f, 255.f));
+            }
+        }
+    }
+}
+
 Image8 resizeImage(const Image8& src, int w, int h)
 {
     if (src.empty() || w <= 0 || h <= 0)
@@ -65,33 +107,28 @@ Image8 resizeImage(const Image8& src, int w, int h)
     const int c = src.channels;
     const FilterTaps tx = makeTaps(src.width, w);
     const FilterTaps ty = makeTaps(src.height, h);
-    // Horizontal pass into floats, then vertical pass with rounding.
-    std::vector<float> tmp(static_cast<size_t>(w) * src.height * c);
-    for (int y = 0; y < src.height; ++y) {
-        const uint8_t* in = src.row(y);
-        float* out = &tmp[static_cast<size_t>(y) * w * c];
-        for (int x = 0; x < w; ++x) {
-            const float* wt = &tx.weights[static_cast<size_t>(x) * tx.maxTaps];
-            for (int ch = 0; ch < c; ++ch) {
-                float acc = 0;
-                for (int k = 0; k < tx.count[x]; ++k)
-                    acc += wt[k] * in[(tx.first[x] + k) * c + ch];
-                out[x * c + ch] = acc;
-            }
+    // Vertical pass first, into float rows of the source width: its inner loop runs along a
+    // row and vectorizes. The horizontal pass then touches only the (few) output rows.
+    const int rowLen = src.width * c;
+    std::vector<float> tmp(static_cast<size_t>(rowLen) * h);
+    for (int y = 0; y < h; ++y) {
+        const float* wt = &ty.weights[static_cast<size_t>(y) * ty.maxTaps];
+        float* out = &tmp[static_cast<size_t>(y) * rowLen];
+        std::fill(out, out + rowLen, 0.f);
+        for (int k = 0; k < ty.count[y]; ++k) {
+            const uint8_t* in = src.row(ty.first[y] + k);
+            const float weight = wt[k];
+            for (int i = 0; i < rowLen; ++i)
+                out[i] += weight * in[i];
         }
     }
     Image8 dst(w, h, c);
-    for (int y = 0; y < h; ++y) {
-        const float* wt = &ty.weights[static_cast<size_t>(y) * ty.maxTaps];
-        uint8_t* out = dst.row(y);
-        for (int i = 0; i < w * c; ++i) {
-            float acc = 0;
-            for (int k = 0; k < ty.count[y]; ++k)
-                acc += wt[k] * tmp[static_cast<size_t>(ty.first[y] + k) * w * c + i];
-            // Weights are normalised and non-negative, so acc is within [0, 255]; +0.5 rounds.
-            out[i] = static_cast<uint8_t>(std::min(acc + 0.5f, 255.f));
-        }
-    }
+    if (c == 1)
+        horizontalPass<1>(tmp.data(), rowLen, tx, dst);
+    else if (c == 3)
+        horizontalPass<3>(tmp.data(), rowLen, tx, dst);
+    else
+        horizontalPassAny(tmp.data(), rowLen, tx, dst);
     return dst;
 }
 
