@@ -1,5 +1,7 @@
 #include "ArgParser.h"
 
+#include <cstdio>
+
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -174,7 +176,11 @@ double ArgParser::doubleValue(const std::string& name, double min, double max) c
     char* end = nullptr;
     const double n = std::strtod(v.c_str(), &end);
     if (v.empty() || *end != '\0' || !std::isfinite(n) || n < min || n > max)
-        throw UsageError("--" + name + " must be a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got '" + v + "'");
+    {
+        char range[64];
+        std::snprintf(range, sizeof range, "%g to %g", min, max);
+        throw UsageError("--" + name + " must be a number from " + range + ", got '" + v + "'");
+    }
     return n;
 }
 

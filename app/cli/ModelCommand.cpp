@@ -30,11 +30,19 @@ std::string grouped(int64_t n)
     return s;
 }
 
+std::string shortNumber(double v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 /// The options shared by info, convert and bench that describe the network.
 void addNetworkOptions(ArgParser& p)
 {
     p.option("backbone", "NAME", "named backbone (see `medsiam-cli model list`), e.g. bit-r50x1")
         .option("norm", "KIND", "backbone normalization: gn_ws (BiT), bn_ws (the paper's authors) or bn; ResNet-v2 only")
+        .option("ws-eps", "EPS", "weight standardization eps (timm's BiT: 1e-8; the original BiT code: 1e-10)", "1e-8")
         .option("in-channels", "N", "input channels: 1 (grayscale) or 3", "3")
         .option("classes", "N", "classification head outputs; 0 for none", "0");
 }
@@ -49,6 +57,7 @@ core::BackboneConfig backboneFromOptions(const ArgParser& p)
             throw UsageError("--norm applies to ResNet-v2 backbones; " + b.name + " always uses BatchNorm");
         b.norm = core::parseBackboneNorm(p.value("norm"));
     }
+    b.wsEps = p.doubleValue("ws-eps", 1e-20, 1e-2);
     b.inChannels = p.intValue("in-channels", 1, 3);
     b.numClasses = p.intValue("classes", 0, 1000000);
     b.validate();
@@ -62,7 +71,10 @@ void printLayerTable(const core::BackboneConfig& b, core::NetworkImpl& net, int 
                 v2 ? core::toString(b.norm) : "bn", b.inChannels, b.inChannels == 1 ? "" : "s",
                 b.numClasses ? (std::to_string(b.numClasses) + "-class head").c_str() : "no classification head");
     if (v2)
-        std::printf("GroupNorm %d groups, eps %g; weight standardization eps %g\n", b.gnGroups, b.gnEps, b.wsEps);
+        std::printf("%s; weight standardization %s\n",
+                    b.norm == core::BackboneNorm::GnWs ? ("GroupNorm " + std::to_string(b.gnGroups) + " groups, eps " + shortNumber(b.gnEps)).c_str()
+                                                       : ("BatchNorm eps " + shortNumber(b.bnEps) + ", momentum " + shortNumber(b.bnMomentum)).c_str(),
+                    b.weightStandardized() ? ("eps " + shortNumber(b.wsEps)).c_str() : "off");
     const auto sizes = b.featureMapSizes(size);
     std::printf("\n%-12s %6s %8s %7s  %-18s %14s\n", "layer", "units", "out ch", "stride", ("output @" + std::to_string(size) + "px").c_str(), "params");
     auto& bb = net.backbone();
