@@ -9,5 +9,9 @@ namespace medsiam::cli {
 int runImport(const std::vector<std::string>& args);
 int runInfo(const std::vector<std::string>& args);
 int runModel(const std::vector<std::string>& args);
+int runPretrain(const std::vector<std::string>& args);
+int runResume(const std::vector<std::string>& args);
+int runProbe(const std::vector<std::string>& args);
+int runRuns(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli

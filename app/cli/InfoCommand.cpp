@@ -67,4 +67,22 @@ int runInfo(const std::vector<std::string>& args)
     return 0;
 }
 
+int runRuns(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli runs PROJECT", "Lists the project's training runs: id, kind, state, parent run and summary.");
+    p.positional("PROJECT", "project folder");
+    if (!p.parse(args)) {
+        std::cout << p.help();
+        return 0;
+    }
+    auto project = core::Project::open(p.value("PROJECT"));
+    const auto runs = project->runs();
+    if (runs.empty())
+        std::printf("no runs yet\n");
+    for (const auto& r : runs)
+        std::printf("%-28s %-17s %-10s %s%s\n  %s\n", r.id.c_str(), r.kind.c_str(), r.state.c_str(), r.parent.empty() ? "" : "from ",
+                    r.parent.c_str(), r.summary.c_str());
+    return 0;
+}
+
 } // namespace medsiam::cli

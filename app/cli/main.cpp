@@ -43,6 +43,10 @@ const Command kCommands[] = {
     {"info", "summarise a project and list the files that were not imported", medsiam::cli::runInfo},
     {"model", "list backbones, show a network, check, convert or time weights (BiT .npz, timm, torchvision)",
      ENGINE(medsiam::cli::runModel)},
+    {"pretrain", "SimSiam self-supervised pretraining, optionally from BiT weights", ENGINE(medsiam::cli::runPretrain)},
+    {"resume", "continue a stopped or killed pretraining run from its last checkpoint", ENGINE(medsiam::cli::runResume)},
+    {"probe", "linear probe of a backbone: val and test metrics", ENGINE(medsiam::cli::runProbe)},
+    {"runs", "list a project's training runs and their results", medsiam::cli::runRuns},
 };
 
 #ifndef MEDSIAM_CLI_ENGINE

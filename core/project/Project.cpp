@@ -1,5 +1,8 @@
 #include "project/Project.h"
 
+#include <algorithm>
+#include <cstdio>
+
 #include "util/Error.h"
 #include "util/Text.h"
 
@@ -75,6 +78,27 @@ CREATE TABLE cache_entries(
     content_w INTEGER NOT NULL,
     content_h INTEGER NOT NULL,
     PRIMARY KEY(image_id, resolution)
+);
+)SQL",
+    // 2: training runs and their per-image predictions
+    R"SQL(
+CREATE TABLE runs(
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    parent TEXT NOT NULL DEFAULT '',
+    config TEXT NOT NULL,
+    summary TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL DEFAULT (datetime('now')),
+    updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE predictions(
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    split TEXT NOT NULL,
+    truth INTEGER,
+    probabilities TEXT NOT NULL,
+    PRIMARY KEY(run_id, image_id)
 );
 )SQL",
 };
@@ -195,6 +219,71 @@ int64_t Project::ensureClass(const std::string& name)
     const int64_t position = m_db->scalar("SELECT COALESCE(MAX(position)+1,0) FROM classes");
     m_db->prepare("INSERT INTO classes(name,position) VALUES(?,?)").bind(1, n).bind(2, position).run();
     return m_db->lastInsertId();
+}
+
+std::vector<TrainingItem> Project::trainingItems()
+{
+    std::vector<TrainingItem> out;
+    std::vector<int64_t> classIds;
+    for (const auto& c : classes())
+        classIds.push_back(c.id);
+    auto s = m_db->prepare("SELECT i.id, l.class_id, COALESCE(s.split,'') FROM images i LEFT JOIN labels l ON l.image_id=i.id "
+                           "LEFT JOIN splits s ON s.image_id=i.id ORDER BY i.id");
+    while (s.step()) {
+        TrainingItem item;
+        item.imageId = s.columnInt(0);
+        if (!s.columnIsNull(1))
+            item.classIndex = static_cast<int>(std::find(classIds.begin(), classIds.end(), s.columnInt(1)) - classIds.begin());
+        item.split = s.columnText(2);
+        out.push_back(item);
+    }
+    return out;
+}
+
+void Project::recordRun(const RunRecord& run)
+{
+    m_db->prepare("INSERT INTO runs(id,kind,state,parent,config,summary) VALUES(?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                  "state=excluded.state, summary=excluded.summary, updated_at=datetime('now')")
+        .bind(1, run.id)
+        .bind(2, run.kind)
+        .bind(3, run.state)
+        .bind(4, run.parent)
+        .bind(5, run.config)
+        .bind(6, run.summary)
+        .run();
+}
+
+std::vector<RunRecord> Project::runs()
+{
+    std::vector<RunRecord> out;
+    auto s = m_db->prepare("SELECT id,kind,state,parent,config,summary,created_at,updated_at FROM runs ORDER BY created_at,id");
+    while (s.step())
+        out.push_back({s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4), s.columnText(5),
+                       s.columnText(6), s.columnText(7)});
+    return out;
+}
+
+void Project::storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions)
+{
+    Database::Transaction tx(*m_db);
+    m_db->prepare("DELETE FROM predictions WHERE run_id=?").bind(1, runId).run();
+    auto s = m_db->prepare("INSERT INTO predictions(run_id,image_id,split,truth,probabilities) VALUES(?,?,?,?,?)");
+    for (const auto& p : predictions) {
+        std::string probs = "[";
+        char buf[32];
+        for (size_t i = 0; i < p.probabilities.size(); ++i) {
+            std::snprintf(buf, sizeof buf, "%s%.6g", i ? "," : "", p.probabilities[i]);
+            probs += buf;
+        }
+        probs += "]";
+        s.bind(1, runId).bind(2, p.imageId).bind(3, p.split);
+        if (p.truth >= 0)
+            s.bind(4, p.truth);
+        else
+            s.bindNull(4);
+        s.bind(5, probs).run();
+    }
+    tx.commit();
 }
 
 std::vector<ClassInfo> Project::classes()

@@ -36,6 +36,26 @@ struct ProjectSummary {
     std::vector<std::pair<std::string, int64_t>> issuesByReason; ///< most frequent first
 };
 
+/// An image as training sees it: its class (index into classes(), -1 unlabeled) and split.
+struct TrainingItem {
+    int64_t imageId = 0;
+    int classIndex = -1;
+    std::string split; ///< "train", "val", "test" or empty
+};
+
+/// A training run in the project's index (its files live in runs/<id>/).
+struct RunRecord {
+    std::string id, kind, state, parent, config, summary, createdAt, updatedAt;
+};
+
+/// One image's class probabilities from a run.
+struct PredictionRecord {
+    int64_t imageId = 0;
+    std::string split;
+    int truth = -1;
+    std::vector<float> probabilities;
+};
+
 struct ClassInfo {
     int64_t id = 0;
     std::string name;
@@ -49,7 +69,7 @@ struct ClassInfo {
 /// A Project object is used from one thread at a time.
 class Project {
 public:
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
     static constexpr int kDefaultCacheResolution = 256;
 
     /// Creates the folder and an empty catalogue. Throws UserError if a project is already there.
@@ -74,6 +94,13 @@ public:
     /// The id of the class with this name, created (at the end of the class order) when new.
     int64_t ensureClass(const std::string& name);
     std::vector<ClassInfo> classes();
+    /// Every image with its class index and split, in image-id order (the training cache's order).
+    std::vector<TrainingItem> trainingItems();
+    /// Inserts or updates (state, summary) a run.
+    void recordRun(const RunRecord& run);
+    std::vector<RunRecord> runs();
+    /// Replaces a run's stored predictions, in one transaction.
+    void storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions);
     /// Sets or replaces an image's label. `source` says where it came from (csv, npz, folder, user).
     void setLabel(int64_t imageId, int64_t classId, const std::string& source);
     void clearLabel(int64_t imageId);

@@ -1,0 +1,120 @@
+#include "analysis/Metrics.h"
+
+#include "util/Error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace medsiam::core {
+
+double rocAuc(const std::vector<int>& positive, const std::vector<float>& scores)
+{
+    const size_t n = scores.size();
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+    // Average ranks (1-based) over runs of equal scores.
+    double rankSumPositive = 0;
+    int64_t nPos = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && scores[order[j + 1]] == scores[order[i]])
+            ++j;
+        const double rank = (double(i + 1) + double(j + 1)) / 2.0;
+        for (size_t k = i; k <= j; ++k)
+            if (positive[order[k]]) {
+                rankSumPositive += rank;
+                ++nPos;
+            }
+        i = j + 1;
+    }
+    const int64_t nNeg = static_cast<int64_t>(n) - nPos;
+    if (nPos == 0 || nNeg == 0)
+        return std::numeric_limits<double>::quiet_NaN();
+    return (rankSumPositive - double(nPos) * double(nPos + 1) / 2.0) / (double(nPos) * double(nNeg));
+}
+
+ClassificationMetrics computeMetrics(const std::vector<int>& truth, const std::vector<float>& probabilities, int numClasses)
+{
+    if (numClasses < 2)
+        throw UserError("metrics need at least two classes");
+    if (probabilities.size() != truth.size() * static_cast<size_t>(numClasses))
+        throw UserError("metrics: " + std::to_string(truth.size()) + " labels but " + std::to_string(probabilities.size()) +
+                        " scores for " + std::to_string(numClasses) + " classes");
+    ClassificationMetrics m;
+    m.numClasses = numClasses;
+    m.samples = static_cast<int64_t>(truth.size());
+    m.confusion.assign(numClasses, std::vector<int64_t>(numClasses, 0));
+    int64_t correct = 0;
+    for (size_t i = 0; i < truth.size(); ++i) {
+        if (truth[i] < 0 || truth[i] >= numClasses)
+            throw UserError("metrics: label " + std::to_string(truth[i]) + " is out of range");
+        const float* p = &probabilities[i * numClasses];
+        const int pred = static_cast<int>(std::max_element(p, p + numClasses) - p);
+        ++m.confusion[truth[i]][pred];
+        correct += pred == truth[i];
+    }
+    m.accuracy = truth.empty() ? 0 : double(correct) / double(truth.size());
+    double recallSum = 0;
+    int present = 0;
+    double aucSum = 0;
+    int aucClasses = 0;
+    for (int c = 0; c < numClasses; ++c) {
+        int64_t tp = m.confusion[c][c], support = 0, predicted = 0;
+        for (int k = 0; k < numClasses; ++k) {
+            support += m.confusion[c][k];
+            predicted += m.confusion[k][c];
+        }
+        const double precision = predicted ? double(tp) / double(predicted) : 0.0;
+        const double recall = support ? double(tp) / double(support) : 0.0;
+        m.support.push_back(support);
+        m.precision.push_back(precision);
+        m.recall.push_back(recall);
+        m.f1.push_back(precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0.0);
+        if (support) {
+            recallSum += recall;
+            ++present;
+        }
+        std::vector<int> positive(truth.size());
+        std::vector<float> scores(truth.size());
+        for (size_t i = 0; i < truth.size(); ++i) {
+            positive[i] = truth[i] == c;
+            scores[i] = probabilities[i * numClasses + c];
+        }
+        const double auc = rocAuc(positive, scores);
+        m.auc.push_back(auc);
+        if (!std::isnan(auc) && (numClasses > 2 || c == 1)) {
+            aucSum += auc;
+            ++aucClasses;
+        }
+    }
+    m.balancedAccuracy = present ? recallSum / present : 0.0;
+    m.macroAuc = aucClasses ? aucSum / aucClasses : std::numeric_limits<double>::quiet_NaN();
+    return m;
+}
+
+std::string ClassificationMetrics::toJson() const
+{
+    auto num = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
+    nlohmann::ordered_json j;
+    j["samples"] = samples;
+    j["accuracy"] = accuracy;
+    j["balanced_accuracy"] = balancedAccuracy;
+    j["macro_auc"] = num(macroAuc);
+    nlohmann::json aucs = nlohmann::json::array();
+    for (double a : auc)
+        aucs.push_back(num(a));
+    j["precision"] = precision;
+    j["recall"] = recall;
+    j["f1"] = f1;
+    j["auc"] = aucs;
+    j["support"] = support;
+    j["confusion"] = confusion;
+    return j.dump();
+}
+
+} // namespace medsiam::core

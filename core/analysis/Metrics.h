@@ -1,0 +1,35 @@
+#pragma once
+// Classification metrics, computed the way scikit-learn defines them (see docs/TRAINING.md).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace medsiam::core {
+
+struct ClassificationMetrics {
+    int numClasses = 0;
+    int64_t samples = 0;
+    double accuracy = 0;
+    /// Mean recall over the classes that occur in the truth (a class without true samples is
+    /// left out, as scikit-learn's balanced_accuracy_score does).
+    double balancedAccuracy = 0;
+    /// One-vs-rest ROC AUC averaged over the classes that have both positives and negatives
+    /// (binary: the AUC of class 1); ties count one half. NaN when no class qualifies.
+    double macroAuc = 0;
+    std::vector<double> precision, recall, f1, auc; ///< per class; precision is 0 without predictions
+    std::vector<int64_t> support;                   ///< true samples per class
+    std::vector<std::vector<int64_t>> confusion;    ///< [truth][prediction]
+
+    /// One JSON object (for metrics.jsonl and summary.json).
+    std::string toJson() const;
+};
+
+/// `probabilities` holds numClasses scores per sample, row-major; the prediction is the arg-max.
+/// Throws UserError on inconsistent sizes or labels out of range.
+ClassificationMetrics computeMetrics(const std::vector<int>& truth, const std::vector<float>& probabilities, int numClasses);
+
+/// ROC AUC of scores for a binary truth (1 positive, 0 negative), with ties counted one half
+/// (Mann-Whitney U with average ranks). NaN when either class is absent.
+double rocAuc(const std::vector<int>& positive, const std::vector<float>& scores);
+
+} // namespace medsiam::core

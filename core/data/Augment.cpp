@@ -1,0 +1,240 @@
+#include "data/Augment.h"
+
+#include "util/Error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace medsiam::core {
+
+namespace {
+
+uint64_t splitmix(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+class Rng {
+public:
+    explicit Rng(uint64_t seed) : m_state(seed) {}
+    double uniform(double lo = 0, double hi = 1)
+    {
+        m_state = splitmix(m_state);
+        return lo + (hi - lo) * double(m_state >> 11) * (1.0 / 9007199254740992.0);
+    }
+    bool chance(double p) { return uniform() < p; }
+
+private:
+    uint64_t m_state;
+};
+
+constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
+constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
+
+} // namespace
+
+uint64_t augmentSeed(uint64_t runSeed, int64_t step, int64_t sample, int view)
+{
+    return splitmix(splitmix(splitmix(runSeed) ^ uint64_t(step)) ^ (uint64_t(sample) << 1 | uint64_t(view)));
+}
+
+AugmentConfig AugmentConfig::none()
+{
+    AugmentConfig c;
+    c.crop = c.flip = c.colorJitter = c.grayscale = c.blur = false;
+    return c;
+}
+
+std::string AugmentConfig::toJson() const
+{
+    nlohmann::ordered_json j = {{"crop", crop},
+                                {"crop_scale", {cropScaleMin, cropScaleMax}},
+                                {"flip", flip},
+                                {"color_jitter", colorJitter},
+                                {"jitter_probability", jitterProbability},
+                                {"brightness", brightness},
+                                {"contrast", contrast},
+                                {"saturation", saturation},
+                                {"hue", hue},
+                                {"grayscale", grayscale},
+                                {"grayscale_probability", grayscaleProbability},
+                                {"blur", blur},
+                                {"blur_probability", blurProbability},
+                                {"blur_sigma", {blurSigmaMin, blurSigmaMax}}};
+    return j.dump();
+}
+
+AugmentConfig AugmentConfig::fromJson(const std::string& text)
+{
+    AugmentConfig c;
+    try {
+        const auto j = nlohmann::json::parse(text);
+        auto get = [&](const char* key, auto& out) {
+            if (j.contains(key))
+                j.at(key).get_to(out);
+        };
+        std::vector<double> scale{c.cropScaleMin, c.cropScaleMax}, sigma{c.blurSigmaMin, c.blurSigmaMax};
+        get("crop", c.crop);
+        get("crop_scale", scale);
+        get("flip", c.flip);
+        get("color_jitter", c.colorJitter);
+        get("jitter_probability", c.jitterProbability);
+        get("brightness", c.brightness);
+        get("contrast", c.contrast);
+        get("saturation", c.saturation);
+        get("hue", c.hue);
+        get("grayscale", c.grayscale);
+        get("grayscale_probability", c.grayscaleProbability);
+        get("blur", c.blur);
+        get("blur_probability", c.blurProbability);
+        get("blur_sigma", sigma);
+        if (scale.size() != 2 || sigma.size() != 2)
+            throw UserError("crop_scale and blur_sigma need two numbers");
+        c.cropScaleMin = scale[0];
+        c.cropScaleMax = scale[1];
+        c.blurSigmaMin = sigma[0];
+        c.blurSigmaMax = sigma[1];
+    } catch (const UserError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw UserError(std::string("augmentation settings: ") + e.what());
+    }
+    if (c.cropScaleMin <= 0 || c.cropScaleMin > c.cropScaleMax || c.cropScaleMax > 1)
+        throw UserError("augmentation settings: crop_scale must satisfy 0 < min <= max <= 1");
+    return c;
+}
+
+void augmentImage(const uint8_t* src, int side, int srcChannels, float* out, int outSize, int outChannels,
+                  const AugmentConfig& cfg, InputNormalization norm, uint64_t seed)
+{
+    Rng rng(seed);
+    // 1. Random resized crop (torchvision's RandomResizedCrop: area fraction and log-uniform aspect).
+    double cx = 0, cy = 0, cw = side, ch = side;
+    if (cfg.crop) {
+        bool found = false;
+        for (int attempt = 0; attempt < 10 && !found; ++attempt) {
+            const double area = side * double(side) * rng.uniform(cfg.cropScaleMin, cfg.cropScaleMax);
+            const double ratio = std::exp(rng.uniform(std::log(3.0 / 4.0), std::log(4.0 / 3.0)));
+            const double w = std::round(std::sqrt(area * ratio)), h = std::round(std::sqrt(area / ratio));
+            if (w >= 1 && h >= 1 && w <= side && h <= side) {
+                cw = w;
+                ch = h;
+                cx = std::floor(rng.uniform(0, side - w + 1));
+                cy = std::floor(rng.uniform(0, side - h + 1));
+                found = true;
+            }
+        }
+    }
+    const bool flip = cfg.flip && rng.chance(0.5);
+    // 2. Bilinear resample of the crop to outSize x outSize (pixel centres aligned), into RGB or gray floats in [0, 1].
+    const int n = outSize * outSize;
+    const int work = srcChannels == 3 ? 3 : 1;
+    std::vector<float> img(static_cast<size_t>(work) * n);
+    const double sx = cw / outSize, sy = ch / outSize;
+    for (int y = 0; y < outSize; ++y) {
+        const double fy = std::clamp(cy + (y + 0.5) * sy - 0.5, 0.0, double(side - 1));
+        const int y0 = static_cast<int>(fy), y1 = std::min(y0 + 1, side - 1);
+        const float wy = static_cast<float>(fy - y0);
+        for (int x = 0; x < outSize; ++x) {
+            const int xo = flip ? outSize - 1 - x : x;
+            const double fx = std::clamp(cx + (x + 0.5) * sx - 0.5, 0.0, double(side - 1));
+            const int x0 = static_cast<int>(fx), x1 = std::min(x0 + 1, side - 1);
+            const float wx = static_cast<float>(fx - x0);
+            for (int c = 0; c < work; ++c) {
+                auto px = [&](int yy, int xx) { return float(src[(static_cast<size_t>(yy) * side + xx) * srcChannels + c]); };
+                const float top = px(y0, x0) + wx * (px(y0, x1) - px(y0, x0));
+                const float bottom = px(y1, x0) + wx * (px(y1, x1) - px(y1, x0));
+                img[static_cast<size_t>(c) * n + y * outSize + xo] = (top + wy * (bottom - top)) / 255.f;
+            }
+        }
+    }
+    auto gray = [&](int i) { return work == 3 ? 0.299f * img[i] + 0.587f * img[n + i] + 0.114f * img[2 * n + i] : img[i]; };
+    // 3. Colour jitter (brightness, contrast; saturation and hue on colour images), p = 0.8.
+    if (cfg.colorJitter && rng.chance(cfg.jitterProbability)) {
+        const float b = static_cast<float>(rng.uniform(std::max(0.0, 1 - cfg.brightness), 1 + cfg.brightness));
+        for (auto& v : img)
+            v = std::clamp(v * b, 0.f, 1.f);
+        const float c = static_cast<float>(rng.uniform(std::max(0.0, 1 - cfg.contrast), 1 + cfg.contrast));
+        double mean = 0;
+        for (int i = 0; i < n; ++i)
+            mean += gray(i);
+        const float m = static_cast<float>(mean / n);
+        for (auto& v : img)
+            v = std::clamp(m + c * (v - m), 0.f, 1.f);
+        if (work == 3) {
+            const float s = static_cast<float>(rng.uniform(std::max(0.0, 1 - cfg.saturation), 1 + cfg.saturation));
+            const double hueTurn = rng.uniform(-cfg.hue, cfg.hue) * 2 * M_PI;
+            const float cosH = static_cast<float>(std::cos(hueTurn)), sinH = static_cast<float>(std::sin(hueTurn));
+            for (int i = 0; i < n; ++i) {
+                const float g = gray(i);
+                float r = g + s * (img[i] - g), gg = g + s * (img[n + i] - g), bb = g + s * (img[2 * n + i] - g);
+                // Hue: rotate the chroma plane of YIQ.
+                const float Y = 0.299f * r + 0.587f * gg + 0.114f * bb;
+                const float I = 0.596f * r - 0.274f * gg - 0.322f * bb;
+                const float Q = 0.211f * r - 0.523f * gg + 0.312f * bb;
+                const float I2 = I * cosH - Q * sinH, Q2 = I * sinH + Q * cosH;
+                img[i] = std::clamp(Y + 0.956f * I2 + 0.621f * Q2, 0.f, 1.f);
+                img[n + i] = std::clamp(Y - 0.272f * I2 - 0.647f * Q2, 0.f, 1.f);
+                img[2 * n + i] = std::clamp(Y - 1.106f * I2 + 1.703f * Q2, 0.f, 1.f);
+            }
+        }
+    }
+    // 4. Grayscale, p = 0.2 (colour images).
+    if (work == 3 && cfg.grayscale && rng.chance(cfg.grayscaleProbability)) {
+        for (int i = 0; i < n; ++i) {
+            const float g = gray(i);
+            img[i] = img[n + i] = img[2 * n + i] = g;
+        }
+    }
+    // 5. Gaussian blur, p = 0.5, sigma drawn in pixels at 224 px and scaled to this size.
+    if (cfg.blur && rng.chance(cfg.blurProbability)) {
+        const double sigma = rng.uniform(cfg.blurSigmaMin, cfg.blurSigmaMax) * outSize / 224.0;
+        const int radius = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
+        std::vector<float> k(2 * radius + 1);
+        float sum = 0;
+        for (int i = -radius; i <= radius; ++i)
+            sum += k[i + radius] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
+        for (auto& v : k)
+            v /= sum;
+        std::vector<float> tmp(n);
+        for (int c = 0; c < work; ++c) {
+            float* p = &img[static_cast<size_t>(c) * n];
+            for (int y = 0; y < outSize; ++y)
+                for (int x = 0; x < outSize; ++x) {
+                    float acc = 0;
+                    for (int i = -radius; i <= radius; ++i)
+                        acc += k[i + radius] * p[y * outSize + std::clamp(x + i, 0, outSize - 1)];
+                    tmp[y * outSize + x] = acc;
+                }
+            for (int y = 0; y < outSize; ++y)
+                for (int x = 0; x < outSize; ++x) {
+                    float acc = 0;
+                    for (int i = -radius; i <= radius; ++i)
+                        acc += k[i + radius] * tmp[std::clamp(y + i, 0, outSize - 1) * outSize + x];
+                    p[y * outSize + x] = acc;
+                }
+        }
+    }
+    // 6. Channels and normalization.
+    for (int c = 0; c < outChannels; ++c) {
+        float* dst = out + static_cast<size_t>(c) * n;
+        for (int i = 0; i < n; ++i) {
+            const float v = work == outChannels ? img[static_cast<size_t>(c) * n + i] : (outChannels == 1 ? gray(i) : img[i]);
+            if (norm == InputNormalization::MinusOneToOne) {
+                dst[i] = v * 2.f - 1.f;
+            } else {
+                const float mean = outChannels == 1 ? 0.449f : kMean[c], sd = outChannels == 1 ? 0.226f : kStd[c];
+                dst[i] = (v - mean) / sd;
+            }
+        }
+    }
+}
+
+} // namespace medsiam::core

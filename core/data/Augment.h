@@ -1,0 +1,45 @@
+#pragma once
+// SimSiam's augmentation on the CPU, in plain C++ (no LibTorch): random resized crop, flip,
+// colour jitter, grayscale and Gaussian blur, then the network's input normalization. Each
+// sample's randomness comes from (seed, step, sample, view) alone, so a resumed run draws the
+// same views as an uninterrupted one, whatever the thread count.
+#include <cstdint>
+#include <string>
+
+namespace medsiam::core {
+
+struct AugmentConfig {
+    bool crop = true;
+    double cropScaleMin = 0.2, cropScaleMax = 1.0;
+    bool flip = true;
+    bool colorJitter = true;
+    double jitterProbability = 0.8;
+    double brightness = 0.4, contrast = 0.4, saturation = 0.4, hue = 0.1; ///< saturation and hue: RGB only
+    bool grayscale = true;
+    double grayscaleProbability = 0.2; ///< RGB only
+    bool blur = true;
+    double blurProbability = 0.5;
+    double blurSigmaMin = 0.1, blurSigmaMax = 2.0; ///< in pixels at 224 px, scaled to the output size
+
+    std::string toJson() const;
+    static AugmentConfig fromJson(const std::string& json);
+    /// Everything off: a plain resize (evaluation, feature extraction).
+    static AugmentConfig none();
+};
+
+/// How pixel values become network inputs.
+enum class InputNormalization {
+    MinusOneToOne, ///< x / 127.5 - 1 (BiT)
+    ImageNet,      ///< (x / 255 - mean) / std with ImageNet statistics (BatchNorm ResNets)
+};
+
+/// Writes one augmented view of a side x side x srcChannels uint8 image into `out`
+/// (outChannels x outSize x outSize floats, planar). Gray sources are replicated when
+/// outChannels is 3; colour sources are averaged to luminance when outChannels is 1.
+void augmentImage(const uint8_t* src, int side, int srcChannels, float* out, int outSize, int outChannels,
+                  const AugmentConfig& config, InputNormalization norm, uint64_t seed);
+
+/// A seed for (run seed, step, sample, view), mixed with splitmix64.
+uint64_t augmentSeed(uint64_t runSeed, int64_t step, int64_t sample, int view);
+
+} // namespace medsiam::core

@@ -1,0 +1,348 @@
+#include "train/PretrainJob.h"
+
+#include "models/Checkpoint.h"
+#include "models/WeightImport.h"
+#include "project/Project.h"
+#include "system/TorchCompat.h"
+#include "train/Features.h"
+#include "util/AtomicFile.h"
+#include "util/Error.h"
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+namespace medsiam::core {
+
+namespace fs = std::filesystem;
+
+std::string runDir(const Project& project, const std::string& runId) { return project.dir() + "/runs/" + runId; }
+
+namespace {
+
+const char* kCheckpoint = "checkpoints/last.safetensors";
+
+/// SGD with momentum and weight decay, PyTorch's update rule (dampening 0, no Nesterov), with the
+/// momentum buffers kept by parameter name so that checkpoints carry them.
+class Sgd {
+public:
+    Sgd(NetworkImpl& net, double momentum, double weightDecay) : m_momentum(momentum), m_weightDecay(weightDecay)
+    {
+        for (const auto& p : net.named_parameters(true))
+            m_params.emplace_back(p.key(), p.value());
+    }
+    void zeroGrad()
+    {
+        for (auto& [name, p] : m_params)
+            if (p.grad().defined())
+                p.mutable_grad() = at::Tensor();
+    }
+    /// `lrFor` gives each parameter's learning rate by name.
+    template <typename LrFn>
+    void step(LrFn lrFor)
+    {
+        torch::NoGradGuard guard;
+        for (auto& [name, p] : m_params) {
+            if (!p.grad().defined())
+                continue;
+            auto d = p.grad();
+            if (m_weightDecay != 0)
+                d = d.add(p, m_weightDecay);
+            auto it = m_buffers.find(name);
+            if (it == m_buffers.end())
+                it = m_buffers.emplace(name, d.clone()).first;
+            else
+                it->second.mul_(m_momentum).add_(d);
+            p.add_(it->second, -lrFor(name));
+        }
+    }
+    std::vector<std::pair<std::string, at::Tensor>> state() const
+    {
+        std::vector<std::pair<std::string, at::Tensor>> out;
+        for (const auto& [name, p] : m_params) {
+            auto it = m_buffers.find(name);
+            if (it != m_buffers.end())
+                out.emplace_back(name + ".momentum", it->second);
+        }
+        return out;
+    }
+    void load(const std::vector<std::pair<std::string, at::Tensor>>& state)
+    {
+        for (const auto& [key, t] : state) {
+            const std::string name = key.substr(0, key.size() - 9);
+            for (const auto& [pname, p] : m_params)
+                if (pname == name && key.size() > 9 && key.compare(key.size() - 9, 9, ".momentum") == 0)
+                    m_buffers[name] = t.to(p.device()).clone();
+        }
+    }
+
+private:
+    double m_momentum, m_weightDecay;
+    std::vector<std::pair<std::string, at::Tensor>> m_params;
+    std::map<std::string, at::Tensor> m_buffers;
+};
+
+double learningRate(const PretrainConfig& c, int64_t step)
+{
+    const double lr0 = c.baseLr * c.batch / 256.0;
+    if (step < c.warmupSteps)
+        return lr0 * double(step + 1) / double(c.warmupSteps);
+    const double t = double(step - c.warmupSteps) / double(std::max<int64_t>(1, c.steps - c.warmupSteps));
+    return lr0 * 0.5 * (1.0 + std::cos(M_PI * t));
+}
+
+/// Keeps the records of metrics.jsonl up to `step` (a resumed run repeats none and skips none).
+void truncateMetrics(const std::string& path, int64_t step)
+{
+    std::ifstream in(path);
+    if (!in)
+        return;
+    std::string kept, line;
+    while (std::getline(in, line)) {
+        if (line.empty())
+            continue;
+        try {
+            const auto j = nlohmann::json::parse(line);
+            if (j.value("step", int64_t(0)) > step)
+                continue;
+        } catch (const std::exception&) {
+            continue; // a line cut short by a kill
+        }
+        kept += line + "\n";
+    }
+    writeFileAtomically(path, kept);
+}
+
+std::string timestampId()
+{
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+    return buf;
+}
+
+} // namespace
+
+std::string PretrainJob::create(Project& project, const PretrainConfig& config)
+{
+    PretrainConfig::fromJson(config.toJson()); // validates
+    config.model.backbone.validate();
+    config.model.heads.validate();
+    if (!config.model.simsiamHeads)
+        throw UserError("SimSiam pretraining needs a model with SimSiam heads");
+    std::string id = "simsiam-" + timestampId();
+    for (int k = 2; fs::exists(runDir(project, id)); ++k)
+        id = "simsiam-" + timestampId() + "-" + std::to_string(k);
+    const std::string dir = runDir(project, id);
+    fs::create_directories(dir + "/checkpoints");
+    writeFileAtomically(dir + "/config.json", config.toJson() + "\n");
+    project.recordRun({id, "simsiam-pretrain", toString(JobState::Queued), "", config.toJson(), "{}", "", ""});
+    return id;
+}
+
+PretrainJob::PretrainJob(Project& project, std::string runId) : m_project(project), m_id(std::move(runId))
+{
+    m_dir = runDir(project, m_id);
+    if (!fs::exists(m_dir + "/config.json"))
+        throw UserError("no run '" + m_id + "' in " + project.dir() + " (see `medsiam-cli runs`)");
+    m_config = PretrainConfig::fromJson(readWholeFile(m_dir + "/config.json"));
+}
+
+int64_t PretrainJob::resumeStep() const
+{
+    const std::string path = m_dir + "/" + kCheckpoint;
+    if (!fs::exists(path))
+        return 0;
+    return readCheckpoint(path).state.step;
+}
+
+JobState PretrainJob::run(JobObserver& observer, JobControl& control)
+{
+    const PretrainConfig& c = m_config;
+    auto finish = [&](JobState state, const std::string& message, const std::string& summary) {
+        m_project.recordRun({m_id, "simsiam-pretrain", toString(state), "", c.toJson(), summary, "", ""});
+        observer.stateChanged(state, message);
+        return state;
+    };
+    try {
+        m_project.recordRun({m_id, "simsiam-pretrain", toString(JobState::Running), "", c.toJson(), "{}", "", ""});
+        observer.stateChanged(JobState::Running, "");
+        ImageSet data(m_project);
+        const auto pool = data.pretrainIndices();
+        if (static_cast<int64_t>(pool.size()) < c.batch)
+            throw UserError("SimSiam needs at least one full batch: " + std::to_string(pool.size()) +
+                            " images outside val/test, batch " + std::to_string(c.batch));
+        if (c.model.backbone.inChannels == 1 && data.naturalChannels() == 3)
+            throw UserError("the project holds colour images but the model takes 1 channel; use --in-channels 3");
+        const auto device = c.cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+        const auto norm = c.normalization();
+
+        at::manual_seed(static_cast<int64_t>(c.seed)); // reproducible random init
+        Network net(c.model);
+        const std::string ckptPath = m_dir + "/" + kCheckpoint;
+        TrainingState state;
+        if (fs::exists(ckptPath)) {
+            CheckpointContents ck = readCheckpoint(ckptPath);
+            if (ck.config.toJson() != c.model.toJson())
+                throw UserError("the checkpoint of run '" + m_id + "' describes another model than its config.json");
+            loadNetworkState(*net, ck.file);
+            state = std::move(ck.state);
+        } else if (!c.initWeights.empty()) {
+            WeightImportOptions options;
+            const auto report = loadBackboneWeights(net->backbone(), c.initWeights, options);
+            for (const auto& n : report.notes)
+                observer.warning("initial weights: " + n);
+        }
+        net->to(device);
+        net->train();
+        Sgd sgd(*net, c.momentum, c.weightDecay);
+        sgd.load(state.optimizer);
+        const int64_t startStep = state.step;
+        truncateMetrics(m_dir + "/metrics.jsonl", startStep);
+        std::ofstream metrics(m_dir + "/metrics.jsonl", std::ios::app);
+
+        const int64_t perEpoch = static_cast<int64_t>(pool.size()) / c.batch;
+        const int channels = c.model.backbone.inChannels;
+        const double healthy = 1.0 / std::sqrt(double(c.model.heads.projectorDim));
+        std::vector<int64_t> order;
+        int64_t orderEpoch = -1;
+        auto save = [&](int64_t stepsDone) {
+            TrainingState s;
+            s.step = stepsDone;
+            s.epoch = stepsDone / perEpoch;
+            s.optimizer = sgd.state();
+            saveCheckpoint(ckptPath, *net, s);
+            observer.checkpointSaved(ckptPath, stepsDone);
+        };
+        // kNN monitor on the labeled train (bank) and val (queries) images.
+        const auto bankIdx = data.indices("train", true), queryIdx = data.indices("val", true);
+        const int numClasses = static_cast<int>(data.classNames().size());
+        MonitorEvent lastMonitor;
+        bool monitored = false;
+        auto monitor = [&](int64_t stepsDone) {
+            if (bankIdx.empty() || queryIdx.empty() || numClasses < 2)
+                return;
+            const auto bank = extractFeatures(*net, data.cache(), bankIdx, c.inputSize, norm, c.bf16);
+            const auto queries = extractFeatures(*net, data.cache(), queryIdx, c.inputSize, norm, c.bf16);
+            std::vector<int> bankLabels, truth;
+            for (auto i : bankIdx)
+                bankLabels.push_back(data.classOf(i));
+            for (auto i : queryIdx)
+                truth.push_back(data.classOf(i));
+            const auto m = computeMetrics(truth, knnScores(bank, bankLabels, queries, numClasses), numClasses);
+            MonitorEvent e{stepsDone, stepsDone / perEpoch, m.accuracy, m.balancedAccuracy, int64_t(bankIdx.size()), int64_t(queryIdx.size())};
+            observer.monitor(e);
+            nlohmann::ordered_json j = {{"type", "knn"}, {"step", stepsDone}, {"epoch", e.epoch}, {"accuracy", e.knnAccuracy},
+                                        {"balanced_accuracy", e.knnBalancedAccuracy}, {"bank", e.bank}, {"queries", e.queries}};
+            metrics << j.dump() << "\n" << std::flush;
+            lastMonitor = e;
+            monitored = true;
+        };
+
+        bool warned = false;
+        double lastLoss = 0, lastStd = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int64_t step = startStep; step < c.steps; ++step) {
+            control.waitWhilePaused();
+            if (control.cancelled()) {
+                observer.stateChanged(JobState::Cancelling, "");
+                save(step);
+                return finish(JobState::Cancelled, "cancelled after step " + std::to_string(step) + "; resume to continue",
+                              "{\"steps_done\": " + std::to_string(step) + "}");
+            }
+            const int64_t epoch = step / perEpoch;
+            if (epoch != orderEpoch) {
+                order = pool;
+                std::mt19937_64 shuffle(c.seed * 1000003ull + uint64_t(epoch));
+                std::shuffle(order.begin(), order.end(), shuffle);
+                orderEpoch = epoch;
+            }
+            const auto first = order.begin() + static_cast<std::ptrdiff_t>((step % perEpoch) * c.batch);
+            const std::vector<int64_t> batch(first, first + c.batch);
+            const auto stepStart = std::chrono::steady_clock::now();
+            auto x1 = makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0).to(device);
+            auto x2 = makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1).to(device);
+            at::Tensor loss, z1;
+            {
+                compat::Autocast autocast(c.cuda, c.bf16);
+                auto out = net->simsiam(x1, x2);
+                auto target1 = c.stopGradient ? out.z1.detach() : out.z1;
+                auto target2 = c.stopGradient ? out.z2.detach() : out.z2;
+                loss = -(at::cosine_similarity(out.p1.to(at::kFloat), target2.to(at::kFloat), 1).mean() +
+                         at::cosine_similarity(out.p2.to(at::kFloat), target1.to(at::kFloat), 1).mean()) *
+                       0.5;
+                z1 = out.z1.detach().to(at::kFloat);
+            }
+            sgd.zeroGrad();
+            loss.backward();
+            const double lr = learningRate(c, step);
+            const double lr0 = c.baseLr * c.batch / 256.0;
+            sgd.step([&](const std::string& name) { return c.fixedPredictorLr && name.rfind("predictor.", 0) == 0 ? lr0 : lr; });
+            lastLoss = loss.item<double>();
+            if (!std::isfinite(lastLoss))
+                throw UserError("the loss became " + std::to_string(lastLoss) + " at step " + std::to_string(step + 1) +
+                                "; lower the learning rate");
+            const auto zn = z1 / z1.norm(2, {1}, true).clamp_min(1e-12);
+            lastStd = zn.std(0, false).mean().item<double>();
+            const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - stepStart).count();
+            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            StepEvent e;
+            e.step = step + 1;
+            e.totalSteps = c.steps;
+            e.epoch = epoch;
+            e.loss = lastLoss;
+            e.lr = lr;
+            e.imagesPerSecond = c.batch / dt;
+            e.etaSeconds = elapsed / double(step + 1 - startStep) * double(c.steps - step - 1);
+            e.collapseStd = lastStd;
+            e.collapseHealthy = healthy;
+            observer.step(e);
+            nlohmann::ordered_json j = {{"type", "step"}, {"step", e.step},     {"epoch", e.epoch},
+                                        {"loss", e.loss}, {"lr", e.lr},         {"img_s", e.imagesPerSecond},
+                                        {"collapse_std", e.collapseStd}};
+            metrics << j.dump() << "\n" << std::flush;
+            // Collapse: the outputs shrink towards one point; a healthy run stays near 1/sqrt(d).
+            if (lastStd < 0.25 * healthy && step + 1 - startStep >= 5 && !warned) {
+                observer.warning("collapse: the projections' std is " + std::to_string(lastStd) + ", far below the healthy " +
+                                 std::to_string(healthy) + " (step " + std::to_string(step + 1) + ")");
+                warned = true;
+            }
+            const bool epochEnd = (step + 1) % perEpoch == 0;
+            if (c.monitorEvery > 0 ? (step + 1) % c.monitorEvery == 0 : epochEnd)
+                monitor(step + 1);
+            if ((step + 1) % c.checkpointEvery == 0 && step + 1 < c.steps)
+                save(step + 1);
+        }
+        if (!monitored)
+            monitor(c.steps);
+        save(c.steps);
+        nlohmann::ordered_json summary = {{"steps_done", c.steps}, {"final_loss", lastLoss}, {"final_collapse_std", lastStd},
+                                          {"healthy_std", healthy}, {"collapse_warning", warned}};
+        if (monitored)
+            summary["knn"] = {{"accuracy", lastMonitor.knnAccuracy}, {"balanced_accuracy", lastMonitor.knnBalancedAccuracy}};
+        writeFileAtomically(m_dir + "/summary.json", summary.dump(1) + "\n");
+        return finish(JobState::Completed, "", summary.dump());
+    } catch (const UserError& e) {
+        return finish(JobState::Failed, e.what(), nlohmann::json({{"error", e.what()}}).dump());
+    } catch (const c10::Error& e) {
+        const std::string msg = std::string("LibTorch: ") + e.what_without_backtrace();
+        return finish(JobState::Failed, msg, nlohmann::json({{"error", msg}}).dump());
+    } catch (const std::exception& e) {
+        return finish(JobState::Failed, e.what(), nlohmann::json({{"error", e.what()}}).dump());
+    }
+}
+
+} // namespace medsiam::core

@@ -1,0 +1,42 @@
+#pragma once
+// SimSiam pretraining as a resumable job: runs/<id>/config.json, metrics.jsonl (one JSON object
+// per step or monitor), checkpoints/last.safetensors (atomic) and summary.json, indexed in
+// project.sqlite. After a crash or kill, run() on the same id continues from the last checkpoint.
+#include "train/JobEvents.h"
+#include "train/TrainConfig.h"
+
+#include <string>
+
+namespace medsiam::core {
+
+class Project;
+
+/// runs/<id> of a project.
+std::string runDir(const Project& project, const std::string& runId);
+
+class PretrainJob {
+public:
+    /// Creates a new run (folder, config.json, a Queued row in the project) and returns its id:
+    /// "simsiam-YYYYMMDD-HHMMSS" (with a suffix when taken). Validates the configuration first.
+    static std::string create(Project& project, const PretrainConfig& config);
+
+    /// Loads runs/<id>/config.json. Throws UserError when the run does not exist.
+    PretrainJob(Project& project, std::string runId);
+    const PretrainConfig& config() const { return m_config; }
+    const std::string& id() const { return m_id; }
+    /// The checkpoint step a run would continue from (0: none yet).
+    int64_t resumeStep() const;
+
+    /// Trains until the configured step count, or until cancelled (a checkpoint is written
+    /// first). Continues from the last checkpoint when there is one. Never throws: failures end
+    /// in JobState::Failed with the message given to the observer.
+    JobState run(JobObserver& observer, JobControl& control);
+
+private:
+    Project& m_project;
+    std::string m_id;
+    std::string m_dir;
+    PretrainConfig m_config;
+};
+
+} // namespace medsiam::core

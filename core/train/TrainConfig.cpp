@@ -1,0 +1,96 @@
+#include "train/TrainConfig.h"
+
+#include "train/JobEvents.h"
+#include "util/Error.h"
+
+#include <nlohmann/json.hpp>
+
+namespace medsiam::core {
+
+const char* toString(JobState state)
+{
+    switch (state) {
+    case JobState::Queued: return "queued";
+    case JobState::Running: return "running";
+    case JobState::Cancelling: return "cancelling";
+    case JobState::Cancelled: return "cancelled";
+    case JobState::Completed: return "completed";
+    case JobState::Failed: return "failed";
+    }
+    return "?";
+}
+
+std::string PretrainConfig::toJson() const
+{
+    nlohmann::ordered_json j;
+    j["job"] = "simsiam-pretrain";
+    j["model"] = nlohmann::json::parse(model.toJson());
+    j["init_weights"] = initWeights;
+    j["steps"] = steps;
+    j["batch"] = batch;
+    j["input_size"] = inputSize;
+    j["base_lr"] = baseLr;
+    j["momentum"] = momentum;
+    j["weight_decay"] = weightDecay;
+    j["warmup_steps"] = warmupSteps;
+    j["fixed_predictor_lr"] = fixedPredictorLr;
+    j["stop_gradient"] = stopGradient;
+    j["seed"] = seed;
+    j["bf16"] = bf16;
+    j["cuda"] = cuda;
+    j["checkpoint_every"] = checkpointEvery;
+    j["monitor_every"] = monitorEvery;
+    j["augment"] = nlohmann::json::parse(augment.toJson());
+    return j.dump(1);
+}
+
+PretrainConfig PretrainConfig::fromJson(const std::string& text)
+{
+    PretrainConfig c;
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const std::exception& e) {
+        throw UserError(std::string("run configuration is not valid JSON: ") + e.what());
+    }
+    if (!j.is_object() || j.value("job", "") != "simsiam-pretrain" || !j.contains("model"))
+        throw UserError("run configuration is not a SimSiam pretraining configuration");
+    try {
+        c.model = ModelConfig::fromJson(j["model"].dump());
+        auto get = [&](const char* key, auto& out) {
+            if (j.contains(key))
+                j.at(key).get_to(out);
+        };
+        get("init_weights", c.initWeights);
+        get("steps", c.steps);
+        get("batch", c.batch);
+        get("input_size", c.inputSize);
+        get("base_lr", c.baseLr);
+        get("momentum", c.momentum);
+        get("weight_decay", c.weightDecay);
+        get("warmup_steps", c.warmupSteps);
+        get("fixed_predictor_lr", c.fixedPredictorLr);
+        get("stop_gradient", c.stopGradient);
+        get("seed", c.seed);
+        get("bf16", c.bf16);
+        get("cuda", c.cuda);
+        get("checkpoint_every", c.checkpointEvery);
+        get("monitor_every", c.monitorEvery);
+        if (j.contains("augment"))
+            c.augment = AugmentConfig::fromJson(j["augment"].dump());
+    } catch (const UserError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw UserError(std::string("run configuration: ") + e.what());
+    }
+    if (c.steps < 1 || c.batch < 2 || c.inputSize < 16 || c.baseLr <= 0 || c.checkpointEvery < 1)
+        throw UserError("run configuration: steps >= 1, batch >= 2, input size >= 16 px, lr > 0 and checkpoint_every >= 1 are needed");
+    return c;
+}
+
+InputNormalization PretrainConfig::normalization() const
+{
+    return model.backbone.arch == BackboneArch::ResNetV2 ? InputNormalization::MinusOneToOne : InputNormalization::ImageNet;
+}
+
+} // namespace medsiam::core
