@@ -1,0 +1,339 @@
+// The training engine as a user relies on it: SimSiam's loss falls, the collapse monitor tells
+// a collapsing run from a healthy one, cancel is prompt, a killed run resumes to exactly the
+// weights of an uninterrupted one, the probe gives metrics, and the metrics are right.
+#include "TestSupport.h"
+
+#include "analysis/Metrics.h"
+#include "io/TensorFile.h"
+#include "project/Project.h"
+#include "system/Runtime.h"
+#include "train/LinearProbe.h"
+#include "train/PretrainJob.h"
+#include "util/Error.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QThread>
+#include <QtTest>
+
+#include <cmath>
+#include <csignal>
+#include <functional>
+#include <numeric>
+#include <thread>
+
+using namespace medsiam::core;
+
+namespace {
+
+/// A small two-class dataset (discs vs rings with noise, 28 px) as a NumPy archive, imported
+/// with medsiam-cli at 32 px: 160 train, 40 val, 40 test images.
+QString makeProject(const QString& dir)
+{
+    const QString npz = dir + "/shapes.npz", project = dir + "/shapes.medsiam";
+    const QString script = QString(R"PY(
+import numpy as np
+rng = np.random.default_rng(7)
+yy, xx = np.mgrid[0:28, 0:28]
+def make(n):
+    imgs, labels = [], []
+    for i in range(n):
+        c = i % 2
+        cx, cy, r = rng.uniform(10, 18), rng.uniform(10, 18), rng.uniform(5, 9)
+        d = np.hypot(xx - cx, yy - cy)
+        shape = (d < r) if c == 0 else (np.abs(d - r) < 1.5)
+        img = 40 + 160 * shape + rng.normal(0, 20, (28, 28))
+        imgs.append(np.clip(img, 0, 255).astype(np.uint8)); labels.append([c])
+    return np.stack(imgs), np.array(labels, dtype=np.uint8)
+tr, trl = make(160); va, val = make(40); te, tel = make(40)
+np.savez('%1', train_images=tr, train_labels=trl, val_images=va, val_labels=val, test_images=te, test_labels=tel)
+)PY").arg(npz);
+    QProcess py;
+    py.start(medsiam::test::systemPython(), {"-c", script});
+    if (!py.waitForFinished(60000) || py.exitCode() != 0)
+        return {};
+    QProcess cli;
+    cli.start(QStringLiteral(MEDSIAM_CLI), {"import", npz, "--project", project, "--size", "32"});
+    if (!cli.waitForFinished(120000) || cli.exitCode() != 0)
+        return {};
+    return project;
+}
+
+PretrainConfig smallConfig()
+{
+    PretrainConfig c;
+    c.model.backbone = backbonePreset("bit-nano");
+    c.model.backbone.inChannels = 1;
+    c.model.simsiamHeads = true;
+    c.model.heads = defaultHeads(c.model.backbone);
+    c.steps = 30;
+    c.batch = 32;
+    c.inputSize = 32;
+    c.checkpointEvery = 10;
+    c.seed = 11;
+    return c;
+}
+
+struct Recorder : JobObserver {
+    std::vector<StepEvent> steps;
+    std::vector<MonitorEvent> monitors;
+    std::vector<std::string> warnings;
+    JobState last = JobState::Queued;
+    std::string message;
+    std::function<void(const StepEvent&)> onStep;
+    void step(const StepEvent& e) override
+    {
+        steps.push_back(e);
+        if (onStep)
+            onStep(e);
+    }
+    void monitor(const MonitorEvent& e) override { monitors.push_back(e); }
+    void warning(const std::string& m) override { warnings.push_back(m); }
+    void stateChanged(JobState s, const std::string& m) override
+    {
+        last = s;
+        message = m;
+    }
+};
+
+std::vector<QJsonObject> metricsLines(const QString& runDir)
+{
+    std::vector<QJsonObject> out;
+    QFile f(runDir + "/metrics.jsonl");
+    if (!f.open(QIODevice::ReadOnly))
+        return out;
+    for (const QByteArray& line : f.readAll().split('\n'))
+        if (!line.isEmpty())
+            out.push_back(QJsonDocument::fromJson(line).object());
+    return out;
+}
+
+std::vector<int> stepNumbers(const QString& runDir)
+{
+    std::vector<int> steps;
+    for (const auto& o : metricsLines(runDir))
+        if (o["type"].toString() == "step")
+            steps.push_back(o["step"].toInt());
+    return steps;
+}
+
+} // namespace
+
+class TestTraining : public QObject {
+    Q_OBJECT
+    QTemporaryDir m_tmp;
+    QString m_project;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        configureThreads(2);
+        m_project = makeProject(m_tmp.path());
+        QVERIFY2(!m_project.isEmpty(), "could not build the synthetic project");
+    }
+
+    void metricsMatchHandComputedValues()
+    {
+        // AUC with ties: positives score 0.4 and 0.8, negatives 0.1 and 0.4. Pairs: 1 + 0.5 + 1 + 1 = 3.5 of 4.
+        QCOMPARE(rocAuc({0, 0, 1, 1}, {0.1f, 0.4f, 0.4f, 0.8f}), 0.875);
+        QVERIFY(std::isnan(rocAuc({1, 1}, {0.2f, 0.3f})));
+        // Three classes, none of class 2 in the truth; one sample predicted as class 2.
+        // truth:      0    0    1    1    1
+        // prediction: 0    2    1    1    0
+        const std::vector<int> truth{0, 0, 1, 1, 1};
+        const std::vector<float> p{0.8f, 0.1f, 0.1f, /**/ 0.3f, 0.2f, 0.5f, /**/ 0.1f, 0.8f, 0.1f, /**/ 0.2f, 0.7f, 0.1f, /**/ 0.6f, 0.3f, 0.1f};
+        const auto m = computeMetrics(truth, p, 3);
+        QCOMPARE(m.accuracy, 3.0 / 5.0);
+        QCOMPARE(m.balancedAccuracy, (1.0 / 2.0 + 2.0 / 3.0) / 2.0); // class 2 has no true samples: left out
+        QCOMPARE(m.precision[0], 1.0 / 2.0);
+        QCOMPARE(m.recall[1], 2.0 / 3.0);
+        QCOMPARE(m.precision[2], 0.0);
+        QCOMPARE(m.confusion[0][2], int64_t(1));
+        QCOMPARE(m.confusion[1][0], int64_t(1));
+        // Class 0 vs rest on its scores: positives 0.8, 0.3; negatives 0.1, 0.2, 0.6 -> (3 + 2) / 6.
+        QCOMPARE(m.auc[0], 5.0 / 6.0);
+        QVERIFY(std::isnan(m.auc[2]));
+        QCOMPARE(m.macroAuc, (m.auc[0] + m.auc[1]) / 2);
+        QVERIFY(QString::fromStdString([&] {
+                    try {
+                        computeMetrics({0, 3}, {0.5f, 0.5f, 0.5f, 0.5f}, 2);
+                    } catch (const UserError& e) {
+                        return std::string(e.what());
+                    }
+                    return std::string();
+                }()).contains("label 3 is out of range"));
+    }
+
+    void simsiamLossFalls()
+    {
+        auto project = Project::open(m_project.toStdString());
+        PretrainConfig c = smallConfig();
+        c.steps = 60;
+        c.baseLr = 1.0;
+        const std::string id = PretrainJob::create(*project, c);
+        PretrainJob job(*project, id);
+        Recorder r;
+        JobControl control;
+        QCOMPARE(job.run(r, control), JobState::Completed);
+        QCOMPARE(int(r.steps.size()), 60);
+        double first = 0, last = 0;
+        for (int i = 0; i < 10; ++i) {
+            first += r.steps[static_cast<size_t>(i)].loss / 10;
+            last += r.steps[r.steps.size() - 1 - static_cast<size_t>(i)].loss / 10;
+        }
+        qInfo("SimSiam loss: first 10 steps %.4f, last 10 steps %.4f; collapse std %.4f (healthy %.4f)", first, last,
+              r.steps.back().collapseStd, r.steps.back().collapseHealthy);
+        QVERIFY2(last < first - 0.05, qPrintable(QString("%1 -> %2").arg(first).arg(last)));
+        QVERIFY(r.warnings.empty());
+        QVERIFY(!r.monitors.empty()); // the kNN monitor ran on the labeled train/val images
+        QVERIFY(r.monitors.back().knnAccuracy > 0.5);
+        const QString dir = QString::fromStdString(runDir(*project, id));
+        QVERIFY(QFile::exists(dir + "/summary.json"));
+        QVERIFY(QFile::exists(dir + "/checkpoints/last.safetensors"));
+        bool found = false;
+        for (const auto& run : project->runs())
+            found = found || (run.id == id && run.state == "completed");
+        QVERIFY(found);
+    }
+
+    void collapseMonitorTellsCollapseFromHealth()
+    {
+        auto project = Project::open(m_project.toStdString());
+        for (bool stopGradient : {false, true}) {
+            PretrainConfig c = smallConfig();
+            c.steps = 60;
+            c.baseLr = 2.0;
+            c.stopGradient = stopGradient;
+            const std::string id = PretrainJob::create(*project, c);
+            PretrainJob job(*project, id);
+            Recorder r;
+            JobControl control;
+            QCOMPARE(job.run(r, control), JobState::Completed);
+            qInfo("stop-gradient %s: final std %.4f (healthy %.4f), loss %.4f, %zu warnings", stopGradient ? "on" : "off",
+                  r.steps.back().collapseStd, r.steps.back().collapseHealthy, r.steps.back().loss, r.warnings.size());
+            if (stopGradient) {
+                QVERIFY(r.warnings.empty());
+            } else {
+                QCOMPARE(int(r.warnings.size()), 1);
+                QVERIFY(QString::fromStdString(r.warnings.front()).startsWith("collapse:"));
+            }
+        }
+    }
+
+    void cancelStopsWithinOneBatch()
+    {
+        auto project = Project::open(m_project.toStdString());
+        const std::string id = PretrainJob::create(*project, smallConfig());
+        PretrainJob job(*project, id);
+        Recorder r;
+        JobControl control;
+        r.onStep = [&](const StepEvent& e) {
+            if (e.step == 7)
+                control.cancel();
+        };
+        QCOMPARE(job.run(r, control), JobState::Cancelled);
+        QCOMPARE(int(r.steps.size()), 7); // not one batch more
+        QCOMPARE(job.resumeStep(), int64_t(7));
+        QCOMPARE(stepNumbers(QString::fromStdString(runDir(*project, id))).size(), size_t(7));
+        // Pause holds the job between batches until resumed.
+        PretrainJob again(*project, id);
+        JobControl control2;
+        control2.pause();
+        Recorder r2;
+        std::thread resumer([&] {
+            QThread::msleep(300);
+            QCOMPARE(int(r2.steps.size()), 0);
+            control2.resume();
+        });
+        QCOMPARE(again.run(r2, control2), JobState::Completed);
+        resumer.join();
+        QCOMPARE(r2.steps.front().step, int64_t(8));
+        std::vector<int> expected(30);
+        std::iota(expected.begin(), expected.end(), 1);
+        QCOMPARE(stepNumbers(QString::fromStdString(runDir(*project, id))), expected);
+    }
+
+    void killedRunResumesToTheSameWeights()
+    {
+        const QStringList common{"--backbone", "bit-tiny", "--in-channels", "1", "--size", "64", "--batch", "32", "--steps", "40",
+                                 "--checkpoint-every", "5", "--seed", "5", "--threads", "2"};
+        // The uninterrupted run.
+        QProcess a;
+        a.start(QStringLiteral(MEDSIAM_CLI), QStringList{"pretrain", m_project} + common);
+        QVERIFY(a.waitForFinished(300000));
+        QCOMPARE(a.exitCode(), 0);
+        // The same run, killed with SIGKILL half-way, then resumed.
+        const QString runs = m_project + "/runs";
+        const QStringList before = QDir(runs).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+        QProcess b;
+        b.start(QStringLiteral(MEDSIAM_CLI), QStringList{"pretrain", m_project} + common);
+        QVERIFY(b.waitForStarted());
+        QString runB;
+        for (int i = 0; i < 3000 && b.state() == QProcess::Running; ++i) {
+            QThread::msleep(10);
+            for (const QString& d : QDir(runs).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+                if (!before.contains(d))
+                    runB = d;
+            if (!runB.isEmpty() && stepNumbers(runs + "/" + runB).size() >= 17)
+                break;
+        }
+        QVERIFY2(b.state() == QProcess::Running, "the run ended before it could be killed");
+        ::kill(static_cast<pid_t>(b.processId()), SIGKILL);
+        QVERIFY(b.waitForFinished(30000));
+        const size_t stepsAtKill = stepNumbers(runs + "/" + runB).size();
+        QVERIFY(stepsAtKill >= 17 && stepsAtKill < 40);
+        QProcess resume;
+        resume.start(QStringLiteral(MEDSIAM_CLI), {"resume", m_project, runB, "--threads", "2"});
+        QVERIFY(resume.waitForFinished(300000));
+        const QString resumeLog = QString::fromUtf8(resume.readAllStandardError());
+        QVERIFY2(resume.exitCode() == 0, qPrintable(resumeLog));
+        QVERIFY2(resumeLog.contains("resuming run " + runB + " from step 15"), qPrintable(resumeLog));
+        // metrics.jsonl: every step exactly once.
+        std::vector<int> expected(40);
+        std::iota(expected.begin(), expected.end(), 1);
+        QCOMPARE(stepNumbers(runs + "/" + runB), expected);
+        // The final weights equal the uninterrupted run's, bit for bit.
+        const QStringList all = QDir(runs).entryList({"simsiam-*"}, QDir::Dirs, QDir::Name);
+        const QString runA = all.at(all.indexOf(runB) - 1);
+        const TensorFile fa = readTensorFile((runs + "/" + runA + "/checkpoints/last.safetensors").toStdString());
+        const TensorFile fb = readTensorFile((runs + "/" + runB + "/checkpoints/last.safetensors").toStdString());
+        QCOMPARE(fa.metadata.at("step"), std::string("40"));
+        QCOMPARE(fb.metadata.at("step"), std::string("40"));
+        QCOMPARE(fa.tensors.size(), fb.tensors.size());
+        int compared = 0;
+        for (const auto& t : fa.tensors) {
+            const RawTensor* u = fb.find(t.name);
+            QVERIFY2(u, t.name.c_str());
+            QVERIFY2(u->data == t.data, (t.name + " differs").c_str());
+            ++compared;
+        }
+        qInfo("killed after %zu steps, resumed from 15: %d tensors equal bit for bit", stepsAtKill, compared);
+    }
+
+    void probeGivesMetricsAndStoresPredictions()
+    {
+        auto project = Project::open(m_project.toStdString());
+        ProbeConfig c;
+        c.model.backbone = backbonePreset("bit-nano");
+        c.model.backbone.inChannels = 1;
+        c.inputSize = 32;
+        Recorder r;
+        const ProbeResult result = runLinearProbe(*project, c, r);
+        QVERIFY(result.hasVal && result.hasTest);
+        QCOMPARE(result.test.samples, int64_t(40));
+        QCOMPARE(result.classNames.size(), size_t(2));
+        qInfo("probe on random bit-nano features: test accuracy %.3f, AUC %.3f", result.test.accuracy, result.test.macroAuc);
+        QVERIFY(result.test.macroAuc > 0.6); // discs vs rings are easy even for random features
+        auto count = project->db().prepare("SELECT COUNT(*) FROM predictions WHERE run_id=?");
+        count.bind(1, result.runId);
+        QVERIFY(count.step());
+        QCOMPARE(count.columnInt(0), int64_t(80)); // val + test
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTraining)
+#include "TestTraining.moc"
