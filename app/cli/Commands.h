@@ -12,6 +12,8 @@ int runModel(const std::vector<std::string>& args);
 int runPretrain(const std::vector<std::string>& args);
 int runResume(const std::vector<std::string>& args);
 int runProbe(const std::vector<std::string>& args);
+int runFinetune(const std::vector<std::string>& args);
+int runEvaluate(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli

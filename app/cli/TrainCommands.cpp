@@ -5,6 +5,7 @@
 
 #include "project/Project.h"
 #include "system/Runtime.h"
+#include "train/FinetuneJob.h"
 #include "train/LinearProbe.h"
 #include "train/PretrainJob.h"
 #include "train/Features.h"
@@ -13,6 +14,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 namespace medsiam::cli {
@@ -30,10 +32,12 @@ class ConsoleObserver : public core::JobObserver {
 public:
     void step(const core::StepEvent& e) override
     {
-        char buf[256];
-        std::snprintf(buf, sizeof buf, "step %lld/%lld  epoch %lld  loss %.4f  lr %.4f  %.0f img/s  std %.3f (healthy %.3f)  ETA %s",
+        char buf[256], collapse[64] = "";
+        if (e.collapseHealthy > 0)
+            std::snprintf(collapse, sizeof collapse, "  std %.3f (healthy %.3f)", e.collapseStd, e.collapseHealthy);
+        std::snprintf(buf, sizeof buf, "step %lld/%lld  epoch %lld  loss %.4f  lr %.3g  %.0f img/s%s  ETA %s",
                       static_cast<long long>(e.step), static_cast<long long>(e.totalSteps), static_cast<long long>(e.epoch), e.loss,
-                      e.lr, e.imagesPerSecond, e.collapseStd, e.collapseHealthy, core::text::humanDuration(e.etaSeconds).c_str());
+                      e.lr, e.imagesPerSecond, collapse, core::text::humanDuration(e.etaSeconds).c_str());
         m_line.update(buf, e.step == e.totalSteps);
     }
     void monitor(const core::MonitorEvent& e) override
@@ -42,6 +46,13 @@ public:
         std::fprintf(stderr, "kNN monitor at step %lld: val accuracy %.3f, balanced accuracy %.3f (%lld train neighbours, %lld val images)\n",
                      static_cast<long long>(e.step), e.knnAccuracy, e.knnBalancedAccuracy, static_cast<long long>(e.bank),
                      static_cast<long long>(e.queries));
+    }
+    void evaluation(const core::EvalEvent& e) override
+    {
+        m_line.finish();
+        std::fprintf(stderr, "%s at step %lld: accuracy %.3f, balanced accuracy %.3f, ROC AUC %.3f (%lld images)\n", e.split.c_str(),
+                     static_cast<long long>(e.step), e.metrics.accuracy, e.metrics.balancedAccuracy, e.metrics.macroAuc,
+                     static_cast<long long>(e.metrics.samples));
     }
     void warning(const std::string& message) override
     {
@@ -64,17 +75,16 @@ private:
     ProgressLine m_line;
 };
 
+template <typename Job>
 int runJob(core::Project& project, const std::string& id)
 {
-    core::PretrainJob job(project, id);
+    Job job(project, id);
     const int64_t from = job.resumeStep();
     if (from > 0)
-        std::fprintf(stderr, "resuming run %s from step %lld of %lld\n", id.c_str(), static_cast<long long>(from),
-                     static_cast<long long>(job.config().steps));
+        std::fprintf(stderr, "resuming run %s from step %lld\n", id.c_str(), static_cast<long long>(from));
     else
-        std::fprintf(stderr, "run %s: SimSiam, %s (%s), %lld steps of batch %d at %d px\n", id.c_str(),
-                     job.config().model.backbone.name.c_str(), core::toString(job.config().model.backbone.norm),
-                     static_cast<long long>(job.config().steps), job.config().batch, job.config().inputSize);
+        std::fprintf(stderr, "run %s: %s (%s), batch %d\n", id.c_str(), job.config().model.backbone.name.c_str(),
+                     core::toString(job.config().model.backbone.norm), job.config().batch);
     core::JobControl control;
     ConsoleObserver observer;
     g_control = &control;
@@ -103,10 +113,32 @@ void addBackboneOptions(ArgParser& p)
         .option("norm", "KIND", "ResNet-v2 normalization: gn_ws (BiT), bn_ws or bn")
         .option("in-channels", "N", "1 or 3; default: 1 when every image is grayscale")
         .option("init", "FILE", "initial weights: BiT .npz, timm/torchvision weights or a medsiam checkpoint")
+        .option("init-run", "RUN", "initial weights: the last checkpoint of an earlier run of this project")
         .option("size", "PX", "network input size", "64")
         .option("seed", "N", "random seed", "0")
         .option("threads", "N", "CPU threads (0: all cores)", "0")
-        .flag("bf16", "bf16 autocast (CPUs with AVX512-BF16, or CUDA)");
+        .flag("bf16", "bf16 autocast (CPUs with AVX512-BF16, or CUDA)")
+        .flag("cuda", "train on the GPU");
+}
+
+std::string initFromOptions(const ArgParser& p, core::Project& project)
+{
+    if (p.has("init") && p.has("init-run"))
+        throw UsageError("give --init or --init-run, not both");
+    if (p.has("init-run")) {
+        const std::string path = core::runDir(project, p.value("init-run")) + "/checkpoints/last.safetensors";
+        if (!std::ifstream(path))
+            throw core::UserError("run '" + p.value("init-run") + "' has no checkpoint (see `medsiam-cli runs " + project.dir() + "`)");
+        return path;
+    }
+    return p.has("init") ? p.value("init") : std::string();
+}
+
+bool cudaFromOptions(const ArgParser& p)
+{
+    if (p.has("cuda") && !core::runtimeInfo().cudaAvailable)
+        throw core::UserError("--cuda: no CUDA device is available to this LibTorch");
+    return p.has("cuda");
 }
 
 core::ModelConfig modelFromOptions(const ArgParser& p, core::Project& project)
@@ -143,6 +175,7 @@ int runPretrain(const std::vector<std::string>& args)
         .option("head-norm", "KIND", "projector/predictor normalization: bn, gn, ln or none", "bn")
         .option("checkpoint-every", "N", "steps between checkpoints", "50")
         .option("monitor-every", "N", "steps between kNN monitors (0: every epoch)", "0")
+        .option("subset", "a|b", "train on one deterministic half of the images (for upstream/SimSiam chains)")
         .flag("no-stop-gradient", "drop SimSiam's stop-gradient (to see collapse happen)")
         .multiOption("no-aug", "PART", "switch off an augmentation: crop, flip, jitter, grayscale or blur");
     if (!p.parse(args)) {
@@ -156,8 +189,10 @@ int runPretrain(const std::vector<std::string>& args)
     c.model.simsiamHeads = true;
     c.model.heads.norm = core::parseHeadNorm(p.value("head-norm"));
     c.model.heads.validate();
-    if (p.has("init"))
-        c.initWeights = p.value("init");
+    c.initWeights = initFromOptions(p, *project);
+    c.cuda = cudaFromOptions(p);
+    if (p.has("subset"))
+        c.subset = p.value("subset");
     c.steps = p.intValue("steps", 1, 100000000);
     c.batch = p.intValue("batch", 2, 65536);
     c.inputSize = p.intValue("size", 16, 4096);
@@ -183,14 +218,101 @@ int runPretrain(const std::vector<std::string>& args)
         else
             throw UsageError("--no-aug takes crop, flip, jitter, grayscale or blur, not '" + part + "'");
     }
+    if (!c.subset.empty() && c.subset != "a" && c.subset != "b")
+        throw UsageError("--subset takes a or b");
     const std::string id = core::PretrainJob::create(*project, c);
-    return runJob(*project, id);
+    return runJob<core::PretrainJob>(*project, id);
+}
+
+int runFinetune(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli finetune PROJECT [options]",
+                "Trains a classifier on the labeled train images with BiT-HyperRule defaults (SGD lr 0.003 at batch\n"
+                "512 by micro-batches, momentum 0.9, no weight decay, warmup and x0.1 decays by dataset size, MixUp\n"
+                "from 20k images, resolution by image size), then evaluates on val and test and stores the\n"
+                "predictions. Start from BiT weights (--init), a SimSiam run (--init-run) or random; the same\n"
+                "command trains an upstream transfer source on any labeled project.");
+    p.positional("PROJECT", "project folder");
+    addBackboneOptions(p);
+    p.option("steps", "N", "training steps (default: the HyperRule's; other values scale its schedule)")
+        .option("batch", "N", "effective batch size", "512")
+        .option("micro-batch", "N", "images per forward pass (gradients accumulate up to --batch)", "64")
+        .option("lr", "LR", "learning rate at batch 512 (scaled linearly with --batch)", "0.003")
+        .option("resize", "PX", "resize before the random crop (default: the HyperRule's, scaled to the cache)")
+        .option("mixup", "ALPHA", "MixUp alpha (default: 0.1 from 20k train images, else off)")
+        .option("checkpoint-every", "N", "steps between checkpoints", "50")
+        .option("eval-every", "N", "steps between validations (0: ten per run)", "0")
+        .option("subset", "a|b", "train on one deterministic half of the labeled train images")
+        .flag("class-weighted", "weight the loss by inverse class frequency")
+        .flag("balanced-sampler", "draw every class equally often");
+    if (!p.parse(args)) {
+        std::cout << p.help();
+        return 0;
+    }
+    core::configureThreads(p.intValue("threads", 0, 1024));
+    auto project = core::Project::open(p.value("PROJECT"));
+    core::FinetuneConfig c;
+    c.model = modelFromOptions(p, *project);
+    c.model.backbone.numClasses = static_cast<int>(project->classes().size());
+    if (c.model.backbone.numClasses < 2)
+        throw core::UserError("the project has " + std::to_string(c.model.backbone.numClasses) +
+                              " classes; fine-tuning needs labeled images of at least two");
+    c.initWeights = initFromOptions(p, *project);
+    c.cuda = cudaFromOptions(p);
+    if (p.has("steps"))
+        c.steps = p.intValue("steps", 1, 100000000);
+    c.batch = p.intValue("batch", 1, 1 << 20);
+    c.microBatch = std::min(c.batch, p.intValue("micro-batch", 1, 1 << 20));
+    c.lr = p.doubleValue("lr", 1e-8, 100);
+    if (p.has("size"))
+        c.crop = p.intValue("size", 16, 4096);
+    if (p.has("resize"))
+        c.resize = p.intValue("resize", 16, 8192);
+    if (p.has("mixup"))
+        c.mixupAlpha = p.doubleValue("mixup", 0, 100);
+    c.checkpointEvery = p.intValue("checkpoint-every", 1, 100000000);
+    c.evalEvery = p.intValue("eval-every", 0, 100000000);
+    if (p.has("subset"))
+        c.subset = p.value("subset");
+    if (!c.subset.empty() && c.subset != "a" && c.subset != "b")
+        throw UsageError("--subset takes a or b");
+    c.classWeighted = p.has("class-weighted");
+    c.balancedSampler = p.has("balanced-sampler");
+    c.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
+    c.bf16 = p.has("bf16");
+    const std::string id = core::FinetuneJob::create(*project, c);
+    return runJob<core::FinetuneJob>(*project, id);
+}
+
+int runEvaluate(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli evaluate PROJECT RUN", "Evaluates a fine-tuned run's last checkpoint on val and test with the\n"
+                                                   "current labels, prints the metrics and replaces its stored predictions.");
+    p.positional("PROJECT", "project folder").positional("RUN", "a finetune run id");
+    p.option("threads", "N", "CPU threads (0: all cores)", "0");
+    if (!p.parse(args)) {
+        std::cout << p.help();
+        return 0;
+    }
+    core::configureThreads(p.intValue("threads", 0, 1024));
+    auto project = core::Project::open(p.value("PROJECT"));
+    const auto classes = project->classes();
+    for (const auto& e : core::evaluateRun(*project, p.value("RUN"))) {
+        const auto& m = e.metrics;
+        std::printf("%-5s %5lld images  accuracy %.3f  balanced accuracy %.3f  ROC AUC %.3f\n", e.split.c_str(),
+                    static_cast<long long>(m.samples), m.accuracy, m.balancedAccuracy, m.macroAuc);
+        for (int k = 0; k < m.numClasses; ++k)
+            std::printf("      %-14s precision %.3f  recall %.3f  F1 %.3f  (%lld)\n", classes[static_cast<size_t>(k)].name.c_str(),
+                        m.precision[k], m.recall[k], m.f1[k], static_cast<long long>(m.support[k]));
+    }
+    return 0;
 }
 
 int runResume(const std::vector<std::string>& args)
 {
     ArgParser p("medsiam-cli resume PROJECT RUN",
-                "Continues a pretraining run from its last checkpoint, with its own configuration and step count.");
+                "Continues a pretraining or fine-tuning run from its last checkpoint, with its own configuration and\n"
+                "step count.");
     p.positional("PROJECT", "project folder").positional("RUN", "run id (see `medsiam-cli runs PROJECT`)");
     p.option("threads", "N", "CPU threads (0: all cores)", "0");
     if (!p.parse(args)) {
@@ -199,7 +321,11 @@ int runResume(const std::vector<std::string>& args)
     }
     core::configureThreads(p.intValue("threads", 0, 1024));
     auto project = core::Project::open(p.value("PROJECT"));
-    return runJob(*project, p.value("RUN"));
+    const std::string id = p.value("RUN");
+    for (const auto& r : project->runs())
+        if (r.id == id && r.kind == "finetune")
+            return runJob<core::FinetuneJob>(*project, id);
+    return runJob<core::PretrainJob>(*project, id);
 }
 
 int runProbe(const std::vector<std::string>& args)
@@ -223,8 +349,7 @@ int runProbe(const std::vector<std::string>& args)
         c.sourceRun = p.value("run");
     } else {
         c.model = modelFromOptions(p, *project);
-        if (p.has("init"))
-            c.initWeights = p.value("init");
+        c.initWeights = initFromOptions(p, *project);
     }
     c.inputSize = p.intValue("size", 16, 4096);
     c.bf16 = p.has("bf16");

@@ -44,8 +44,10 @@ const Command kCommands[] = {
     {"model", "list backbones, show a network, check, convert or time weights (BiT .npz, timm, torchvision)",
      ENGINE(medsiam::cli::runModel)},
     {"pretrain", "SimSiam self-supervised pretraining, optionally from BiT weights", ENGINE(medsiam::cli::runPretrain)},
-    {"resume", "continue a stopped or killed pretraining run from its last checkpoint", ENGINE(medsiam::cli::runResume)},
+    {"finetune", "train a classifier (BiT-HyperRule), or an upstream transfer source", ENGINE(medsiam::cli::runFinetune)},
+    {"resume", "continue a stopped or killed run from its last checkpoint", ENGINE(medsiam::cli::runResume)},
     {"probe", "linear probe of a backbone: val and test metrics", ENGINE(medsiam::cli::runProbe)},
+    {"evaluate", "val and test metrics of a fine-tuned run, with the current labels", ENGINE(medsiam::cli::runEvaluate)},
     {"runs", "list a project's training runs and their results", medsiam::cli::runRuns},
 };
 

@@ -52,10 +52,21 @@ AugmentConfig AugmentConfig::none()
     return c;
 }
 
+AugmentConfig AugmentConfig::bitFinetune(int resize, int crop)
+{
+    AugmentConfig c = none();
+    c.crop = true;
+    c.cropScaleMin = c.cropScaleMax = double(crop) * crop / (double(resize) * resize);
+    c.cropRatioMin = c.cropRatioMax = 1.0;
+    c.flip = true;
+    return c;
+}
+
 std::string AugmentConfig::toJson() const
 {
     nlohmann::ordered_json j = {{"crop", crop},
                                 {"crop_scale", {cropScaleMin, cropScaleMax}},
+                                {"crop_ratio", {cropRatioMin, cropRatioMax}},
                                 {"flip", flip},
                                 {"color_jitter", colorJitter},
                                 {"jitter_probability", jitterProbability},
@@ -80,7 +91,9 @@ AugmentConfig AugmentConfig::fromJson(const std::string& text)
             if (j.contains(key))
                 j.at(key).get_to(out);
         };
-        std::vector<double> scale{c.cropScaleMin, c.cropScaleMax}, sigma{c.blurSigmaMin, c.blurSigmaMax};
+        std::vector<double> scale{c.cropScaleMin, c.cropScaleMax}, sigma{c.blurSigmaMin, c.blurSigmaMax},
+            ratio{c.cropRatioMin, c.cropRatioMax};
+        get("crop_ratio", ratio);
         get("crop", c.crop);
         get("crop_scale", scale);
         get("flip", c.flip);
@@ -95,8 +108,10 @@ AugmentConfig AugmentConfig::fromJson(const std::string& text)
         get("blur", c.blur);
         get("blur_probability", c.blurProbability);
         get("blur_sigma", sigma);
-        if (scale.size() != 2 || sigma.size() != 2)
-            throw UserError("crop_scale and blur_sigma need two numbers");
+        if (scale.size() != 2 || sigma.size() != 2 || ratio.size() != 2)
+            throw UserError("crop_scale, crop_ratio and blur_sigma need two numbers");
+        c.cropRatioMin = ratio[0];
+        c.cropRatioMax = ratio[1];
         c.cropScaleMin = scale[0];
         c.cropScaleMax = scale[1];
         c.blurSigmaMin = sigma[0];
@@ -108,6 +123,8 @@ AugmentConfig AugmentConfig::fromJson(const std::string& text)
     }
     if (c.cropScaleMin <= 0 || c.cropScaleMin > c.cropScaleMax || c.cropScaleMax > 1)
         throw UserError("augmentation settings: crop_scale must satisfy 0 < min <= max <= 1");
+    if (c.cropRatioMin <= 0 || c.cropRatioMin > c.cropRatioMax)
+        throw UserError("augmentation settings: crop_ratio must satisfy 0 < min <= max");
     return c;
 }
 
@@ -121,7 +138,7 @@ void augmentImage(const uint8_t* src, int side, int srcChannels, float* out, int
         bool found = false;
         for (int attempt = 0; attempt < 10 && !found; ++attempt) {
             const double area = side * double(side) * rng.uniform(cfg.cropScaleMin, cfg.cropScaleMax);
-            const double ratio = std::exp(rng.uniform(std::log(3.0 / 4.0), std::log(4.0 / 3.0)));
+            const double ratio = std::exp(rng.uniform(std::log(cfg.cropRatioMin), std::log(cfg.cropRatioMax)));
             const double w = std::round(std::sqrt(area * ratio)), h = std::round(std::sqrt(area / ratio));
             if (w >= 1 && h >= 1 && w <= side && h <= side) {
                 cw = w;

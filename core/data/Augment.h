@@ -11,6 +11,7 @@ namespace medsiam::core {
 struct AugmentConfig {
     bool crop = true;
     double cropScaleMin = 0.2, cropScaleMax = 1.0;
+    double cropRatioMin = 3.0 / 4.0, cropRatioMax = 4.0 / 3.0; ///< aspect ratio range of the crop
     bool flip = true;
     bool colorJitter = true;
     double jitterProbability = 0.8;
@@ -25,6 +26,8 @@ struct AugmentConfig {
     static AugmentConfig fromJson(const std::string& json);
     /// Everything off: a plain resize (evaluation, feature extraction).
     static AugmentConfig none();
+    /// BiT's fine-tuning augmentation: resize to `resize`, random `crop` x `crop` square, flip.
+    static AugmentConfig bitFinetune(int resize, int crop);
 };
 
 /// How pixel values become network inputs.

@@ -240,6 +240,19 @@ std::vector<TrainingItem> Project::trainingItems()
     return out;
 }
 
+std::pair<int, int> Project::medianImageSize()
+{
+    auto count = m_db->prepare("SELECT COUNT(*) FROM images");
+    count.step();
+    const int64_t n = count.columnInt(0);
+    if (n == 0)
+        return {0, 0};
+    auto s = m_db->prepare("SELECT rows, columns FROM images ORDER BY rows*columns LIMIT 1 OFFSET ?");
+    s.bind(1, n / 2);
+    s.step();
+    return {static_cast<int>(s.columnInt(0)), static_cast<int>(s.columnInt(1))};
+}
+
 void Project::recordRun(const RunRecord& run)
 {
     m_db->prepare("INSERT INTO runs(id,kind,state,parent,config,summary) VALUES(?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "

@@ -96,6 +96,8 @@ public:
     std::vector<ClassInfo> classes();
     /// Every image with its class index and split, in image-id order (the training cache's order).
     std::vector<TrainingItem> trainingItems();
+    /// The median source image size (rows x columns by area) of the catalogue; {0, 0} when empty.
+    std::pair<int, int> medianImageSize();
     /// Inserts or updates (state, summary) a run.
     void recordRun(const RunRecord& run);
     std::vector<RunRecord> runs();

@@ -1,6 +1,7 @@
 #include "train/Features.h"
 
 #include "system/TorchCompat.h"
+#include "train/TrainUtil.h"
 #include "util/Error.h"
 
 #include <ATen/ATen.h>
@@ -31,20 +32,20 @@ ImageSet::ImageSet(Project& project)
         throw UserError("the project '" + project.dir() + "' has no cached images to train on; import images first");
 }
 
-std::vector<int64_t> ImageSet::indices(const std::string& split, bool labeledOnly) const
+std::vector<int64_t> ImageSet::indices(const std::string& split, bool labeledOnly, const std::string& subset) const
 {
     std::vector<int64_t> out;
     for (size_t i = 0; i < m_items.size(); ++i)
-        if (m_items[i].split == split && (!labeledOnly || m_items[i].classIndex >= 0))
+        if (m_items[i].split == split && (!labeledOnly || m_items[i].classIndex >= 0) && inSubset(m_items[i].imageId, subset))
             out.push_back(static_cast<int64_t>(i));
     return out;
 }
 
-std::vector<int64_t> ImageSet::pretrainIndices() const
+std::vector<int64_t> ImageSet::pretrainIndices(const std::string& subset) const
 {
     std::vector<int64_t> out;
     for (size_t i = 0; i < m_items.size(); ++i)
-        if (m_items[i].split != "val" && m_items[i].split != "test")
+        if (m_items[i].split != "val" && m_items[i].split != "test" && inSubset(m_items[i].imageId, subset))
             out.push_back(static_cast<int64_t>(i));
     return out;
 }
@@ -58,7 +59,8 @@ int ImageSet::naturalChannels() const
 }
 
 at::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices, int size, int channels,
-                     const AugmentConfig& augment, InputNormalization norm, uint64_t runSeed, int64_t step, int view)
+                     const AugmentConfig& augment, InputNormalization norm, uint64_t runSeed, int64_t step, int view,
+                     int64_t sampleOffset)
 {
     const int64_t n = static_cast<int64_t>(indices.size());
     auto batch = at::empty({n, channels, size, size}, at::kFloat);
@@ -68,7 +70,7 @@ at::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indice
         for (int64_t b = begin; b < end; ++b) {
             const auto i = static_cast<size_t>(indices[static_cast<size_t>(b)]);
             augmentImage(cache.pixels(i), cache.side(), cache.entries()[i].channels, out + b * stride, size, channels, augment,
-                         norm, augmentSeed(runSeed, step, b, view));
+                         norm, augmentSeed(runSeed, step, sampleOffset + b, view));
         }
     });
     return batch;

@@ -22,9 +22,10 @@ public:
     const std::vector<std::string>& classNames() const { return m_classNames; }
     /// Cache indices of the images whose split is `split` ("" for no split) and, when
     /// `labeledOnly`, that have a class.
-    std::vector<int64_t> indices(const std::string& split, bool labeledOnly) const;
+    /// `subset` "a" or "b" keeps one deterministic half of them (see inSubset); "" keeps all.
+    std::vector<int64_t> indices(const std::string& split, bool labeledOnly, const std::string& subset = "") const;
     /// Cache indices usable for self-supervised pretraining: every image outside val and test.
-    std::vector<int64_t> pretrainIndices() const;
+    std::vector<int64_t> pretrainIndices(const std::string& subset = "") const;
     int classOf(int64_t cacheIndex) const { return m_items[static_cast<size_t>(cacheIndex)].classIndex; }
     /// 1 when every cached image is grayscale, else 3.
     int naturalChannels() const;
@@ -37,8 +38,10 @@ private:
 
 /// A float batch [N, channels, size, size] of the given cache entries: augmented views (seeded by
 /// runSeed, step, position in the batch and view) or, with AugmentConfig::none(), plain resizes.
+/// `sampleOffset` is added to each sample's position for its seed (micro-batches of one batch).
 at::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices, int size, int channels,
-                     const AugmentConfig& augment, InputNormalization norm, uint64_t runSeed, int64_t step, int view);
+                     const AugmentConfig& augment, InputNormalization norm, uint64_t runSeed, int64_t step, int view,
+                     int64_t sampleOffset = 0);
 
 /// Backbone features [N, featureDim] (CPU float) of the entries, in eval mode, no augmentation.
 at::Tensor extractFeatures(NetworkImpl& network, const ImageCache& cache, const std::vector<int64_t>& indices, int size,

@@ -1,6 +1,7 @@
 #pragma once
 // What a running job tells the GUI and the CLI. Observers are called on the job's thread; the
 // GUI's adapter turns them into queued signals. No LibTorch here.
+#include "analysis/Metrics.h"
 #include "util/CancelToken.h"
 
 #include <atomic>
@@ -37,12 +38,20 @@ struct MonitorEvent {
     int64_t queries = 0; ///< labeled val images classified
 };
 
+/// Metrics of a classifier on a split, during or after fine-tuning.
+struct EvalEvent {
+    int64_t step = 0;
+    std::string split; ///< "val" or "test"
+    ClassificationMetrics metrics;
+};
+
 class JobObserver {
 public:
     virtual ~JobObserver() = default;
     virtual void stateChanged(JobState state, const std::string& message) {}
     virtual void step(const StepEvent& event) {}
     virtual void monitor(const MonitorEvent& event) {}
+    virtual void evaluation(const EvalEvent& event) {}
     /// e.g. the collapse monitor firing.
     virtual void warning(const std::string& message) {}
     virtual void checkpointSaved(const std::string& path, int64_t step) {}

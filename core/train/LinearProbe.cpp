@@ -5,6 +5,7 @@
 #include "project/Project.h"
 #include "train/Features.h"
 #include "train/PretrainJob.h"
+#include "train/TrainUtil.h"
 #include "train/TrainConfig.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
@@ -109,17 +110,9 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
         throw UserError("the project holds colour images but the backbone takes 1 channel");
 
     // The probe's own run.
-    char stamp[32];
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    localtime_r(&now, &tm);
-    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    std::string id = std::string("probe-") + stamp;
-    for (int k = 2; fs::exists(runDir(project, id)); ++k)
-        id = std::string("probe-") + stamp + "-" + std::to_string(k);
+    const std::string id = newRunId(project, "probe");
     result.runId = id;
     const std::string dir = runDir(project, id);
-    fs::create_directories(dir);
     ProbeConfig stored = config;
     stored.model = model;
     writeFileAtomically(dir + "/config.json", stored.toJson() + "\n");

@@ -5,6 +5,7 @@
 #include "project/Project.h"
 #include "system/TorchCompat.h"
 #include "train/Features.h"
+#include "train/TrainUtil.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
 
@@ -35,66 +36,6 @@ const char* kCheckpoint = "checkpoints/last.safetensors";
 /// The collapse warning fires when the projections' std falls below this fraction of 1/sqrt(d).
 constexpr double kCollapseRatio = 0.7;
 
-/// SGD with momentum and weight decay, PyTorch's update rule (dampening 0, no Nesterov), with the
-/// momentum buffers kept by parameter name so that checkpoints carry them.
-class Sgd {
-public:
-    Sgd(NetworkImpl& net, double momentum, double weightDecay) : m_momentum(momentum), m_weightDecay(weightDecay)
-    {
-        for (const auto& p : net.named_parameters(true))
-            m_params.emplace_back(p.key(), p.value());
-    }
-    void zeroGrad()
-    {
-        for (auto& [name, p] : m_params)
-            if (p.grad().defined())
-                p.mutable_grad() = at::Tensor();
-    }
-    /// `lrFor` gives each parameter's learning rate by name.
-    template <typename LrFn>
-    void step(LrFn lrFor)
-    {
-        torch::NoGradGuard guard;
-        for (auto& [name, p] : m_params) {
-            if (!p.grad().defined())
-                continue;
-            auto d = p.grad();
-            if (m_weightDecay != 0)
-                d = d.add(p, m_weightDecay);
-            auto it = m_buffers.find(name);
-            if (it == m_buffers.end())
-                it = m_buffers.emplace(name, d.clone()).first;
-            else
-                it->second.mul_(m_momentum).add_(d);
-            p.add_(it->second, -lrFor(name));
-        }
-    }
-    std::vector<std::pair<std::string, at::Tensor>> state() const
-    {
-        std::vector<std::pair<std::string, at::Tensor>> out;
-        for (const auto& [name, p] : m_params) {
-            auto it = m_buffers.find(name);
-            if (it != m_buffers.end())
-                out.emplace_back(name + ".momentum", it->second);
-        }
-        return out;
-    }
-    void load(const std::vector<std::pair<std::string, at::Tensor>>& state)
-    {
-        for (const auto& [key, t] : state) {
-            const std::string name = key.substr(0, key.size() - 9);
-            for (const auto& [pname, p] : m_params)
-                if (pname == name && key.size() > 9 && key.compare(key.size() - 9, 9, ".momentum") == 0)
-                    m_buffers[name] = t.to(p.device()).clone();
-        }
-    }
-
-private:
-    double m_momentum, m_weightDecay;
-    std::vector<std::pair<std::string, at::Tensor>> m_params;
-    std::map<std::string, at::Tensor> m_buffers;
-};
-
 double learningRate(const PretrainConfig& c, int64_t step)
 {
     const double lr0 = c.baseLr * c.batch / 256.0;
@@ -102,38 +43,6 @@ double learningRate(const PretrainConfig& c, int64_t step)
         return lr0 * double(step + 1) / double(c.warmupSteps);
     const double t = double(step - c.warmupSteps) / double(std::max<int64_t>(1, c.steps - c.warmupSteps));
     return lr0 * 0.5 * (1.0 + std::cos(M_PI * t));
-}
-
-/// Keeps the records of metrics.jsonl up to `step` (a resumed run repeats none and skips none).
-void truncateMetrics(const std::string& path, int64_t step)
-{
-    std::ifstream in(path);
-    if (!in)
-        return;
-    std::string kept, line;
-    while (std::getline(in, line)) {
-        if (line.empty())
-            continue;
-        try {
-            const auto j = nlohmann::json::parse(line);
-            if (j.value("step", int64_t(0)) > step)
-                continue;
-        } catch (const std::exception&) {
-            continue; // a line cut short by a kill
-        }
-        kept += line + "\n";
-    }
-    writeFileAtomically(path, kept);
-}
-
-std::string timestampId()
-{
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    localtime_r(&now, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-    return buf;
 }
 
 } // namespace
@@ -145,11 +54,8 @@ std::string PretrainJob::create(Project& project, const PretrainConfig& config)
     config.model.heads.validate();
     if (!config.model.simsiamHeads)
         throw UserError("SimSiam pretraining needs a model with SimSiam heads");
-    std::string id = "simsiam-" + timestampId();
-    for (int k = 2; fs::exists(runDir(project, id)); ++k)
-        id = "simsiam-" + timestampId() + "-" + std::to_string(k);
+    const std::string id = newRunId(project, "simsiam");
     const std::string dir = runDir(project, id);
-    fs::create_directories(dir + "/checkpoints");
     writeFileAtomically(dir + "/config.json", config.toJson() + "\n");
     project.recordRun({id, "simsiam-pretrain", toString(JobState::Queued), "", config.toJson(), "{}", "", ""});
     return id;
@@ -183,7 +89,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         m_project.recordRun({m_id, "simsiam-pretrain", toString(JobState::Running), "", c.toJson(), "{}", "", ""});
         observer.stateChanged(JobState::Running, "");
         ImageSet data(m_project);
-        const auto pool = data.pretrainIndices();
+        const auto pool = data.pretrainIndices(c.subset);
         if (static_cast<int64_t>(pool.size()) < c.batch)
             throw UserError("SimSiam needs at least one full batch: " + std::to_string(pool.size()) +
                             " images outside val/test, batch " + std::to_string(c.batch));

@@ -40,6 +40,7 @@ std::string PretrainConfig::toJson() const
     j["cuda"] = cuda;
     j["checkpoint_every"] = checkpointEvery;
     j["monitor_every"] = monitorEvery;
+    j["subset"] = subset;
     j["augment"] = nlohmann::json::parse(augment.toJson());
     return j.dump(1);
 }
@@ -76,6 +77,7 @@ PretrainConfig PretrainConfig::fromJson(const std::string& text)
         get("cuda", c.cuda);
         get("checkpoint_every", c.checkpointEvery);
         get("monitor_every", c.monitorEvery);
+        get("subset", c.subset);
         if (j.contains("augment"))
             c.augment = AugmentConfig::fromJson(j["augment"].dump());
     } catch (const UserError&) {
@@ -85,6 +87,104 @@ PretrainConfig PretrainConfig::fromJson(const std::string& text)
     }
     if (c.steps < 1 || c.batch < 2 || c.inputSize < 16 || c.baseLr <= 0 || c.checkpointEvery < 1)
         throw UserError("run configuration: steps >= 1, batch >= 2, input size >= 16 px, lr > 0 and checkpoint_every >= 1 are needed");
+    return c;
+}
+
+HyperRule bitHyperRule(int64_t examples, int rows, int columns)
+{
+    HyperRule r;
+    if (examples < 20000) {
+        r.warmupSteps = 100;
+        r.decaySteps = {200, 300, 400};
+        r.totalSteps = 500;
+    } else if (examples < 500000) {
+        r.warmupSteps = 500;
+        r.decaySteps = {3000, 6000, 9000};
+        r.totalSteps = 10000;
+    } else {
+        r.warmupSteps = 500;
+        r.decaySteps = {6000, 12000, 18000};
+        r.totalSteps = 20000;
+    }
+    r.mixupAlpha = examples >= 20000 ? 0.1 : 0.0;
+    const bool small = int64_t(rows) * columns < 96 * 96;
+    r.resize = small ? 160 : 512;
+    r.crop = small ? 128 : 480;
+    return r;
+}
+
+std::string FinetuneConfig::toJson() const
+{
+    nlohmann::ordered_json j;
+    j["job"] = "finetune";
+    j["model"] = nlohmann::json::parse(model.toJson());
+    j["init_weights"] = initWeights;
+    j["steps"] = steps;
+    j["batch"] = batch;
+    j["micro_batch"] = microBatch;
+    j["resize"] = resize;
+    j["crop"] = crop;
+    j["lr"] = lr;
+    j["momentum"] = momentum;
+    j["weight_decay"] = weightDecay;
+    j["mixup_alpha"] = mixupAlpha;
+    j["class_weighted"] = classWeighted;
+    j["balanced_sampler"] = balancedSampler;
+    j["subset"] = subset;
+    j["seed"] = seed;
+    j["bf16"] = bf16;
+    j["cuda"] = cuda;
+    j["checkpoint_every"] = checkpointEvery;
+    j["eval_every"] = evalEvery;
+    return j.dump(1);
+}
+
+FinetuneConfig FinetuneConfig::fromJson(const std::string& text)
+{
+    FinetuneConfig c;
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const std::exception& e) {
+        throw UserError(std::string("run configuration is not valid JSON: ") + e.what());
+    }
+    if (!j.is_object() || j.value("job", "") != "finetune" || !j.contains("model"))
+        throw UserError("run configuration is not a fine-tuning configuration");
+    try {
+        c.model = ModelConfig::fromJson(j["model"].dump());
+        auto get = [&](const char* key, auto& out) {
+            if (j.contains(key))
+                j.at(key).get_to(out);
+        };
+        get("init_weights", c.initWeights);
+        get("steps", c.steps);
+        get("batch", c.batch);
+        get("micro_batch", c.microBatch);
+        get("resize", c.resize);
+        get("crop", c.crop);
+        get("lr", c.lr);
+        get("momentum", c.momentum);
+        get("weight_decay", c.weightDecay);
+        get("mixup_alpha", c.mixupAlpha);
+        get("class_weighted", c.classWeighted);
+        get("balanced_sampler", c.balancedSampler);
+        get("subset", c.subset);
+        get("seed", c.seed);
+        get("bf16", c.bf16);
+        get("cuda", c.cuda);
+        get("checkpoint_every", c.checkpointEvery);
+        get("eval_every", c.evalEvery);
+    } catch (const UserError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw UserError(std::string("run configuration: ") + e.what());
+    }
+    if (c.steps < 0 || c.batch < 1 || c.microBatch < 1 || c.lr <= 0 || c.checkpointEvery < 1 || c.resize < 0 || c.crop < 0 ||
+        (c.crop && c.resize && c.crop > c.resize))
+        throw UserError("run configuration: steps >= 0, batch and micro-batch >= 1, lr > 0, checkpoint_every >= 1 and "
+                        "crop <= resize are needed");
+    if (c.model.backbone.numClasses < 2)
+        throw UserError("run configuration: fine-tuning needs a classification head of at least two classes");
     return c;
 }
 

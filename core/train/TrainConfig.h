@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace medsiam::core {
 
@@ -25,11 +26,49 @@ struct PretrainConfig {
     bool cuda = false;
     int64_t checkpointEvery = 50;
     int64_t monitorEvery = 0;     ///< kNN monitor every N steps; 0: at the end of every epoch
+    std::string subset;           ///< "", "a" or "b": one deterministic half of the images
     AugmentConfig augment;
 
     std::string toJson() const;
     static PretrainConfig fromJson(const std::string& json);
     InputNormalization normalization() const;
+};
+
+/// BiT-HyperRule (Kolesnikov et al., 2020) for a dataset of `examples` labeled images whose
+/// typical size is rows x columns.
+struct HyperRule {
+    int64_t warmupSteps = 0;
+    std::vector<int64_t> decaySteps; ///< lr x 0.1 at each
+    int64_t totalSteps = 0;
+    double mixupAlpha = 0;           ///< 0.1 from 20k examples, else 0
+    int resize = 0, crop = 0;        ///< 160/128 under 96x96 px, else 512/480
+};
+HyperRule bitHyperRule(int64_t examples, int rows, int columns);
+
+/// Supervised training of a classifier: BiT fine-tuning, or "upstream" training of a transfer
+/// source on any labeled project.
+struct FinetuneConfig {
+    ModelConfig model;            ///< backbone with numClasses = the project's classes
+    std::string initWeights;      ///< BiT .npz, timm/torchvision, or a medsiam checkpoint (e.g. a SimSiam run)
+    int64_t steps = 0;            ///< 0: the HyperRule's; otherwise the rule's schedule scaled to this length
+    int batch = 512;              ///< the effective batch; reached by micro-batches when larger than microBatch
+    int microBatch = 64;
+    int resize = 0, crop = 0;     ///< 0: the HyperRule's (capped by the cache resolution)
+    double lr = 0.003;            ///< for batch 512, scaled linearly with the batch
+    double momentum = 0.9;
+    double weightDecay = 0;
+    double mixupAlpha = -1;       ///< < 0: the HyperRule's
+    bool classWeighted = false;   ///< loss weighted by inverse class frequency
+    bool balancedSampler = false; ///< draw classes equally often
+    std::string subset;           ///< "", "a" or "b": one deterministic half of the labeled train images
+    uint64_t seed = 0;
+    bool bf16 = false;
+    bool cuda = false;
+    int64_t checkpointEvery = 50;
+    int64_t evalEvery = 0;        ///< validation every N steps; 0: ten times per run
+
+    std::string toJson() const;
+    static FinetuneConfig fromJson(const std::string& json);
 };
 
 } // namespace medsiam::core

@@ -1,0 +1,119 @@
+#include "train/TrainUtil.h"
+
+#include "project/Project.h"
+#include "train/PretrainJob.h"
+#include "util/AtomicFile.h"
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+namespace medsiam::core {
+
+Sgd::Sgd(NetworkImpl& net, double momentum, double weightDecay) : m_momentum(momentum), m_weightDecay(weightDecay)
+{
+    for (const auto& p : net.named_parameters(true))
+        m_params.emplace_back(p.key(), p.value());
+}
+
+void Sgd::zeroGrad()
+{
+    for (auto& [name, p] : m_params)
+        if (p.grad().defined())
+            p.mutable_grad() = at::Tensor();
+}
+
+void Sgd::step(const std::function<double(const std::string&)>& lrFor)
+{
+    torch::NoGradGuard guard;
+    for (auto& [name, p] : m_params) {
+        if (!p.grad().defined())
+            continue;
+        auto d = p.grad();
+        if (m_weightDecay != 0)
+            d = d.add(p, m_weightDecay);
+        auto it = m_buffers.find(name);
+        if (it == m_buffers.end())
+            it = m_buffers.emplace(name, d.clone()).first;
+        else
+            it->second.mul_(m_momentum).add_(d);
+        p.add_(it->second, -lrFor(name));
+    }
+}
+
+std::vector<std::pair<std::string, at::Tensor>> Sgd::state() const
+{
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (const auto& [name, p] : m_params) {
+        auto it = m_buffers.find(name);
+        if (it != m_buffers.end())
+            out.emplace_back(name + ".momentum", it->second);
+    }
+    return out;
+}
+
+void Sgd::load(const std::vector<std::pair<std::string, at::Tensor>>& state)
+{
+    const std::string suffix = ".momentum";
+    for (const auto& [key, t] : state) {
+        if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
+            continue;
+        const std::string name = key.substr(0, key.size() - suffix.size());
+        for (const auto& [pname, p] : m_params)
+            if (pname == name)
+                m_buffers[name] = t.to(p.device()).clone();
+    }
+}
+
+void truncateMetrics(const std::string& path, int64_t step)
+{
+    std::ifstream in(path);
+    if (!in)
+        return;
+    std::string kept, line;
+    while (std::getline(in, line)) {
+        if (line.empty())
+            continue;
+        try {
+            const auto j = nlohmann::json::parse(line);
+            if (j.value("step", int64_t(0)) > step)
+                continue;
+        } catch (const std::exception&) {
+            continue;
+        }
+        kept += line + "\n";
+    }
+    writeFileAtomically(path, kept);
+}
+
+std::string newRunId(const Project& project, const std::string& prefix)
+{
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+    std::string id = prefix + "-" + buf;
+    for (int k = 2; std::filesystem::exists(runDir(project, id)); ++k)
+        id = prefix + "-" + buf + "-" + std::to_string(k);
+    std::filesystem::create_directories(runDir(project, id) + "/checkpoints");
+    return id;
+}
+
+bool inSubset(int64_t imageId, const std::string& subset)
+{
+    if (subset.empty())
+        return true;
+    uint64_t x = uint64_t(imageId) + 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return (subset == "a") == ((x & 1) == 0);
+}
+
+} // namespace medsiam::core

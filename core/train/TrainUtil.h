@@ -1,0 +1,45 @@
+#pragma once
+// Pieces shared by the training jobs (LibTorch).
+#include "models/Network.h"
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace medsiam::core {
+
+class Project;
+
+/// SGD with momentum and weight decay, PyTorch's update rule (dampening 0, no Nesterov), with the
+/// momentum buffers kept by parameter name so that checkpoints carry them. Parameters listed in
+/// `frozen` are left alone.
+class Sgd {
+public:
+    Sgd(NetworkImpl& net, double momentum, double weightDecay);
+    void zeroGrad();
+    /// `lrFor` gives each parameter's learning rate by name.
+    void step(const std::function<double(const std::string&)>& lrFor);
+    std::vector<std::pair<std::string, at::Tensor>> state() const;
+    void load(const std::vector<std::pair<std::string, at::Tensor>>& state);
+
+private:
+    double m_momentum, m_weightDecay;
+    std::vector<std::pair<std::string, at::Tensor>> m_params;
+    std::map<std::string, at::Tensor> m_buffers;
+};
+
+/// Keeps the records of metrics.jsonl up to `step`, so that a resumed run repeats none and skips
+/// none (lines cut short by a kill are dropped too).
+void truncateMetrics(const std::string& path, int64_t step);
+
+/// A new run id "<prefix>-YYYYMMDD-HHMMSS" (with a suffix when taken) and its folder.
+std::string newRunId(const Project& project, const std::string& prefix);
+
+/// Deterministic membership of an image in half "a" or "b" of a set (by image id), for chains
+/// such as supervised upstream on one half and SimSiam on the other.
+bool inSubset(int64_t imageId, const std::string& subset);
+
+} // namespace medsiam::core
