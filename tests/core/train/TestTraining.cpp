@@ -7,6 +7,7 @@
 #include "io/TensorFile.h"
 #include "project/Project.h"
 #include "system/Runtime.h"
+#include "train/FinetuneJob.h"
 #include "train/LinearProbe.h"
 #include "train/PretrainJob.h"
 #include "util/Error.h"
@@ -16,6 +17,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QList>
 #include <QTemporaryDir>
 #include <QThread>
 #include <QtTest>
@@ -312,6 +314,124 @@ private Q_SLOTS:
             ++compared;
         }
         qInfo("killed after %zu steps, resumed from 15: %d tensors equal bit for bit", stepsAtKill, compared);
+    }
+
+    void hyperRuleFollowsDatasetSize_data()
+    {
+        QTest::addColumn<int>("examples");
+        QTest::addColumn<int>("warmup");
+        QTest::addColumn<QList<int>>("decays");
+        QTest::addColumn<int>("total");
+        QTest::addColumn<double>("mixup");
+        QTest::newRow("1k") << 1000 << 100 << QList<int>{200, 300, 400} << 500 << 0.0;
+        QTest::newRow("19,999") << 19999 << 100 << QList<int>{200, 300, 400} << 500 << 0.0;
+        QTest::newRow("20k") << 20000 << 500 << QList<int>{3000, 6000, 9000} << 10000 << 0.1;
+        QTest::newRow("50k") << 50000 << 500 << QList<int>{3000, 6000, 9000} << 10000 << 0.1;
+        QTest::newRow("1M") << 1000000 << 500 << QList<int>{6000, 12000, 18000} << 20000 << 0.1;
+    }
+    void hyperRuleFollowsDatasetSize()
+    {
+        QFETCH(int, examples);
+        QFETCH(int, warmup);
+        QFETCH(QList<int>, decays);
+        QFETCH(int, total);
+        QFETCH(double, mixup);
+        const HyperRule r = bitHyperRule(examples, 28, 28);
+        QCOMPARE(r.warmupSteps, int64_t(warmup));
+        QCOMPARE(r.totalSteps, int64_t(total));
+        QCOMPARE(r.mixupAlpha, mixup);
+        QCOMPARE(int(r.decaySteps.size()), decays.size());
+        for (int i = 0; i < decays.size(); ++i)
+            QCOMPARE(r.decaySteps[static_cast<size_t>(i)], int64_t(decays[i]));
+        // The schedule a run follows: linear warmup, then x0.1 at each decay.
+        FinetuneConfig c;
+        const FinetuneSchedule s = finetuneSchedule(c, examples, 28, 28, 512);
+        QCOMPARE(s.lr(0.003, 0), 0.003 / warmup);
+        QCOMPARE(s.lr(0.003, warmup - 1), 0.003);
+        QCOMPARE(s.lr(0.003, decays[0] - 1), 0.003);
+        QVERIFY(std::abs(s.lr(0.003, decays[0]) - 0.0003) < 1e-12);
+        QVERIFY(std::abs(s.lr(0.003, total - 1) - 0.000003) < 1e-12);
+        // Resolution: small images -> 160/128, large -> 512/480; a 64 px cache caps the crop.
+        QCOMPARE(s.crop, 128);
+        QCOMPARE(s.resize, 160);
+        QCOMPARE(bitHyperRule(examples, 512, 512).crop, 480);
+        QCOMPARE(finetuneSchedule(c, examples, 28, 28, 64).crop, 64);
+        QCOMPARE(finetuneSchedule(c, examples, 28, 28, 64).resize, 80);
+        // A shorter run keeps the rule's shape.
+        c.steps = total / 10;
+        const FinetuneSchedule shortRun = finetuneSchedule(c, examples, 28, 28, 512);
+        QCOMPARE(shortRun.warmupSteps, int64_t(warmup / 10));
+        QCOMPARE(shortRun.decaySteps.front(), int64_t(decays.front() / 10));
+    }
+
+    void microBatchesGiveTheFullBatchGradient()
+    {
+        // GroupNorm networks do not mix samples, so 4 micro-batches of 8 must take the same step as one of 32.
+        auto project = Project::open(m_project.toStdString());
+        std::vector<std::vector<uint8_t>> weights;
+        for (int micro : {32, 8}) {
+            FinetuneConfig c;
+            c.model.backbone = backbonePreset("bit-nano");
+            c.model.backbone.inChannels = 1;
+            c.model.backbone.numClasses = 2;
+            c.steps = 2;
+            c.batch = 32;
+            c.microBatch = micro;
+            c.lr = 2.0;
+            c.crop = 32;
+            c.resize = 36;
+            c.seed = 3;
+            const std::string id = FinetuneJob::create(*project, c);
+            FinetuneJob job(*project, id);
+            Recorder r;
+            JobControl control;
+            QCOMPARE(job.run(r, control), JobState::Completed);
+            const TensorFile f = readTensorFile(runDir(*project, id) + "/checkpoints/last.safetensors");
+            weights.push_back(f.find("model.backbone.stages.1.blocks.0.conv2.weight")->data);
+        }
+        const auto* a = reinterpret_cast<const float*>(weights[0].data());
+        const auto* b = reinterpret_cast<const float*>(weights[1].data());
+        double maxDiff = 0, maxAbs = 0;
+        for (size_t i = 0; i < weights[0].size() / 4; ++i) {
+            maxDiff = std::max(maxDiff, double(std::abs(a[i] - b[i])));
+            maxAbs = std::max(maxAbs, double(std::abs(a[i])));
+        }
+        qInfo("batch 32 in one pass vs 4 micro-batches: max weight difference %.3g (weights up to %.3g)", maxDiff, maxAbs);
+        QVERIFY(maxDiff < 1e-5 * std::max(1.0, maxAbs));
+    }
+
+    void finetuneLearnsAndStoresPredictions()
+    {
+        auto project = Project::open(m_project.toStdString());
+        FinetuneConfig c;
+        c.model.backbone = backbonePreset("bit-nano");
+        c.model.backbone.inChannels = 1;
+        c.model.backbone.numClasses = 2;
+        c.steps = 40;
+        c.batch = 32;
+        c.lr = 1.0;
+        c.crop = 32;
+        c.classWeighted = true;
+        const std::string id = FinetuneJob::create(*project, c);
+        FinetuneJob job(*project, id);
+        struct Evals : Recorder {
+            std::vector<EvalEvent> evals;
+            void evaluation(const EvalEvent& e) override { evals.push_back(e); }
+        } obs;
+        JobControl control;
+        QCOMPARE(job.run(obs, control), JobState::Completed);
+        QVERIFY(!obs.evals.empty());
+        const auto& test = obs.evals.back();
+        QCOMPARE(test.split, std::string("test"));
+        qInfo("fine-tuned bit-nano on discs vs rings: test accuracy %.3f, AUC %.3f", test.metrics.accuracy, test.metrics.macroAuc);
+        QVERIFY(test.metrics.accuracy > 0.8);
+        auto count = project->db().prepare("SELECT COUNT(*) FROM predictions WHERE run_id=?");
+        count.bind(1, id);
+        QVERIFY(count.step());
+        QCOMPARE(count.columnInt(0), int64_t(80));
+        // evaluate reproduces the stored run's metrics from its checkpoint.
+        const auto again = evaluateRun(*project, id);
+        QCOMPARE(again.back().metrics.accuracy, test.metrics.accuracy);
     }
 
     void probeGivesMetricsAndStoresPredictions()
