@@ -173,11 +173,16 @@ int runPretrain(const std::vector<std::string>& args)
         .option("warmup", "N", "linear warmup steps", "0")
         .option("weight-decay", "WD", "weight decay", "1e-4")
         .option("head-norm", "KIND", "projector/predictor normalization: bn, gn, ln or none", "bn")
+        .option("projector-dim", "N", "projector dimension (default: 2048, scaled down for small backbones)")
+        .option("predictor-dim", "N", "predictor bottleneck (default: projector / 4)")
+        .option("projector-layers", "N", "projector layers: 2 or 3", "3")
         .option("checkpoint-every", "N", "steps between checkpoints", "50")
         .option("monitor-every", "N", "steps between kNN monitors (0: every epoch)", "0")
         .option("subset", "a|b", "train on one deterministic half of the images (for upstream/SimSiam chains)")
         .flag("no-stop-gradient", "drop SimSiam's stop-gradient (to see collapse happen)")
-        .multiOption("no-aug", "PART", "switch off an augmentation: crop, flip, jitter, grayscale or blur");
+        .multiOption("no-aug", "PART", "switch off an augmentation: crop, flip, jitter, grayscale or blur")
+        .multiOption("aug", "PART", "switch an augmentation back on (over the project's defaults)")
+        .flag("save-aug", "make this run's augmentation the project's default for later runs");
     if (!p.parse(args)) {
         std::cout << p.help();
         return 0;
@@ -188,6 +193,13 @@ int runPretrain(const std::vector<std::string>& args)
     c.model = modelFromOptions(p, *project);
     c.model.simsiamHeads = true;
     c.model.heads.norm = core::parseHeadNorm(p.value("head-norm"));
+    if (p.has("projector-dim")) {
+        c.model.heads.projectorDim = p.intValue("projector-dim", 2, 65536);
+        c.model.heads.predictorHidden = std::max(1, c.model.heads.projectorDim / 4);
+    }
+    if (p.has("predictor-dim"))
+        c.model.heads.predictorHidden = p.intValue("predictor-dim", 1, 65536);
+    c.model.heads.projectorLayers = p.intValue("projector-layers", 2, 3);
     c.model.heads.validate();
     c.initWeights = initFromOptions(p, *project);
     c.cuda = cudaFromOptions(p);
@@ -204,20 +216,28 @@ int runPretrain(const std::vector<std::string>& args)
     c.checkpointEvery = p.intValue("checkpoint-every", 1, 100000000);
     c.monitorEvery = p.intValue("monitor-every", 0, 100000000);
     c.stopGradient = !p.has("no-stop-gradient");
-    for (const auto& part : p.values("no-aug")) {
+    // Augmentation: the project's defaults (set by --save-aug or the GUI), then this run's switches.
+    c.augment = core::AugmentConfig::fromJson(project->setting("augment", "{}"));
+    auto setPart = [&](const std::string& part, bool on, const char* option) {
         if (part == "crop")
-            c.augment.crop = false;
+            c.augment.crop = on;
         else if (part == "flip")
-            c.augment.flip = false;
+            c.augment.flip = on;
         else if (part == "jitter")
-            c.augment.colorJitter = false;
+            c.augment.colorJitter = on;
         else if (part == "grayscale")
-            c.augment.grayscale = false;
+            c.augment.grayscale = on;
         else if (part == "blur")
-            c.augment.blur = false;
+            c.augment.blur = on;
         else
-            throw UsageError("--no-aug takes crop, flip, jitter, grayscale or blur, not '" + part + "'");
-    }
+            throw UsageError(std::string(option) + " takes crop, flip, jitter, grayscale or blur, not '" + part + "'");
+    };
+    for (const auto& part : p.values("aug"))
+        setPart(part, true, "--aug");
+    for (const auto& part : p.values("no-aug"))
+        setPart(part, false, "--no-aug");
+    if (p.has("save-aug"))
+        project->setSetting("augment", c.augment.toJson());
     if (!c.subset.empty() && c.subset != "a" && c.subset != "b")
         throw UsageError("--subset takes a or b");
     const std::string id = core::PretrainJob::create(*project, c);

@@ -185,6 +185,8 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
                 observer.warning("initial weights: " + n);
         }
         net->to(device);
+        if (c.cuda)
+            useChannelsLast(*net);
         net->train();
         Sgd sgd(*net, c.momentum, c.weightDecay);
         sgd.load(state.optimizer);
@@ -273,7 +275,7 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
             for (int start = 0; start < c.batch; start += c.microBatch) {
                 const int end = std::min(c.batch, start + c.microBatch);
                 const std::vector<int64_t> chunk(batch.begin() + start, batch.begin() + end);
-                auto x = makeBatch(data.cache(), chunk, sched.crop, channels, augment, norm, c.seed, step, 0, start).to(device);
+                auto x = toDevice(makeBatch(data.cache(), chunk, sched.crop, channels, augment, norm, c.seed, step, 0, start), device);
                 std::vector<int64_t> labels;
                 for (auto i : chunk)
                     labels.push_back(data.classOf(i));

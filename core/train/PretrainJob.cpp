@@ -115,6 +115,8 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
                 observer.warning("initial weights: " + n);
         }
         net->to(device);
+        if (c.cuda)
+            useChannelsLast(*net);
         net->train();
         Sgd sgd(*net, c.momentum, c.weightDecay);
         sgd.load(state.optimizer);
@@ -181,8 +183,8 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             const auto first = order.begin() + static_cast<std::ptrdiff_t>((step % perEpoch) * c.batch);
             const std::vector<int64_t> batch(first, first + c.batch);
             const auto stepStart = std::chrono::steady_clock::now();
-            auto x1 = makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0).to(device);
-            auto x2 = makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1).to(device);
+            auto x1 = toDevice(makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0), device);
+            auto x2 = toDevice(makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1), device);
             at::Tensor loss, z1;
             {
                 compat::Autocast autocast(c.cuda, c.bf16);

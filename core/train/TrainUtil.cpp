@@ -70,6 +70,21 @@ void Sgd::load(const std::vector<std::pair<std::string, at::Tensor>>& state)
     }
 }
 
+void useChannelsLast(NetworkImpl& net)
+{
+    torch::NoGradGuard guard;
+    for (auto& p : net.parameters(true))
+        if (p.dim() == 4 && p.is_cuda())
+            p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+}
+
+at::Tensor toDevice(const at::Tensor& batch, const at::Device& device)
+{
+    if (!device.is_cuda())
+        return batch;
+    return batch.to(device, /*non_blocking=*/false).contiguous(at::MemoryFormat::ChannelsLast);
+}
+
 void truncateMetrics(const std::string& path, int64_t step)
 {
     std::ifstream in(path);

@@ -31,6 +31,11 @@ private:
     std::map<std::string, at::Tensor> m_buffers;
 };
 
+/// On CUDA: 4-D weights in channels-last layout (faster convolutions with bf16 on tensor cores).
+void useChannelsLast(NetworkImpl& net);
+/// Moves a batch to the device, channels-last on CUDA.
+at::Tensor toDevice(const at::Tensor& batch, const at::Device& device);
+
 /// Keeps the records of metrics.jsonl up to `step`, so that a resumed run repeats none and skips
 /// none (lines cut short by a kill are dropped too).
 void truncateMetrics(const std::string& path, int64_t step);
