@@ -116,6 +116,14 @@ std::string FinetuneJob::create(Project& project, const FinetuneConfig& config)
 {
     FinetuneConfig::fromJson(config.toJson()); // validates
     config.model.backbone.validate();
+    if (!config.initWeights.empty()) {
+        Network probe(config.model);
+        WeightImportOptions options;
+        options.skipHead = true;
+        const auto report = importBackboneWeights(probe->backbone(), readTensorFile(config.initWeights), options, false);
+        if (!report.matches())
+            throw UserError("'" + config.initWeights + "' does not fit " + config.model.backbone.name + ":" + report.problemText());
+    }
     const std::string id = newRunId(project, "finetune");
     writeFileAtomically(runDir(project, id) + "/config.json", config.toJson() + "\n");
     project.recordRun({id, "finetune", toString(JobState::Queued), "", config.toJson(), "{}", "", ""});

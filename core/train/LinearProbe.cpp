@@ -95,6 +95,8 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
     Network net(nullptr);
     if (!config.sourceRun.empty()) {
         const std::string ckpt = runDir(project, config.sourceRun) + "/checkpoints/last.safetensors";
+        if (!fs::exists(runDir(project, config.sourceRun) + "/config.json"))
+            throw UserError("no run '" + config.sourceRun + "' in " + project.dir() + " (see `medsiam-cli runs`)");
         if (!fs::exists(ckpt))
             throw UserError("run '" + config.sourceRun + "' has no checkpoint yet");
         net = loadNetwork(ckpt);

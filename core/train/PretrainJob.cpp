@@ -54,6 +54,13 @@ std::string PretrainJob::create(Project& project, const PretrainConfig& config)
     config.model.heads.validate();
     if (!config.model.simsiamHeads)
         throw UserError("SimSiam pretraining needs a model with SimSiam heads");
+    if (!config.initWeights.empty()) {
+        // Check the initial weights now, before a run exists: a mismatch is the user's to fix.
+        Network probe(config.model);
+        const auto report = importBackboneWeights(probe->backbone(), readTensorFile(config.initWeights), {}, false);
+        if (!report.matches())
+            throw UserError("'" + config.initWeights + "' does not fit " + config.model.backbone.name + ":" + report.problemText());
+    }
     const std::string id = newRunId(project, "simsiam");
     const std::string dir = runDir(project, id);
     writeFileAtomically(dir + "/config.json", config.toJson() + "\n");
