@@ -14,6 +14,7 @@ int runResume(const std::vector<std::string>& args);
 int runProbe(const std::vector<std::string>& args);
 int runFinetune(const std::vector<std::string>& args);
 int runEvaluate(const std::vector<std::string>& args);
+int runTsne(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli

@@ -49,6 +49,7 @@ const Command kCommands[] = {
     {"probe", "linear probe of a backbone: val and test metrics", ENGINE(medsiam::cli::runProbe)},
     {"evaluate", "val and test metrics of a fine-tuned run, with the current labels", ENGINE(medsiam::cli::runEvaluate)},
     {"runs", "list a project's training runs and their results", medsiam::cli::runRuns},
+    {"tsne", "2-D t-SNE or PCA map of an embedding matrix (.npy)", ENGINE(medsiam::cli::runTsne)},
 };
 
 #ifndef MEDSIAM_CLI_ENGINE

@@ -1,0 +1,437 @@
+#include "analysis/Tsne.h"
+
+#include "util/Error.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <random>
+
+namespace medsiam::core {
+
+namespace {
+
+/// Sparse symmetric affinities: row i holds (column, P_ij), P summing to 1 overall.
+struct SparseP {
+    std::vector<int64_t> rowStart; // N + 1
+    std::vector<int32_t> col;
+    std::vector<float> val;
+};
+
+/// Binary search of the Gaussian precision that gives row i the wanted perplexity (natural log
+/// entropy), over the given squared distances; writes the conditional probabilities.
+void conditionalRow(const float* d2, int k, double perplexity, float* out)
+{
+    const double wanted = std::log(perplexity);
+    double beta = 1, lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
+    std::vector<double> p(static_cast<size_t>(k));
+    for (int iter = 0; iter < 100; ++iter) {
+        double sum = 0;
+        for (int j = 0; j < k; ++j)
+            sum += p[static_cast<size_t>(j)] = std::exp(-double(d2[j]) * beta);
+        if (sum == 0)
+            sum = 1e-8;
+        double entropy = 0;
+        for (int j = 0; j < k; ++j)
+            entropy += beta * double(d2[j]) * p[static_cast<size_t>(j)];
+        entropy = std::log(sum) + entropy / sum;
+        const double diff = entropy - wanted;
+        for (int j = 0; j < k; ++j)
+            out[j] = static_cast<float>(p[static_cast<size_t>(j)] / sum);
+        if (std::abs(diff) < 1e-5)
+            break;
+        if (diff > 0) {
+            lo = beta;
+            beta = std::isinf(hi) ? beta * 2 : (beta + hi) / 2;
+        } else {
+            hi = beta;
+            beta = std::isinf(lo) ? beta / 2 : (beta + lo) / 2;
+        }
+    }
+}
+
+SparseP symmetrize(int64_t n, int k, const int64_t* nbr, const float* cond)
+{
+    std::vector<std::vector<std::pair<int32_t, float>>> rows(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+        for (int j = 0; j < k; ++j) {
+            const int64_t c = nbr[i * k + j];
+            const float v = cond[i * k + j];
+            rows[static_cast<size_t>(i)].emplace_back(static_cast<int32_t>(c), v);
+            rows[static_cast<size_t>(c)].emplace_back(static_cast<int32_t>(i), v);
+        }
+    SparseP p;
+    p.rowStart.push_back(0);
+    double total = 0;
+    for (auto& r : rows) {
+        std::sort(r.begin(), r.end());
+        for (size_t a = 0; a < r.size();) {
+            size_t b = a;
+            float sum = 0;
+            while (b < r.size() && r[b].first == r[a].first)
+                sum += r[b++].second;
+            p.col.push_back(r[a].first);
+            p.val.push_back(sum);
+            total += sum;
+            a = b;
+        }
+        p.rowStart.push_back(static_cast<int64_t>(p.col.size()));
+    }
+    for (auto& v : p.val)
+        v = static_cast<float>(v / total);
+    return p;
+}
+
+/// Repulsion by FFT-accelerated interpolation: fills rep (N x 2, unnormalized) and returns Z.
+class FftRepulsion {
+public:
+    FftRepulsion(int minBoxes, double boxesPerUnit) : m_minBoxes(minBoxes), m_boxesPerUnit(boxesPerUnit) {}
+
+    double compute(const std::vector<float>& y, std::vector<double>& rep)
+    {
+        const int64_t n = static_cast<int64_t>(y.size() / 2);
+        float lo = std::numeric_limits<float>::max(), hi = -lo;
+        for (float v : y) {
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+        if (!std::isfinite(lo) || !std::isfinite(hi))
+            throw UserError("t-SNE diverged (the map reached infinite coordinates); try a lower learning rate");
+        const double span = std::max(1e-6, double(hi - lo)) * 1.0001;
+        // At least minBoxes boxes across the map, and boxes no wider than 1 / boxesPerUnit: once the
+        // map is large the width is fixed, and the kernel's FFT is reused until the box count changes.
+        const double boxW = std::min(span / m_minBoxes, 1.0 / m_boxesPerUnit);
+        const int boxes = niceSize(static_cast<int>(std::ceil(span / boxW)));
+        constexpr int p = 3;
+        const int nodes = boxes * p, size = 2 * nodes;
+        const double h = boxW / p;
+        // Lagrange weights of every point in x and y.
+        std::vector<int32_t> boxX(static_cast<size_t>(n)), boxY(static_cast<size_t>(n));
+        std::vector<double> wx(static_cast<size_t>(n) * p), wy(static_cast<size_t>(n) * p);
+        const double t[p] = {0.5 / p, 1.5 / p, 2.5 / p};
+        auto weights = [&](double u, double* w) {
+            for (int a = 0; a < p; ++a) {
+                double v = 1;
+                for (int b = 0; b < p; ++b)
+                    if (b != a)
+                        v *= (u - t[b]) / (t[a] - t[b]);
+                w[a] = v;
+            }
+        };
+        at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                const double fx = (y[static_cast<size_t>(2 * i)] - lo) / boxW, fy = (y[static_cast<size_t>(2 * i + 1)] - lo) / boxW;
+                const int bx = std::min(boxes - 1, static_cast<int>(fx)), by = std::min(boxes - 1, static_cast<int>(fy));
+                boxX[static_cast<size_t>(i)] = bx;
+                boxY[static_cast<size_t>(i)] = by;
+                weights(fx - bx, &wx[static_cast<size_t>(i) * p]);
+                weights(fy - by, &wy[static_cast<size_t>(i) * p]);
+            }
+        });
+        // Spread the charges 1, x, y, x^2 + y^2 onto the grid nodes.
+        auto grid = at::zeros({4, size, size}, at::kFloat);
+        float* g = grid.data_ptr<float>();
+        const int64_t plane = int64_t(size) * size;
+        for (int64_t i = 0; i < n; ++i) {
+            const double x = y[static_cast<size_t>(2 * i)], yy = y[static_cast<size_t>(2 * i + 1)];
+            const double q[4] = {1, x, yy, x * x + yy * yy};
+            for (int a = 0; a < p; ++a)
+                for (int b = 0; b < p; ++b) {
+                    const double w = wy[static_cast<size_t>(i) * p + a] * wx[static_cast<size_t>(i) * p + b];
+                    const int64_t node = int64_t(boxY[static_cast<size_t>(i)] * p + a) * size + boxX[static_cast<size_t>(i)] * p + b;
+                    for (int c = 0; c < 4; ++c)
+                        g[c * plane + node] += static_cast<float>(w * q[c]);
+                }
+        }
+        // The kernel 1 / (1 + d^2)^2 on the node differences, embedded circulantly.
+        if (size != m_size || h != m_h) {
+            auto kernel = at::zeros({size, size}, at::kFloat);
+            float* k = kernel.data_ptr<float>();
+            for (int a = 0; a < size; ++a) {
+                if (a == nodes)
+                    continue;
+                const double da = (a < nodes ? a : a - size) * h;
+                for (int b = 0; b < size; ++b) {
+                    if (b == nodes)
+                        continue;
+                    const double db = (b < nodes ? b : b - size) * h;
+                    const double q = 1.0 / (1.0 + da * da + db * db);
+                    k[a * size + b] = static_cast<float>(q * q);
+                }
+            }
+            m_kernelHat = at::fft_rfft2(kernel);
+            m_size = size;
+            m_h = h;
+        }
+        const auto potential = at::fft_irfft2(at::fft_rfft2(grid) * m_kernelHat, at::IntArrayRef{size, size}).contiguous();
+        const float* pot = potential.data_ptr<float>();
+        // Interpolate the potentials back to the points.
+        rep.assign(static_cast<size_t>(n) * 2, 0);
+        std::vector<double> zParts(static_cast<size_t>(at::get_num_threads()) + 1, 0);
+        std::vector<double> zPoint(static_cast<size_t>(n));
+        at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                double phi[4] = {0, 0, 0, 0};
+                for (int a = 0; a < p; ++a)
+                    for (int b = 0; b < p; ++b) {
+                        const double w = wy[static_cast<size_t>(i) * p + a] * wx[static_cast<size_t>(i) * p + b];
+                        const int64_t node = int64_t(boxY[static_cast<size_t>(i)] * p + a) * size + boxX[static_cast<size_t>(i)] * p + b;
+                        for (int c = 0; c < 4; ++c)
+                            phi[c] += w * pot[c * plane + node];
+                    }
+                const double x = y[static_cast<size_t>(2 * i)], yy = y[static_cast<size_t>(2 * i + 1)];
+                zPoint[static_cast<size_t>(i)] = (1 + x * x + yy * yy) * phi[0] - 2 * (x * phi[1] + yy * phi[2]) + phi[3];
+                rep[static_cast<size_t>(2 * i)] = x * phi[0] - phi[1];
+                rep[static_cast<size_t>(2 * i + 1)] = yy * phi[0] - phi[2];
+            }
+        });
+        double z = 0;
+        for (double v : zPoint)
+            z += v;
+        return z - double(n);
+    }
+
+private:
+    static int niceSize(int boxes)
+    {
+        // Box counts whose 6 x count has only small prime factors, for fast FFTs.
+        static const int nice[] = {8, 9, 10, 12, 15, 16, 18, 20, 24, 25, 27, 30, 32, 36, 40, 45, 48, 50, 54, 60, 64, 72, 75, 80, 90, 96, 100, 108, 120, 125, 128,
+                                   135, 144, 150, 160, 180, 192, 200, 216, 225, 240, 250, 256, 270, 288, 300};
+        for (int v : nice)
+            if (v >= boxes)
+                return v;
+        return boxes;
+    }
+    int m_minBoxes;
+    double m_boxesPerUnit;
+    int m_size = 0;
+    double m_h = 0;
+    at::Tensor m_kernelHat;
+};
+
+} // namespace
+
+at::Tensor nearestNeighbours(const at::Tensor& input, int k, at::Tensor* distances)
+{
+    torch::NoGradGuard guard;
+    const auto x = input.to(at::kFloat).contiguous();
+    const int64_t n = x.size(0);
+    const auto sq = (x * x).sum(1);
+    auto index = at::empty({n, k}, at::kLong);
+    auto dist = at::empty({n, k}, at::kFloat);
+    const int64_t block = 2048;
+    for (int64_t start = 0; start < n; start += block) {
+        const int64_t end = std::min(n, start + block);
+        auto d2 = (sq.slice(0, start, end).unsqueeze(1) + sq.unsqueeze(0)) - 2 * at::matmul(x.slice(0, start, end), x.t());
+        d2.clamp_min_(0);
+        // Exclude each point itself.
+        auto rows = at::arange(start, end, at::kLong);
+        d2.index_put_({rows - start, rows}, std::numeric_limits<float>::infinity());
+        auto top = d2.topk(k, 1, /*largest=*/false);
+        index.slice(0, start, end).copy_(std::get<1>(top));
+        dist.slice(0, start, end).copy_(std::get<0>(top));
+    }
+    if (distances)
+        *distances = dist;
+    return index;
+}
+
+std::vector<float> pcaMap(const at::Tensor& input)
+{
+    torch::NoGradGuard guard;
+    const auto x = input.to(at::kDouble);
+    const auto centered = x - x.mean(0, true);
+    std::vector<float> out(static_cast<size_t>(x.size(0)) * 2, 0.f);
+    if (x.size(1) == 1) {
+        for (int64_t i = 0; i < x.size(0); ++i)
+            out[static_cast<size_t>(2 * i)] = static_cast<float>(centered[i][0].item<double>());
+        return out;
+    }
+    const auto cov = at::matmul(centered.t(), centered) / std::max<int64_t>(1, x.size(0) - 1);
+    const auto eig = at::linalg_eigh(cov);
+    const auto vectors = std::get<1>(eig); // ascending eigenvalues
+    const int64_t d = vectors.size(1);
+    auto basis = at::stack({vectors.select(1, d - 1), vectors.select(1, d - 2)}, 1);
+    // A deterministic sign: the largest-magnitude loading of each component is positive.
+    for (int c = 0; c < 2; ++c) {
+        auto col = basis.select(1, c);
+        const auto idx = col.abs().argmax().item<int64_t>();
+        if (col[idx].item<double>() < 0)
+            col.neg_();
+    }
+    const auto proj = at::matmul(centered, basis).to(at::kFloat).contiguous();
+    std::copy(proj.data_ptr<float>(), proj.data_ptr<float>() + proj.numel(), out.begin());
+    return out;
+}
+
+TsneResult runTsne(const at::Tensor& input, const TsneConfig& cfg, const std::function<void(const TsneProgress&)>& progress,
+                   const CancelToken* cancel)
+{
+    const auto t0 = std::chrono::steady_clock::now();
+    torch::NoGradGuard guard;
+    const auto x = input.to(at::kFloat).contiguous();
+    const int64_t n = x.size(0);
+    if (n < 4)
+        throw UserError("t-SNE needs at least 4 points, got " + std::to_string(n));
+    if (cfg.perplexity <= 0 || 3 * cfg.perplexity >= double(n))
+        throw UserError("t-SNE perplexity " + std::to_string(cfg.perplexity) + " is too large for " + std::to_string(n) +
+                        " points (it must be under N / 3)");
+    TsneResult result;
+    result.exact = n <= cfg.exactMaxPoints && !cfg.forceApproximate;
+
+    // Affinities.
+    SparseP P;
+    {
+        const int k = result.exact ? static_cast<int>(n - 1)
+                                   : static_cast<int>(std::min<int64_t>(n - 1, static_cast<int64_t>(3 * cfg.perplexity + 1)));
+        at::Tensor d2;
+        const auto nbr = nearestNeighbours(x, k, &d2).contiguous();
+        d2 = d2.contiguous();
+        std::vector<float> cond(static_cast<size_t>(n) * k);
+        const float* dd = d2.data_ptr<float>();
+        at::parallel_for(0, n, 64, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i)
+                conditionalRow(dd + i * k, k, cfg.perplexity, &cond[static_cast<size_t>(i * k)]);
+        });
+        P = symmetrize(n, k, nbr.data_ptr<int64_t>(), cond.data());
+    }
+
+    // Initialization: PCA scaled to std 1e-4 on the first axis (as scikit-learn).
+    std::vector<float> y = pcaMap(x);
+    {
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < n; ++i)
+            mean += y[static_cast<size_t>(2 * i)];
+        mean /= double(n);
+        for (int64_t i = 0; i < n; ++i)
+            var += std::pow(y[static_cast<size_t>(2 * i)] - mean, 2);
+        const double sd = std::sqrt(var / double(n));
+        if (sd > 0) {
+            for (auto& v : y)
+                v = static_cast<float>(v / sd * 1e-4);
+        } else {
+            std::mt19937_64 rng(cfg.seed);
+            std::normal_distribution<float> normal(0.f, 1e-4f);
+            for (auto& v : y)
+                v = normal(rng);
+        }
+    }
+
+    const double lr = cfg.learningRate > 0 ? cfg.learningRate : std::max(double(n) / cfg.earlyExaggeration / 4.0, 50.0);
+    std::vector<double> update(static_cast<size_t>(2 * n), 0), gains(static_cast<size_t>(2 * n), 1), grad(static_cast<size_t>(2 * n));
+    std::vector<double> rep;
+    FftRepulsion fft(cfg.minBoxes, cfg.boxesPerUnit);
+    double lastKl = 0;
+
+    for (int it = 0; it < cfg.iterations; ++it) {
+        if (cancel && cancel->stopRequested()) {
+            result.cancelled = true;
+            break;
+        }
+        if (it == cfg.earlyExaggerationIterations) { // a new phase: scikit-learn restarts its optimizer state
+            std::fill(update.begin(), update.end(), 0);
+            std::fill(gains.begin(), gains.end(), 1);
+        }
+        const double exaggeration = it < cfg.earlyExaggerationIterations ? cfg.earlyExaggeration : 1.0;
+        const double momentum = it < cfg.earlyExaggerationIterations ? 0.5 : 0.8;
+        const bool report = progress && ((it + 1) % cfg.progressEvery == 0 || it + 1 == cfg.iterations);
+        const bool wantKl = report || it + 1 == cfg.iterations;
+
+        // Repulsion and the normalization Z.
+        double z = 0;
+        if (result.exact) {
+            rep.assign(static_cast<size_t>(2 * n), 0);
+            std::vector<double> zPoint(static_cast<size_t>(n), 0);
+            at::parallel_for(0, n, 64, [&](int64_t begin, int64_t end) {
+                for (int64_t i = begin; i < end; ++i) {
+                    double rx = 0, ry = 0, zi = 0;
+                    const double xi = y[static_cast<size_t>(2 * i)], yi = y[static_cast<size_t>(2 * i + 1)];
+                    for (int64_t j = 0; j < n; ++j) {
+                        if (j == i)
+                            continue;
+                        const double dx = xi - y[static_cast<size_t>(2 * j)], dy = yi - y[static_cast<size_t>(2 * j + 1)];
+                        const double q = 1.0 / (1.0 + dx * dx + dy * dy);
+                        zi += q;
+                        rx += q * q * dx;
+                        ry += q * q * dy;
+                    }
+                    rep[static_cast<size_t>(2 * i)] = rx;
+                    rep[static_cast<size_t>(2 * i + 1)] = ry;
+                    zPoint[static_cast<size_t>(i)] = zi;
+                }
+            });
+            for (double v : zPoint)
+                z += v;
+        } else {
+            z = fft.compute(y, rep);
+        }
+        z = std::max(z, 1e-12);
+        // Attraction over the sparse affinities, the gradient, and (when asked) the KL divergence.
+        std::vector<double> klPoint(wantKl ? static_cast<size_t>(n) : 0, 0);
+        at::parallel_for(0, n, 256, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                // Single precision here: this sparse sum is the largest cost per iteration.
+                float ax = 0, ay = 0;
+                double kl = 0;
+                const float xi = y[static_cast<size_t>(2 * i)], yi = y[static_cast<size_t>(2 * i + 1)];
+                const float* yy = y.data();
+                const int32_t* cols = P.col.data();
+                const float* vals = P.val.data();
+                const int64_t rowEnd = P.rowStart[static_cast<size_t>(i) + 1];
+                for (int64_t e = P.rowStart[static_cast<size_t>(i)]; e < rowEnd; ++e) {
+                    const int32_t j = cols[e];
+                    const float dx = xi - yy[2 * j], dy = yi - yy[2 * j + 1];
+                    const float pq = vals[e] / (1.f + dx * dx + dy * dy);
+                    ax += pq * dx;
+                    ay += pq * dy;
+                }
+                if (wantKl)
+                    for (int64_t e = P.rowStart[static_cast<size_t>(i)]; e < rowEnd; ++e) {
+                        const int32_t j = cols[e];
+                        const double pij = vals[e];
+                        const double dx = xi - yy[2 * j], dy = yi - yy[2 * j + 1];
+                        const double q = 1.0 / (1.0 + dx * dx + dy * dy);
+                        if (pij > 0)
+                            kl += pij * std::log(std::max(pij, 1e-12) / std::max(q / z, 1e-12));
+                    }
+                grad[static_cast<size_t>(2 * i)] = 4.0 * (exaggeration * ax - rep[static_cast<size_t>(2 * i)] / z);
+                grad[static_cast<size_t>(2 * i + 1)] = 4.0 * (exaggeration * ay - rep[static_cast<size_t>(2 * i + 1)] / z);
+                if (wantKl)
+                    klPoint[static_cast<size_t>(i)] = kl;
+            }
+        });
+        // Gradient descent with momentum and gains (scikit-learn's, from Jacobs 1988).
+        for (size_t d = 0; d < grad.size(); ++d) {
+            const bool sameSign = (update[d] * grad[d]) >= 0.0;
+            gains[d] = sameSign ? std::max(gains[d] * 0.8, 0.01) : gains[d] + 0.2;
+            update[d] = momentum * update[d] - lr * gains[d] * grad[d];
+            y[d] = static_cast<float>(y[d] + update[d]);
+        }
+        result.iterations = it + 1;
+        if (wantKl) {
+            lastKl = 0;
+            for (double v : klPoint)
+                lastKl += v;
+        }
+        if (report) {
+            TsneProgress pr;
+            pr.iteration = it + 1;
+            pr.iterations = cfg.iterations;
+            pr.kl = lastKl;
+            pr.layout = y.data();
+            pr.points = n;
+            progress(pr);
+        }
+    }
+    result.layout = std::move(y);
+    result.kl = lastKl;
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return result;
+}
+
+} // namespace medsiam::core

@@ -1,0 +1,168 @@
+// t-SNE as a user relies on it: clusters stay together, the FFT-accelerated map agrees with the
+// exact one, cancel is immediate, and bad input is refused with a message.
+#include "analysis/Tsne.h"
+#include "system/Runtime.h"
+#include "util/Error.h"
+
+#include <ATen/ATen.h>
+
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <set>
+
+using namespace medsiam::core;
+
+namespace {
+
+/// k well-separated Gaussian clusters in `dim` dimensions; labels by point.
+at::Tensor clusters(int n, int dim, int k, std::vector<int>& labels, uint64_t seed = 0)
+{
+    at::manual_seed(static_cast<int64_t>(seed));
+    const auto centers = at::randn({k, dim}) * 8;
+    auto x = at::randn({n, dim});
+    labels.resize(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        labels[static_cast<size_t>(i)] = i % k;
+        x[i] += centers[i % k];
+    }
+    return x;
+}
+
+/// For each point, its k nearest neighbours in a 2-D layout.
+std::vector<std::vector<int>> layoutNeighbours(const std::vector<float>& layout, int k)
+{
+    const int64_t n = static_cast<int64_t>(layout.size() / 2);
+    auto y = at::from_blob(const_cast<float*>(layout.data()), {n, 2}, at::kFloat).clone();
+    const auto idx = nearestNeighbours(y, k).contiguous();
+    std::vector<std::vector<int>> out(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+        for (int j = 0; j < k; ++j)
+            out[static_cast<size_t>(i)].push_back(static_cast<int>(idx[i][j].item<int64_t>()));
+    return out;
+}
+
+double withinClusterFraction(const std::vector<float>& layout, const std::vector<int>& labels)
+{
+    const auto nbr = layoutNeighbours(layout, 10);
+    int64_t same = 0, total = 0;
+    for (size_t i = 0; i < nbr.size(); ++i)
+        for (int j : nbr[i]) {
+            same += labels[static_cast<size_t>(j)] == labels[i];
+            ++total;
+        }
+    return double(same) / double(total);
+}
+
+std::string errorOf(const std::function<void()>& f)
+{
+    try {
+        f();
+    } catch (const UserError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+} // namespace
+
+class TestTsne : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() { configureThreads(2); }
+
+    void clustersStayTogether()
+    {
+        std::vector<int> labels;
+        const auto x = clusters(3000, 32, 10, labels);
+        TsneConfig c;
+        c.forceApproximate = true;
+        const auto r = runTsne(x, c);
+        QVERIFY(!r.exact);
+        QCOMPARE(r.iterations, 1000);
+        const double within = withinClusterFraction(r.layout, labels);
+        qInfo("3000 points, 10 clusters, FFT-accelerated t-SNE in %.2f s: %.1f%% of 10-NN within the cluster, KL %.3f", r.seconds,
+              100 * within, r.kl);
+        QVERIFY(within >= 0.9);
+    }
+
+    void exactAndApproximateAgree()
+    {
+        std::vector<int> labels;
+        const auto x = clusters(600, 16, 6, labels, 1);
+        TsneConfig c;
+        const auto exact = runTsne(x, c);
+        QVERIFY(exact.exact);
+        c.forceApproximate = true;
+        const auto approx = runTsne(x, c);
+        QVERIFY(!approx.exact);
+        // Neighbourhood preservation: each point's 10 nearest neighbours in one map and in the other.
+        const auto a = layoutNeighbours(exact.layout, 10), b = layoutNeighbours(approx.layout, 10);
+        double overlap = 0;
+        for (size_t i = 0; i < a.size(); ++i) {
+            const std::set<int> sa(a[i].begin(), a[i].end());
+            int common = 0;
+            for (int j : b[i])
+                common += sa.count(j) ? 1 : 0;
+            overlap += common / 10.0;
+        }
+        overlap /= double(a.size());
+        const double wa = withinClusterFraction(exact.layout, labels), wb = withinClusterFraction(approx.layout, labels);
+        qInfo("600 points: exact KL %.4f, approximate KL %.4f; 10-NN overlap between the maps %.3f; within-cluster %.3f / %.3f",
+              exact.kl, approx.kl, overlap, wa, wb);
+        // The exact map uses affinities over all points, the approximate one over 3 x perplexity neighbours.
+        QVERIFY(std::abs(exact.kl - approx.kl) < 0.1 * exact.kl);
+        QVERIFY(overlap > 0.5);
+        QVERIFY(wa > 0.95 && wb > 0.95);
+    }
+
+    void cancelStopsWithinOneIteration()
+    {
+        std::vector<int> labels;
+        const auto x = clusters(2000, 16, 5, labels);
+        TsneConfig c;
+        c.progressEvery = 10;
+        CancelToken cancel;
+        int lastSeen = 0;
+        int64_t points = 0;
+        const auto r = runTsne(
+            x, c,
+            [&](const TsneProgress& p) {
+                lastSeen = p.iteration;
+                points = p.points;
+                QVERIFY(p.layout != nullptr);
+                if (p.iteration == 120)
+                    cancel.requestStop();
+            },
+            &cancel);
+        QVERIFY(r.cancelled);
+        QCOMPARE(lastSeen, 120);
+        QCOMPARE(r.iterations, 120);
+        QCOMPARE(points, int64_t(2000));
+        QCOMPARE(r.layout.size(), size_t(4000));
+    }
+
+    void pcaFindsTheMainAxes()
+    {
+        at::manual_seed(2);
+        auto x = at::randn({500, 5});
+        x.select(1, 3).mul_(10); // the widest direction
+        x.select(1, 1).mul_(4);  // the second
+        const auto m = pcaMap(x);
+        auto layout = at::from_blob(const_cast<float*>(m.data()), {500, 2}, at::kFloat);
+        const double c0 = at::corrcoef(at::stack({layout.select(1, 0), x.select(1, 3)})).abs()[0][1].item<double>();
+        const double c1 = at::corrcoef(at::stack({layout.select(1, 1), x.select(1, 1)})).abs()[0][1].item<double>();
+        QVERIFY2(c0 > 0.99 && c1 > 0.95, qPrintable(QString("%1 %2").arg(c0).arg(c1)));
+    }
+
+    void badInputIsRefused()
+    {
+        QVERIFY(errorOf([] { runTsne(at::randn({3, 4}), {}); }).find("at least 4 points") != std::string::npos);
+        QVERIFY(errorOf([] { runTsne(at::randn({60, 4}), {}); }).find("perplexity 30") != std::string::npos);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTsne)
+#include "TestTsne.moc"
