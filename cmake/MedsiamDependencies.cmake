@@ -3,6 +3,9 @@
 # Each optional part sets MEDSIAM_HAVE_<NAME> and defines the matching compile switch on medsiam_core.
 
 find_package(Threads REQUIRED)
+# at::parallel_for expands to OpenMP pragmas in *our* translation units: without -fopenmp it runs
+# on one thread. LibTorch itself is built with (GNU) OpenMP, so this adds no new runtime.
+find_package(OpenMP COMPONENTS CXX)
 # Debian's LibTorch is found under /usr/lib/x86_64-linux-gnu/cmake/Torch. A LibTorch named by
 # CMAKE_PREFIX_PATH (for example the CUDA one of a pip PyTorch) is searched first and wins.
 find_package(Torch REQUIRED)

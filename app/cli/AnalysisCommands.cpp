@@ -3,7 +3,12 @@
 #include "Commands.h"
 #include "ProgressLine.h"
 
+#include "analysis/Embeddings.h"
+#include "analysis/Suggestions.h"
 #include "analysis/Tsne.h"
+#include "project/Project.h"
+#include "train/PretrainJob.h"
+#include "util/Csv.h"
 #include "io/NpyArray.h"
 #include "system/Runtime.h"
 #include "util/AtomicFile.h"
@@ -14,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 
 namespace medsiam::cli {
 
@@ -50,11 +56,15 @@ void writeLayout(const std::string& path, const std::vector<float>& layout)
 
 int runTsne(const std::vector<std::string>& args)
 {
-    ArgParser p("medsiam-cli tsne --npy FILE --out FILE [options]",
-                "2-D t-SNE (or PCA) map of the rows of an N x D matrix (.npy), written as an N x 2 float32 .npy.\n"
+    ArgParser p("medsiam-cli tsne (--project DIR --run RUN | --npy FILE --out FILE) [options]",
+                "2-D t-SNE (or PCA) map of a run's stored embeddings (see `embed`), written to runs/<id>/tsne.npy\n"
+                "(and --csv), or of the rows of any N x D matrix (.npy) written as an N x 2 float32 .npy.\n"
                 "Exact below --exact-max points, FFT-accelerated above.");
-    p.option("npy", "FILE", "input matrix, N x D (.npy, any numeric dtype)")
+    p.option("project", "DIR", "project folder (with --run)")
+        .option("run", "RUN", "the run whose stored embeddings to map")
+        .option("npy", "FILE", "input matrix, N x D (.npy, any numeric dtype)")
         .option("out", "FILE", "output layout, N x 2 float32 (.npy)")
+        .option("csv", "FILE", "also write image_id, split, class, x, y (project mode)")
         .option("perplexity", "P", "perplexity", "30")
         .option("iterations", "N", "iterations", "1000")
         .option("exact-max", "N", "use the exact gradient up to this many points", "1500")
@@ -67,14 +77,47 @@ int runTsne(const std::vector<std::string>& args)
         std::cout << p.help();
         return 0;
     }
-    if (!p.has("npy") || !p.has("out"))
-        throw UsageError("--npy and --out are required");
+    const bool projectMode = p.has("project") || p.has("run");
+    if (projectMode && (!p.has("project") || !p.has("run")))
+        throw UsageError("--project and --run go together");
+    if (!projectMode && (!p.has("npy") || !p.has("out")))
+        throw UsageError("give --project and --run, or --npy and --out");
     core::configureThreads(p.intValue("threads", 0, 1024));
-    const auto x = readMatrix(p.value("npy"));
+    std::unique_ptr<core::Project> project;
+    core::EmbeddingSet set;
+    at::Tensor x;
+    std::string outPath = p.has("out") ? p.value("out") : std::string();
+    if (projectMode) {
+        project = core::Project::open(p.value("project"));
+        set = core::loadEmbeddings(*project, p.value("run"));
+        x = set.vectors;
+        if (outPath.empty())
+            outPath = core::runDir(*project, p.value("run")) + (p.has("pca") ? "/pca.npy" : "/tsne.npy");
+    } else {
+        x = readMatrix(p.value("npy"));
+    }
+    auto writeCsv = [&](const std::vector<float>& layout) {
+        if (!p.has("csv") || !project)
+            return;
+        std::map<int64_t, std::pair<std::string, std::string>> meta;
+        const auto classes = project->classes();
+        for (const auto& item : project->trainingItems())
+            meta[item.imageId] = {item.split, item.classIndex >= 0 ? classes[static_cast<size_t>(item.classIndex)].name : ""};
+        std::string out = "image_id,split,class,x,y\n";
+        char buf[64];
+        for (size_t i = 0; i < set.imageIds.size(); ++i) {
+            const auto& m = meta[set.imageIds[i]];
+            std::snprintf(buf, sizeof buf, ",%.6g,%.6g\n", layout[2 * i], layout[2 * i + 1]);
+            out += std::to_string(set.imageIds[i]) + "," + core::csvField(m.first) + "," + core::csvField(m.second) + buf;
+        }
+        core::writeFileAtomically(p.value("csv"), out);
+    };
     if (p.has("pca")) {
-        writeLayout(p.value("out"), core::pcaMap(x));
+        const auto layout = core::pcaMap(x);
+        writeLayout(outPath, layout);
+        writeCsv(layout);
         std::printf("PCA map of %lld x %lld written to %s\n", static_cast<long long>(x.size(0)), static_cast<long long>(x.size(1)),
-                    p.value("out").c_str());
+                    outPath.c_str());
         return 0;
     }
     core::TsneConfig c;
@@ -91,9 +134,96 @@ int runTsne(const std::vector<std::string>& args)
         line.update(buf, pr.iteration == pr.iterations);
     });
     line.finish();
-    writeLayout(p.value("out"), r.layout);
+    writeLayout(outPath, r.layout);
+    writeCsv(r.layout);
     std::printf("t-SNE of %lld x %lld (%s) in %.2f s, KL %.4f, written to %s\n", static_cast<long long>(x.size(0)),
-                static_cast<long long>(x.size(1)), r.exact ? "exact" : "FFT-accelerated", r.seconds, r.kl, p.value("out").c_str());
+                static_cast<long long>(x.size(1)), r.exact ? "exact" : "FFT-accelerated", r.seconds, r.kl, outPath.c_str());
+    return 0;
+}
+
+int runEmbed(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli embed PROJECT RUN [options]",
+                "Computes the backbone features of every image with a run's last checkpoint and stores them in the\n"
+                "project (runs/<id>/embeddings.npy and embedding_ids.npy), for `tsne` and the embedding map.");
+    p.positional("PROJECT", "project folder").positional("RUN", "a pretraining or fine-tuning run");
+    p.option("size", "PX", "network input size", "64")
+        .option("npy", "FILE", "also write the N x D matrix to this .npy")
+        .option("csv", "FILE", "also write image_id, split, class and the features as CSV (no patient data)")
+        .option("threads", "N", "CPU threads (0: all cores)", "0")
+        .flag("bf16", "bf16 autocast");
+    if (!p.parse(args)) {
+        std::cout << p.help();
+        return 0;
+    }
+    core::configureThreads(p.intValue("threads", 0, 1024));
+    auto project = core::Project::open(p.value("PROJECT"));
+    const auto set = core::computeEmbeddings(*project, p.value("RUN"), p.intValue("size", 16, 4096), p.has("bf16"));
+    if (p.has("npy")) {
+        std::vector<float> flat(set.vectors.data_ptr<float>(), set.vectors.data_ptr<float>() + set.vectors.numel());
+        core::NpyArray a;
+        a.kind = 'f';
+        a.itemSize = 4;
+        a.shape = {set.vectors.size(0), set.vectors.size(1)};
+        a.data.resize(flat.size() * 4);
+        std::memcpy(a.data.data(), flat.data(), a.data.size());
+        const auto bytes = core::writeNpy(a);
+        core::writeFileAtomically(p.value("npy"), std::string(bytes.begin(), bytes.end()));
+    }
+    if (p.has("csv"))
+        core::writeEmbeddingsCsv(*project, set, p.value("csv"));
+    std::printf("embedded %lld images (%lld dimensions) with run %s at step %lld\n", static_cast<long long>(set.vectors.size(0)),
+                static_cast<long long>(set.vectors.size(1)), set.runId.c_str(), static_cast<long long>(set.checkpointStep));
+    return 0;
+}
+
+int runSuggest(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli suggest PROJECT RUN [options]",
+                "Suggests a class for every unlabeled image from its labeled nearest neighbours in the run's stored\n"
+                "embeddings (see `embed`), with a confidence. --check first measures how well this works here: it\n"
+                "hides every 5th labeled image and compares the suggestions with their labels.");
+    p.positional("PROJECT", "project folder").positional("RUN", "the run whose embeddings to use");
+    p.option("k", "N", "neighbours", "10")
+        .option("csv", "FILE", "write image_id, suggested class, confidence")
+        .option("min-confidence", "C", "list only suggestions at least this confident", "0")
+        .flag("check", "measure the suggestions' accuracy on held-back labels first")
+        .option("threads", "N", "CPU threads (0: all cores)", "0");
+    if (!p.parse(args)) {
+        std::cout << p.help();
+        return 0;
+    }
+    core::configureThreads(p.intValue("threads", 0, 1024));
+    auto project = core::Project::open(p.value("PROJECT"));
+    const auto set = core::loadEmbeddings(*project, p.value("RUN"));
+    const int k = p.intValue("k", 1, 1000);
+    const auto classes = project->classes();
+    if (p.has("check")) {
+        const auto c = core::checkSuggestions(*project, set, k);
+        std::printf("check on %lld held-back labeled images: suggestions %.3f accurate, majority-class guess %.3f\n",
+                    static_cast<long long>(c.heldBack), c.accuracy, c.majorityAccuracy);
+    }
+    const auto suggestions = core::suggestLabels(*project, set, k);
+    const double minConfidence = p.doubleValue("min-confidence", 0, 1);
+    std::vector<int64_t> perClass(classes.size(), 0);
+    std::string csv = "image_id,suggested_class,confidence\n";
+    char buf[64];
+    int64_t kept = 0;
+    for (const auto& s : suggestions) {
+        if (s.confidence < minConfidence)
+            continue;
+        ++kept;
+        ++perClass[static_cast<size_t>(s.classIndex)];
+        std::snprintf(buf, sizeof buf, ",%.4f\n", s.confidence);
+        csv += std::to_string(s.imageId) + "," + core::csvField(classes[static_cast<size_t>(s.classIndex)].name) + buf;
+    }
+    std::printf("%lld unlabeled images, %lld suggestions at confidence >= %.2f:", static_cast<long long>(suggestions.size()),
+                static_cast<long long>(kept), minConfidence);
+    for (size_t c = 0; c < classes.size(); ++c)
+        std::printf(" %s %lld", classes[c].name.c_str(), static_cast<long long>(perClass[c]));
+    std::printf("\n");
+    if (p.has("csv"))
+        core::writeFileAtomically(p.value("csv"), csv);
     return 0;
 }
 

@@ -15,6 +15,8 @@ int runProbe(const std::vector<std::string>& args);
 int runFinetune(const std::vector<std::string>& args);
 int runEvaluate(const std::vector<std::string>& args);
 int runTsne(const std::vector<std::string>& args);
+int runEmbed(const std::vector<std::string>& args);
+int runSuggest(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli

@@ -134,8 +134,15 @@ public:
             }
         });
         // Spread the charges 1, x, y, x^2 + y^2 onto the grid nodes.
-        auto grid = at::zeros({4, size, size}, at::kFloat);
-        float* g = grid.data_ptr<float>();
+        // Buffers are kept between iterations: reallocating megabytes every iteration costs page faults.
+        if (!m_grid.defined() || m_grid.size(1) != size) {
+            m_grid = at::zeros({4, size, size}, at::kFloat);
+            m_gridHat = at::empty({0}, at::kComplexFloat);
+            m_potential = at::empty({0}, at::kFloat);
+        } else {
+            m_grid.zero_();
+        }
+        float* g = m_grid.data_ptr<float>();
         const int64_t plane = int64_t(size) * size;
         for (int64_t i = 0; i < n; ++i) {
             const double x = y[static_cast<size_t>(2 * i)], yy = y[static_cast<size_t>(2 * i + 1)];
@@ -168,7 +175,10 @@ public:
             m_size = size;
             m_h = h;
         }
-        const auto potential = at::fft_irfft2(at::fft_rfft2(grid) * m_kernelHat, at::IntArrayRef{size, size}).contiguous();
+        at::fft_rfft2_out(m_gridHat, m_grid);
+        m_gridHat.mul_(m_kernelHat);
+        at::fft_irfft2_out(m_potential, m_gridHat, at::IntArrayRef{size, size});
+        const auto potential = m_potential.is_contiguous() ? m_potential : m_potential.contiguous();
         const float* pot = potential.data_ptr<float>();
         // Interpolate the potentials back to the points.
         rep.assign(static_cast<size_t>(n) * 2, 0);
@@ -211,7 +221,7 @@ private:
     double m_boxesPerUnit;
     int m_size = 0;
     double m_h = 0;
-    at::Tensor m_kernelHat;
+    at::Tensor m_kernelHat, m_grid, m_gridHat, m_potential;
 };
 
 } // namespace

@@ -101,6 +101,17 @@ CREATE TABLE predictions(
     PRIMARY KEY(run_id, image_id)
 );
 )SQL",
+    // 3: stored embeddings (the matrices live in runs/<id>/embeddings.npy)
+    R"SQL(
+CREATE TABLE embeddings(
+    run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    checkpoint_step INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    input_size INTEGER NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+)SQL",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 static_assert(kMigrationCount == Project::kSchemaVersion, "one migration per schema version");

@@ -69,7 +69,7 @@ struct ClassInfo {
 /// A Project object is used from one thread at a time.
 class Project {
 public:
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
     static constexpr int kDefaultCacheResolution = 256;
 
     /// Creates the folder and an empty catalogue. Throws UserError if a project is already there.
