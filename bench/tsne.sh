@@ -38,8 +38,6 @@ compare() { # label, input.npy, [peer]
     echo "$label: medsiam $s s, trustworthiness $t"
   fi
 }
-synthetic() { /usr/bin/python3 "$peer" --synthetic "$1" --save-input "$work/syn$1.npy" >/dev/null 2>&1 || true; }
-# The peer writes the input before fitting; for the large sizes only the input is wanted.
 make_input() { /usr/bin/python3 - "$1" "$work/syn$1.npy" "$(dirname "$peer")" <<'PY'
 import sys, numpy as np
 sys.path.insert(0, sys.argv[3])

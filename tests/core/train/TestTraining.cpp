@@ -3,7 +3,9 @@
 // weights of an uninterrupted one, the probe gives metrics, and the metrics are right.
 #include "TestSupport.h"
 
+#include "analysis/Embeddings.h"
 #include "analysis/Metrics.h"
+#include "analysis/Suggestions.h"
 #include "io/TensorFile.h"
 #include "project/Project.h"
 #include "system/Runtime.h"
@@ -11,6 +13,8 @@
 #include "train/LinearProbe.h"
 #include "train/PretrainJob.h"
 #include "util/Error.h"
+
+#include <ATen/ATen.h>
 
 #include <QDir>
 #include <QFile>
@@ -136,6 +140,45 @@ private Q_SLOTS:
         configureThreads(2);
         m_project = makeProject(m_tmp.path());
         QVERIFY2(!m_project.isEmpty(), "could not build the synthetic project");
+    }
+
+    void embeddingsAndLabelSuggestions()
+    {
+        auto project = Project::open(m_project.toStdString());
+        PretrainConfig c = smallConfig();
+        c.steps = 20;
+        const std::string id = PretrainJob::create(*project, c);
+        PretrainJob job(*project, id);
+        Recorder r;
+        JobControl control;
+        QCOMPARE(job.run(r, control), JobState::Completed);
+        const EmbeddingSet set = computeEmbeddings(*project, id, 32);
+        QCOMPARE(set.vectors.size(0), int64_t(240));
+        QCOMPARE(set.vectors.size(1), int64_t(128));
+        QCOMPARE(set.checkpointStep, int64_t(20));
+        // Stored and read back exactly.
+        const EmbeddingSet back = loadEmbeddings(*project, id);
+        QCOMPARE(back.imageIds, set.imageIds);
+        QVERIFY(at::equal(back.vectors, set.vectors));
+        // Held-back labels: the neighbours' vote beats guessing the majority class.
+        const SuggestionCheck check = checkSuggestions(*project, set, 10, 5);
+        qInfo("suggestions on %lld held-back images: %.3f accurate (majority guess %.3f)", static_cast<long long>(check.heldBack),
+              check.accuracy, check.majorityAccuracy);
+        QCOMPARE(check.heldBack, int64_t(48));
+        QVERIFY(check.accuracy > check.majorityAccuracy + 0.1);
+        // Every image is labeled here: nothing to suggest.
+        QVERIFY(suggestLabels(*project, set).empty());
+        // The CSV export: ids, split, class and features, nothing about patients.
+        QTemporaryDir tmp;
+        const QString csv = tmp.path() + "/emb.csv";
+        writeEmbeddingsCsv(*project, set, csv.toStdString());
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = f.readAll().split('\n');
+        QVERIFY(lines.front().startsWith("image_id,split,class,f0,f1,"));
+        QVERIFY(!lines.front().contains("atient"));
+        QCOMPARE(lines.size(), 242); // header, 240 rows, final newline
+        QVERIFY(lines[1].split(',').size() == 3 + 128);
     }
 
     void metricsMatchHandComputedValues()
