@@ -4,6 +4,11 @@
 #include "ProgressLine.h"
 
 #include "analysis/Embeddings.h"
+#include "analysis/GradCam.h"
+#include "image/Png.h"
+#include "models/Checkpoint.h"
+#include "train/Features.h"
+#include "train/FinetuneJob.h"
 #include "analysis/Suggestions.h"
 #include "analysis/Tsne.h"
 #include "project/Project.h"
@@ -224,6 +229,68 @@ int runSuggest(const std::vector<std::string>& args)
     std::printf("\n");
     if (p.has("csv"))
         core::writeFileAtomically(p.value("csv"), csv);
+    return 0;
+}
+
+int runGradCam(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli gradcam PROJECT RUN --image ID --out FILE.png [options]",
+                "Grad-CAM of a fine-tuned run on one image: a heatmap of the regions that drove the class score,\n"
+                "written as a PNG overlay on the image (and, with --npy, as an H x W float32 array).");
+    p.positional("PROJECT", "project folder").positional("RUN", "a fine-tuned (finetune) run");
+    p.option("image", "ID", "image id (see the CSV exports or the GUI)")
+        .option("class", "NAME", "class to explain (default: the predicted one)")
+        .option("stage", "N", "activation map: 0 final, 1.. a stage's output (earlier: finer)", "0")
+        .option("out", "FILE", "overlay PNG")
+        .option("npy", "FILE", "also write the heatmap as .npy")
+        .option("threads", "N", "CPU threads (0: all cores)", "0");
+    if (!p.parse(args)) {
+        std::cout << p.help();
+        return 0;
+    }
+    if (!p.has("image") || !p.has("out"))
+        throw UsageError("--image and --out are required");
+    core::configureThreads(p.intValue("threads", 0, 1024));
+    auto project = core::Project::open(p.value("PROJECT"));
+    const std::string run = p.value("RUN");
+    const std::string ckpt = core::runDir(*project, run) + "/checkpoints/last.safetensors";
+    const int size = core::evaluationSize(*project, run);
+    core::Network net = core::loadNetwork(ckpt);
+    core::ImageSet data(*project);
+    const int64_t imageId = p.intValue("image", 1, 2147483647);
+    const int64_t index = data.cache().indexOf(imageId);
+    if (index < 0)
+        throw core::UserError("image " + std::to_string(imageId) + " is not in the project's cache");
+    int classIndex = -1;
+    const auto classes = project->classes();
+    if (p.has("class")) {
+        for (size_t c = 0; c < classes.size(); ++c)
+            if (classes[c].name == p.value("class"))
+                classIndex = static_cast<int>(c);
+        if (classIndex < 0)
+            throw core::UserError("no class '" + p.value("class") + "' in the project");
+    }
+    const auto& cfg = net->config().backbone;
+    const auto norm = cfg.arch == core::BackboneArch::ResNetV2 ? core::InputNormalization::MinusOneToOne : core::InputNormalization::ImageNet;
+    const auto input = core::makeBatch(data.cache(), {index}, size, cfg.inChannels, core::AugmentConfig::none(), norm, 0, 0, 0);
+    const auto r = core::gradCam(*net, input, classIndex, p.intValue("stage", 0, 64));
+    std::vector<float> heat(r.heatmap.data_ptr<float>(), r.heatmap.data_ptr<float>() + r.heatmap.numel());
+    const core::Image8 base = core::resizeImage(data.cache().image(static_cast<size_t>(index)), size, size);
+    core::writePng(p.value("out"), core::heatmapOverlay(base, heat));
+    if (p.has("npy")) {
+        core::NpyArray a;
+        a.kind = 'f';
+        a.itemSize = 4;
+        a.shape = {size, size};
+        a.data.resize(heat.size() * 4);
+        std::memcpy(a.data.data(), heat.data(), a.data.size());
+        const auto bytes = core::writeNpy(a);
+        core::writeFileAtomically(p.value("npy"), std::string(bytes.begin(), bytes.end()));
+    }
+    std::printf("image %lld: explained class %s;", static_cast<long long>(imageId), classes[static_cast<size_t>(r.classIndex)].name.c_str());
+    for (size_t c = 0; c < classes.size(); ++c)
+        std::printf(" %s %.3f", classes[c].name.c_str(), r.probabilities[c]);
+    std::printf("\nwrote %s\n", p.value("out").c_str());
     return 0;
 }
 

@@ -17,6 +17,7 @@ int runEvaluate(const std::vector<std::string>& args);
 int runTsne(const std::vector<std::string>& args);
 int runEmbed(const std::vector<std::string>& args);
 int runSuggest(const std::vector<std::string>& args);
+int runGradCam(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli

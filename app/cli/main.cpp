@@ -52,6 +52,7 @@ const Command kCommands[] = {
     {"embed", "store the features of every image under a run (for maps and exports)", ENGINE(medsiam::cli::runEmbed)},
     {"tsne", "2-D t-SNE or PCA map of a run's embeddings or of any matrix (.npy)", ENGINE(medsiam::cli::runTsne)},
     {"suggest", "suggest labels for unlabeled images from their labeled neighbours", ENGINE(medsiam::cli::runSuggest)},
+    {"gradcam", "Grad-CAM heatmap of a fine-tuned run on an image (PNG overlay)", ENGINE(medsiam::cli::runGradCam)},
 };
 
 #ifndef MEDSIAM_CLI_ENGINE

@@ -241,6 +241,11 @@ public:
             throw UserError("this network has no classification head");
         return head(f);
     }
+    std::pair<torch::Tensor, torch::Tensor> finalMapAndLogits(const torch::Tensor& last) override
+    {
+        auto map = at::relu(norm(last));
+        return {map, forwardHead(map.mean({2, 3}))};
+    }
     std::string headPrefix() const override { return head.is_empty() ? "" : "head."; }
     std::string stemConvName() const override { return "stem.conv"; }
 
@@ -367,6 +372,10 @@ public:
         if (!fcWeight.defined())
             throw UserError("this network has no classification head");
         return at::linear(f, fcWeight, fcBias);
+    }
+    std::pair<torch::Tensor, torch::Tensor> finalMapAndLogits(const torch::Tensor& last) override
+    {
+        return {last, forwardHead(last.mean({2, 3}))};
     }
     std::string headPrefix() const override { return fcWeight.defined() ? "fc." : ""; }
     std::string stemConvName() const override { return "conv1"; }

@@ -59,6 +59,9 @@ public:
     virtual torch::Tensor forwardHead(const torch::Tensor& features) = 0;
     /// Intermediate outputs: the stem, then each stage (for the layer table).
     virtual std::vector<torch::Tensor> forwardStages(const torch::Tensor& x) = 0;
+    /// From the last stage's output: the final activation map (after the final norm and ReLU on
+    /// ResNet-v2) and the logits. For Grad-CAM.
+    virtual std::pair<torch::Tensor, torch::Tensor> finalMapAndLogits(const torch::Tensor& lastStage) = 0;
     torch::Tensor forward(const torch::Tensor& x) { return forwardHead(forwardFeatures(x)); }
     /// Prefix of the classification head's parameters ("head." or "fc."); empty without a head.
     virtual std::string headPrefix() const = 0;

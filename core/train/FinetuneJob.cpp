@@ -351,6 +351,15 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
     }
 }
 
+int evaluationSize(Project& project, const std::string& runId)
+{
+    FinetuneJob job(project, runId);
+    ImageSet data(project);
+    const auto [rows, columns] = project.medianImageSize();
+    const auto pool = data.indices("train", true, job.config().subset);
+    return finetuneSchedule(job.config(), static_cast<int64_t>(pool.size()), rows, columns, data.cache().side()).crop;
+}
+
 std::vector<EvalEvent> evaluateRun(Project& project, const std::string& runId, bool bf16)
 {
     FinetuneJob job(project, runId);

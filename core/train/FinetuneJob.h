@@ -38,6 +38,9 @@ private:
     FinetuneConfig m_config;
 };
 
+/// The input size a fine-tuned run evaluates at (its crop).
+int evaluationSize(Project& project, const std::string& runId);
+
 /// Evaluates a fine-tuned run's last checkpoint on val and test (for example after labels were
 /// corrected) and replaces its stored predictions. Throws UserError.
 std::vector<EvalEvent> evaluateRun(Project& project, const std::string& runId, bool bf16 = false);
