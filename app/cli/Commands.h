@@ -18,6 +18,7 @@ int runTsne(const std::vector<std::string>& args);
 int runEmbed(const std::vector<std::string>& args);
 int runSuggest(const std::vector<std::string>& args);
 int runGradCam(const std::vector<std::string>& args);
+int runReport(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli

@@ -22,6 +22,17 @@
 #include <unistd.h>
 #include <vector>
 
+#ifndef MEDSIAM_HAVE_REPORT
+namespace medsiam::cli {
+/// Without the GUI build there is no Qt to draw with.
+int runReport(const std::vector<std::string>&)
+{
+    std::fprintf(stderr, "medsiam-cli report: this build has no Qt (MEDSIAM_BUILD_GUI=OFF); reports need the full build\n");
+    return 1;
+}
+} // namespace medsiam::cli
+#endif
+
 namespace {
 
 using RunFn = int (*)(const std::vector<std::string>&);
@@ -53,6 +64,7 @@ const Command kCommands[] = {
     {"tsne", "2-D t-SNE or PCA map of a run's embeddings or of any matrix (.npy)", ENGINE(medsiam::cli::runTsne)},
     {"suggest", "suggest labels for unlabeled images from their labeled neighbours", ENGINE(medsiam::cli::runSuggest)},
     {"gradcam", "Grad-CAM heatmap of a fine-tuned run on an image (PNG overlay)", ENGINE(medsiam::cli::runGradCam)},
+    {"report", "a run's plots (PNG, SVG) and CSVs: curves, confusion, ROC, t-SNE map", ENGINE(medsiam::cli::runReport)},
 };
 
 #ifndef MEDSIAM_CLI_ENGINE

@@ -21,6 +21,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QImage>
 #include <QList>
 #include <QTemporaryDir>
 #include <QThread>
@@ -475,6 +476,24 @@ private Q_SLOTS:
         // evaluate reproduces the stored run's metrics from its checkpoint.
         const auto again = evaluateRun(*project, id);
         QCOMPARE(again.back().metrics.accuracy, test.metrics.accuracy);
+#ifdef MEDSIAM_TEST_REPORT
+        // The report: plots as PNG and SVG, predictions as CSV without patient data.
+        QTemporaryDir out;
+        QProcess report;
+        report.start(QStringLiteral(MEDSIAM_CLI), {"report", m_project, QString::fromStdString(id), "--out", out.path()});
+        QVERIFY(report.waitForFinished(120000));
+        QVERIFY2(report.exitCode() == 0, report.readAllStandardError().constData());
+        for (const char* f : {"loss.png", "loss.svg", "metrics.png", "confusion_test.png", "confusion_test.svg", "roc_test.png",
+                              "roc_val.svg", "predictions.csv"})
+            QVERIFY2(QFile::exists(out.path() + "/" + f), f);
+        QImage roc(out.path() + "/roc_test.png");
+        QVERIFY(!roc.isNull() && roc.width() > 500);
+        QFile csv(out.path() + "/predictions.csv");
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        const QByteArray header = csv.readLine();
+        QCOMPARE(header.trimmed(), QByteArray("image_id,split,truth,p_0,p_1"));
+        QCOMPARE(csv.readAll().count('\n'), 80);
+#endif
     }
 
     void probeGivesMetricsAndStoresPredictions()

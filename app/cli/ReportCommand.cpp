@@ -1,0 +1,41 @@
+// medsiam-cli report (built when the GUI is: it draws with Qt, offscreen)
+#include "ArgParser.h"
+#include "Commands.h"
+
+#include "project/Project.h"
+#include "report/RunReport.h"
+
+#include <QGuiApplication>
+
+#include <cstdio>
+#include <iostream>
+
+namespace medsiam::cli {
+
+int runReport(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli report PROJECT RUN --out DIR",
+                "Writes a run's report: PNG and SVG plots (loss and monitor curves, confusion matrices and ROC curves\n"
+                "per split, the t-SNE map by label when `tsne` has been run) and CSVs (per-image predictions, map\n"
+                "coordinates). Image ids, splits and classes only: no patient data.");
+    p.positional("PROJECT", "project folder").positional("RUN", "run id").option("out", "DIR", "output folder");
+    if (!p.parse(args)) {
+        std::cout << p.help();
+        return 0;
+    }
+    if (!p.has("out"))
+        throw UsageError("--out is required");
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    int argc = 1;
+    char name[] = "medsiam-cli";
+    char* argv[] = {name, nullptr};
+    QGuiApplication app(argc, argv);
+    auto project = core::Project::open(p.value("PROJECT"));
+    const auto files = ui::writeRunReport(*project, p.value("RUN"), p.value("out"));
+    for (const auto& f : files)
+        std::printf("wrote %s\n", f.c_str());
+    return 0;
+}
+
+} // namespace medsiam::cli

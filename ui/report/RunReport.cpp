@@ -1,0 +1,426 @@
+#include "report/RunReport.h"
+
+#include "analysis/Metrics.h"
+#include "io/NpyArray.h"
+#include "project/Project.h"
+#include "util/AtomicFile.h"
+#include "util/Csv.h"
+#include "util/Error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QFont>
+#include <QFontMetricsF>
+#include <QGuiApplication>
+#include <QImage>
+#include <QPainter>
+#include <QPainterPath>
+#include <QSvgGenerator>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+
+namespace medsiam::ui {
+
+namespace fs = std::filesystem;
+using core::UserError;
+
+namespace {
+
+const QColor kPalette[] = {QColor(31, 119, 180), QColor(214, 39, 40), QColor(44, 160, 44), QColor(255, 127, 14),
+                           QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(23, 190, 207)};
+QColor colour(int i) { return kPalette[static_cast<size_t>(i) % (sizeof kPalette / sizeof kPalette[0])]; }
+
+struct Series {
+    QString name;
+    std::vector<QPointF> points;
+    QColor colour;
+};
+
+/// Axes with ticks, a title, axis labels and line series in [xmin, xmax] x [ymin, ymax].
+void drawLinePlot(QPainter& p, const QRectF& area, const QString& title, const QString& xLabel, const QString& yLabel,
+                  const std::vector<Series>& series, bool fixedUnitY = false)
+{
+    double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
+    for (const auto& s : series)
+        for (const auto& pt : s.points) {
+            x0 = std::min(x0, pt.x());
+            x1 = std::max(x1, pt.x());
+            y0 = std::min(y0, pt.y());
+            y1 = std::max(y1, pt.y());
+        }
+    if (fixedUnitY) {
+        y0 = 0;
+        y1 = 1;
+    }
+    if (x0 >= x1) {
+        x0 -= 1;
+        x1 += 1;
+    }
+    if (y0 >= y1) {
+        y0 -= 0.5;
+        y1 += 0.5;
+    }
+    const double pad = (y1 - y0) * 0.05;
+    if (!fixedUnitY) {
+        y0 -= pad;
+        y1 += pad;
+    }
+    const QRectF plot = area.adjusted(70, 40, -20, -55);
+    p.setPen(Qt::black);
+    QFont f = p.font();
+    f.setPointSizeF(11);
+    f.setBold(true);
+    p.setFont(f);
+    p.drawText(QRectF(area.left(), area.top() + 5, area.width(), 25), Qt::AlignCenter, title);
+    f.setBold(false);
+    f.setPointSizeF(9);
+    p.setFont(f);
+    p.drawRect(plot);
+    auto mapX = [&](double x) { return plot.left() + (x - x0) / (x1 - x0) * plot.width(); };
+    auto mapY = [&](double y) { return plot.bottom() - (y - y0) / (y1 - y0) * plot.height(); };
+    for (int t = 0; t <= 5; ++t) {
+        const double xv = x0 + (x1 - x0) * t / 5, yv = y0 + (y1 - y0) * t / 5;
+        p.setPen(QColor(225, 225, 225));
+        p.drawLine(QPointF(mapX(xv), plot.top()), QPointF(mapX(xv), plot.bottom()));
+        p.drawLine(QPointF(plot.left(), mapY(yv)), QPointF(plot.right(), mapY(yv)));
+        p.setPen(Qt::black);
+        p.drawText(QRectF(mapX(xv) - 40, plot.bottom() + 4, 80, 16), Qt::AlignCenter, QString::number(xv, 'g', 4));
+        p.drawText(QRectF(plot.left() - 66, mapY(yv) - 8, 60, 16), Qt::AlignRight | Qt::AlignVCenter, QString::number(yv, 'g', 3));
+    }
+    p.drawText(QRectF(plot.left(), plot.bottom() + 22, plot.width(), 18), Qt::AlignCenter, xLabel);
+    p.save();
+    p.translate(area.left() + 14, plot.center().y());
+    p.rotate(-90);
+    p.drawText(QRectF(-plot.height() / 2, -9, plot.height(), 18), Qt::AlignCenter, yLabel);
+    p.restore();
+    p.setClipRect(plot);
+    for (const auto& s : series) {
+        QPainterPath path;
+        for (size_t i = 0; i < s.points.size(); ++i) {
+            const QPointF q(mapX(s.points[i].x()), mapY(s.points[i].y()));
+            i == 0 ? path.moveTo(q) : path.lineTo(q);
+        }
+        p.setPen(QPen(s.colour, 1.6));
+        p.setBrush(Qt::NoBrush);
+        p.drawPath(path);
+    }
+    p.setClipping(false);
+    // Legend, inside the plot at the bottom right (where ROC curves and falling losses leave room).
+    const QFontMetricsF fm(p.font());
+    double width = 0;
+    for (const auto& s : series)
+        width = std::max(width, fm.horizontalAdvance(s.name));
+    double ly = plot.bottom() - 8 - 17.0 * series.size();
+    const double lx = plot.right() - width - 40;
+    p.fillRect(QRectF(lx - 6, ly - 3, width + 42, 17.0 * series.size() + 6), QColor(255, 255, 255, 220));
+    for (const auto& s : series) {
+        p.setPen(QPen(s.colour, 3));
+        p.drawLine(QPointF(lx, ly + 8), QPointF(lx + 20, ly + 8));
+        p.setPen(Qt::black);
+        p.drawText(QRectF(lx + 26, ly, width + 10, 16), Qt::AlignLeft | Qt::AlignVCenter, s.name);
+        ly += 17;
+    }
+}
+
+void drawConfusion(QPainter& p, const QRectF& area, const QString& title, const std::vector<std::vector<int64_t>>& m,
+                   const std::vector<std::string>& classes)
+{
+    const int k = static_cast<int>(m.size());
+    QFont f = p.font();
+    f.setPointSizeF(11);
+    f.setBold(true);
+    p.setFont(f);
+    p.setPen(Qt::black);
+    p.drawText(QRectF(area.left(), area.top() + 5, area.width(), 25), Qt::AlignCenter, title);
+    f.setBold(false);
+    f.setPointSizeF(9);
+    p.setFont(f);
+    const QRectF grid = area.adjusted(110, 60, -20, -40);
+    const double cw = grid.width() / k, ch = grid.height() / k;
+    for (int t = 0; t < k; ++t) {
+        int64_t row = 0;
+        for (int q = 0; q < k; ++q)
+            row += m[t][q];
+        for (int q = 0; q < k; ++q) {
+            const double share = row ? double(m[t][q]) / double(row) : 0;
+            const QRectF cell(grid.left() + q * cw, grid.top() + t * ch, cw, ch);
+            p.fillRect(cell, QColor::fromRgbF(1 - 0.8 * share, 1 - 0.55 * share, 1 - 0.2 * share));
+            p.setPen(Qt::gray);
+            p.drawRect(cell);
+            p.setPen(share > 0.6 ? Qt::white : Qt::black);
+            p.drawText(cell, Qt::AlignCenter, QString("%1\n%2%").arg(m[t][q]).arg(share * 100, 0, 'f', 1));
+        }
+        p.setPen(Qt::black);
+        p.drawText(QRectF(area.left(), grid.top() + t * ch, 105, ch), Qt::AlignRight | Qt::AlignVCenter,
+                   QString::fromStdString(classes[static_cast<size_t>(t)]) + "  ");
+        p.drawText(QRectF(grid.left() + t * cw, grid.top() - 20, cw, 18), Qt::AlignCenter, QString::fromStdString(classes[static_cast<size_t>(t)]));
+    }
+    p.drawText(QRectF(grid.left(), grid.top() - 40, grid.width(), 18), Qt::AlignCenter, "predicted");
+    p.drawText(QRectF(area.left(), grid.bottom() + 8, grid.width() + 110, 18), Qt::AlignCenter, "rows: true class");
+}
+
+void drawScatter(QPainter& p, const QRectF& area, const QString& title, const std::vector<float>& xy, const std::vector<int>& label,
+                 const std::vector<std::string>& classes)
+{
+    float x0 = 1e30f, x1 = -1e30f, y0 = 1e30f, y1 = -1e30f;
+    for (size_t i = 0; i < xy.size() / 2; ++i) {
+        x0 = std::min(x0, xy[2 * i]);
+        x1 = std::max(x1, xy[2 * i]);
+        y0 = std::min(y0, xy[2 * i + 1]);
+        y1 = std::max(y1, xy[2 * i + 1]);
+    }
+    QFont f = p.font();
+    f.setPointSizeF(11);
+    f.setBold(true);
+    p.setFont(f);
+    p.setPen(Qt::black);
+    p.drawText(QRectF(area.left(), area.top() + 5, area.width(), 25), Qt::AlignCenter, title);
+    f.setBold(false);
+    f.setPointSizeF(9);
+    p.setFont(f);
+    const QRectF box = area.adjusted(20, 40, -160, -20);
+    const double side = std::min(box.width(), box.height());
+    const QRectF plot(box.left() + (box.width() - side) / 2, box.top() + (box.height() - side) / 2, side, side);
+    const float span = std::max({x1 - x0, y1 - y0, 1e-6f});
+    // Centre the map in the square plot (one scale for both axes keeps distances honest).
+    x0 -= (span - (x1 - x0)) / 2;
+    y0 -= (span - (y1 - y0)) / 2;
+    p.setPen(Qt::NoPen);
+    // Unlabeled first (gray), then the classes, so colours stay visible.
+    for (int pass = -1; pass < static_cast<int>(classes.size()); ++pass) {
+        p.setBrush(pass < 0 ? QColor(170, 170, 170, 120) : colour(pass));
+        for (size_t i = 0; i < label.size(); ++i) {
+            if (label[i] != pass)
+                continue;
+            const double px = plot.left() + (xy[2 * i] - x0) / span * plot.width();
+            const double py = plot.bottom() - (xy[2 * i + 1] - y0) / span * plot.height();
+            p.drawEllipse(QPointF(px, py), 1.8, 1.8);
+        }
+    }
+    double ly = box.top();
+    for (int c = -1; c < static_cast<int>(classes.size()); ++c) {
+        p.setBrush(c < 0 ? QColor(170, 170, 170) : colour(c));
+        p.setPen(Qt::NoPen);
+        p.drawEllipse(QPointF(box.right() + 25, ly + 8), 5, 5);
+        p.setPen(Qt::black);
+        p.drawText(QRectF(box.right() + 35, ly, 120, 16), Qt::AlignLeft | Qt::AlignVCenter,
+                   c < 0 ? QString("unlabeled") : QString::fromStdString(classes[static_cast<size_t>(c)]));
+        ly += 18;
+    }
+}
+
+/// Renders `draw` to name.png (2x for sharpness) and name.svg.
+void render(const std::string& dir, const std::string& name, QSize size, const std::function<void(QPainter&, const QRectF&)>& draw,
+            std::vector<std::string>& written)
+{
+    QImage image(size * 2, QImage::Format_RGB32);
+    image.fill(Qt::white);
+    {
+        QPainter p(&image);
+        p.setRenderHint(QPainter::Antialiasing);
+        p.scale(2, 2);
+        draw(p, QRectF(QPointF(0, 0), size));
+    }
+    const std::string png = dir + "/" + name + ".png";
+    if (!image.save(QString::fromStdString(png), "PNG"))
+        throw UserError("cannot write '" + png + "'");
+    QSvgGenerator svg;
+    const std::string svgPath = dir + "/" + name + ".svg";
+    svg.setFileName(QString::fromStdString(svgPath));
+    svg.setSize(size);
+    svg.setViewBox(QRect(QPoint(0, 0), size));
+    svg.setTitle(QString::fromStdString(name));
+    {
+        QPainter p(&svg);
+        p.fillRect(QRectF(QPointF(0, 0), size), Qt::white);
+        draw(p, QRectF(QPointF(0, 0), size));
+    }
+    written.push_back(png);
+    written.push_back(svgPath);
+}
+
+std::vector<nlohmann::json> readJsonl(const std::string& path)
+{
+    std::vector<nlohmann::json> out;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty())
+            continue;
+        try {
+            out.push_back(nlohmann::json::parse(line));
+        } catch (const std::exception&) {
+        }
+    }
+    return out;
+}
+
+/// ROC points of scores against a binary truth, from (0,0) to (1,1).
+std::vector<QPointF> rocPoints(const std::vector<int>& positive, const std::vector<float>& scores)
+{
+    std::vector<size_t> order(scores.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+    int64_t pos = 0, neg = 0;
+    for (int v : positive)
+        (v ? pos : neg) += 1;
+    std::vector<QPointF> pts{{0, 0}};
+    int64_t tp = 0, fp = 0;
+    for (size_t i = 0; i < order.size(); ++i) {
+        (positive[order[i]] ? tp : fp) += 1;
+        if (i + 1 == order.size() || scores[order[i + 1]] != scores[order[i]])
+            pts.emplace_back(neg ? double(fp) / neg : 0, pos ? double(tp) / pos : 0);
+    }
+    return pts;
+}
+
+} // namespace
+
+std::vector<std::string> writeRunReport(core::Project& project, const std::string& runId, const std::string& outDir)
+{
+    if (!QGuiApplication::instance())
+        throw UserError("internal: the report needs a QGuiApplication");
+    const std::string runPath = project.dir() + "/runs/" + runId;
+    if (!fs::exists(runPath + "/config.json"))
+        throw UserError("no run '" + runId + "' in " + project.dir() + " (see `medsiam-cli runs`)");
+    fs::create_directories(outDir);
+    std::vector<std::string> written;
+    std::vector<std::string> classes;
+    for (const auto& c : project.classes())
+        classes.push_back(c.name);
+
+    // 1. Curves from metrics.jsonl.
+    const auto records = readJsonl(runPath + "/metrics.jsonl");
+    Series loss{"loss", {}, colour(0)}, knnAcc{"kNN accuracy", {}, colour(1)}, knnBal{"kNN balanced acc.", {}, colour(2)},
+        valAuc{"val ROC AUC", {}, colour(3)}, valBal{"val balanced acc.", {}, colour(4)};
+    for (const auto& r : records) {
+        const std::string type = r.value("type", "");
+        const double step = r.value("step", 0.0);
+        if (type == "step")
+            loss.points.emplace_back(step, r.value("loss", 0.0));
+        else if (type == "knn") {
+            knnAcc.points.emplace_back(step, r.value("accuracy", 0.0));
+            knnBal.points.emplace_back(step, r.value("balanced_accuracy", 0.0));
+        } else if (type == "eval" && r.value("split", "") == "val" && r.contains("metrics")) {
+            const auto& m = r["metrics"];
+            if (m.contains("macro_auc") && m["macro_auc"].is_number())
+                valAuc.points.emplace_back(step, m["macro_auc"].get<double>());
+            valBal.points.emplace_back(step, m.value("balanced_accuracy", 0.0));
+        }
+    }
+    if (!loss.points.empty())
+        render(outDir, "loss", {760, 420},
+               [&](QPainter& p, const QRectF& a) { drawLinePlot(p, a, QString::fromStdString(runId) + ": training loss", "step", "loss", {loss}); },
+               written);
+    std::vector<Series> metricSeries;
+    for (auto* s : {&knnAcc, &knnBal, &valAuc, &valBal})
+        if (!s->points.empty())
+            metricSeries.push_back(*s);
+    if (!metricSeries.empty())
+        render(outDir, "metrics", {760, 420},
+               [&](QPainter& p, const QRectF& a) { drawLinePlot(p, a, QString::fromStdString(runId) + ": monitors", "step", "value", metricSeries, true); },
+               written);
+
+    // 2. Predictions: CSV, confusion matrices and ROC curves per split.
+    std::map<std::string, std::vector<std::pair<int, std::vector<float>>>> bySplit;
+    std::string csv = "image_id,split,truth";
+    for (const auto& c : classes)
+        csv += ",p_" + core::csvField(c);
+    csv += "\n";
+    {
+        auto s = project.db().prepare("SELECT image_id, split, truth, probabilities FROM predictions WHERE run_id=? ORDER BY image_id");
+        s.bind(1, runId);
+        while (s.step()) {
+            const auto probs = nlohmann::json::parse(s.columnText(3)).get<std::vector<float>>();
+            const int truth = s.columnIsNull(2) ? -1 : static_cast<int>(s.columnInt(2));
+            const std::string split = s.columnText(1);
+            csv += std::to_string(s.columnInt(0)) + "," + split + "," +
+                   (truth >= 0 ? core::csvField(classes[static_cast<size_t>(truth)]) : std::string());
+            for (float v : probs)
+                csv += "," + std::to_string(v);
+            csv += "\n";
+            if (truth >= 0 && probs.size() == classes.size())
+                bySplit[split].emplace_back(truth, probs);
+        }
+    }
+    if (!bySplit.empty()) {
+        core::writeFileAtomically(outDir + "/predictions.csv", csv);
+        written.push_back(outDir + "/predictions.csv");
+    }
+    for (const auto& [split, rows] : bySplit) {
+        std::vector<int> truth;
+        std::vector<float> flat;
+        for (const auto& [t, probs] : rows) {
+            truth.push_back(t);
+            flat.insert(flat.end(), probs.begin(), probs.end());
+        }
+        const auto m = core::computeMetrics(truth, flat, static_cast<int>(classes.size()));
+        render(outDir, "confusion_" + split, {520, 460},
+               [&](QPainter& p, const QRectF& a) {
+                   drawConfusion(p, a, QString("confusion matrix: %1, %2 images").arg(QString::fromStdString(split)).arg(m.samples),
+                                 m.confusion, classes);
+               },
+               written);
+        std::vector<Series> roc;
+        for (size_t c = 0; c < classes.size(); ++c) {
+            if (classes.size() == 2 && c == 0)
+                continue; // binary: one curve
+            std::vector<int> positive;
+            std::vector<float> scores;
+            for (size_t i = 0; i < truth.size(); ++i) {
+                positive.push_back(truth[i] == static_cast<int>(c));
+                scores.push_back(flat[i * classes.size() + c]);
+            }
+            roc.push_back({QString("%1 (AUC %2)").arg(QString::fromStdString(classes[c])).arg(m.auc[c], 0, 'f', 3), rocPoints(positive, scores),
+                           colour(static_cast<int>(c))});
+        }
+        roc.push_back({"chance", {{0, 0}, {1, 1}}, QColor(160, 160, 160)});
+        render(outDir, "roc_" + split, {520, 460},
+               [&](QPainter& p, const QRectF& a) {
+                   drawLinePlot(p, a, QString("ROC: %1, %2 images").arg(QString::fromStdString(split)).arg(m.samples), "false positive rate",
+                                "true positive rate", roc, true);
+               },
+               written);
+    }
+
+    // 3. The t-SNE map, when `tsne` has been run for this run.
+    if (fs::exists(runPath + "/tsne.npy") && fs::exists(runPath + "/embedding_ids.npy")) {
+        auto load = [](const std::string& path) {
+            const std::string bytes = core::readWholeFile(path);
+            return core::parseNpy(std::vector<uint8_t>(bytes.begin(), bytes.end()), path);
+        };
+        const auto layout = load(runPath + "/tsne.npy"), ids = load(runPath + "/embedding_ids.npy");
+        if (layout.shape.size() == 2 && layout.shape[1] == 2 && ids.shape.size() == 1 && ids.shape[0] == layout.shape[0]) {
+            std::map<int64_t, int> labelOf;
+            for (const auto& item : project.trainingItems())
+                labelOf[item.imageId] = item.classIndex;
+            std::vector<float> xy(static_cast<size_t>(layout.elementCount()));
+            std::vector<int> label(static_cast<size_t>(ids.shape[0]));
+            std::string tsv = "image_id,class,x,y\n";
+            for (int64_t i = 0; i < ids.shape[0]; ++i) {
+                xy[static_cast<size_t>(2 * i)] = static_cast<float>(layout.asDouble(2 * i));
+                xy[static_cast<size_t>(2 * i + 1)] = static_cast<float>(layout.asDouble(2 * i + 1));
+                const int64_t id = ids.asInt(i);
+                label[static_cast<size_t>(i)] = labelOf.count(id) ? labelOf[id] : -1;
+                tsv += std::to_string(id) + "," + (label[static_cast<size_t>(i)] >= 0 ? core::csvField(classes[static_cast<size_t>(label[static_cast<size_t>(i)])]) : "") +
+                       "," + std::to_string(xy[static_cast<size_t>(2 * i)]) + "," + std::to_string(xy[static_cast<size_t>(2 * i + 1)]) + "\n";
+            }
+            render(outDir, "tsne", {720, 600},
+                   [&](QPainter& p, const QRectF& a) { drawScatter(p, a, QString::fromStdString(runId) + ": t-SNE map by label", xy, label, classes); },
+                   written);
+            core::writeFileAtomically(outDir + "/tsne.csv", tsv);
+            written.push_back(outDir + "/tsne.csv");
+        }
+    }
+    if (written.empty())
+        throw UserError("run '" + runId + "' has nothing to report yet (no metrics, predictions or map)");
+    return written;
+}
+
+} // namespace medsiam::ui
