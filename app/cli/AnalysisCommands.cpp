@@ -47,14 +47,7 @@ at::Tensor readMatrix(const std::string& path)
 
 void writeLayout(const std::string& path, const std::vector<float>& layout)
 {
-    core::NpyArray out;
-    out.kind = 'f';
-    out.itemSize = 4;
-    out.shape = {static_cast<int64_t>(layout.size() / 2), 2};
-    out.data.resize(layout.size() * 4);
-    std::memcpy(out.data.data(), layout.data(), out.data.size());
-    const auto bytes = core::writeNpy(out);
-    core::writeFileAtomically(path, std::string(bytes.begin(), bytes.end()));
+    core::saveFloatNpy(path, layout.data(), {static_cast<int64_t>(layout.size() / 2), 2});
 }
 
 } // namespace
@@ -164,17 +157,8 @@ int runEmbed(const std::vector<std::string>& args)
     core::configureThreads(p.intValue("threads", 0, 1024));
     auto project = core::Project::open(p.value("PROJECT"));
     const auto set = core::computeEmbeddings(*project, p.value("RUN"), p.intValue("size", 16, 4096), p.has("bf16"));
-    if (p.has("npy")) {
-        std::vector<float> flat(set.vectors.data_ptr<float>(), set.vectors.data_ptr<float>() + set.vectors.numel());
-        core::NpyArray a;
-        a.kind = 'f';
-        a.itemSize = 4;
-        a.shape = {set.vectors.size(0), set.vectors.size(1)};
-        a.data.resize(flat.size() * 4);
-        std::memcpy(a.data.data(), flat.data(), a.data.size());
-        const auto bytes = core::writeNpy(a);
-        core::writeFileAtomically(p.value("npy"), std::string(bytes.begin(), bytes.end()));
-    }
+    if (p.has("npy"))
+        core::saveFloatNpy(p.value("npy"), set.vectors.data_ptr<float>(), {set.vectors.size(0), set.vectors.size(1)});
     if (p.has("csv"))
         core::writeEmbeddingsCsv(*project, set, p.value("csv"));
     std::printf("embedded %lld images (%lld dimensions) with run %s at step %lld\n", static_cast<long long>(set.vectors.size(0)),
@@ -277,16 +261,8 @@ int runGradCam(const std::vector<std::string>& args)
     std::vector<float> heat(r.heatmap.data_ptr<float>(), r.heatmap.data_ptr<float>() + r.heatmap.numel());
     const core::Image8 base = core::resizeImage(data.cache().image(static_cast<size_t>(index)), size, size);
     core::writePng(p.value("out"), core::heatmapOverlay(base, heat));
-    if (p.has("npy")) {
-        core::NpyArray a;
-        a.kind = 'f';
-        a.itemSize = 4;
-        a.shape = {size, size};
-        a.data.resize(heat.size() * 4);
-        std::memcpy(a.data.data(), heat.data(), a.data.size());
-        const auto bytes = core::writeNpy(a);
-        core::writeFileAtomically(p.value("npy"), std::string(bytes.begin(), bytes.end()));
-    }
+    if (p.has("npy"))
+        core::saveFloatNpy(p.value("npy"), heat.data(), {size, size});
     std::printf("image %lld: explained class %s;", static_cast<long long>(imageId), classes[static_cast<size_t>(r.classIndex)].name.c_str());
     for (size_t c = 0; c < classes.size(); ++c)
         std::printf(" %s %.3f", classes[c].name.c_str(), r.probabilities[c]);

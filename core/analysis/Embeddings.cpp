@@ -66,7 +66,7 @@ EmbeddingSet computeEmbeddings(Project& project, const std::string& runId, int i
     for (const auto& item : data.items())
         set.imageIds.push_back(item.imageId);
     const int64_t n = set.vectors.size(0), d = set.vectors.size(1);
-    saveNpy(dir + "/embeddings.npy", 'f', 4, {n, d}, set.vectors.data_ptr<float>(), static_cast<size_t>(n * d * 4));
+    saveFloatNpy(dir + "/embeddings.npy", set.vectors.data_ptr<float>(), {n, d});
     saveNpy(dir + "/embedding_ids.npy", 'i', 8, {n}, set.imageIds.data(), static_cast<size_t>(n * 8));
     project.db()
         .prepare("INSERT INTO embeddings(run_id,checkpoint_step,count,dim,input_size) VALUES(?,?,?,?,?) ON CONFLICT(run_id) DO "

@@ -1,5 +1,6 @@
 #include "io/NpyArray.h"
 
+#include "util/AtomicFile.h"
 #include "util/Error.h"
 #include "util/Text.h"
 
@@ -40,7 +41,6 @@ std::string NpyArray::shapeText() const
     return s + "]";
 }
 
-namespace {
 float halfToFloat(uint16_t h)
 {
     const uint32_t sign = uint32_t(h & 0x8000) << 16;
@@ -68,7 +68,6 @@ float halfToFloat(uint16_t h)
     std::memcpy(&f, &bits, 4);
     return f;
 }
-} // namespace
 
 double NpyArray::asDouble(int64_t i) const
 {
@@ -222,11 +221,27 @@ std::vector<uint8_t> writeNpy(const NpyArray& a)
     while ((10 + header.size() + 1) % 64 != 0)
         header += ' ';
     header += '\n';
-    std::vector<uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                static_cast<uint8_t>(header.size() & 0xFF), static_cast<uint8_t>(header.size() >> 8)};
-    out.insert(out.end(), header.begin(), header.end());
-    out.insert(out.end(), a.data.begin(), a.data.end());
+    const uint8_t magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<uint8_t>(header.size() & 0xFF),
+                               static_cast<uint8_t>(header.size() >> 8)};
+    std::vector<uint8_t> out(sizeof magic + header.size() + a.data.size());
+    std::memcpy(out.data(), magic, sizeof magic);
+    std::memcpy(out.data() + sizeof magic, header.data(), header.size());
+    if (!a.data.empty())
+        std::memcpy(out.data() + sizeof magic + header.size(), a.data.data(), a.data.size());
     return out;
+}
+
+void saveFloatNpy(const std::string& path, const float* data, const std::vector<int64_t>& shape)
+{
+    NpyArray a;
+    a.kind = 'f';
+    a.itemSize = 4;
+    a.shape = shape;
+    a.data.resize(static_cast<size_t>(a.elementCount()) * 4);
+    if (!a.data.empty())
+        std::memcpy(a.data.data(), data, a.data.size());
+    const auto bytes = writeNpy(a);
+    writeFileAtomically(path, std::string(bytes.begin(), bytes.end()));
 }
 
 } // namespace medsiam::core

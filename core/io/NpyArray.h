@@ -31,4 +31,10 @@ NpyArray parseNpy(std::vector<uint8_t> bytes, const std::string& what);
 /// Serialises float32 / uint8 / int64 arrays back to .npy (used by tests and exports).
 std::vector<uint8_t> writeNpy(const NpyArray& array);
 
+/// Writes a float32 array of the given shape to a .npy file, atomically. Throws UserError.
+void saveFloatNpy(const std::string& path, const float* data, const std::vector<int64_t>& shape);
+
+/// IEEE half-precision bits to float.
+float halfToFloat(uint16_t bits);
+
 } // namespace medsiam::core

@@ -66,34 +66,6 @@ bool dtypeFromCode(const std::string& code, DType& out)
     return false;
 }
 
-float halfBitsToFloat(uint16_t h)
-{
-    const uint32_t sign = uint32_t(h & 0x8000) << 16;
-    int exp = (h >> 10) & 0x1F;
-    uint32_t mant = h & 0x3FF;
-    uint32_t bits;
-    if (exp == 0) {
-        if (mant == 0) {
-            bits = sign;
-        } else {
-            exp = 1;
-            while (!(mant & 0x400)) {
-                mant <<= 1;
-                --exp;
-            }
-            mant &= 0x3FF;
-            bits = sign | uint32_t(exp + 127 - 15) << 23 | mant << 13;
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7F800000u | mant << 13;
-    } else {
-        bits = sign | uint32_t(exp + 127 - 15) << 23 | mant << 13;
-    }
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
 template <typename T>
 T load(const uint8_t* p)
 {
@@ -133,7 +105,7 @@ std::vector<float> RawTensor::toFloat() const
         switch (dtype) {
         case DType::F32: v = load<float>(p); break;
         case DType::F64: v = static_cast<float>(load<double>(p)); break;
-        case DType::F16: v = halfBitsToFloat(load<uint16_t>(p)); break;
+        case DType::F16: v = halfToFloat(load<uint16_t>(p)); break;
         case DType::BF16: {
             const uint32_t bits = uint32_t(load<uint16_t>(p)) << 16;
             std::memcpy(&v, &bits, 4);
