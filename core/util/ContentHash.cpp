@@ -32,7 +32,7 @@ void ContentHasher::update(const void* data, size_t size)
 {
     auto p = static_cast<const uint8_t*>(data);
     m_length += size;
-    while (m_tailSize > 0 && size > 0) {
+    while (m_tailSize > 0 && m_tailSize < sizeof m_tail && size > 0) {
         m_tail[m_tailSize++] = *p++;
         --size;
         if (m_tailSize == 8) {
