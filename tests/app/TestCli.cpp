@@ -1,9 +1,17 @@
 // medsiam-cli as a user runs it: help on every command, clear messages and exit status 2
 // for bad arguments, and a demo import whose `info` shows the expected counts.
+#include <QDirIterator>
+#include <QFile>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
+
+#ifdef MEDSIAM_HAVE_DCMTK
+#include "io/DicomWriter.h"
+#endif
+
+#include <random>
 
 namespace {
 struct Result {
@@ -101,6 +109,56 @@ private Q_SLOTS:
         QVERIFY2(r.out.contains("with the SimSiam heads"), qPrintable(r.out));
         QVERIFY2(r.out.contains("names: medsiam"), qPrintable(r.out));
     }
+
+#ifdef MEDSIAM_HAVE_DCMTK
+    void exportsNeverContainPatientNames()
+    {
+        // DICOM files carrying a patient name, through import, pretraining, embeddings, the t-SNE
+        // map, the issue list and the report: no exported or stored run file may contain it.
+        QTemporaryDir tmp;
+        const QString src = tmp.path() + "/dicom", project = tmp.path() + "/p.medsiam", out = tmp.path() + "/out";
+        QVERIFY(QDir().mkpath(src));
+        std::mt19937 rng(3);
+        for (int i = 0; i < 16; ++i) {
+            medsiam::test::DicomSpec spec;
+            spec.rows = spec.columns = 32;
+            spec.pixels8.resize(32 * 32);
+            for (auto& v : spec.pixels8)
+                v = static_cast<uint8_t>(rng() % 256);
+            spec.patientId = "PAT" + std::to_string(i % 4);
+            medsiam::test::writeDicom((src + "/img" + QString::number(i) + ".dcm").toStdString(), spec); // PatientName Doe^Jane
+        }
+        {
+            QFile source(src + "/img0.dcm");
+            QVERIFY(source.open(QIODevice::ReadOnly));
+            QVERIFY(source.readAll().contains("Doe^Jane")); // the input really carries a name
+        }
+        QCOMPARE(cli({"import", src, "--project", project, "--size", "32"}).code, 0);
+        Result r = cli({"pretrain", project, "--backbone", "bit-nano", "--steps", "2", "--batch", "4", "--size", "32"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QString run = QDir(project + "/runs").entryList(QDir::Dirs | QDir::NoDotAndDotDot).first();
+        QVERIFY(QDir().mkpath(out));
+        QCOMPARE(cli({"embed", project, run, "--size", "32", "--csv", out + "/embeddings.csv"}).code, 0);
+        r = cli({"tsne", "--project", project, "--run", run, "--perplexity", "3", "--csv", out + "/tsne.csv"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QCOMPARE(cli({"info", project, "--issues-csv", out + "/issues.csv"}).code, 0);
+        r = cli({"report", project, run, "--out", out + "/report"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        int files = 0;
+        for (const QString& dir : {out, project}) { // the exports, and everything the project stores
+            QDirIterator it(dir, QDir::Files, QDirIterator::Subdirectories);
+            while (it.hasNext()) {
+                QFile f(it.next());
+                QVERIFY(f.open(QIODevice::ReadOnly));
+                const QByteArray bytes = f.readAll();
+                QVERIFY2(!bytes.contains("Doe") && !bytes.contains("Jane"), qPrintable(f.fileName()));
+                ++files;
+            }
+        }
+        QVERIFY(files >= 10);
+        QVERIFY(QFile::exists(out + "/report/tsne.svg"));
+    }
+#endif
 
     void infoOnAFolderThatIsNoProject()
     {
