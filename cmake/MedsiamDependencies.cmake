@@ -41,3 +41,13 @@ if(MEDSIAM_WITH_OPENCV)
   find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
   set(MEDSIAM_HAVE_OPENCV ON)
 endif()
+
+# hnswlib (header-only): approximate nearest neighbours for t-SNE maps of many points. Optional:
+# without it the neighbour search stays exact (matrix products), which is slower above ~20k points.
+find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h)
+if(HNSWLIB_INCLUDE_DIR)
+  set(MEDSIAM_HAVE_HNSWLIB ON)
+else()
+  set(MEDSIAM_HAVE_HNSWLIB OFF)
+  message(STATUS "hnswlib not found: large t-SNE maps use exact neighbour search")
+endif()

@@ -10,6 +10,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   # data and storage
   libsqlite3-dev nlohmann-json3-dev zlib1g-dev
+  # approximate nearest neighbours for large t-SNE maps (header-only)
+  libhnswlib-dev
   # medical and image IO
   libdcmtk-dev dcmtk libopenjp2-7-dev
   libinsighttoolkit5-dev libopencv-dev

@@ -3,6 +3,9 @@
 #include "util/Error.h"
 
 #include <ATen/ATen.h>
+#ifdef MEDSIAM_HAVE_HNSWLIB
+#include <hnswlib/hnswlib.h>
+#endif
 #include <ATen/Parallel.h>
 #include <torch/utils.h>
 
@@ -305,6 +308,51 @@ at::Tensor nearestNeighbours(const at::Tensor& input, int k, at::Tensor* distanc
     return index;
 }
 
+at::Tensor approximateNeighbours(const at::Tensor& input, int k, at::Tensor* distances)
+{
+#ifndef MEDSIAM_HAVE_HNSWLIB
+    return nearestNeighbours(input, k, distances);
+#else
+    const auto x = input.to(at::kFloat).contiguous();
+    const int64_t n = x.size(0);
+    const int d = static_cast<int>(x.size(1));
+    const float* data = x.data_ptr<float>();
+    hnswlib::L2Space space(static_cast<size_t>(d));
+    hnswlib::HierarchicalNSW<float> index(&space, static_cast<size_t>(n), 12, 64, 100);
+    index.addPoint(data, 0); // the entry point first, then the rest in parallel (addPoint is thread-safe)
+    at::parallel_for(1, n, 256, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i)
+            index.addPoint(data + i * d, static_cast<size_t>(i));
+    });
+    index.setEf(static_cast<size_t>(std::max(2 * k, 100)));
+    auto idx = at::empty({n, k}, at::kLong);
+    auto dist = at::empty({n, k}, at::kFloat);
+    int64_t* io = idx.data_ptr<int64_t>();
+    float* dout = dist.data_ptr<float>();
+    at::parallel_for(0, n, 256, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            auto found = index.searchKnn(data + i * d, static_cast<size_t>(k) + 1);
+            std::vector<std::pair<float, int64_t>> best;
+            while (!found.empty()) {
+                if (static_cast<int64_t>(found.top().second) != i)
+                    best.emplace_back(found.top().first, static_cast<int64_t>(found.top().second));
+                found.pop();
+            }
+            std::sort(best.begin(), best.end());
+            best.resize(std::min<size_t>(best.size(), static_cast<size_t>(k)));
+            for (int j = 0; j < k; ++j) {
+                const auto& b = best[std::min(static_cast<size_t>(j), best.size() - 1)];
+                io[i * k + j] = b.second;
+                dout[i * k + j] = b.first; // hnswlib's L2 space gives squared distances
+            }
+        }
+    });
+    if (distances)
+        *distances = dist;
+    return idx;
+#endif
+}
+
 std::vector<float> pcaMap(const at::Tensor& input)
 {
     torch::NoGradGuard guard;
@@ -354,7 +402,9 @@ TsneResult runTsne(const at::Tensor& input, const TsneConfig& cfg, const std::fu
         const int k = result.exact ? static_cast<int>(n - 1)
                                    : static_cast<int>(std::min<int64_t>(n - 1, static_cast<int64_t>(3 * cfg.perplexity + 1)));
         at::Tensor d2;
-        const auto nbr = nearestNeighbours(x, k, &d2).contiguous();
+        const auto nbr = (n > cfg.exactNeighboursMaxPoints && !result.exact ? approximateNeighbours(x, k, &d2)
+                                                                              : nearestNeighbours(x, k, &d2))
+                             .contiguous();
         d2 = d2.contiguous();
         std::vector<float> cond(static_cast<size_t>(n) * k);
         const float* dd = d2.data_ptr<float>();

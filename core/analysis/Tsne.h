@@ -25,6 +25,7 @@ struct TsneConfig {
     double learningRate = 0;    ///< 0: max(N / earlyExaggeration / 4, 50)
     uint64_t seed = 0;          ///< used when PCA cannot initialize (fewer than 2 dimensions)
     int exactMaxPoints = 1500;  ///< exact gradient (dense affinities) up to this many points
+    int exactNeighboursMaxPoints = 20000; ///< exact neighbour search up to this many points, HNSW above
     bool forceApproximate = false;
     int progressEvery = 50;     ///< iterations between progress callbacks (with the layout)
     int minBoxes = 20;          ///< FFT grid: at least this many boxes across the map
@@ -60,5 +61,10 @@ std::vector<float> pcaMap(const at::Tensor& x);
 /// Indices of the k nearest neighbours (Euclidean, self excluded) of every row, N x k, exact,
 /// by blocked matrix products; squared distances in `distances` when given.
 at::Tensor nearestNeighbours(const at::Tensor& x, int k, at::Tensor* distances = nullptr);
+
+/// The same by an HNSW graph (hnswlib; M 16, ef 200 at construction, ef max(2k, 100) when
+/// searching): approximate, much faster for large N. Falls back to the exact search when medsiam
+/// was built without hnswlib.
+at::Tensor approximateNeighbours(const at::Tensor& x, int k, at::Tensor* distances = nullptr);
 
 } // namespace medsiam::core
