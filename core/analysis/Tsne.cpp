@@ -319,11 +319,10 @@ at::Tensor approximateNeighbours(const at::Tensor& input, int k, at::Tensor* dis
     const float* data = x.data_ptr<float>();
     hnswlib::L2Space space(static_cast<size_t>(d));
     hnswlib::HierarchicalNSW<float> index(&space, static_cast<size_t>(n), 12, 64, 100);
-    index.addPoint(data, 0); // the entry point first, then the rest in parallel (addPoint is thread-safe)
-    at::parallel_for(1, n, 256, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i)
-            index.addPoint(data + i * d, static_cast<size_t>(i));
-    });
+    // Inserted in order on one thread: a parallel build is faster but gives a different graph, and
+    // so a different map, on every run. Searches do not change the graph and run in parallel.
+    for (int64_t i = 0; i < n; ++i)
+        index.addPoint(data + i * d, static_cast<size_t>(i));
     index.setEf(static_cast<size_t>(std::max(2 * k, 100)));
     auto idx = at::empty({n, k}, at::kLong);
     auto dist = at::empty({n, k}, at::kFloat);

@@ -98,6 +98,8 @@ private Q_SLOTS:
         c.forceApproximate = true;
         const auto approx = runTsne(x, c);
         QVERIFY(!approx.exact);
+        // The same input gives the same map, bit for bit (no thread-order dependence).
+        QVERIFY(runTsne(x, c).layout == approx.layout);
         // Neighbourhood preservation: each point's 10 nearest neighbours in one map and in the other.
         const auto a = layoutNeighbours(exact.layout, 10), b = layoutNeighbours(approx.layout, 10);
         double overlap = 0;
