@@ -20,5 +20,6 @@ int runSuggest(const std::vector<std::string>& args);
 int runGradCam(const std::vector<std::string>& args);
 int runReport(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
+int runSplit(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli

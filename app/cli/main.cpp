@@ -52,6 +52,7 @@ struct Command {
 const Command kCommands[] = {
     {"import", "import folders of DICOM, volumes, images or .npz archives into a project", medsiam::cli::runImport},
     {"info", "summarise a project and list the files that were not imported", medsiam::cli::runInfo},
+    {"split", "train/val/test splits grouped by patient (or stratified, random), with a leakage check", medsiam::cli::runSplit},
     {"model", "list backbones, show a network, check, convert or time weights (BiT .npz, timm, torchvision)",
      ENGINE(medsiam::cli::runModel)},
     {"pretrain", "SimSiam self-supervised pretraining, optionally from BiT weights", ENGINE(medsiam::cli::runPretrain)},

@@ -238,17 +238,34 @@ std::vector<TrainingItem> Project::trainingItems()
     std::vector<int64_t> classIds;
     for (const auto& c : classes())
         classIds.push_back(c.id);
-    auto s = m_db->prepare("SELECT i.id, l.class_id, COALESCE(s.split,'') FROM images i LEFT JOIN labels l ON l.image_id=i.id "
-                           "LEFT JOIN splits s ON s.image_id=i.id ORDER BY i.id");
+    auto s = m_db->prepare("SELECT i.id, l.class_id, COALESCE(s.split,''), i.patient_id FROM images i LEFT JOIN labels l ON "
+                           "l.image_id=i.id LEFT JOIN splits s ON s.image_id=i.id ORDER BY i.id");
     while (s.step()) {
         TrainingItem item;
         item.imageId = s.columnInt(0);
         if (!s.columnIsNull(1))
             item.classIndex = static_cast<int>(std::find(classIds.begin(), classIds.end(), s.columnInt(1)) - classIds.begin());
         item.split = s.columnText(2);
+        item.patientId = s.columnText(3);
         out.push_back(item);
     }
     return out;
+}
+
+void Project::replaceSplits(const std::vector<std::pair<int64_t, std::string>>& assignments)
+{
+    Database::Transaction tx(*m_db);
+    m_db->exec("DELETE FROM splits");
+    auto s = m_db->prepare("INSERT INTO splits(image_id,split) VALUES(?,?)");
+    for (const auto& [id, split] : assignments) {
+        if (split.empty())
+            continue;
+        const std::string n = normaliseSplit(split);
+        if (n.empty())
+            throw UserError("unknown split '" + split + "' (use train, val or test)");
+        s.bind(1, id).bind(2, n).run();
+    }
+    tx.commit();
 }
 
 std::pair<int, int> Project::medianImageSize()

@@ -41,6 +41,7 @@ struct TrainingItem {
     int64_t imageId = 0;
     int classIndex = -1;
     std::string split; ///< "train", "val", "test" or empty
+    std::string patientId; ///< empty when the source has none
 };
 
 /// A training run in the project's index (its files live in runs/<id>/).
@@ -98,6 +99,8 @@ public:
     std::vector<TrainingItem> trainingItems();
     /// The median source image size (rows x columns by area) of the catalogue; {0, 0} when empty.
     std::pair<int, int> medianImageSize();
+    /// Replaces every image's split in one transaction ("" removes it).
+    void replaceSplits(const std::vector<std::pair<int64_t, std::string>>& assignments);
     /// Inserts or updates (state, summary) a run.
     void recordRun(const RunRecord& run);
     std::vector<RunRecord> runs();
