@@ -41,6 +41,9 @@ private Q_SLOTS:
         QTest::newRow("model") << QStringList{"model", "--help"};
         QTest::newRow("model info") << QStringList{"model", "info", "--help"};
         QTest::newRow("model convert") << QStringList{"model", "convert", "--help"};
+        for (const char* c : {"pretrain", "finetune", "probe", "evaluate", "resume", "runs", "embed", "tsne", "suggest", "gradcam",
+                              "report", "split"})
+            QTest::newRow(c) << QStringList{c, "--help"};
     }
     void helpOnEveryCommand()
     {
