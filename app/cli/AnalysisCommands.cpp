@@ -255,7 +255,7 @@ int runGradCam(const std::vector<std::string>& args)
             throw core::UserError("no class '" + p.value("class") + "' in the project");
     }
     const auto& cfg = net->config().backbone;
-    const auto norm = cfg.arch == core::BackboneArch::ResNetV2 ? core::InputNormalization::MinusOneToOne : core::InputNormalization::ImageNet;
+    const auto norm = core::inputNormalizationFor(cfg);
     const auto input = core::makeBatch(data.cache(), {index}, size, cfg.inChannels, core::AugmentConfig::none(), norm, 0, 0, 0);
     const auto r = core::gradCam(*net, input, classIndex, p.intValue("stage", 0, 64));
     std::vector<float> heat(r.heatmap.data_ptr<float>(), r.heatmap.data_ptr<float>() + r.heatmap.numel());

@@ -56,8 +56,7 @@ EmbeddingSet computeEmbeddings(Project& project, const std::string& runId, int i
     std::vector<int64_t> all(data.cache().size());
     for (size_t i = 0; i < all.size(); ++i)
         all[i] = static_cast<int64_t>(i);
-    const auto norm = net->config().backbone.arch == BackboneArch::ResNetV2 ? InputNormalization::MinusOneToOne
-                                                                          : InputNormalization::ImageNet;
+    const auto norm = inputNormalizationFor(net->config().backbone);
     EmbeddingSet set;
     set.runId = runId;
     set.checkpointStep = state.step;

@@ -40,6 +40,11 @@ constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
 
 } // namespace
 
+InputNormalization inputNormalizationFor(const BackboneConfig& backbone)
+{
+    return backbone.arch == BackboneArch::ResNetV2 ? InputNormalization::MinusOneToOne : InputNormalization::ImageNet;
+}
+
 uint64_t augmentSeed(uint64_t runSeed, int64_t step, int64_t sample, int view)
 {
     return splitmix(splitmix(splitmix(runSeed) ^ uint64_t(step)) ^ (uint64_t(sample) << 1 | uint64_t(view)));

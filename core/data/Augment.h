@@ -3,6 +3,8 @@
 // colour jitter, grayscale and Gaussian blur, then the network's input normalization. Each
 // sample's randomness comes from (seed, step, sample, view) alone, so a resumed run draws the
 // same views as an uninterrupted one, whatever the thread count.
+#include "models/ModelConfig.h"
+
 #include <cstdint>
 #include <string>
 
@@ -35,6 +37,10 @@ enum class InputNormalization {
     MinusOneToOne, ///< x / 127.5 - 1 (BiT)
     ImageNet,      ///< (x / 255 - mean) / std with ImageNet statistics (BatchNorm ResNets)
 };
+
+/// The normalization a backbone was trained with: [-1, 1] for ResNet-v2 (BiT), ImageNet
+/// statistics for the BatchNorm ResNet v1.
+InputNormalization inputNormalizationFor(const BackboneConfig& backbone);
 
 /// Writes one augmented view of a side x side x srcChannels uint8 image into `out`
 /// (outChannels x outSize x outSize floats, planar). Gray sources are replicated when

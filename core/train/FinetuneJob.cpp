@@ -29,11 +29,6 @@ namespace {
 
 const char* kCheckpoint = "checkpoints/last.safetensors";
 
-InputNormalization normalizationOf(const ModelConfig& m)
-{
-    return m.backbone.arch == BackboneArch::ResNetV2 ? InputNormalization::MinusOneToOne : InputNormalization::ImageNet;
-}
-
 std::vector<float> softmaxRows(const at::Tensor& logits)
 {
     auto p = at::softmax(logits.to(at::kFloat), 1).contiguous();
@@ -45,7 +40,7 @@ std::vector<float> predictProbabilities(NetworkImpl& net, const ImageSet& data, 
 {
     if (idx.empty())
         return {};
-    const auto features = extractFeatures(net, data.cache(), idx, size, normalizationOf(net.config()), bf16);
+    const auto features = extractFeatures(net, data.cache(), idx, size, inputNormalizationFor(net.config().backbone), bf16);
     torch::NoGradGuard guard;
     const auto device = net.parameters().front().device();
     return softmaxRows(net.backbone().forwardHead(features.to(device)).cpu());
@@ -173,7 +168,7 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
         const auto [rows, columns] = m_project.medianImageSize();
         const FinetuneSchedule sched = finetuneSchedule(c, static_cast<int64_t>(pool.size()), rows, columns, data.cache().side());
         const auto device = c.cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
-        const auto norm = normalizationOf(c.model);
+        const auto norm = inputNormalizationFor(c.model.backbone);
         const AugmentConfig augment = AugmentConfig::bitFinetune(sched.resize, sched.crop);
         const int channels = c.model.backbone.inChannels;
         const double baseLr = c.lr * c.batch / 512.0;

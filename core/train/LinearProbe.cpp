@@ -121,7 +121,7 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
     project.recordRun({id, "linear-probe", toString(JobState::Running), parent, stored.toJson(), "{}", "", ""});
     observer.stateChanged(JobState::Running, "");
 
-    const auto norm = model.backbone.arch == BackboneArch::ResNetV2 ? InputNormalization::MinusOneToOne : InputNormalization::ImageNet;
+    const auto norm = inputNormalizationFor(model.backbone);
     auto features = [&](const std::vector<int64_t>& idx) {
         return extractFeatures(*net, data.cache(), idx, config.inputSize, norm, config.bf16);
     };

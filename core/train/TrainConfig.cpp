@@ -190,7 +190,7 @@ FinetuneConfig FinetuneConfig::fromJson(const std::string& text)
 
 InputNormalization PretrainConfig::normalization() const
 {
-    return model.backbone.arch == BackboneArch::ResNetV2 ? InputNormalization::MinusOneToOne : InputNormalization::ImageNet;
+    return inputNormalizationFor(model.backbone);
 }
 
 } // namespace medsiam::core
