@@ -32,8 +32,7 @@ namespace {
 
 at::Tensor readMatrix(const std::string& path)
 {
-    const std::string bytes = core::readWholeFile(path);
-    core::NpyArray a = core::parseNpy(std::vector<uint8_t>(bytes.begin(), bytes.end()), "'" + path + "'");
+    const core::NpyArray a = core::loadNpyFile(path);
     if (a.shape.size() != 2 || a.shape[0] < 1 || a.shape[1] < 1)
         throw core::UserError("'" + path + "' must hold an N x D matrix, not " + a.shapeText());
     auto t = at::empty({a.shape[0], a.shape[1]}, at::kFloat);

@@ -20,27 +20,6 @@ namespace medsiam::core {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-void saveNpy(const std::string& path, char kind, int itemSize, std::vector<int64_t> shape, const void* data, size_t bytes)
-{
-    NpyArray a;
-    a.kind = kind;
-    a.itemSize = itemSize;
-    a.shape = std::move(shape);
-    a.data.resize(bytes);
-    std::memcpy(a.data.data(), data, bytes);
-    const auto out = writeNpy(a);
-    writeFileAtomically(path, std::string(out.begin(), out.end()));
-}
-
-NpyArray loadNpy(const std::string& path)
-{
-    const std::string bytes = readWholeFile(path);
-    return parseNpy(std::vector<uint8_t>(bytes.begin(), bytes.end()), "'" + path + "'");
-}
-
-} // namespace
 
 EmbeddingSet computeEmbeddings(Project& project, const std::string& runId, int inputSize, bool bf16)
 {
@@ -66,7 +45,13 @@ EmbeddingSet computeEmbeddings(Project& project, const std::string& runId, int i
         set.imageIds.push_back(item.imageId);
     const int64_t n = set.vectors.size(0), d = set.vectors.size(1);
     saveFloatNpy(dir + "/embeddings.npy", set.vectors.data_ptr<float>(), {n, d});
-    saveNpy(dir + "/embedding_ids.npy", 'i', 8, {n}, set.imageIds.data(), static_cast<size_t>(n * 8));
+    NpyArray ids;
+    ids.kind = 'i';
+    ids.itemSize = 8;
+    ids.shape = {n};
+    ids.data.resize(static_cast<size_t>(n) * 8);
+    std::memcpy(ids.data.data(), set.imageIds.data(), ids.data.size());
+    saveNpyFile(dir + "/embedding_ids.npy", ids);
     project.db()
         .prepare("INSERT INTO embeddings(run_id,checkpoint_step,count,dim,input_size) VALUES(?,?,?,?,?) ON CONFLICT(run_id) DO "
                  "UPDATE SET checkpoint_step=excluded.checkpoint_step, count=excluded.count, dim=excluded.dim, "
@@ -92,7 +77,7 @@ EmbeddingSet loadEmbeddings(Project& project, const std::string& runId)
     set.checkpointStep = s.columnInt(0);
     set.inputSize = static_cast<int>(s.columnInt(1));
     const std::string dir = runDir(project, runId);
-    NpyArray v = loadNpy(dir + "/embeddings.npy"), ids = loadNpy(dir + "/embedding_ids.npy");
+    NpyArray v = loadNpyFile(dir + "/embeddings.npy"), ids = loadNpyFile(dir + "/embedding_ids.npy");
     if (v.shape.size() != 2 || v.kind != 'f' || v.itemSize != 4 || ids.shape.size() != 1 || ids.shape[0] != v.shape[0])
         throw UserError("the stored embeddings of run '" + runId + "' are damaged; compute them again with `medsiam-cli embed`");
     set.vectors = at::empty({v.shape[0], v.shape[1]}, at::kFloat);

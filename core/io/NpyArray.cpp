@@ -240,8 +240,19 @@ void saveFloatNpy(const std::string& path, const float* data, const std::vector<
     a.data.resize(static_cast<size_t>(a.elementCount()) * 4);
     if (!a.data.empty())
         std::memcpy(a.data.data(), data, a.data.size());
-    const auto bytes = writeNpy(a);
+    saveNpyFile(path, a);
+}
+
+void saveNpyFile(const std::string& path, const NpyArray& array)
+{
+    const auto bytes = writeNpy(array);
     writeFileAtomically(path, std::string(bytes.begin(), bytes.end()));
+}
+
+NpyArray loadNpyFile(const std::string& path)
+{
+    const std::string bytes = readWholeFile(path);
+    return parseNpy(std::vector<uint8_t>(bytes.begin(), bytes.end()), "'" + path + "'");
 }
 
 } // namespace medsiam::core

@@ -31,6 +31,10 @@ NpyArray parseNpy(std::vector<uint8_t> bytes, const std::string& what);
 /// Serialises float32 / uint8 / int64 arrays back to .npy (used by tests and exports).
 std::vector<uint8_t> writeNpy(const NpyArray& array);
 
+/// Reads and parses a .npy file (parseNpy's checks); throws UserError naming the file.
+NpyArray loadNpyFile(const std::string& path);
+/// Writes an array to a .npy file, atomically. Throws UserError.
+void saveNpyFile(const std::string& path, const NpyArray& array);
 /// Writes a float32 array of the given shape to a .npy file, atomically. Throws UserError.
 void saveFloatNpy(const std::string& path, const float* data, const std::vector<int64_t>& shape);
 

@@ -391,11 +391,7 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
 
     // 3. The t-SNE map, when `tsne` has been run for this run.
     if (fs::exists(runPath + "/tsne.npy") && fs::exists(runPath + "/embedding_ids.npy")) {
-        auto load = [](const std::string& path) {
-            const std::string bytes = core::readWholeFile(path);
-            return core::parseNpy(std::vector<uint8_t>(bytes.begin(), bytes.end()), path);
-        };
-        const auto layout = load(runPath + "/tsne.npy"), ids = load(runPath + "/embedding_ids.npy");
+        const auto layout = core::loadNpyFile(runPath + "/tsne.npy"), ids = core::loadNpyFile(runPath + "/embedding_ids.npy");
         if (layout.shape.size() == 2 && layout.shape[1] == 2 && ids.shape.size() == 1 && ids.shape[0] == layout.shape[0]) {
             std::map<int64_t, int> labelOf;
             for (const auto& item : project.trainingItems())

@@ -36,8 +36,7 @@ QString fixture(const QString& name) { return QStringLiteral(MEDSIAM_TEST_DATA "
 
 at::Tensor loadNpy(const QString& path)
 {
-    const std::string bytes = readWholeFile(path.toStdString());
-    NpyArray a = parseNpy(std::vector<uint8_t>(bytes.begin(), bytes.end()), path.toStdString());
+    NpyArray a = loadNpyFile(path.toStdString());
     RawTensor raw;
     raw.dtype = DType::F32;
     raw.shape = a.shape;
