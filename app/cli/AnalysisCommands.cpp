@@ -236,7 +236,7 @@ int runGradCam(const std::vector<std::string>& args)
     core::configureThreads(p.intValue("threads", 0, 1024));
     auto project = core::Project::open(p.value("PROJECT"));
     const std::string run = p.value("RUN");
-    const std::string ckpt = core::runDir(*project, run) + "/checkpoints/last.safetensors";
+    const std::string ckpt = core::lastCheckpoint(*project, run);
     const int size = core::evaluationSize(*project, run);
     core::Network net = core::loadNetwork(ckpt);
     core::ImageSet data(*project);

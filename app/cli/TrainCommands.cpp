@@ -14,7 +14,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 namespace medsiam::cli {
@@ -125,12 +124,8 @@ std::string initFromOptions(const ArgParser& p, core::Project& project)
 {
     if (p.has("init") && p.has("init-run"))
         throw UsageError("give --init or --init-run, not both");
-    if (p.has("init-run")) {
-        const std::string path = core::runDir(project, p.value("init-run")) + "/checkpoints/last.safetensors";
-        if (!std::ifstream(path))
-            throw core::UserError("run '" + p.value("init-run") + "' has no checkpoint (see `medsiam-cli runs " + project.dir() + "`)");
-        return path;
-    }
+    if (p.has("init-run"))
+        return core::lastCheckpoint(project, p.value("init-run"));
     return p.has("init") ? p.value("init") : std::string();
 }
 

@@ -13,22 +13,15 @@
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <map>
 
 namespace medsiam::core {
 
-namespace fs = std::filesystem;
-
 
 EmbeddingSet computeEmbeddings(Project& project, const std::string& runId, int inputSize, bool bf16)
 {
+    const std::string ckpt = lastCheckpoint(project, runId);
     const std::string dir = runDir(project, runId);
-    const std::string ckpt = dir + "/checkpoints/last.safetensors";
-    if (!fs::exists(dir + "/config.json"))
-        throw UserError("no run '" + runId + "' in " + project.dir() + " (see `medsiam-cli runs`)");
-    if (!fs::exists(ckpt))
-        throw UserError("run '" + runId + "' has no checkpoint yet");
     TrainingState state;
     Network net = loadNetwork(ckpt, &state);
     ImageSet data(project);

@@ -252,6 +252,28 @@ std::vector<TrainingItem> Project::trainingItems()
     return out;
 }
 
+std::string runDir(const Project& project, const std::string& runId) { return project.dir() + "/runs/" + runId; }
+
+std::string runCheckpointPath(const Project& project, const std::string& runId)
+{
+    return runDir(project, runId) + "/checkpoints/last.safetensors";
+}
+
+void requireRun(const Project& project, const std::string& runId)
+{
+    if (!std::filesystem::exists(runDir(project, runId) + "/config.json"))
+        throw UserError("no run '" + runId + "' in " + project.dir() + " (see `medsiam-cli runs`)");
+}
+
+std::string lastCheckpoint(const Project& project, const std::string& runId)
+{
+    requireRun(project, runId);
+    const std::string path = runCheckpointPath(project, runId);
+    if (!std::filesystem::exists(path))
+        throw UserError("run '" + runId + "' has no checkpoint yet");
+    return path;
+}
+
 void Project::replaceSplits(const std::vector<std::pair<int64_t, std::string>>& assignments)
 {
     Database::Transaction tx(*m_db);

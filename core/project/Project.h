@@ -127,4 +127,13 @@ private:
 /// Normalises a user's split name ("Training", "valid", ...) to train/val/test; empty if unknown.
 std::string normaliseSplit(const std::string& value);
 
+/// runs/<id> of a project.
+std::string runDir(const Project& project, const std::string& runId);
+/// runs/<id>/checkpoints/last.safetensors, whether or not it exists yet.
+std::string runCheckpointPath(const Project& project, const std::string& runId);
+/// Throws UserError ("no run ...") unless runs/<id>/config.json exists.
+void requireRun(const Project& project, const std::string& runId);
+/// The run's last checkpoint; throws UserError when the run or its checkpoint does not exist.
+std::string lastCheckpoint(const Project& project, const std::string& runId);
+
 } // namespace medsiam::core

@@ -27,8 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kCheckpoint = "checkpoints/last.safetensors";
-
 std::vector<float> softmaxRows(const at::Tensor& logits)
 {
     auto p = at::softmax(logits.to(at::kFloat), 1).contiguous();
@@ -127,15 +125,14 @@ std::string FinetuneJob::create(Project& project, const FinetuneConfig& config)
 
 FinetuneJob::FinetuneJob(Project& project, std::string runId) : m_project(project), m_id(std::move(runId))
 {
+    requireRun(project, m_id);
     m_dir = runDir(project, m_id);
-    if (!fs::exists(m_dir + "/config.json"))
-        throw UserError("no run '" + m_id + "' in " + project.dir() + " (see `medsiam-cli runs`)");
     m_config = FinetuneConfig::fromJson(readWholeFile(m_dir + "/config.json"));
 }
 
 int64_t FinetuneJob::resumeStep() const
 {
-    const std::string path = m_dir + "/" + kCheckpoint;
+    const std::string path = runCheckpointPath(m_project, m_id);
     return fs::exists(path) ? readCheckpoint(path).state.step : 0;
 }
 
@@ -175,7 +172,7 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
 
         at::manual_seed(static_cast<int64_t>(c.seed));
         Network net(c.model);
-        const std::string ckptPath = m_dir + "/" + kCheckpoint;
+        const std::string ckptPath = runCheckpointPath(m_project, m_id);
         TrainingState state;
         if (fs::exists(ckptPath)) {
             CheckpointContents ck = readCheckpoint(ckptPath);
@@ -358,9 +355,7 @@ int evaluationSize(Project& project, const std::string& runId)
 std::vector<EvalEvent> evaluateRun(Project& project, const std::string& runId, bool bf16)
 {
     FinetuneJob job(project, runId);
-    const std::string ckpt = runDir(project, runId) + "/" + kCheckpoint;
-    if (!fs::exists(ckpt))
-        throw UserError("run '" + runId + "' has no checkpoint yet");
+    const std::string ckpt = lastCheckpoint(project, runId);
     Network net = loadNetwork(ckpt);
     ImageSet data(project);
     if (static_cast<int>(data.classNames().size()) != net->config().backbone.numClasses)

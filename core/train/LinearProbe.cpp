@@ -18,13 +18,10 @@
 
 #include <chrono>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <numeric>
 
 namespace medsiam::core {
-
-namespace fs = std::filesystem;
 
 std::string ProbeConfig::toJson() const
 {
@@ -94,12 +91,7 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
     std::string parent;
     Network net(nullptr);
     if (!config.sourceRun.empty()) {
-        const std::string ckpt = runDir(project, config.sourceRun) + "/checkpoints/last.safetensors";
-        if (!fs::exists(runDir(project, config.sourceRun) + "/config.json"))
-            throw UserError("no run '" + config.sourceRun + "' in " + project.dir() + " (see `medsiam-cli runs`)");
-        if (!fs::exists(ckpt))
-            throw UserError("run '" + config.sourceRun + "' has no checkpoint yet");
-        net = loadNetwork(ckpt);
+        net = loadNetwork(lastCheckpoint(project, config.sourceRun));
         model = net->config();
         parent = config.sourceRun;
     } else {

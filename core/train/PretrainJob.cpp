@@ -28,11 +28,8 @@ namespace medsiam::core {
 
 namespace fs = std::filesystem;
 
-std::string runDir(const Project& project, const std::string& runId) { return project.dir() + "/runs/" + runId; }
-
 namespace {
 
-const char* kCheckpoint = "checkpoints/last.safetensors";
 /// The collapse warning fires when the projections' std falls below this fraction of 1/sqrt(d).
 constexpr double kCollapseRatio = 0.7;
 
@@ -70,15 +67,14 @@ std::string PretrainJob::create(Project& project, const PretrainConfig& config)
 
 PretrainJob::PretrainJob(Project& project, std::string runId) : m_project(project), m_id(std::move(runId))
 {
+    requireRun(project, m_id);
     m_dir = runDir(project, m_id);
-    if (!fs::exists(m_dir + "/config.json"))
-        throw UserError("no run '" + m_id + "' in " + project.dir() + " (see `medsiam-cli runs`)");
     m_config = PretrainConfig::fromJson(readWholeFile(m_dir + "/config.json"));
 }
 
 int64_t PretrainJob::resumeStep() const
 {
-    const std::string path = m_dir + "/" + kCheckpoint;
+    const std::string path = runCheckpointPath(m_project, m_id);
     if (!fs::exists(path))
         return 0;
     return readCheckpoint(path).state.step;
@@ -107,7 +103,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
 
         at::manual_seed(static_cast<int64_t>(c.seed)); // reproducible random init
         Network net(c.model);
-        const std::string ckptPath = m_dir + "/" + kCheckpoint;
+        const std::string ckptPath = runCheckpointPath(m_project, m_id);
         TrainingState state;
         if (fs::exists(ckptPath)) {
             CheckpointContents ck = readCheckpoint(ckptPath);

@@ -11,9 +11,6 @@ namespace medsiam::core {
 
 class Project;
 
-/// runs/<id> of a project.
-std::string runDir(const Project& project, const std::string& runId);
-
 class PretrainJob {
 public:
     /// Creates a new run (folder, config.json, a Queued row in the project) and returns its id:

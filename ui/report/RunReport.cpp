@@ -286,9 +286,8 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
 {
     if (!QGuiApplication::instance())
         throw UserError("internal: the report needs a QGuiApplication");
-    const std::string runPath = project.dir() + "/runs/" + runId;
-    if (!fs::exists(runPath + "/config.json"))
-        throw UserError("no run '" + runId + "' in " + project.dir() + " (see `medsiam-cli runs`)");
+    core::requireRun(project, runId);
+    const std::string runPath = core::runDir(project, runId);
     fs::create_directories(outDir);
     std::vector<std::string> written;
     std::vector<std::string> classes;
