@@ -333,13 +333,9 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
         }
         writeFileAtomically(m_dir + "/summary.json", summary.dump(1) + "\n");
         return finish(JobState::Completed, "", summary.dump());
-    } catch (const UserError& e) {
-        return finish(JobState::Failed, e.what(), nlohmann::json({{"error", e.what()}}).dump());
-    } catch (const c10::Error& e) {
-        const std::string msg = std::string("LibTorch: ") + e.what_without_backtrace();
-        return finish(JobState::Failed, msg, nlohmann::json({{"error", msg}}).dump());
-    } catch (const std::exception& e) {
-        return finish(JobState::Failed, e.what(), nlohmann::json({{"error", e.what()}}).dump());
+    } catch (...) {
+        const std::string message = currentErrorMessage();
+        return finish(JobState::Failed, message, nlohmann::json({{"error", message}}).dump());
     }
 }
 

@@ -85,6 +85,19 @@ at::Tensor toDevice(const at::Tensor& batch, const at::Device& device)
     return batch.to(device, /*non_blocking=*/false).contiguous(at::MemoryFormat::ChannelsLast);
 }
 
+std::string currentErrorMessage()
+{
+    try {
+        throw;
+    } catch (const c10::Error& e) {
+        return std::string("LibTorch: ") + e.what_without_backtrace();
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "an unknown error";
+    }
+}
+
 void truncateMetrics(const std::string& path, int64_t step)
 {
     std::ifstream in(path);

@@ -36,6 +36,10 @@ void useChannelsLast(NetworkImpl& net);
 /// Moves a batch to the device, channels-last on CUDA.
 at::Tensor toDevice(const at::Tensor& batch, const at::Device& device);
 
+/// The message of the exception being handled, for a job that ends in Failed: a UserError's or
+/// any std::exception's text, LibTorch's errors without their C++ backtrace. Call in a catch.
+std::string currentErrorMessage();
+
 /// Keeps the records of metrics.jsonl up to `step`, so that a resumed run repeats none and skips
 /// none (lines cut short by a kill are dropped too).
 void truncateMetrics(const std::string& path, int64_t step);
