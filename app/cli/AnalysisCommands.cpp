@@ -96,10 +96,7 @@ int runTsne(const std::vector<std::string>& args)
     auto writeCsv = [&](const std::vector<float>& layout) {
         if (!p.has("csv") || !project)
             return;
-        std::map<int64_t, std::pair<std::string, std::string>> meta;
-        const auto classes = project->classes();
-        for (const auto& item : project->trainingItems())
-            meta[item.imageId] = {item.split, item.classIndex >= 0 ? classes[static_cast<size_t>(item.classIndex)].name : ""};
+        auto meta = core::splitAndClassById(*project);
         std::string out = "image_id,split,class,x,y\n";
         char buf[64];
         for (size_t i = 0; i < set.imageIds.size(); ++i) {

@@ -129,6 +129,15 @@ std::string initFromOptions(const ArgParser& p, core::Project& project)
     return p.has("init") ? p.value("init") : std::string();
 }
 
+/// --subset: "", "a" or "b".
+std::string subsetFromOptions(const ArgParser& p)
+{
+    const std::string subset = p.has("subset") ? p.value("subset") : std::string();
+    if (!subset.empty() && subset != "a" && subset != "b")
+        throw UsageError("--subset takes a or b");
+    return subset;
+}
+
 bool cudaFromOptions(const ArgParser& p)
 {
     if (p.has("cuda") && !core::runtimeInfo().cudaAvailable)
@@ -198,8 +207,7 @@ int runPretrain(const std::vector<std::string>& args)
     c.model.heads.validate();
     c.initWeights = initFromOptions(p, *project);
     c.cuda = cudaFromOptions(p);
-    if (p.has("subset"))
-        c.subset = p.value("subset");
+    c.subset = subsetFromOptions(p);
     c.steps = p.intValue("steps", 1, 100000000);
     c.batch = p.intValue("batch", 2, 65536);
     c.inputSize = p.intValue("size", 16, 4096);
@@ -233,8 +241,6 @@ int runPretrain(const std::vector<std::string>& args)
         setPart(part, false, "--no-aug");
     if (p.has("save-aug"))
         project->setSetting("augment", c.augment.toJson());
-    if (!c.subset.empty() && c.subset != "a" && c.subset != "b")
-        throw UsageError("--subset takes a or b");
     const std::string id = core::PretrainJob::create(*project, c);
     return runJob<core::PretrainJob>(*project, id);
 }
@@ -287,10 +293,7 @@ int runFinetune(const std::vector<std::string>& args)
         c.mixupAlpha = p.doubleValue("mixup", 0, 100);
     c.checkpointEvery = p.intValue("checkpoint-every", 1, 100000000);
     c.evalEvery = p.intValue("eval-every", 0, 100000000);
-    if (p.has("subset"))
-        c.subset = p.value("subset");
-    if (!c.subset.empty() && c.subset != "a" && c.subset != "b")
-        throw UsageError("--subset takes a or b");
+    c.subset = subsetFromOptions(p);
     c.classWeighted = p.has("class-weighted");
     c.balancedSampler = p.has("balanced-sampler");
     c.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));

@@ -80,12 +80,18 @@ EmbeddingSet loadEmbeddings(Project& project, const std::string& runId)
     return set;
 }
 
-void writeEmbeddingsCsv(Project& project, const EmbeddingSet& set, const std::string& path)
+std::map<int64_t, std::pair<std::string, std::string>> splitAndClassById(Project& project)
 {
-    std::map<int64_t, std::pair<std::string, std::string>> meta; // image id -> split, class name
+    std::map<int64_t, std::pair<std::string, std::string>> out;
     const auto classes = project.classes();
     for (const auto& item : project.trainingItems())
-        meta[item.imageId] = {item.split, item.classIndex >= 0 ? classes[static_cast<size_t>(item.classIndex)].name : ""};
+        out[item.imageId] = {item.split, item.classIndex >= 0 ? classes[static_cast<size_t>(item.classIndex)].name : ""};
+    return out;
+}
+
+void writeEmbeddingsCsv(Project& project, const EmbeddingSet& set, const std::string& path)
+{
+    auto meta = splitAndClassById(project);
     std::string out = "image_id,split,class";
     const int64_t d = set.vectors.size(1);
     for (int64_t k = 0; k < d; ++k)

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ EmbeddingSet computeEmbeddings(Project& project, const std::string& runId, int i
 
 /// The stored embeddings of a run; throws UserError when there are none (run `embed` first).
 EmbeddingSet loadEmbeddings(Project& project, const std::string& runId);
+
+/// Every image's split and class name ("" when none), by image id, for CSV exports.
+std::map<int64_t, std::pair<std::string, std::string>> splitAndClassById(Project& project);
 
 /// Writes a CSV: image_id, split, class, then one column per dimension (no patient data).
 void writeEmbeddingsCsv(Project& project, const EmbeddingSet& set, const std::string& path);
