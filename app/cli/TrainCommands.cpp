@@ -129,6 +129,17 @@ std::string initFromOptions(const ArgParser& p, core::Project& project)
     return p.has("init") ? p.value("init") : std::string();
 }
 
+/// A split's metrics: one summary line, then precision, recall and F1 per class.
+void printMetrics(const char* indent, const std::string& split, const core::ClassificationMetrics& m,
+                  const std::vector<std::string>& classNames)
+{
+    std::printf("%s%-5s %5lld images  accuracy %.3f  balanced accuracy %.3f  ROC AUC %.3f\n", indent, split.c_str(),
+                static_cast<long long>(m.samples), m.accuracy, m.balancedAccuracy, m.macroAuc);
+    for (int k = 0; k < m.numClasses; ++k)
+        std::printf("%s      %-14s precision %.3f  recall %.3f  F1 %.3f  (%lld)\n", indent, classNames[static_cast<size_t>(k)].c_str(),
+                    m.precision[k], m.recall[k], m.f1[k], static_cast<long long>(m.support[k]));
+}
+
 /// --subset: "", "a" or "b".
 std::string subsetFromOptions(const ArgParser& p)
 {
@@ -315,14 +326,11 @@ int runEvaluate(const std::vector<std::string>& args)
     core::configureThreads(p.intValue("threads", 0, 1024));
     auto project = core::Project::open(p.value("PROJECT"));
     const auto classes = project->classes();
-    for (const auto& e : core::evaluateRun(*project, p.value("RUN"))) {
-        const auto& m = e.metrics;
-        std::printf("%-5s %5lld images  accuracy %.3f  balanced accuracy %.3f  ROC AUC %.3f\n", e.split.c_str(),
-                    static_cast<long long>(m.samples), m.accuracy, m.balancedAccuracy, m.macroAuc);
-        for (int k = 0; k < m.numClasses; ++k)
-            std::printf("      %-14s precision %.3f  recall %.3f  F1 %.3f  (%lld)\n", classes[static_cast<size_t>(k)].name.c_str(),
-                        m.precision[k], m.recall[k], m.f1[k], static_cast<long long>(m.support[k]));
-    }
+    std::vector<std::string> names;
+    for (const auto& c : classes)
+        names.push_back(c.name);
+    for (const auto& e : core::evaluateRun(*project, p.value("RUN")))
+        printMetrics("", e.split, e.metrics, names);
     return 0;
 }
 
@@ -377,17 +385,10 @@ int runProbe(const std::vector<std::string>& args)
     const core::ProbeResult r = core::runLinearProbe(*project, c, observer);
     std::printf("probe %s (%s, L2 %g, %.1f s)\n", r.runId.c_str(), c.sourceRun.empty() ? c.model.backbone.name.c_str() : c.sourceRun.c_str(),
                 r.chosenL2, r.seconds);
-    auto show = [&](const char* name, const core::ClassificationMetrics& m) {
-        std::printf("  %-5s %5lld images  accuracy %.3f  balanced accuracy %.3f  ROC AUC %.3f\n", name, static_cast<long long>(m.samples),
-                    m.accuracy, m.balancedAccuracy, m.macroAuc);
-        for (int k = 0; k < m.numClasses; ++k)
-            std::printf("        %-14s precision %.3f  recall %.3f  F1 %.3f  (%lld)\n", r.classNames[static_cast<size_t>(k)].c_str(),
-                        m.precision[k], m.recall[k], m.f1[k], static_cast<long long>(m.support[k]));
-    };
     if (r.hasVal)
-        show("val", r.val);
+        printMetrics("  ", "val", r.val, r.classNames);
     if (r.hasTest)
-        show("test", r.test);
+        printMetrics("  ", "test", r.test, r.classNames);
     return 0;
 }
 
