@@ -352,7 +352,8 @@ std::vector<EvalEvent> evaluateRun(Project& project, const std::string& runId, b
 {
     FinetuneJob job(project, runId);
     const std::string ckpt = lastCheckpoint(project, runId);
-    Network net = loadNetwork(ckpt);
+    TrainingState state;
+    Network net = loadNetwork(ckpt, &state);
     ImageSet data(project);
     if (static_cast<int>(data.classNames().size()) != net->config().backbone.numClasses)
         throw UserError("the project now has " + std::to_string(data.classNames().size()) + " classes; run '" + runId +
@@ -360,8 +361,7 @@ std::vector<EvalEvent> evaluateRun(Project& project, const std::string& runId, b
     const auto [rows, columns] = project.medianImageSize();
     const auto pool = data.indices("train", true, job.config().subset);
     const auto sched = finetuneSchedule(job.config(), static_cast<int64_t>(pool.size()), rows, columns, data.cache().side());
-    const int64_t step = readCheckpoint(ckpt).state.step;
-    return evaluateAndStore(project, runId, *net, data, sched.crop, bf16, step);
+    return evaluateAndStore(project, runId, *net, data, sched.crop, bf16, state.step);
 }
 
 } // namespace medsiam::core
