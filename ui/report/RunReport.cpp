@@ -35,6 +35,20 @@ const QColor kPalette[] = {QColor(31, 119, 180), QColor(214, 39, 40), QColor(44,
                            QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(23, 190, 207)};
 QColor colour(int i) { return kPalette[static_cast<size_t>(i) % (sizeof kPalette / sizeof kPalette[0])]; }
 
+/// The plot's title, bold at the top of `area`; leaves the painter in black, 9 pt, for labels.
+void drawTitle(QPainter& p, const QRectF& area, const QString& title)
+{
+    QFont f = p.font();
+    f.setPointSizeF(11);
+    f.setBold(true);
+    p.setFont(f);
+    p.setPen(Qt::black);
+    p.drawText(QRectF(area.left(), area.top() + 5, area.width(), 25), Qt::AlignCenter, title);
+    f.setBold(false);
+    f.setPointSizeF(9);
+    p.setFont(f);
+}
+
 struct Series {
     QString name;
     std::vector<QPointF> points;
@@ -71,15 +85,7 @@ void drawLinePlot(QPainter& p, const QRectF& area, const QString& title, const Q
         y1 += pad;
     }
     const QRectF plot = area.adjusted(70, 40, -20, -55);
-    p.setPen(Qt::black);
-    QFont f = p.font();
-    f.setPointSizeF(11);
-    f.setBold(true);
-    p.setFont(f);
-    p.drawText(QRectF(area.left(), area.top() + 5, area.width(), 25), Qt::AlignCenter, title);
-    f.setBold(false);
-    f.setPointSizeF(9);
-    p.setFont(f);
+    drawTitle(p, area, title);
     p.drawRect(plot);
     auto mapX = [&](double x) { return plot.left() + (x - x0) / (x1 - x0) * plot.width(); };
     auto mapY = [&](double y) { return plot.bottom() - (y - y0) / (y1 - y0) * plot.height(); };
@@ -131,15 +137,7 @@ void drawConfusion(QPainter& p, const QRectF& area, const QString& title, const 
                    const std::vector<std::string>& classes)
 {
     const int k = static_cast<int>(m.size());
-    QFont f = p.font();
-    f.setPointSizeF(11);
-    f.setBold(true);
-    p.setFont(f);
-    p.setPen(Qt::black);
-    p.drawText(QRectF(area.left(), area.top() + 5, area.width(), 25), Qt::AlignCenter, title);
-    f.setBold(false);
-    f.setPointSizeF(9);
-    p.setFont(f);
+    drawTitle(p, area, title);
     const QRectF grid = area.adjusted(110, 60, -20, -40);
     const double cw = grid.width() / k, ch = grid.height() / k;
     for (int t = 0; t < k; ++t) {
@@ -174,15 +172,7 @@ void drawScatter(QPainter& p, const QRectF& area, const QString& title, const st
         y0 = std::min(y0, xy[2 * i + 1]);
         y1 = std::max(y1, xy[2 * i + 1]);
     }
-    QFont f = p.font();
-    f.setPointSizeF(11);
-    f.setBold(true);
-    p.setFont(f);
-    p.setPen(Qt::black);
-    p.drawText(QRectF(area.left(), area.top() + 5, area.width(), 25), Qt::AlignCenter, title);
-    f.setBold(false);
-    f.setPointSizeF(9);
-    p.setFont(f);
+    drawTitle(p, area, title);
     const QRectF box = area.adjusted(20, 40, -160, -20);
     const double side = std::min(box.width(), box.height());
     const QRectF plot(box.left() + (box.width() - side) / 2, box.top() + (box.height() - side) / 2, side, side);
