@@ -115,6 +115,16 @@ Image8 stretchColour(const uint8_t* rgb, int w, int h, double centre, double wid
     return img;
 }
 
+// Keeps a grey frame's modality values and its display window for a viewer's window/level.
+void keepValues(DecodedFrame& out, const std::vector<double>& v, double centre, double width, bool hasWindow, bool invert)
+{
+    const auto [lo, hi] = voiRange(v.data(), v.data() + v.size(), centre, width, hasWindow);
+    out.values.assign(v.begin(), v.end());
+    out.windowCentre = (lo + hi) / 2;
+    out.windowWidth = std::max(hi - lo, 1e-9);
+    out.inverted = invert;
+}
+
 template <typename T>
 void appendValues(const void* data, size_t offset, size_t count, std::vector<double>& out)
 {
@@ -340,6 +350,8 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
                     v[i] = static_cast<double>(x) * slope + intercept;
                 }
                 out.image = renderMonochrome(v, j.width, j.height, wc, ww, hasWindow, invert);
+                if (options.keepValues)
+                    keepValues(out, v, wc, ww, hasWindow, invert);
             } else {
                 std::vector<uint8_t> rgb(j.samples.size());
                 const int shift = std::max(0, j.precision - 8);
@@ -382,6 +394,8 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
                     v[i] = (isSigned ? static_cast<double>(static_cast<int32_t>(u)) : static_cast<double>(u)) * slope + intercept;
                 }
                 out.image = renderMonochrome(v, m.columns, m.rows, wc, ww, hasWindow, invert);
+                if (options.keepValues)
+                    keepValues(out, v, wc, ww, hasWindow, invert);
                 sink(std::move(out));
                 continue;
             }
@@ -397,6 +411,8 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
                 for (double& x : v)
                     x = x * slope + intercept;
             out.image = renderMonochrome(v, m.columns, m.rows, wc, ww, hasWindow, invert);
+            if (options.keepValues)
+                keepValues(out, v, wc, ww, hasWindow, invert);
         } else {
             DicomImage img(ds, xfer, CIF_UsePartialAccessToPixelData, f, 1);
             if (img.getStatus() != EIS_Normal)

@@ -26,6 +26,7 @@ struct ImageMeta {
     int columns = 0;
     int bits = 8;       ///< bits stored per sample in the source
     int frameCount = 1; ///< frames (DICOM), slices along the chosen axis (volumes), items (npz)
+    int sliceAxis = -1; ///< volumes: the axis the slices were cut along (see VolumeSlicing)
 };
 
 /// How volumes are cut into 2-D slices.
@@ -45,6 +46,8 @@ struct DecodeOptions {
     int frame = -1; ///< -1: every frame / selected slice; otherwise only this frame or slice index
     VolumeSlicing slicing;
     DecodeLimits limits;
+    /// Also return grey frames' real values (DecodedFrame::values) for window/level in a viewer.
+    bool keepValues = false;
 };
 
 /// One decoded 2-D item of a file. `index` is the frame, slice or archive item number.
@@ -54,6 +57,13 @@ struct DecodedFrame {
     Image8 image;
     int label = -1;
     std::string split;
+    /// Grey frames, when DecodeOptions::keepValues: the values before the display window
+    /// (DICOM modality values, e.g. Hounsfield units; volume intensities; 16-bit raster values),
+    /// row-major at image's size, with the window `image` was rendered through.
+    std::vector<float> values;
+    double windowCentre = 0;
+    double windowWidth = 0;
+    bool inverted = false; ///< MONOCHROME1: high values were drawn dark
 };
 
 /// Receives frames in index order, on the decoding thread.

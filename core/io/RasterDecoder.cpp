@@ -36,6 +36,30 @@ Image8 toImage8(const cv::Mat& src)
     return collapseGreyRgb(std::move(img));
 }
 
+// A grey page's own values (16-bit and float files keep their range) and the min-max window
+// toImage8 rendered it with.
+void keepGreyValues(const cv::Mat& page, DecodedFrame& f)
+{
+    cv::Mat grey = page;
+    if (grey.channels() > 1) {
+        std::vector<cv::Mat> planes;
+        cv::split(grey, planes);
+        grey = planes[0];
+    }
+    cv::Mat values;
+    grey.convertTo(values, CV_32F);
+    f.values.assign(values.begin<float>(), values.end<float>());
+    if (page.depth() == CV_8U) {
+        f.windowCentre = 127.5;
+        f.windowWidth = 255;
+    } else {
+        double mn = 0, mx = 0;
+        cv::minMaxLoc(values, &mn, &mx);
+        f.windowCentre = (mn + mx) / 2;
+        f.windowWidth = std::max(mx - mn, 1e-9);
+    }
+}
+
 } // namespace
 
 ImageMeta RasterDecoder::decode(const std::string& path, const DecodeOptions& options, const FrameSink& sink) const
@@ -71,6 +95,8 @@ ImageMeta RasterDecoder::decode(const std::string& path, const DecodeOptions& op
         DecodedFrame f;
         f.index = i;
         f.image = toImage8(pages[i]);
+        if (options.keepValues && f.image.channels == 1)
+            keepGreyValues(pages[i], f);
         if (i == 0)
             m.photometric = f.image.channels == 3 ? "RGB" : "MONOCHROME2";
         sink(std::move(f));

@@ -1,5 +1,6 @@
 #include "io/VolumeDecoder.h"
 
+#include "image/Window.h"
 #include "util/Error.h"
 
 #include <itkImage.h>
@@ -133,6 +134,7 @@ ImageMeta VolumeDecoder::decode(const std::string& path, const DecodeOptions& op
     m.columns = cols;
     m.rows = rows;
     m.frameCount = sliceCount;
+    m.sliceAxis = axis;
 
     std::vector<int> chosen;
     if (options.frame >= 0) {
@@ -165,6 +167,19 @@ ImageMeta VolumeDecoder::decode(const std::string& path, const DecodeOptions& op
         }
         DecodedFrame f;
         f.index = s;
+        if (options.keepValues) {
+            std::vector<float> v(size_t(rows) * cols);
+            for (int r = 0; r < rows; ++r)
+                for (int c = 0; c < cols; ++c)
+                    v[size_t(r) * cols + c] = data[voxel(s, c, r)];
+            if (img.height != rows) {
+                // Resample the values as the display image was, so that both share one grid.
+                v = resizeValues(v, cols, rows, img.width, img.height);
+            }
+            f.values = std::move(v);
+            f.windowCentre = (lo + hi) / 2;
+            f.windowWidth = std::max(hi - lo, 1e-9);
+        }
         f.image = std::move(img);
         sink(std::move(f));
     }

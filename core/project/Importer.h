@@ -47,6 +47,22 @@ struct LabelImportResult {
 /// unreadable file, before changing anything. One transaction.
 LabelImportResult applyLabelCsv(Project& project, const LabelCsvOptions& options);
 
+/// What a label CSV would match before it is applied, for an import dialog's preview.
+struct LabelCsvPreview {
+    LabelKeyKind keyKind = LabelKeyKind::Auto; ///< the kind that would be used
+    size_t rows = 0;
+    size_t matchedRows = 0;
+    std::vector<std::string> matchedKeys;   ///< the first few
+    std::vector<std::string> unmatchedKeys; ///< the first few
+    std::string note; ///< e.g. why SOP/patient keys cannot be checked before the import
+};
+
+/// Matches a label CSV's keys against the files under `sources` (relative paths and file
+/// names, before any decoding) and against images already in `project` (all key kinds).
+/// Throws the UserError checkLabelCsv() throws. Lists at most `listLimit` keys of each kind.
+LabelCsvPreview previewLabelCsv(const LabelCsvOptions& options, const std::vector<std::string>& sources, Project* project,
+                                size_t listLimit = 50);
+
 /// Reads the CSV and checks that the named columns exist, as applyLabelCsv() would; throws the
 /// same UserError. Lets an import refuse a bad label table before it changes the project.
 void checkLabelCsv(const LabelCsvOptions& options);

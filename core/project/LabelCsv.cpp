@@ -1,11 +1,14 @@
 #include "project/Importer.h"
 #include "project/Project.h"
+#include "project/SourceScanner.h"
+#include "util/AtomicFile.h"
 #include "util/Csv.h"
 #include "util/Error.h"
 #include "util/Text.h"
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -65,9 +68,11 @@ LabelImportResult applyLabelCsv(Project& project, const LabelCsvOptions& options
 
     KeyIndex byKind[5];
     {
-        auto q = project.db().prepare("SELECT id, relative_path, source_path, sop_uid, patient_id FROM images");
+        auto q = project.db().prepare("SELECT id, relative_path, source_path, sop_uid, patient_id, frame_index, frame_count FROM images");
         while (q.step()) {
             const int64_t id = q.columnInt(0);
+            if (q.columnInt(6) > 1) // one frame of a multi-frame file or volume: "path#frame"
+                byKind[int(LabelKeyKind::RelativePath)][normalisePath(q.columnText(1)) + "#" + std::to_string(q.columnInt(5))].push_back(id);
             byKind[int(LabelKeyKind::RelativePath)][normalisePath(q.columnText(1))].push_back(id);
             byKind[int(LabelKeyKind::RelativePath)][q.columnText(2)].push_back(id);
             byKind[int(LabelKeyKind::FileName)][fs::path(q.columnText(2)).filename().string()].push_back(id);
@@ -144,6 +149,87 @@ LabelImportResult applyLabelCsv(Project& project, const LabelCsvOptions& options
     result.imagesLabeled = labeled.size();
     result.imagesSplit = split.size();
     return result;
+}
+
+LabelCsvPreview previewLabelCsv(const LabelCsvOptions& options, const std::vector<std::string>& sources, Project* project,
+                                size_t listLimit)
+{
+    const CsvTable csv = readCsv(options.csvPath);
+    const LabelColumns cols = resolveColumns(csv, options);
+    std::set<std::string> byKind[5];
+    for (const ScannedFile& f : scanSources(sources, project ? project->dir() : std::string()).files) {
+        byKind[int(LabelKeyKind::RelativePath)].insert(normalisePath(f.relativePath));
+        byKind[int(LabelKeyKind::RelativePath)].insert(f.path);
+        byKind[int(LabelKeyKind::FileName)].insert(fs::path(f.path).filename().string());
+    }
+    if (project) {
+        auto q = project->db().prepare("SELECT relative_path, source_path, sop_uid, patient_id FROM images");
+        while (q.step()) {
+            byKind[int(LabelKeyKind::RelativePath)].insert(normalisePath(q.columnText(0)));
+            byKind[int(LabelKeyKind::RelativePath)].insert(q.columnText(1));
+            byKind[int(LabelKeyKind::FileName)].insert(fs::path(q.columnText(1)).filename().string());
+            if (!q.columnText(2).empty())
+                byKind[int(LabelKeyKind::SopInstanceUid)].insert(q.columnText(2));
+            if (!q.columnText(3).empty())
+                byKind[int(LabelKeyKind::PatientId)].insert(q.columnText(3));
+        }
+    }
+    auto keyOf = [&](const std::vector<std::string>& row) {
+        return cols.key < static_cast<int>(row.size()) ? normalisePath(text::trim(row[cols.key])) : std::string();
+    };
+    LabelCsvPreview out;
+    out.keyKind = options.keyKind;
+    if (out.keyKind == LabelKeyKind::Auto) {
+        size_t best = 0;
+        out.keyKind = LabelKeyKind::RelativePath;
+        for (LabelKeyKind k : {LabelKeyKind::RelativePath, LabelKeyKind::FileName, LabelKeyKind::SopInstanceUid, LabelKeyKind::PatientId}) {
+            size_t hits = 0;
+            for (const auto& row : csv.rows)
+                hits += byKind[int(k)].count(keyOf(row));
+            if (hits > best) {
+                best = hits;
+                out.keyKind = k;
+            }
+        }
+    }
+    if (out.keyKind == LabelKeyKind::SopInstanceUid || out.keyKind == LabelKeyKind::PatientId)
+        out.note = std::string(out.keyKind == LabelKeyKind::SopInstanceUid ? "SOPInstanceUID" : "PatientID") +
+                   " keys are read from the DICOM files during the import; only images already in the project are checked here";
+    const auto& index = byKind[int(out.keyKind)];
+    for (const auto& row : csv.rows) {
+        const std::string key = keyOf(row);
+        ++out.rows;
+        // A multi-frame key "path#3" matches its file.
+        const size_t hash = key.rfind('#');
+        const bool hit = index.count(key) || (hash != std::string::npos && index.count(key.substr(0, hash)));
+        if (hit) {
+            ++out.matchedRows;
+            if (out.matchedKeys.size() < listLimit)
+                out.matchedKeys.push_back(key);
+        } else if (out.unmatchedKeys.size() < listLimit) {
+            out.unmatchedKeys.push_back(key.empty() ? std::string("(empty key)") : key);
+        }
+    }
+    return out;
+}
+
+size_t exportLabelCsv(Project& project, const std::string& path)
+{
+    std::map<int64_t, std::string> className;
+    for (const auto& c : project.classes())
+        className[c.id] = c.name;
+    std::string out = "image,label,split,patient_id,sop_uid\n";
+    size_t rows = 0;
+    for (const CatalogueRow& r : project.catalogue()) {
+        if (r.classId < 0)
+            continue;
+        const std::string key = r.frameCount > 1 ? r.relativePath + "#" + std::to_string(r.frameIndex) : r.relativePath;
+        out += csvField(key) + "," + csvField(className[r.classId]) + "," + csvField(r.split) + "," + csvField(r.patientId) + "," +
+               csvField(r.sopUid) + "\n";
+        ++rows;
+    }
+    writeFileAtomically(path, out);
+    return rows;
 }
 
 } // namespace medsiam::core

@@ -112,6 +112,10 @@ CREATE TABLE embeddings(
     created_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
 )SQL",
+    // 4: the axis a volume's slices were cut along, so that a viewer shows the same slices
+    R"SQL(
+ALTER TABLE images ADD COLUMN slice_axis INTEGER NOT NULL DEFAULT -1;
+)SQL",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 static_assert(kMigrationCount == Project::kSchemaVersion, "one migration per schema version");
@@ -209,11 +213,13 @@ int64_t Project::insertImage(const ImageRecord& r)
 {
     auto s = m_db->prepare(
         "INSERT INTO images(source_path,relative_path,format,modality,patient_id,study_uid,series_uid,sop_uid,"
-        "frame_index,frame_count,rows,columns,bits,photometric,transfer_syntax,content_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "frame_index,frame_count,rows,columns,bits,photometric,transfer_syntax,content_hash,slice_axis) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.bind(1, r.sourcePath).bind(2, r.relativePath).bind(3, formatName(r.meta.format)).bind(4, r.meta.modality);
     s.bind(5, r.meta.patientId).bind(6, r.meta.studyUid).bind(7, r.meta.seriesUid).bind(8, r.meta.sopUid);
     s.bind(9, r.frameIndex).bind(10, r.meta.frameCount).bind(11, r.meta.rows).bind(12, r.meta.columns);
     s.bind(13, r.meta.bits).bind(14, r.meta.photometric).bind(15, r.meta.transferSyntax).bind(16, r.contentHash);
+    s.bind(17, r.meta.sliceAxis);
     s.step();
     return m_db->lastInsertId();
 }
@@ -366,6 +372,94 @@ void Project::setLabel(int64_t imageId, int64_t classId, const std::string& sour
         .bind(2, classId)
         .bind(3, source)
         .run();
+}
+
+void Project::setLabels(const std::vector<std::pair<int64_t, int64_t>>& labels, const std::string& source)
+{
+    Database::Transaction tx(*m_db);
+    for (const auto& [imageId, classId] : labels) {
+        if (classId > 0)
+            setLabel(imageId, classId, source);
+        else
+            clearLabel(imageId);
+    }
+    tx.commit();
+}
+
+std::vector<CatalogueRow> Project::catalogue()
+{
+    std::vector<CatalogueRow> out;
+    auto s = m_db->prepare(
+        "SELECT i.id, i.source_path, i.relative_path, i.format, i.modality, i.patient_id, i.frame_index, i.frame_count, "
+        "i.rows, i.columns, i.slice_axis, COALESCE(l.class_id,-1), COALESCE(sp.split,''), i.sop_uid FROM images i "
+        "LEFT JOIN labels l ON l.image_id=i.id LEFT JOIN splits sp ON sp.image_id=i.id ORDER BY i.id");
+    while (s.step()) {
+        CatalogueRow r;
+        r.imageId = s.columnInt(0);
+        r.sourcePath = s.columnText(1);
+        r.relativePath = s.columnText(2);
+        r.format = s.columnText(3);
+        r.modality = s.columnText(4);
+        r.patientId = s.columnText(5);
+        r.frameIndex = static_cast<int>(s.columnInt(6));
+        r.frameCount = static_cast<int>(s.columnInt(7));
+        r.rows = static_cast<int>(s.columnInt(8));
+        r.columns = static_cast<int>(s.columnInt(9));
+        r.sliceAxis = static_cast<int>(s.columnInt(10));
+        r.classId = s.columnInt(11);
+        r.split = s.columnText(12);
+        r.sopUid = s.columnText(13);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::map<int64_t, int64_t> Project::labelCounts()
+{
+    std::map<int64_t, int64_t> out;
+    auto s = m_db->prepare("SELECT class_id, COUNT(*) FROM labels GROUP BY class_id");
+    while (s.step())
+        out[s.columnInt(0)] = s.columnInt(1);
+    return out;
+}
+
+void Project::updateClass(const ClassInfo& info)
+{
+    const std::string name = text::trim(info.name);
+    if (name.empty())
+        throw UserError("a class name cannot be empty");
+    auto clash = m_db->prepare("SELECT id FROM classes WHERE name=? AND id<>?");
+    clash.bind(1, name).bind(2, info.id);
+    if (clash.step())
+        throw UserError("there is already a class named '" + name + "'");
+    if (!info.shortcut.empty()) {
+        auto used = m_db->prepare("SELECT name FROM classes WHERE shortcut=? AND id<>?");
+        used.bind(1, info.shortcut).bind(2, info.id);
+        if (used.step())
+            throw UserError("shortcut " + info.shortcut + " is already used by class '" + used.columnText(0) + "'");
+    }
+    m_db->prepare("UPDATE classes SET name=?, color=?, shortcut=? WHERE id=?")
+        .bind(1, name)
+        .bind(2, info.color)
+        .bind(3, info.shortcut)
+        .bind(4, info.id)
+        .run();
+    if (m_db->changes() == 0)
+        throw UserError("no class with id " + std::to_string(info.id));
+}
+
+int64_t Project::removeClass(int64_t classId)
+{
+    Database::Transaction tx(*m_db);
+    const int64_t labeled = [&] {
+        auto s = m_db->prepare("SELECT COUNT(*) FROM labels WHERE class_id=?");
+        s.bind(1, classId);
+        return s.step() ? s.columnInt(0) : 0;
+    }();
+    m_db->prepare("DELETE FROM labels WHERE class_id=?").bind(1, classId).run();
+    m_db->prepare("DELETE FROM classes WHERE id=?").bind(1, classId).run();
+    tx.commit();
+    return labeled;
 }
 
 void Project::clearLabel(int64_t imageId) { m_db->prepare("DELETE FROM labels WHERE image_id=?").bind(1, imageId).run(); }

@@ -57,6 +57,19 @@ struct PredictionRecord {
     std::vector<float> probabilities;
 };
 
+/// One image as the browser lists it: where it comes from, its facts, class and split.
+struct CatalogueRow {
+    int64_t imageId = 0;
+    std::string sourcePath, relativePath, format, modality, patientId, sopUid;
+    int frameIndex = 0;
+    int frameCount = 1;
+    int rows = 0;
+    int columns = 0;
+    int sliceAxis = -1;
+    int64_t classId = -1; ///< -1: unlabeled
+    std::string split;    ///< "train", "val", "test" or empty
+};
+
 struct ClassInfo {
     int64_t id = 0;
     std::string name;
@@ -70,7 +83,7 @@ struct ClassInfo {
 /// A Project object is used from one thread at a time.
 class Project {
 public:
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
     static constexpr int kDefaultCacheResolution = 256;
 
     /// Creates the folder and an empty catalogue. Throws UserError if a project is already there.
@@ -109,6 +122,17 @@ public:
     /// Sets or replaces an image's label. `source` says where it came from (csv, npz, folder, user).
     void setLabel(int64_t imageId, int64_t classId, const std::string& source);
     void clearLabel(int64_t imageId);
+    /// Sets (classId > 0) or clears (classId <= 0) many images' labels in one transaction.
+    void setLabels(const std::vector<std::pair<int64_t, int64_t>>& labels, const std::string& source);
+    /// Every image with its facts, class and split, in image-id order.
+    std::vector<CatalogueRow> catalogue();
+    /// Labeled images per class id.
+    std::map<int64_t, int64_t> labelCounts();
+    /// Renames a class and sets its colour and shortcut. Throws UserError for an empty or taken
+    /// name, or a shortcut another class uses.
+    void updateClass(const ClassInfo& info);
+    /// Deletes a class and its labels in one transaction; returns how many labels went with it.
+    int64_t removeClass(int64_t classId);
     /// Sets an image's split: "train", "val" or "test".
     void setSplit(int64_t imageId, const std::string& split);
     void recordIssue(const std::string& path, const std::string& reason);
@@ -123,6 +147,11 @@ private:
     std::string m_dir;
     std::unique_ptr<Database> m_db;
 };
+
+/// Writes every labeled image to a CSV that applyLabelCsv() reads back (key column "image",
+/// relative paths with "#frame" for multi-frame files; label; split; patient_id; sop_uid).
+/// Returns the rows written. Throws UserError when the file cannot be written.
+size_t exportLabelCsv(Project& project, const std::string& path);
 
 /// Normalises a user's split name ("Training", "valid", ...) to train/val/test; empty if unknown.
 std::string normaliseSplit(const std::string& value);
