@@ -1,32 +1,248 @@
 #include "mainwindow/MainWindow.h"
 
+#include "browser/BrowserView.h"
+#include "browser/CatalogueModel.h"
+#include "importer/ImportDialog.h"
+#include "labels/ClassPanel.h"
 #include "mainwindow/ProjectSummaryView.h"
+#include "project/Importer.h"
 #include "project/Project.h"
+#include "project/ProjectSession.h"
+#include "splits/SplitsDialog.h"
+#include "util/Csv.h"
 #include "util/Error.h"
+#include "viewer/ViewerPanel.h"
 
+#include <QAction>
 #include <QApplication>
+#include <QCloseEvent>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
 #include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QInputDialog>
+#include <QLabel>
+#include <QListView>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QSettings>
+#include <QSpinBox>
+#include <QStackedWidget>
 #include <QStatusBar>
+#include <QUndoStack>
 
 namespace medsiam::ui {
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), m_summary(new ProjectSummaryView(this))
+namespace {
+constexpr int kMaxRecent = 8;
+const char* kRecentKey = "recentProjects";
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
 {
     setWindowTitle(tr("medsiam"));
-    setCentralWidget(m_summary);
-    QMenu* file = menuBar()->addMenu(tr("&File"));
-    QAction* open = file->addAction(tr("&Open Project..."), this, &MainWindow::chooseProject);
-    open->setShortcut(QKeySequence::Open);
-    file->addSeparator();
-    QAction* quit = file->addAction(tr("&Quit"), qApp, &QApplication::quit);
-    quit->setShortcut(QKeySequence::Quit);
+    setAcceptDrops(true);
+    m_central = new QStackedWidget(this);
+    m_welcome = new ProjectSummaryView(m_central);
+    m_central->addWidget(m_welcome);
+    setCentralWidget(m_central);
+    m_counts = new QLabel(this);
+    statusBar()->addPermanentWidget(m_counts);
+    buildDocks();
+    buildActions();
+    updateActions();
     statusBar()->showMessage(tr("No project open"));
-    resize(900, 600);
+    resize(1280, 800);
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow()
+{
+    // The views refer to the session: remove them first.
+    closeProject();
+}
+
+void MainWindow::buildDocks()
+{
+    auto dock = [this](const QString& title, const char* name, Qt::DockWidgetArea area) {
+        auto* d = new QDockWidget(title, this);
+        d->setObjectName(QLatin1String(name));
+        addDockWidget(area, d);
+        return d;
+    };
+    m_viewerDock = dock(tr("Viewer"), "viewerDock", Qt::RightDockWidgetArea);
+    m_tagsDock = dock(tr("Attributes"), "tagsDock", Qt::RightDockWidgetArea);
+    m_classesDock = dock(tr("Classes"), "classesDock", Qt::LeftDockWidgetArea);
+    m_summaryDock = dock(tr("Project"), "summaryDock", Qt::LeftDockWidgetArea);
+    splitDockWidget(m_viewerDock, m_tagsDock, Qt::Vertical);
+    resizeDocks({m_viewerDock}, {520}, Qt::Horizontal);
+    resizeDocks({m_classesDock}, {240}, Qt::Horizontal);
+    resizeDocks({m_viewerDock, m_tagsDock}, {520, 220}, Qt::Vertical);
+}
+
+void MainWindow::buildActions()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&New Project..."), this, &MainWindow::newProjectDialog)->setShortcut(QKeySequence::New);
+    file->addAction(tr("&Open Project..."), this, &MainWindow::chooseProject)->setShortcut(QKeySequence::Open);
+    m_recentMenu = file->addMenu(tr("Open &Recent"));
+    file->addSeparator();
+    QAction* import = file->addAction(tr("&Import Images..."), this, [this] { showImportDialog(); });
+    import->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_I));
+    QAction* importCsv = file->addAction(tr("Import &Labels from CSV..."), this, &MainWindow::importLabelsCsv);
+    QAction* exportCsv = file->addAction(tr("&Export Labels to CSV..."), this, &MainWindow::exportLabelsCsv);
+    file->addSeparator();
+    QAction* close = file->addAction(tr("&Close Project"), this, &MainWindow::closeProject);
+    file->addSeparator();
+    file->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    m_undo = edit->addAction(tr("&Undo"), this, [this] {
+        if (m_session)
+            m_session->undoStack()->undo();
+    });
+    m_undo->setShortcut(QKeySequence::Undo);
+    m_redo = edit->addAction(tr("&Redo"), this, [this] {
+        if (m_session)
+            m_session->undoStack()->redo();
+    });
+    // Both usual redo keys, whatever the platform theme lists.
+    m_redo->setShortcuts({QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence(Qt::CTRL | Qt::Key_Y)});
+
+    QMenu* label = menuBar()->addMenu(tr("&Label"));
+    for (int k = 1; k <= 9; ++k) {
+        QAction* a = label->addAction(tr("Label with class %1").arg(k), this, [this, k] { labelSelection(k); });
+        a->setShortcut(QKeySequence(Qt::Key_0 + k));
+        m_projectActions << a;
+    }
+    QAction* clear = label->addAction(tr("Clear label"), this, &MainWindow::clearSelectionLabels);
+    clear->setShortcuts({QKeySequence(Qt::Key_Backspace), QKeySequence(Qt::Key_Delete)});
+    label->addSeparator();
+    m_advance = label->addAction(tr("Advance after labeling"));
+    m_advance->setCheckable(true);
+    m_advance->setChecked(QSettings().value(QStringLiteral("advanceAfterLabel"), true).toBool());
+    m_advance->setToolTip(tr("After labeling a single image, move to the next one"));
+    connect(m_advance, &QAction::toggled, this, [](bool on) { QSettings().setValue(QStringLiteral("advanceAfterLabel"), on); });
+    QAction* classes = label->addAction(tr("Edit &Classes..."), this, &MainWindow::editClasses);
+
+    QMenu* data = menuBar()->addMenu(tr("&Data"));
+    QAction* splits = data->addAction(tr("&Splits..."), this, &MainWindow::editSplits);
+
+    m_viewMenu = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock})
+        m_viewMenu->addAction(d->toggleViewAction());
+
+    m_projectActions << import << importCsv << exportCsv << close << clear << classes << splits;
+    updateRecentMenu();
+}
+
+void MainWindow::updateActions()
+{
+    for (QAction* a : m_projectActions)
+        a->setEnabled(m_session != nullptr);
+    m_undo->setEnabled(m_session && m_session->undoStack()->canUndo());
+    m_redo->setEnabled(m_session && m_session->undoStack()->canRedo());
+    if (m_session) {
+        m_undo->setText(tr("&Undo %1").arg(m_session->undoStack()->undoText()));
+        m_redo->setText(tr("&Redo %1").arg(m_session->undoStack()->redoText()));
+    }
+}
+
+void MainWindow::showError(const QString& title, const QString& message)
+{
+    statusBar()->showMessage(message, 10000);
+    QMessageBox::warning(this, title, message);
+}
+
+QStringList MainWindow::recentProjects() const { return QSettings().value(QLatin1String(kRecentKey)).toStringList(); }
+
+void MainWindow::rememberRecent(const QString& dir)
+{
+    QStringList list = recentProjects();
+    list.removeAll(dir);
+    list.prepend(dir);
+    while (list.size() > kMaxRecent)
+        list.removeLast();
+    QSettings().setValue(QLatin1String(kRecentKey), list);
+    updateRecentMenu();
+}
+
+void MainWindow::updateRecentMenu()
+{
+    m_recentMenu->clear();
+    const QStringList list = recentProjects();
+    for (const QString& dir : list)
+        m_recentMenu->addAction(dir, this, [this, dir] { openProject(dir); });
+    if (list.isEmpty())
+        m_recentMenu->addAction(tr("(none)"))->setEnabled(false);
+    else {
+        m_recentMenu->addSeparator();
+        m_recentMenu->addAction(tr("Clear list"), this, [this] {
+            QSettings().remove(QLatin1String(kRecentKey));
+            updateRecentMenu();
+        });
+    }
+}
+
+void MainWindow::newProjectDialog()
+{
+    QDialog d(this);
+    d.setWindowTitle(tr("New project"));
+    auto* folder = new QLabel(&d);
+    QString dir;
+    auto* choose = new QPushButton(tr("Choose folder..."), &d);
+    connect(choose, &QPushButton::clicked, &d, [&] {
+        const QString f = QFileDialog::getExistingDirectory(&d, tr("Folder for the new project (empty or new)"));
+        if (!f.isEmpty()) {
+            dir = f;
+            folder->setText(f);
+        }
+    });
+    auto* resolution = new QSpinBox(&d);
+    resolution->setRange(16, 4096);
+    resolution->setSingleStep(32);
+    resolution->setValue(core::Project::kDefaultCacheResolution);
+    resolution->setSuffix(tr(" px"));
+    resolution->setToolTip(tr("Side of the square images kept for browsing and training"));
+    auto* form = new QFormLayout(&d);
+    form->addRow(tr("Project folder:"), choose);
+    form->addRow(QString(), folder);
+    form->addRow(tr("Cache resolution:"), resolution);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &d);
+    connect(buttons, &QDialogButtonBox::accepted, &d, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &d, &QDialog::reject);
+    form->addRow(buttons);
+    if (d.exec() != QDialog::Accepted)
+        return;
+    if (dir.isEmpty()) {
+        showError(tr("New project"), tr("Choose a folder for the project."));
+        return;
+    }
+    if (createProject(dir, resolution->value()))
+        showImportDialog();
+}
+
+bool MainWindow::createProject(const QString& dir, int cacheResolution)
+{
+    std::unique_ptr<ProjectSession> session;
+    try {
+        session = ProjectSession::create(dir, cacheResolution);
+    } catch (const core::UserError& e) {
+        showError(tr("Cannot create project"), QString::fromStdString(e.what()));
+        return false;
+    }
+    closeProject();
+    m_session = std::move(session);
+    attachSession();
+    return true;
+}
 
 void MainWindow::chooseProject()
 {
@@ -37,16 +253,296 @@ void MainWindow::chooseProject()
 
 bool MainWindow::openProject(const QString& dir)
 {
+    std::unique_ptr<ProjectSession> session;
     try {
-        m_project = core::Project::open(dir.toStdString());
-        m_summary->showSummary(m_project->summary());
-        setWindowTitle(tr("%1 - medsiam").arg(dir));
-        statusBar()->showMessage(tr("Opened %1").arg(dir));
-        return true;
+        session = ProjectSession::open(dir);
     } catch (const core::UserError& e) {
-        QMessageBox::warning(this, tr("Cannot open project"), QString::fromStdString(e.what()));
+        showError(tr("Cannot open project"), QString::fromStdString(e.what()));
         return false;
     }
+    closeProject();
+    m_session = std::move(session);
+    attachSession();
+    return true;
+}
+
+void MainWindow::attachSession()
+{
+    ProjectSession& s = *m_session;
+    m_browser = new BrowserView(s, m_central);
+    m_central->addWidget(m_browser);
+    m_central->setCurrentWidget(m_browser);
+    m_viewer = new ViewerPanel(s, m_viewerDock);
+    m_viewerDock->setWidget(m_viewer);
+    m_tags = new TagsPanel(m_tagsDock);
+    m_tagsDock->setWidget(m_tags);
+    m_classes = new ClassPanel(s, m_classesDock);
+    m_classesDock->setWidget(m_classes);
+    m_summary = new ProjectSummaryView(m_summaryDock);
+    m_summaryDock->setWidget(m_summary);
+
+    connect(m_browser, &BrowserView::currentImageChanged, m_viewer, &ViewerPanel::showImage);
+    connect(m_viewer, &ViewerPanel::sourceChanged, m_tags, &TagsPanel::showFile);
+    connect(m_viewer, &ViewerPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+    connect(m_browser, &BrowserView::selectionCountChanged, this, &MainWindow::updateStatus);
+    connect(m_classes, &ClassPanel::classActivated, this, [this](qint64 id) { m_session->labelImages(m_browser->selectedImageIds(), id); });
+    connect(m_classes, &ClassPanel::editSchemaRequested, this, &MainWindow::editClasses);
+    connect(&s, &ProjectSession::labelsChanged, this, &MainWindow::updateStatus);
+    connect(&s, &ProjectSession::catalogueReloaded, this, [this] {
+        m_summary->showSummary(m_session->project().summary());
+        updateStatus();
+    });
+    connect(s.undoStack(), &QUndoStack::indexChanged, this, &MainWindow::updateActions);
+
+    m_summary->showSummary(s.project().summary());
+    setWindowTitle(tr("%1 - medsiam").arg(QDir::toNativeSeparators(s.dir())));
+    rememberRecent(s.dir());
+    updateActions();
+    updateStatus();
+    statusBar()->showMessage(tr("Opened %1").arg(s.dir()), 5000);
+    m_browser->listView()->setFocus();
+    if (!s.rows().empty())
+        m_browser->showImage(s.rows().front().imageId);
+}
+
+void MainWindow::closeProject()
+{
+    if (!m_session)
+        return;
+    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock}) {
+        if (QWidget* w = d->widget()) {
+            d->setWidget(nullptr);
+            delete w;
+        }
+    }
+    m_viewer = nullptr;
+    m_tags = nullptr;
+    m_classes = nullptr;
+    m_summary = nullptr;
+    if (m_browser) {
+        m_central->removeWidget(m_browser);
+        delete m_browser;
+        m_browser = nullptr;
+    }
+    m_central->setCurrentWidget(m_welcome);
+    m_session.reset();
+    setWindowTitle(tr("medsiam"));
+    m_counts->clear();
+    updateActions();
+    statusBar()->showMessage(tr("No project open"));
+}
+
+ImportDialog* MainWindow::showImportDialog(const QStringList& sources)
+{
+    if (!m_session) {
+        showError(tr("Import"), tr("Create or open a project first (File > New Project)."));
+        return nullptr;
+    }
+    auto* d = new ImportDialog(*m_session, sources, this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    connect(d, &ImportDialog::importFinished, this, [this] {
+        if (m_session) {
+            m_session->reload();
+            statusBar()->showMessage(tr("Import finished: %n image(s) in the project", nullptr, int(m_session->rows().size())), 8000);
+        }
+    });
+    d->show();
+    return d;
+}
+
+void MainWindow::labelSelection(int key)
+{
+    if (!m_session || !m_browser)
+        return;
+    const core::ClassInfo* c = m_session->classForShortcut(QString::number(key));
+    if (!c) {
+        statusBar()->showMessage(tr("No class has key %1: add one with Label > Edit Classes.").arg(key), 6000);
+        return;
+    }
+    const QVector<qint64> ids = m_browser->selectedImageIds();
+    if (ids.isEmpty()) {
+        statusBar()->showMessage(tr("Select images to label first."), 4000);
+        return;
+    }
+    try {
+        m_session->labelImages(ids, c->id);
+    } catch (const core::UserError& e) {
+        showError(tr("Cannot save the label"), QString::fromStdString(e.what()));
+        return;
+    }
+    statusBar()->showMessage(tr("%n image(s) labeled %1", nullptr, int(ids.size())).arg(QString::fromStdString(c->name)), 3000);
+    if (ids.size() == 1 && m_advance->isChecked()) {
+        const int row = m_browser->model()->rowOfImage(ids.front());
+        const int64_t next = m_browser->model()->imageIdAt(row + 1);
+        if (next >= 0)
+            m_browser->showImage(next);
+    }
+}
+
+void MainWindow::clearSelectionLabels()
+{
+    if (!m_session || !m_browser)
+        return;
+    try {
+        m_session->labelImages(m_browser->selectedImageIds(), -1);
+    } catch (const core::UserError& e) {
+        showError(tr("Cannot clear the label"), QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::updateStatus()
+{
+    if (!m_session)
+        return;
+    const int selected = m_browser ? static_cast<int>(m_browser->listView()->selectionModel()->selectedIndexes().size()) : 0;
+    m_counts->setText(tr("%1 images, %2 labeled, %3 selected")
+                          .arg(m_session->rows().size())
+                          .arg(static_cast<qint64>(m_session->rows().size()) - m_session->unlabeledCount())
+                          .arg(selected));
+}
+
+void MainWindow::importLabelsCsv()
+{
+    if (!m_session)
+        return;
+    // The import dialog's CSV section (columns, preview) does this work; with no sources it
+    // labels the images already in the project.
+    const QString f = QFileDialog::getOpenFileName(this, tr("Label table"), QString(), tr("CSV files (*.csv *.txt);;All files (*)"));
+    if (f.isEmpty())
+        return;
+    const core::CsvTable csv = [&] {
+        try {
+            return core::readCsv(f.toStdString());
+        } catch (const core::UserError& e) {
+            showError(tr("Cannot read the label table"), QString::fromStdString(e.what()));
+            return core::CsvTable{};
+        }
+    }();
+    if (csv.header.empty())
+        return;
+    QStringList columns;
+    for (const auto& h : csv.header)
+        columns << QString::fromStdString(h);
+    bool ok = false;
+    const QString key = QInputDialog::getItem(this, tr("Label table"), tr("Column naming the image:"), columns,
+                                              std::max<int>(0, int(columns.indexOf(QRegularExpression(QStringLiteral("(?i)image|path|file.*"))))), false, &ok);
+    if (!ok)
+        return;
+    const QString label = QInputDialog::getItem(this, tr("Label table"), tr("Column holding the class:"), columns,
+                                                std::max<int>(0, int(columns.indexOf(QRegularExpression(QStringLiteral("(?i)label|class"))))), false, &ok);
+    if (!ok)
+        return;
+    core::LabelCsvOptions o;
+    o.csvPath = f.toStdString();
+    o.keyColumn = key.toStdString();
+    o.labelColumn = label.toStdString();
+    const int splitColumn = columns.indexOf(QRegularExpression(QStringLiteral("(?i)split")));
+    if (splitColumn >= 0)
+        o.splitColumn = columns[splitColumn].toStdString();
+    try {
+        const core::LabelImportResult r = core::applyLabelCsv(m_session->project(), o);
+        m_session->undoStack()->clear(); // the table's labels are not a single undoable step
+        m_session->reload();
+        QString text = tr("%1 of %2 rows matched (by %3); %4 images labeled, %5 given a split.")
+                           .arg(r.matchedRows)
+                           .arg(r.rows)
+                           .arg(QString::fromLatin1(core::labelKeyKindName(r.keyKind)))
+                           .arg(r.imagesLabeled)
+                           .arg(r.imagesSplit);
+        if (!r.unmatchedKeys.empty())
+            text += tr("\n%1 keys match no image (first: %2); they are listed in the project's import issues.")
+                        .arg(r.unmatchedKeys.size())
+                        .arg(QString::fromStdString(r.unmatchedKeys.front()));
+        if (!r.rowProblems.empty())
+            text += tr("\n%1 rows have problems (first: %2).").arg(r.rowProblems.size()).arg(QString::fromStdString(r.rowProblems.front()));
+        QMessageBox::information(this, tr("Labels imported"), text);
+    } catch (const core::UserError& e) {
+        showError(tr("Cannot import the labels"), QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::exportLabelsCsv()
+{
+    if (!m_session)
+        return;
+    const QString f = QFileDialog::getSaveFileName(this, tr("Export labels"), QDir(m_session->dir()).filePath(QStringLiteral("labels.csv")),
+                                                   tr("CSV files (*.csv)"));
+    if (f.isEmpty())
+        return;
+    try {
+        const size_t n = core::exportLabelCsv(m_session->project(), f.toStdString());
+        statusBar()->showMessage(tr("%1 labels written to %2").arg(n).arg(f), 8000);
+    } catch (const core::UserError& e) {
+        showError(tr("Cannot export the labels"), QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::editClasses()
+{
+    if (!m_session)
+        return;
+    ClassSchemaDialog d(*m_session, this);
+    d.exec();
+}
+
+void MainWindow::editSplits()
+{
+    if (!m_session)
+        return;
+    SplitsDialog d(*m_session, this);
+    if (d.exec() == QDialog::Accepted)
+        statusBar()->showMessage(tr("Splits saved"), 5000);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (event->mimeData()->hasUrls())
+        for (const QUrl& u : event->mimeData()->urls())
+            if (u.isLocalFile()) {
+                event->acceptProposedAction();
+                return;
+            }
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    QStringList paths;
+    for (const QUrl& u : event->mimeData()->urls())
+        if (u.isLocalFile())
+            paths << u.toLocalFile();
+    if (paths.isEmpty())
+        return;
+    event->acceptProposedAction();
+    // A dropped project folder opens; anything else is imported.
+    if (paths.size() == 1 && core::Project::exists(paths.front().toStdString())) {
+        openProject(paths.front());
+        return;
+    }
+    if (!m_session) {
+        if (QMessageBox::question(this, tr("Import"), tr("No project is open. Create a new project for these images?")) != QMessageBox::Yes)
+            return;
+        newProjectDialog();
+        if (!m_session)
+            return;
+        // newProjectDialog opened an empty import dialog; add the dropped sources to it.
+        for (ImportDialog* d : findChildren<ImportDialog*>())
+            for (const QString& p : paths)
+                d->addSource(p);
+        return;
+    }
+    showImportDialog(paths);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    for (ImportDialog* d : findChildren<ImportDialog*>())
+        if (d->running()) {
+            QMessageBox::information(this, tr("Import running"), tr("Cancel the import (or let it finish) before quitting."));
+            d->raise();
+            event->ignore();
+            return;
+        }
+    QMainWindow::closeEvent(event);
 }
 
 } // namespace medsiam::ui

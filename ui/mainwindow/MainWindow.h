@@ -1,17 +1,28 @@
 #pragma once
 #include <QMainWindow>
+#include <QStringList>
+
 #include <memory>
 
-namespace medsiam::core {
-class Project;
-}
+class QAction;
+class QDockWidget;
+class QLabel;
+class QMenu;
+class QStackedWidget;
 
 namespace medsiam::ui {
 
+class BrowserView;
+class ClassPanel;
+class ImportDialog;
+class ProjectSession;
 class ProjectSummaryView;
+class TagsPanel;
+class ViewerPanel;
 
-/// The application window. It only assembles views and actions and routes between them;
-/// features live in their own folders under ui/.
+/// The application window. It assembles the views (browser in the centre; viewer, tags,
+/// classes and project summary in docks) and the actions, and routes between them; every
+/// feature lives in its own folder under ui/.
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
@@ -20,11 +31,61 @@ public:
 
     /// Opens a project folder; shows a plain-words dialog and returns false when it cannot.
     bool openProject(const QString& dir);
+    /// Creates a project in an empty or new folder and opens it; false (with a dialog) on error.
+    bool createProject(const QString& dir, int cacheResolution = 256);
+    void closeProject();
+    /// Opens the import dialog for the open project with these sources (non-modal).
+    ImportDialog* showImportDialog(const QStringList& sources = {});
+
+    ProjectSession* session() const { return m_session.get(); }
+    BrowserView* browser() const { return m_browser; }
+    ViewerPanel* viewer() const { return m_viewer; }
+    TagsPanel* tags() const { return m_tags; }
+    ClassPanel* classPanel() const { return m_classes; }
+    QStringList recentProjects() const;
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
 
 private:
+    void buildActions();
+    void buildDocks();
+    void attachSession();
+    void updateRecentMenu();
+    void rememberRecent(const QString& dir);
+    void updateActions();
+    void updateStatus();
+    void labelSelection(int key);
+    void clearSelectionLabels();
+    void newProjectDialog();
     void chooseProject();
-    ProjectSummaryView* m_summary;
-    std::unique_ptr<core::Project> m_project;
+    void importLabelsCsv();
+    void exportLabelsCsv();
+    void editClasses();
+    void editSplits();
+    void showError(const QString& title, const QString& message);
+
+    std::unique_ptr<ProjectSession> m_session;
+    QStackedWidget* m_central;
+    ProjectSummaryView* m_welcome;
+    ProjectSummaryView* m_summary = nullptr;
+    BrowserView* m_browser = nullptr;
+    ViewerPanel* m_viewer = nullptr;
+    TagsPanel* m_tags = nullptr;
+    ClassPanel* m_classes = nullptr;
+    QDockWidget* m_viewerDock;
+    QDockWidget* m_tagsDock;
+    QDockWidget* m_classesDock;
+    QDockWidget* m_summaryDock;
+    QMenu* m_recentMenu;
+    QMenu* m_viewMenu;
+    QList<QAction*> m_projectActions;
+    QAction* m_undo = nullptr;
+    QAction* m_redo = nullptr;
+    QAction* m_advance;
+    QLabel* m_counts;
 };
 
 } // namespace medsiam::ui

@@ -30,8 +30,9 @@ ProjectSummaryView::ProjectSummaryView(QWidget* parent) : QWidget(parent), m_tex
 
 void ProjectSummaryView::showPlaceholder()
 {
-    m_text->setText(tr("<h2>medsiam</h2><p>Open a project with <b>File &gt; Open Project</b>, "
-                       "or create one from a folder of images with <tt>medsiam-cli import</tt>.</p>"));
+    m_text->setText(tr("<h2>medsiam</h2><p>Create a project with <b>File &gt; New Project</b> or open one with "
+                       "<b>File &gt; Open Project</b>.</p><p>Drop a folder of DICOM, NIfTI/MHA/NRRD or plain images "
+                       "on this window to import it.</p>"));
 }
 
 void ProjectSummaryView::showSummary(const core::ProjectSummary& s)

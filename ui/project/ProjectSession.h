@@ -1,0 +1,92 @@
+#pragma once
+#include <QColor>
+#include <QObject>
+#include <QString>
+#include <QVector>
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+class QUndoStack;
+
+namespace medsiam::core {
+class Project;
+class ImageCache;
+struct CatalogueRow;
+struct ClassInfo;
+} // namespace medsiam::core
+
+namespace medsiam::ui {
+
+/// The open project as the GUI sees it: the catalogue rows, the class schema, label counts and
+/// the undo stack of label edits. It lives on the GUI thread and owns that thread's
+/// core::Project. Every label edit is committed to project.sqlite before the signal goes out,
+/// so a crash loses nothing the user saw.
+class ProjectSession : public QObject {
+    Q_OBJECT
+public:
+    /// Opens an existing project or creates one; throws core::UserError in plain words.
+    static std::unique_ptr<ProjectSession> open(const QString& dir);
+    static std::unique_ptr<ProjectSession> create(const QString& dir, int cacheResolution);
+    ~ProjectSession() override;
+
+    QString dir() const;
+    core::Project& project() { return *m_project; }
+    int cacheResolution() const { return m_cacheResolution; }
+    /// The cache at the project's resolution, or null while the project has no images.
+    std::shared_ptr<const core::ImageCache> cache() const { return m_cache; }
+
+    const std::vector<core::CatalogueRow>& rows() const { return m_rows; }
+    /// Index in rows() of an image id, or -1.
+    int rowOf(int64_t imageId) const;
+    const std::vector<core::ClassInfo>& classes() const { return m_classes; }
+    /// The class with this id, or null.
+    const core::ClassInfo* classById(int64_t classId) const;
+    /// The class whose shortcut is `key` ("1".."9"), or null.
+    const core::ClassInfo* classForShortcut(const QString& key) const;
+    QColor classColor(int64_t classId) const;
+    QString className(int64_t classId) const;
+    int64_t labeledCount(int64_t classId) const;
+    int64_t unlabeledCount() const;
+
+    QUndoStack* undoStack() const { return m_undo; }
+
+    /// Labels images with a class (classId <= 0 clears), as one undoable step.
+    void labelImages(const QVector<qint64>& imageIds, int64_t classId);
+    /// Writes labels (classId <= 0 clears) without touching the undo stack: the undo commands'
+    /// work. Commits at once; emits labelsChanged.
+    void writeLabels(const std::vector<std::pair<int64_t, int64_t>>& labels);
+
+    /// Creates a class (a free colour and the first free key 1-9) and returns its id.
+    int64_t addClass(const QString& name);
+    void updateClass(const core::ClassInfo& info);
+    void removeClass(int64_t classId);
+
+    /// Re-reads the catalogue, the classes and the cache (after an import, a split or a CSV).
+    void reload();
+
+Q_SIGNALS:
+    void labelsChanged(const QVector<qint64>& imageIds);
+    void classesChanged();
+    void catalogueReloaded();
+
+private:
+    explicit ProjectSession(std::unique_ptr<core::Project> project);
+    void reloadClasses();
+    void recountLabels();
+    std::unique_ptr<core::Project> m_project;
+    std::shared_ptr<const core::ImageCache> m_cache;
+    int m_cacheResolution = 0;
+    std::vector<core::CatalogueRow> m_rows;
+    std::unordered_map<int64_t, int> m_rowById;
+    std::vector<core::ClassInfo> m_classes;
+    std::unordered_map<int64_t, int64_t> m_counts;
+    QUndoStack* m_undo;
+};
+
+/// A colour for the i-th class, from a palette that stays readable on dark and light grounds.
+QColor defaultClassColor(int index);
+
+} // namespace medsiam::ui
