@@ -140,6 +140,7 @@ void BrowserView::buildFilterBar()
     m_search = new QLineEdit(this);
     m_search->setPlaceholderText(tr("Search file name or patient id"));
     m_search->setClearButtonEnabled(true);
+    m_search->setMinimumWidth(200);
     m_sort = new QComboBox(this);
     m_sort->setToolTip(tr("Sort order"));
     m_sort->addItem(tr("Import order"), int(BrowserSort::ImportOrder));
@@ -206,6 +207,23 @@ void BrowserView::applyFilter()
     m_count->setText(tr("%1 of %2 images").arg(m_model->rowCount()).arg(m_session.rows().size()));
     if (keep >= 0)
         showImage(keep);
+}
+
+void BrowserView::setFilter(const BrowserFilter& f)
+{
+    auto select = [](QComboBox* box, const QVariant& value) {
+        const int i = value.isValid() ? box->findData(value) : 0;
+        box->setCurrentIndex(i < 0 ? 0 : i);
+    };
+    select(m_class, f.classId == BrowserFilter::kAnyClass ? QVariant() : QVariant::fromValue<qint64>(f.classId));
+    m_split->setCurrentIndex(std::max(0, m_split->findData(f.split)));
+    select(m_modality, f.modality.isEmpty() ? QVariant() : QVariant(f.modality));
+    select(m_patient, f.patientId.isEmpty() ? QVariant() : QVariant(f.patientId));
+    {
+        const QSignalBlocker block(m_search);
+        m_search->setText(f.search);
+    }
+    applyFilter();
 }
 
 QVector<qint64> BrowserView::selectedImageIds() const

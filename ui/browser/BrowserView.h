@@ -13,6 +13,7 @@ class QTimer;
 namespace medsiam::ui {
 
 class CatalogueModel;
+struct BrowserFilter;
 class ProjectSession;
 class ThumbnailLoader;
 
@@ -35,6 +36,8 @@ public:
     int64_t currentImageId() const;
     /// Makes an image current (and selected), scrolling to it; false when it is filtered out.
     bool showImage(int64_t imageId);
+    /// Shows the filter in the filter bar and applies it.
+    void setFilter(const BrowserFilter& filter);
     /// Thumbnail rows requested per screenful beyond the visible ones.
     int prefetchRows() const { return m_prefetchRows; }
 

@@ -21,10 +21,15 @@ void ThumbnailDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, c
     const QRect cell = option.rect.adjusted(2, 2, -2, -2);
     const QPalette& pal = option.palette;
     const bool selected = option.state & QStyle::State_Selected;
-    p->fillRect(cell, selected ? pal.highlight() : pal.base());
-    if (option.state & QStyle::State_HasFocus) {
-        p->setPen(QPen(pal.highlight().color().darker(130), 2));
-        p->drawRect(cell.adjusted(1, 1, -1, -1));
+    // Selection is a frame and a tint, so that a class colour never reads as "selected".
+    QColor tint = pal.highlight().color();
+    tint.setAlpha(70);
+    p->fillRect(cell, pal.base());
+    if (selected)
+        p->fillRect(cell, tint);
+    if (selected || (option.state & QStyle::State_HasFocus)) {
+        p->setPen(QPen(pal.highlight().color(), selected ? 3 : 1, selected ? Qt::SolidLine : Qt::DotLine));
+        p->drawRect(cell.adjusted(1, 1, -2, -2));
     }
     const QRect imageArea(cell.x() + (cell.width() - m_size) / 2, cell.y() + 2, m_size, m_size);
     p->fillRect(imageArea, Qt::black);
@@ -60,7 +65,7 @@ void ThumbnailDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, c
         p->setFont(option.font);
     }
     const QRect name(cell.x() + 2, band.bottom() + 1, cell.width() - 4, text);
-    p->setPen(selected ? pal.highlightedText().color() : pal.text().color());
+    p->setPen(pal.text().color());
     p->drawText(name, Qt::AlignCenter, option.fontMetrics.elidedText(index.data(Qt::DisplayRole).toString(), Qt::ElideMiddle, name.width()));
     p->restore();
 }

@@ -44,6 +44,8 @@ QString duration(double seconds)
 {
     if (seconds < 0 || !std::isfinite(seconds))
         return QStringLiteral("-");
+    if (seconds < 10)
+        return QStringLiteral("%1 s").arg(seconds, 0, 'f', 1);
     const int s = static_cast<int>(seconds + 0.5);
     return s >= 60 ? QStringLiteral("%1 min %2 s").arg(s / 60).arg(s % 60) : QStringLiteral("%1 s").arg(s);
 }

@@ -37,6 +37,7 @@
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QStatusBar>
+#include <QTimer>
 #include <QUndoStack>
 
 namespace medsiam::ui {
@@ -277,6 +278,7 @@ void MainWindow::attachSession()
     m_tags = new TagsPanel(m_tagsDock);
     m_tagsDock->setWidget(m_tags);
     m_classes = new ClassPanel(s, m_classesDock);
+    m_classes->setMinimumWidth(230);
     m_classesDock->setWidget(m_classes);
     m_summary = new ProjectSummaryView(m_summaryDock);
     m_summaryDock->setWidget(m_summary);
@@ -288,6 +290,15 @@ void MainWindow::attachSession()
     connect(m_classes, &ClassPanel::classActivated, this, [this](qint64 id) { m_session->labelImages(m_browser->selectedImageIds(), id); });
     connect(m_classes, &ClassPanel::editSchemaRequested, this, &MainWindow::editClasses);
     connect(&s, &ProjectSession::labelsChanged, this, &MainWindow::updateStatus);
+    // The summary counts by SQL; refresh it once a burst of labeling pauses.
+    auto* summaryTimer = new QTimer(m_summary);
+    summaryTimer->setSingleShot(true);
+    summaryTimer->setInterval(400);
+    connect(summaryTimer, &QTimer::timeout, this, [this] {
+        if (m_session && m_summary)
+            m_summary->showSummary(m_session->project().summary());
+    });
+    connect(&s, &ProjectSession::labelsChanged, summaryTimer, qOverload<>(&QTimer::start));
     connect(&s, &ProjectSession::catalogueReloaded, this, [this] {
         m_summary->showSummary(m_session->project().summary());
         updateStatus();
@@ -295,6 +306,7 @@ void MainWindow::attachSession()
     connect(s.undoStack(), &QUndoStack::indexChanged, this, &MainWindow::updateActions);
 
     m_summary->showSummary(s.project().summary());
+    resizeDocks({m_classesDock, m_viewerDock}, {270, 520}, Qt::Horizontal);
     setWindowTitle(tr("%1 - medsiam").arg(QDir::toNativeSeparators(s.dir())));
     rememberRecent(s.dir());
     updateActions();

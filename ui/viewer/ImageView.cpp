@@ -122,7 +122,8 @@ void ImageView::paintEvent(QPaintEvent*)
                    m_message.isEmpty() ? tr("Select an image to view it") : m_message);
         return;
     }
-    p.setRenderHint(QPainter::SmoothPixmapTransform, m_zoom < 1);
+    // Interpolated display, as diagnostic viewers default to; pixel values show under the cursor.
+    p.setRenderHint(QPainter::SmoothPixmapTransform, true);
     p.drawImage(QRectF(m_offset, QSizeF(m_rendered.width() * m_zoom, m_rendered.height() * m_zoom)), m_rendered);
     p.setPen(QColor(255, 220, 0));
     p.drawText(rect().adjusted(6, 4, -6, -4), Qt::AlignLeft | Qt::AlignBottom,

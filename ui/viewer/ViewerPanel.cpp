@@ -90,6 +90,7 @@ bool ViewerPanel::loading() const { return m_running > 0; }
 
 void ViewerPanel::applyPreset(int index)
 {
+    m_presets->setCurrentIndex(index);
     if (index <= 0) {
         m_view->resetWindow();
         return;
@@ -119,6 +120,11 @@ void ViewerPanel::showImage(int64_t imageId)
     }
     m_frameLabel->setText(row.frameCount > 1 ? tr("frame %1 / %2").arg(row.frameIndex + 1).arg(row.frameCount) : QString());
     m_presets->setCurrentIndex(0);
+    // The presets are in Hounsfield units: they mean something for CT only.
+    const bool ct = row.modality == "CT";
+    m_presets->setEnabled(ct);
+    m_presets->setToolTip(ct ? tr("Window preset (right-drag on the image to window freely)")
+                             : tr("Presets are for CT; right-drag on the image to window it"));
     decode(m_path, row.frameIndex, row.sliceAxis, false);
     Q_EMIT sourceChanged(m_path);
 }
@@ -209,6 +215,8 @@ void TagsPanel::showFile(const QString& path)
                 m_table->setItem(i, 2, new QTableWidgetItem(QString::fromStdString(r.tags[i].value)));
             }
             m_table->resizeColumnsToContents();
+            // Long attribute names must not push the values out of a narrow dock.
+            m_table->setColumnWidth(1, std::min(m_table->columnWidth(1), 190));
             m_status->setText(m_path);
             applyFilter();
         }

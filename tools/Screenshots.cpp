@@ -1,0 +1,139 @@
+// medsiam-screenshots: builds a small real scene (the bundled chest X-rays, DICOM CT and MR
+// files from Debian's pydicom corpus, and two broken files) and saves the main views as PNGs
+// for the documentation. Run it under xvfb-run (scripts/screenshots.sh); not installed.
+#include "browser/BrowserView.h"
+#include "browser/CatalogueModel.h"
+#include "importer/ImportDialog.h"
+#include "mainwindow/MainWindow.h"
+#include "project/Project.h"
+#include "project/ProjectSession.h"
+#include "viewer/ImageView.h"
+#include "viewer/ViewerPanel.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QComboBox>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QListView>
+#include <QPushButton>
+#include <QTimer>
+
+#include <cstdio>
+#include <functional>
+
+namespace {
+
+// Runs the event loop until `done` or `ms` pass; false on timeout.
+bool waitFor(const std::function<bool()>& done, int ms)
+{
+    QElapsedTimer t;
+    t.start();
+    while (!done()) {
+        if (t.elapsed() > ms)
+            return false;
+        QApplication::processEvents(QEventLoop::AllEvents, 20);
+    }
+    return true;
+}
+
+void settle(int ms)
+{
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < ms)
+        QApplication::processEvents(QEventLoop::AllEvents, 20);
+}
+
+bool save(QWidget* w, const QString& path)
+{
+    const bool ok = w->grab().save(path);
+    std::printf("%s %s\n", ok ? "wrote" : "FAILED", qPrintable(path));
+    return ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("medsiam-screenshots"));
+    QApplication::setApplicationName(QStringLiteral("medsiam"));
+    if (argc < 4) {
+        std::fprintf(stderr, "usage: medsiam-screenshots OUTPUT_DIR WORK_DIR DEMO_NPZ [DICOM_CORPUS]\n");
+        return 2;
+    }
+    const QString out = QString::fromLocal8Bit(argv[1]);
+    const QString work = QString::fromLocal8Bit(argv[2]);
+    const QString npz = QString::fromLocal8Bit(argv[3]);
+    const QString corpus = argc > 4 ? QString::fromLocal8Bit(argv[4]) : QStringLiteral("/usr/lib/python3/dist-packages/pydicom/data/test_files");
+    QDir(work).removeRecursively();
+    const QString src = work + QStringLiteral("/incoming");
+    QDir().mkpath(src + QStringLiteral("/dicom"));
+    QDir().mkpath(out);
+    QFile::copy(npz, src + QStringLiteral("/pneumoniamnist_28.npz"));
+    const QString sidecar = npz.left(npz.size() - 4) + QStringLiteral(".json");
+    if (QFile::exists(sidecar))
+        QFile::copy(sidecar, src + QStringLiteral("/pneumoniamnist_28.json"));
+    for (const char* f : {"CT_small.dcm", "MR_small.dcm", "MR_truncated.dcm"})
+        QFile::copy(corpus + QLatin1Char('/') + QLatin1String(f), src + QStringLiteral("/dicom/") + QLatin1String(f));
+    QFile notes(src + QStringLiteral("/dicom/README.txt"));
+    if (notes.open(QIODevice::WriteOnly))
+        notes.write("Scanned with protocol B.\n");
+    notes.close();
+
+    medsiam::ui::MainWindow w;
+    w.resize(1500, 920);
+    w.show();
+    if (!w.createProject(work + QStringLiteral("/Chest.medsiam"), 128))
+        return 1;
+    medsiam::ui::ImportDialog* d = w.showImportDialog({src});
+    d->importButton()->click();
+    if (!waitFor([d] { return !d->running(); }, 120000)) {
+        std::fprintf(stderr, "the import did not finish\n");
+        return 1;
+    }
+    settle(300);
+    bool ok = save(d, out + QStringLiteral("/import-issues.png"));
+    d->close();
+
+    // The browser: chest X-rays with their classes and splits.
+    medsiam::ui::BrowserView* b = w.browser();
+    settle(500);
+    b->showImage(w.session()->rows()[7].imageId);
+    waitFor([&] { return !w.viewer()->loading(); }, 10000);
+    settle(800);
+    ok &= save(&w, out + QStringLiteral("/browser.png"));
+
+    // Labeling: the test split sorted by class, five images selected and labeled with key 1.
+    medsiam::ui::BrowserFilter f;
+    f.split = QStringLiteral("test");
+    b->setFilter(f);
+    settle(300);
+    QListView* list = b->listView();
+    list->setFocus();
+    b->showImage(b->model()->imageIdAt(8));
+    for (int r = 9; r <= 12; ++r)
+        list->selectionModel()->select(b->model()->index(r), QItemSelectionModel::Select);
+    for (QAction* a : w.findChildren<QAction*>())
+        if (a->text() == QStringLiteral("Label with class 1"))
+            a->trigger();
+    waitFor([&] { return !w.viewer()->loading(); }, 10000);
+    settle(800);
+    ok &= save(&w, out + QStringLiteral("/labeling.png"));
+
+    // The viewer: a CT slice from its DICOM source in a soft-tissue window, with its tags.
+    int64_t ct = -1;
+    for (const auto& r : w.session()->rows())
+        if (r.relativePath.find("CT_small") != std::string::npos)
+            ct = r.imageId;
+    b->setFilter({});
+    b->showImage(ct);
+    waitFor([&] { return !w.viewer()->loading(); }, 10000);
+    if (auto* presets = w.viewer()->findChild<QComboBox*>())
+        Q_EMIT presets->activated(4); // soft tissue
+    settle(800);
+    ok &= save(&w, out + QStringLiteral("/viewer.png"));
+    return ok ? 0 : 1;
+}
