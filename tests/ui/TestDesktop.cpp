@@ -26,7 +26,12 @@
 #include <QComboBox>
 #include <QFile>
 #include <QLabel>
+#include <QLineEdit>
 #include <QListView>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QTimer>
 #include <QMouseEvent>
 #include <QPushButton>
 #include <QScrollBar>
@@ -120,6 +125,134 @@ private Q_SLOTS:
         // The recent-projects list remembers the project.
         QCOMPARE(w.recentProjects().value(0), QDir(tmp.filePath("p")).absolutePath());
         d->close();
+    }
+
+    void theImportDialogMapsALabelTableAndPreviewsItsKeys()
+    {
+        QTemporaryDir tmp;
+        const QString src = tmp.filePath("src");
+        test::writeImageFolder(src, 6);
+        QFile csv(tmp.filePath("table.csv"));
+        QVERIFY(csv.open(QIODevice::WriteOnly));
+        csv.write("Filename,Diagnosis,Set\nimg00000.png,normal,train\nimg00001.png,effusion,test\nimg00099.png,normal,train\n");
+        csv.close();
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.createProject(tmp.filePath("p"), 32));
+        ui::ImportDialog* d = w.showImportDialog({src});
+        d->csvPathEdit()->setText(tmp.filePath("table.csv"));
+        // The columns are offered and the likely roles chosen by name.
+        QCOMPARE(d->keyColumnBox()->count(), 3);
+        QCOMPARE(d->keyColumnBox()->currentText(), QString("Filename"));
+        QCOMPARE(d->labelColumnBox()->currentText(), QString("Diagnosis"));
+        // The preview matches keys against the folder before anything is imported.
+        QTableWidget* preview = d->previewTable();
+        QCOMPARE(preview->rowCount(), 3);
+        QCOMPARE(preview->item(0, 0)->text(), QString("img00099.png")); // unmatched first
+        QCOMPARE(preview->item(0, 1)->text(), QString("no such image"));
+        QCOMPARE(preview->item(1, 1)->text(), QString("matched"));
+        QTest::mouseClick(d->importButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!d->running(), 60000);
+        QTRY_COMPARE(w.browser()->model()->rowCount(), 6);
+        ui::ProjectSession& s = *w.session();
+        QCOMPARE(s.classes().size(), size_t(2));
+        QCOMPARE(s.unlabeledCount(), int64_t(4));
+        QCOMPARE(s.rows()[1].split, std::string("test"));
+        // The unmatched key is in the issues table with its reason.
+        const QAbstractItemModel* issues = d->issuesTable()->model();
+        QCOMPARE(issues->rowCount(), 1);
+        QCOMPARE(issues->index(0, 0).data().toString(), QString("img00099.png"));
+        d->close();
+    }
+
+    void aMissingColumnOrTableIsExplainedAndNothingStarts()
+    {
+        QTemporaryDir tmp;
+        test::writeImageFolder(tmp.filePath("src"), 2);
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.createProject(tmp.filePath("p"), 32));
+        ui::ImportDialog* d = w.showImportDialog({tmp.filePath("src")});
+        d->csvPathEdit()->setText(tmp.filePath("nowhere.csv"));
+        QString shown;
+        QTimer::singleShot(0, [&] {
+            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+                shown = box->text();
+                box->accept();
+            }
+        });
+        QVERIFY(!d->startImport());
+        QVERIFY2(shown.contains("nowhere.csv"), qPrintable(shown));
+        QVERIFY(!d->running());
+        QCOMPARE(w.session()->rows().size(), size_t(0));
+        d->close();
+    }
+
+    void theClassEditorRenamesRecoloursAndSwapsKeys()
+    {
+        QTemporaryDir tmp;
+        makeLabeledProject(tmp.filePath("p"), tmp.filePath("src"), 3);
+        auto session = ui::ProjectSession::open(tmp.filePath("p"));
+        ui::ClassSchemaDialog d(*session);
+        QTableWidget* t = d.table();
+        QCOMPARE(t->rowCount(), 2);
+        t->item(0, 0)->setText("no finding");
+        static_cast<QComboBox*>(t->cellWidget(0, 2))->setCurrentText("2");
+        static_cast<QComboBox*>(t->cellWidget(1, 2))->setCurrentText("1");
+        d.accept();
+        QCOMPARE(d.result(), int(QDialog::Accepted));
+        QCOMPARE(session->className(session->classes()[0].id), QString("no finding"));
+        QCOMPARE(QString::fromStdString(session->classForShortcut("1")->name), QString("pneumonia"));
+        // Two classes with one key are refused with a message, and nothing changes.
+        ui::ClassSchemaDialog clash(*session);
+        static_cast<QComboBox*>(clash.table()->cellWidget(0, 2))->setCurrentText("1");
+        QString shown;
+        QTimer::singleShot(0, [&] {
+            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+                shown = box->text();
+                box->accept();
+            }
+        });
+        clash.accept();
+        QVERIFY2(shown.contains("Key 1"), qPrintable(shown));
+        QCOMPARE(QString::fromStdString(session->classForShortcut("1")->name), QString("pneumonia"));
+    }
+
+    void droppingAFolderOpensTheImportDialogWithIt()
+    {
+        QTemporaryDir tmp;
+        test::writeImageFolder(tmp.filePath("src"), 2);
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.createProject(tmp.filePath("p"), 32));
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(tmp.filePath("src"))});
+        QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&w, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&w, &drop);
+        auto dialogs = w.findChildren<ui::ImportDialog*>();
+        QCOMPARE(dialogs.size(), 1);
+        QCOMPARE(dialogs.front()->findChild<QListWidget*>()->item(0)->text(), QDir(tmp.filePath("src")).absolutePath());
+        dialogs.front()->close();
+    }
+
+    void aMovedSourceFileIsExplainedInTheViewer()
+    {
+        QTemporaryDir tmp;
+        makeLabeledProject(tmp.filePath("p"), tmp.filePath("src"), 3);
+        QVERIFY(QFile::remove(tmp.filePath("src/img00001.png")));
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openProject(tmp.filePath("p")));
+        QTRY_VERIFY(w.viewer()->view()->hasImage());
+        w.browser()->showImage(w.session()->rows()[1].imageId);
+        QTRY_VERIFY(!w.viewer()->loading());
+        QVERIFY(!w.viewer()->view()->hasImage());
+        QVERIFY(w.statusBar()->currentMessage().contains("is missing"));
+        // The thumbnail still shows: it comes from the project's cache.
+        QTRY_COMPARE(w.browser()->model()->index(1).data(ui::CatalogueModel::ThumbnailStateRole).toInt(), 1);
     }
 
     void keysLabelUndoRestoresAndLabelsSurviveReopening()
