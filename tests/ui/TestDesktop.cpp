@@ -329,6 +329,12 @@ private Q_SLOTS:
         QCOMPARE(s.labeledCount(pneumonia), int64_t(4));
         QTest::keyClick(list, Qt::Key_Z, Qt::ControlModifier | Qt::ShiftModifier); // redo the clear
         QCOMPARE(s.labeledCount(pneumonia), int64_t(0));
+        // A drag across cells selects them all (rubber band).
+        QTest::mousePress(list->viewport(), Qt::LeftButton, Qt::NoModifier, centre(0));
+        QMouseEvent move(QEvent::MouseMove, centre(2), list->viewport()->mapToGlobal(centre(2)), Qt::NoButton, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(list->viewport(), &move);
+        QTest::mouseRelease(list->viewport(), Qt::LeftButton, Qt::NoModifier, centre(2));
+        QCOMPARE(w.browser()->selectedImageIds(), QVector<qint64>({s.rows()[0].imageId, s.rows()[1].imageId, s.rows()[2].imageId}));
         // A key with no class explains itself instead of doing nothing silently.
         QTest::keyClick(list, Qt::Key_7);
         QVERIFY(w.statusBar()->currentMessage().contains("No class has key 7"));
@@ -337,10 +343,10 @@ private Q_SLOTS:
         ui::BrowserFilter f;
         f.classId = s.classes()[0].id;
         w.browser()->model()->setFilter(f);
-        QCOMPARE(w.browser()->model()->rowCount(), 4);
+        QCOMPARE(w.browser()->model()->rowCount(), 3); // the three dragged over
         f.classId = ui::BrowserFilter::kUnlabeled;
         w.browser()->model()->setFilter(f);
-        QCOMPARE(w.browser()->model()->rowCount(), 8);
+        QCOMPARE(w.browser()->model()->rowCount(), 9);
     }
 
     void scrollingOneHundredThousandImagesDecodesOnlyWhatIsShown()

@@ -62,6 +62,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     updateActions();
     statusBar()->showMessage(tr("No project open"));
     resize(1280, 800);
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
 }
 
 MainWindow::~MainWindow()
@@ -137,6 +140,16 @@ void MainWindow::buildActions()
     QAction* splits = data->addAction(tr("&Splits..."), this, &MainWindow::editSplits);
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
+    QAction* reload = m_viewMenu->addAction(tr("&Reload Project"), this, [this] {
+        if (m_session) {
+            m_session->reload();
+            statusBar()->showMessage(tr("Reloaded: %n image(s)", nullptr, int(m_session->rows().size())), 4000);
+        }
+    });
+    reload->setShortcut(QKeySequence::Refresh);
+    reload->setToolTip(tr("Re-read the project (after medsiam-cli changed it)"));
+    m_projectActions << reload;
+    m_viewMenu->addSeparator();
     for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock})
         m_viewMenu->addAction(d->toggleViewAction());
 
@@ -554,6 +567,9 @@ void MainWindow::closeEvent(QCloseEvent* event)
             event->ignore();
             return;
         }
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
     QMainWindow::closeEvent(event);
 }
 
