@@ -35,6 +35,7 @@
 #include <QMouseEvent>
 #include <QPushButton>
 #include <QScrollBar>
+#include <QSpinBox>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTableView>
@@ -101,11 +102,15 @@ private Q_SLOTS:
         QCOMPARE(w.browser()->model()->rowCount(), 0);
         ui::ImportDialog* d = w.showImportDialog({src});
         QVERIFY(d);
+        QVERIFY(d->resolutionBox()->isEnabled()); // the project is empty: its cache size may change
+        d->resolutionBox()->setValue(48);
         QTest::mouseClick(d->importButton(), Qt::LeftButton);
         QVERIFY(d->running());
         QTRY_VERIFY_WITH_TIMEOUT(!d->running(), 60000);
         QTRY_COMPARE(w.browser()->model()->rowCount(), 40);
         QCOMPARE(w.session()->rows().size(), size_t(40));
+        QCOMPARE(w.session()->cacheResolution(), 48);
+        QCOMPARE(w.session()->project().summary().cacheResolution, 48);
         // Both bad files are listed, each with its reason, and the list exports as CSV.
         const QAbstractItemModel* issues = d->issuesTable()->model();
         QCOMPARE(issues->rowCount(), 2);

@@ -45,6 +45,7 @@ public:
     QPushButton* cancelButton() const { return m_cancel; }
     QTableView* issuesTable() const { return m_issuesView; }
     QLineEdit* csvPathEdit() const { return m_csvPath; }
+    QSpinBox* resolutionBox() const { return m_resolution; }
     QComboBox* keyColumnBox() const { return m_keyColumn; }
     QComboBox* labelColumnBox() const { return m_labelColumn; }
     QTableWidget* previewTable() const { return m_preview; }

@@ -40,7 +40,6 @@ QColor defaultClassColor(int index)
 
 ProjectSession::ProjectSession(std::unique_ptr<core::Project> project) : m_project(std::move(project)), m_undo(new QUndoStack(this))
 {
-    m_cacheResolution = m_project->cacheResolution();
     reload();
 }
 
@@ -215,6 +214,7 @@ void ProjectSession::recountLabels()
 
 void ProjectSession::reload()
 {
+    m_cacheResolution = m_project->cacheResolution(); // an empty project's may be changed before its first import
     m_rows = m_project->catalogue();
     m_rowById.clear();
     m_rowById.reserve(m_rows.size());
