@@ -24,6 +24,7 @@
 
 #include <QApplication>
 #include <QComboBox>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
@@ -359,7 +360,10 @@ private Q_SLOTS:
         QTemporaryDir tmp;
         const int n = 100000;
         test::writeSyntheticCatalogue(tmp.filePath("p"), n);
+        QElapsedTimer opening;
+        opening.start();
         auto session = ui::ProjectSession::open(tmp.filePath("p"));
+        qInfo("100k catalogue read in %lld ms", opening.elapsed());
         std::atomic<int> calls{0};
         ui::ThumbnailLoader loader(
             [&calls](int64_t, int size) {
@@ -370,7 +374,9 @@ private Q_SLOTS:
                 return img;
             },
             64, 1000);
+        opening.restart();
         ui::BrowserView view(*session, nullptr, &loader);
+        qInfo("100k browser built in %lld ms", opening.elapsed());
         view.resize(900, 700);
         view.show();
         QVERIFY(QTest::qWaitForWindowExposed(&view));
