@@ -9,6 +9,8 @@
 #include "importer/ImportDialog.h"
 #include "io/ImageDecoder.h"
 #include "labels/ClassPanel.h"
+#include "labels/LabelTableBox.h"
+#include "labels/LabelTableDialog.h"
 #include "mainwindow/MainWindow.h"
 #include "project/Importer.h"
 #include "project/Project.h"
@@ -146,13 +148,13 @@ private Q_SLOTS:
         w.show();
         QVERIFY(w.createProject(tmp.filePath("p"), 32));
         ui::ImportDialog* d = w.showImportDialog({src});
-        d->csvPathEdit()->setText(tmp.filePath("table.csv"));
+        d->labelTable()->pathEdit()->setText(tmp.filePath("table.csv"));
         // The columns are offered and the likely roles chosen by name.
-        QCOMPARE(d->keyColumnBox()->count(), 3);
-        QCOMPARE(d->keyColumnBox()->currentText(), QString("Filename"));
-        QCOMPARE(d->labelColumnBox()->currentText(), QString("Diagnosis"));
+        QCOMPARE(d->labelTable()->keyColumnBox()->count(), 3);
+        QCOMPARE(d->labelTable()->keyColumnBox()->currentText(), QString("Filename"));
+        QCOMPARE(d->labelTable()->labelColumnBox()->currentText(), QString("Diagnosis"));
         // The preview matches keys against the folder before anything is imported.
-        QTableWidget* preview = d->previewTable();
+        QTableWidget* preview = d->labelTable()->previewTable();
         QCOMPARE(preview->rowCount(), 3);
         QCOMPARE(preview->item(0, 0)->text(), QString("img00099.png")); // unmatched first
         QCOMPARE(preview->item(0, 1)->text(), QString("no such image"));
@@ -171,6 +173,44 @@ private Q_SLOTS:
         d->close();
     }
 
+    void aLabelTableLabelsTheProjectAfterAPreview()
+    {
+        QTemporaryDir tmp;
+        makeLabeledProject(tmp.filePath("p"), tmp.filePath("src"), 5);
+        QFile csv(tmp.filePath("labels.csv"));
+        QVERIFY(csv.open(QIODevice::WriteOnly));
+        csv.write("image,finding\nimg00000.png,pneumonia\nimg00004.png,effusion\nimg00042.png,normal\n");
+        csv.close();
+        auto session = ui::ProjectSession::open(tmp.filePath("p"));
+        session->labelImages({session->rows()[1].imageId}, session->classes()[0].id);
+        QCOMPARE(session->undoStack()->count(), 1);
+        ui::LabelTableDialog d(*session);
+        d.table()->pathEdit()->setText(tmp.filePath("labels.csv"));
+        QCOMPARE(d.table()->labelColumnBox()->currentText(), QString("finding"));
+        QVERIFY2(d.table()->summaryLabel()->text().startsWith("2 of 3 rows match"), qPrintable(d.table()->summaryLabel()->text()));
+        d.accept();
+        QCOMPARE(d.result(), int(QDialog::Accepted));
+        QVERIFY2(d.resultText().contains("2 images labeled") && d.resultText().contains("img00042.png"), qPrintable(d.resultText()));
+        QCOMPARE(session->className(session->rows()[0].classId), QString("pneumonia"));
+        QCOMPARE(session->className(session->rows()[4].classId), QString("effusion")); // a new class
+        QCOMPARE(session->classes().size(), size_t(3));
+        QCOMPARE(session->undoStack()->count(), 0); // the table is not undone key by key
+        // A table without the chosen column is refused in words, and nothing changes.
+        ui::LabelTableDialog bad(*session);
+        bad.table()->pathEdit()->setText(tmp.filePath("labels.csv"));
+        bad.table()->labelColumnBox()->setCurrentIndex(0); // "(none)": neither label nor split
+        QString shown;
+        QTimer::singleShot(0, [&] {
+            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+                shown = box->text();
+                box->accept();
+            }
+        });
+        bad.accept();
+        QVERIFY2(shown.contains("label column, a split column or both"), qPrintable(shown));
+        QCOMPARE(bad.result(), int(QDialog::Rejected));
+    }
+
     void aMissingColumnOrTableIsExplainedAndNothingStarts()
     {
         QTemporaryDir tmp;
@@ -179,7 +219,7 @@ private Q_SLOTS:
         w.show();
         QVERIFY(w.createProject(tmp.filePath("p"), 32));
         ui::ImportDialog* d = w.showImportDialog({tmp.filePath("src")});
-        d->csvPathEdit()->setText(tmp.filePath("nowhere.csv"));
+        d->labelTable()->pathEdit()->setText(tmp.filePath("nowhere.csv"));
         QString shown;
         QTimer::singleShot(0, [&] {
             if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {

@@ -1,6 +1,7 @@
 #include "importer/ImportDialog.h"
 
 #include "importer/ImportJob.h"
+#include "labels/LabelTableBox.h"
 #include "project/Importer.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
@@ -87,7 +88,7 @@ QWidget* ImportDialog::buildOptionsPage()
     auto* remove = new QPushButton(tr("Remove"), sourcesBox);
     connect(remove, &QPushButton::clicked, this, [this] {
         qDeleteAll(m_sources->selectedItems());
-        updatePreview();
+        updateSources();
     });
     auto* sourceButtons = new QVBoxLayout;
     sourceButtons->addWidget(addFolder);
@@ -132,55 +133,7 @@ QWidget* ImportDialog::buildOptionsPage()
     m_keepDuplicates = new QCheckBox(tr("import files whose content is already in the project"), optionsBox);
     form->addRow(tr("Duplicates:"), m_keepDuplicates);
 
-    auto* csvBox = new QGroupBox(tr("Label table (CSV, optional)"), page);
-    auto* csvForm = new QFormLayout(csvBox);
-    m_csvPath = new QLineEdit(csvBox);
-    m_csvPath->setPlaceholderText(tr("a CSV with one row per image: a key column and a label and/or split column"));
-    auto* browse = new QPushButton(tr("Browse..."), csvBox);
-    connect(browse, &QPushButton::clicked, this, [this] {
-        const QString f = QFileDialog::getOpenFileName(this, tr("Label table"), QString(), tr("CSV files (*.csv *.txt);;All files (*)"));
-        if (!f.isEmpty())
-            m_csvPath->setText(f);
-    });
-    connect(m_csvPath, &QLineEdit::editingFinished, this, &ImportDialog::loadCsvColumns);
-    connect(m_csvPath, &QLineEdit::textChanged, this, [this] {
-        if (QFileInfo(m_csvPath->text()).isFile())
-            loadCsvColumns();
-    });
-    auto* csvRow = new QHBoxLayout;
-    csvRow->addWidget(m_csvPath, 1);
-    csvRow->addWidget(browse);
-    csvForm->addRow(tr("File:"), csvRow);
-    m_keyColumn = new QComboBox(csvBox);
-    m_labelColumn = new QComboBox(csvBox);
-    m_splitColumn = new QComboBox(csvBox);
-    m_keyKind = new QComboBox(csvBox);
-    m_keyKind->addItem(tr("detect"), int(core::LabelKeyKind::Auto));
-    m_keyKind->addItem(tr("relative path"), int(core::LabelKeyKind::RelativePath));
-    m_keyKind->addItem(tr("file name"), int(core::LabelKeyKind::FileName));
-    m_keyKind->addItem(tr("DICOM SOPInstanceUID"), int(core::LabelKeyKind::SopInstanceUid));
-    m_keyKind->addItem(tr("DICOM PatientID (labels every image of the patient)"), int(core::LabelKeyKind::PatientId));
-    auto* columns = new QHBoxLayout;
-    columns->addWidget(new QLabel(tr("key"), csvBox));
-    columns->addWidget(m_keyColumn, 1);
-    columns->addWidget(new QLabel(tr("label"), csvBox));
-    columns->addWidget(m_labelColumn, 1);
-    columns->addWidget(new QLabel(tr("split"), csvBox));
-    columns->addWidget(m_splitColumn, 1);
-    csvForm->addRow(tr("Columns:"), columns);
-    csvForm->addRow(tr("Keys are:"), m_keyKind);
-    for (QComboBox* c : {m_keyColumn, m_labelColumn, m_splitColumn, m_keyKind})
-        connect(c, QOverload<int>::of(&QComboBox::activated), this, &ImportDialog::updatePreview);
-    m_preview = new QTableWidget(0, 2, csvBox);
-    m_preview->setHorizontalHeaderLabels({tr("Key"), tr("Match")});
-    m_preview->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
-    m_preview->verticalHeader()->hide();
-    m_preview->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_preview->setMaximumHeight(140);
-    m_previewSummary = new QLabel(csvBox);
-    m_previewSummary->setWordWrap(true);
-    csvForm->addRow(m_previewSummary);
-    csvForm->addRow(m_preview);
+    m_table = new LabelTableBox(tr("Label table (CSV, optional)"), m_session.project(), page);
 
     m_import = new QPushButton(tr("Import"), page);
     m_import->setDefault(true);
@@ -195,7 +148,7 @@ QWidget* ImportDialog::buildOptionsPage()
     auto* layout = new QVBoxLayout(page);
     layout->addWidget(sourcesBox, 1);
     layout->addWidget(optionsBox);
-    layout->addWidget(csvBox);
+    layout->addWidget(m_table);
     layout->addLayout(buttons);
     return page;
 }
@@ -263,88 +216,15 @@ void ImportDialog::addSource(const QString& path)
         if (m_sources->item(i)->text() == p)
             return;
     m_sources->addItem(p);
-    updatePreview();
+    updateSources();
 }
 
-void ImportDialog::loadCsvColumns()
+void ImportDialog::updateSources()
 {
-    const QString path = m_csvPath->text().trimmed();
-    for (QComboBox* c : {m_keyColumn, m_labelColumn, m_splitColumn})
-        c->clear();
-    if (path.isEmpty()) {
-        updatePreview();
-        return;
-    }
-    try {
-        const core::CsvTable csv = core::readCsv(path.toStdString());
-        m_labelColumn->addItem(tr("(none)"), QString());
-        m_splitColumn->addItem(tr("(none)"), QString());
-        for (const auto& h : csv.header) {
-            const QString name = QString::fromStdString(h);
-            m_keyColumn->addItem(name, name);
-            m_labelColumn->addItem(name, name);
-            m_splitColumn->addItem(name, name);
-        }
-        // Likely roles by name, so that a typical table needs no clicks.
-        auto pick = [](QComboBox* box, std::initializer_list<const char*> names) {
-            for (const char* n : names)
-                for (int i = 0; i < box->count(); ++i)
-                    if (box->itemData(i).toString().compare(QLatin1String(n), Qt::CaseInsensitive) == 0) {
-                        box->setCurrentIndex(i);
-                        return;
-                    }
-        };
-        pick(m_keyColumn, {"image", "path", "file", "filename", "image_id", "sop_uid", "patient_id"});
-        pick(m_labelColumn, {"label", "class", "diagnosis", "dx", "target"});
-        pick(m_splitColumn, {"split", "fold", "set", "subset"});
-    } catch (const core::UserError& e) {
-        m_previewSummary->setText(tr("Cannot read this table: %1").arg(QString::fromStdString(e.what())));
-        m_preview->setRowCount(0);
-        return;
-    }
-    updatePreview();
-}
-
-void ImportDialog::updatePreview()
-{
-    if (!m_csvPath || m_csvPath->text().trimmed().isEmpty() || m_keyColumn->count() == 0) {
-        m_previewSummary->setText(m_csvPath && !m_csvPath->text().trimmed().isEmpty() ? m_previewSummary->text() : QString());
-        m_preview->setRowCount(0);
-        return;
-    }
-    core::LabelCsvOptions o;
-    o.csvPath = m_csvPath->text().trimmed().toStdString();
-    o.keyColumn = m_keyColumn->currentData().toString().toStdString();
-    o.labelColumn = m_labelColumn->currentData().toString().toStdString();
-    o.splitColumn = m_splitColumn->currentData().toString().toStdString();
-    o.keyKind = static_cast<core::LabelKeyKind>(m_keyKind->currentData().toInt());
     std::vector<std::string> sources;
     for (int i = 0; i < m_sources->count(); ++i)
         sources.push_back(m_sources->item(i)->text().toStdString());
-    try {
-        const core::LabelCsvPreview p = core::previewLabelCsv(o, sources, &m_session.project());
-        m_previewSummary->setText(tr("%1 of %2 rows match (keys read as %3). %4")
-                                      .arg(p.matchedRows)
-                                      .arg(p.rows)
-                                      .arg(QString::fromLatin1(core::labelKeyKindName(p.keyKind)))
-                                      .arg(QString::fromStdString(p.note)));
-        m_preview->setRowCount(0);
-        auto add = [this](const std::string& key, bool matched) {
-            const int r = m_preview->rowCount();
-            m_preview->insertRow(r);
-            m_preview->setItem(r, 0, new QTableWidgetItem(QString::fromStdString(key)));
-            auto* m = new QTableWidgetItem(matched ? tr("matched") : tr("no such image"));
-            m->setForeground(matched ? QColor(0, 128, 0) : QColor(190, 0, 0));
-            m_preview->setItem(r, 1, m);
-        };
-        for (const auto& k : p.unmatchedKeys)
-            add(k, false);
-        for (const auto& k : p.matchedKeys)
-            add(k, true);
-    } catch (const core::UserError& e) {
-        m_previewSummary->setText(QString::fromStdString(e.what()));
-        m_preview->setRowCount(0);
-    }
+    m_table->setSources(sources);
 }
 
 bool ImportDialog::startImport()
@@ -365,20 +245,14 @@ bool ImportDialog::startImport()
     o.slicing.contentOnly = m_contentOnly->isChecked();
     o.labelsFromFolders = m_folderLabels->isChecked();
     o.keepDuplicates = m_keepDuplicates->isChecked();
-    if (!m_csvPath->text().trimmed().isEmpty()) {
-        core::LabelCsvOptions l;
-        l.csvPath = m_csvPath->text().trimmed().toStdString();
-        l.keyColumn = m_keyColumn->currentData().toString().toStdString();
-        l.labelColumn = m_labelColumn->currentData().toString().toStdString();
-        l.splitColumn = m_splitColumn->currentData().toString().toStdString();
-        l.keyKind = static_cast<core::LabelKeyKind>(m_keyKind->currentData().toInt());
+    if (const std::optional<core::LabelCsvOptions> l = m_table->options()) {
         try {
-            core::checkLabelCsv(l);
+            core::checkLabelCsv(*l);
         } catch (const core::UserError& e) {
             QMessageBox::warning(this, tr("Label table"), QString::fromStdString(e.what()));
             return false;
         }
-        o.labels = l;
+        o.labels = *l;
     }
     try {
         if (m_resolution->isEnabled() && m_resolution->value() != m_session.cacheResolution()) {

@@ -24,6 +24,7 @@ struct ImportSummary;
 namespace medsiam::ui {
 
 class ImportJob;
+class LabelTableBox;
 class ProjectSession;
 
 /// Imports folders into the open project: sources, cache resolution (while the project is
@@ -44,11 +45,8 @@ public:
     QPushButton* importButton() const { return m_import; }
     QPushButton* cancelButton() const { return m_cancel; }
     QTableView* issuesTable() const { return m_issuesView; }
-    QLineEdit* csvPathEdit() const { return m_csvPath; }
+    LabelTableBox* labelTable() const { return m_table; }
     QSpinBox* resolutionBox() const { return m_resolution; }
-    QComboBox* keyColumnBox() const { return m_keyColumn; }
-    QComboBox* labelColumnBox() const { return m_labelColumn; }
-    QTableWidget* previewTable() const { return m_preview; }
     /// Writes the issues table to a CSV file; false (with a message) when it cannot.
     bool exportIssues(const QString& path);
 
@@ -63,8 +61,7 @@ protected:
 private:
     QWidget* buildOptionsPage();
     QWidget* buildProgressPage();
-    void loadCsvColumns();
-    void updatePreview();
+    void updateSources();
     void onFinished(const core::ImportSummary& summary, const QString& error);
     ProjectSession& m_session;
     QStackedWidget* m_pages;
@@ -75,13 +72,7 @@ private:
     QCheckBox* m_contentOnly;
     QCheckBox* m_folderLabels;
     QCheckBox* m_keepDuplicates;
-    QLineEdit* m_csvPath;
-    QComboBox* m_keyColumn;
-    QComboBox* m_labelColumn;
-    QComboBox* m_splitColumn;
-    QComboBox* m_keyKind;
-    QTableWidget* m_preview;
-    QLabel* m_previewSummary;
+    LabelTableBox* m_table;
     QPushButton* m_import;
     QProgressBar* m_progress;
     QLabel* m_progressText;

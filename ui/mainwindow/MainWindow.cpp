@@ -4,12 +4,13 @@
 #include "browser/CatalogueModel.h"
 #include "importer/ImportDialog.h"
 #include "labels/ClassPanel.h"
+#include "labels/LabelTableDialog.h"
 #include "mainwindow/ProjectSummaryView.h"
 #include "project/Importer.h"
+#include "project/NewProjectDialog.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "splits/SplitsDialog.h"
-#include "util/Csv.h"
 #include "util/Error.h"
 #include "viewer/ViewerPanel.h"
 
@@ -17,24 +18,19 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDialog>
-#include <QDialogButtonBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QFormLayout>
-#include <QInputDialog>
 #include <QLabel>
 #include <QListView>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QPushButton>
-#include <QRegularExpression>
 #include <QSettings>
-#include <QSpinBox>
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QTimer>
@@ -207,39 +203,8 @@ void MainWindow::updateRecentMenu()
 
 void MainWindow::newProjectDialog()
 {
-    QDialog d(this);
-    d.setWindowTitle(tr("New project"));
-    auto* folder = new QLabel(&d);
-    QString dir;
-    auto* choose = new QPushButton(tr("Choose folder..."), &d);
-    connect(choose, &QPushButton::clicked, &d, [&] {
-        const QString f = QFileDialog::getExistingDirectory(&d, tr("Folder for the new project (empty or new)"));
-        if (!f.isEmpty()) {
-            dir = f;
-            folder->setText(f);
-        }
-    });
-    auto* resolution = new QSpinBox(&d);
-    resolution->setRange(16, 4096);
-    resolution->setSingleStep(32);
-    resolution->setValue(core::Project::kDefaultCacheResolution);
-    resolution->setSuffix(tr(" px"));
-    resolution->setToolTip(tr("Side of the square images kept for browsing and training"));
-    auto* form = new QFormLayout(&d);
-    form->addRow(tr("Project folder:"), choose);
-    form->addRow(QString(), folder);
-    form->addRow(tr("Cache resolution:"), resolution);
-    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &d);
-    connect(buttons, &QDialogButtonBox::accepted, &d, &QDialog::accept);
-    connect(buttons, &QDialogButtonBox::rejected, &d, &QDialog::reject);
-    form->addRow(buttons);
-    if (d.exec() != QDialog::Accepted)
-        return;
-    if (dir.isEmpty()) {
-        showError(tr("New project"), tr("Choose a folder for the project."));
-        return;
-    }
-    if (createProject(dir, resolution->value()))
+    NewProjectDialog d(this);
+    if (d.exec() == QDialog::Accepted && createProject(d.folder(), d.cacheResolution()))
         showImportDialog();
 }
 
@@ -430,60 +395,9 @@ void MainWindow::importLabelsCsv()
 {
     if (!m_session)
         return;
-    // The import dialog's CSV section (columns, preview) does this work; with no sources it
-    // labels the images already in the project.
-    const QString f = QFileDialog::getOpenFileName(this, tr("Label table"), QString(), tr("CSV files (*.csv *.txt);;All files (*)"));
-    if (f.isEmpty())
-        return;
-    const core::CsvTable csv = [&] {
-        try {
-            return core::readCsv(f.toStdString());
-        } catch (const core::UserError& e) {
-            showError(tr("Cannot read the label table"), QString::fromStdString(e.what()));
-            return core::CsvTable{};
-        }
-    }();
-    if (csv.header.empty())
-        return;
-    QStringList columns;
-    for (const auto& h : csv.header)
-        columns << QString::fromStdString(h);
-    bool ok = false;
-    const QString key = QInputDialog::getItem(this, tr("Label table"), tr("Column naming the image:"), columns,
-                                              std::max<int>(0, int(columns.indexOf(QRegularExpression(QStringLiteral("(?i)image|path|file.*"))))), false, &ok);
-    if (!ok)
-        return;
-    const QString label = QInputDialog::getItem(this, tr("Label table"), tr("Column holding the class:"), columns,
-                                                std::max<int>(0, int(columns.indexOf(QRegularExpression(QStringLiteral("(?i)label|class"))))), false, &ok);
-    if (!ok)
-        return;
-    core::LabelCsvOptions o;
-    o.csvPath = f.toStdString();
-    o.keyColumn = key.toStdString();
-    o.labelColumn = label.toStdString();
-    const int splitColumn = columns.indexOf(QRegularExpression(QStringLiteral("(?i)split")));
-    if (splitColumn >= 0)
-        o.splitColumn = columns[splitColumn].toStdString();
-    try {
-        const core::LabelImportResult r = core::applyLabelCsv(m_session->project(), o);
-        m_session->undoStack()->clear(); // the table's labels are not a single undoable step
-        m_session->reload();
-        QString text = tr("%1 of %2 rows matched (by %3); %4 images labeled, %5 given a split.")
-                           .arg(r.matchedRows)
-                           .arg(r.rows)
-                           .arg(QString::fromLatin1(core::labelKeyKindName(r.keyKind)))
-                           .arg(r.imagesLabeled)
-                           .arg(r.imagesSplit);
-        if (!r.unmatchedKeys.empty())
-            text += tr("\n%1 keys match no image (first: %2); they are listed in the project's import issues.")
-                        .arg(r.unmatchedKeys.size())
-                        .arg(QString::fromStdString(r.unmatchedKeys.front()));
-        if (!r.rowProblems.empty())
-            text += tr("\n%1 rows have problems (first: %2).").arg(r.rowProblems.size()).arg(QString::fromStdString(r.rowProblems.front()));
-        QMessageBox::information(this, tr("Labels imported"), text);
-    } catch (const core::UserError& e) {
-        showError(tr("Cannot import the labels"), QString::fromStdString(e.what()));
-    }
+    LabelTableDialog d(*m_session, this);
+    if (d.exec() == QDialog::Accepted)
+        QMessageBox::information(this, tr("Labels imported"), d.resultText());
 }
 
 void MainWindow::exportLabelsCsv()
