@@ -164,28 +164,6 @@ public:
                 weights(fy - by, &wy[static_cast<size_t>(i) * p]);
             }
         });
-        // Spread the charges 1, x, y, x^2 + y^2 onto the grid nodes.
-        // Buffers are kept between iterations: reallocating megabytes every iteration costs page faults.
-        if (!m_grid.defined() || m_grid.size(1) != size) {
-            m_grid = at::zeros({4, size, size}, at::kFloat);
-            m_gridHat = at::empty({0}, at::kComplexFloat);
-            m_potential = at::empty({0}, at::kFloat);
-        } else {
-            m_grid.zero_();
-        }
-        float* g = m_grid.data_ptr<float>();
-        const int64_t plane = int64_t(size) * size;
-        for (int64_t i = 0; i < n; ++i) {
-            const double x = y[static_cast<size_t>(2 * i)], yy = y[static_cast<size_t>(2 * i + 1)];
-            const double q[4] = {1, x, yy, x * x + yy * yy};
-            for (int a = 0; a < p; ++a)
-                for (int b = 0; b < p; ++b) {
-                    const double w = wy[static_cast<size_t>(i) * p + a] * wx[static_cast<size_t>(i) * p + b];
-                    const int64_t node = int64_t(boxY[static_cast<size_t>(i)] * p + a) * size + boxX[static_cast<size_t>(i)] * p + b;
-                    for (int c = 0; c < 4; ++c)
-                        g[c * plane + node] += static_cast<float>(w * q[c]);
-                }
-        }
         // The kernel 1 / (1 + d^2)^2 on the node differences, embedded circulantly.
         if (size != m_size || h != m_h) {
             auto kernel = at::zeros({size, size}, at::kFloat);
@@ -205,10 +183,38 @@ public:
             m_kernelHat = at::fft_rfft2(kernel);
             m_size = size;
             m_h = h;
+            // Buffers are kept between iterations: reallocating megabytes every iteration costs page faults.
+            m_grid = at::zeros({4, size, size}, at::kFloat);
+            m_gridHat = at::empty({4, size, size / 2 + 1}, at::kComplexFloat);
+            m_potential = at::empty({4, size, size}, at::kFloat);
         }
-        at::fft_rfft2_out(m_gridHat, m_grid);
-        m_gridHat.mul_(m_kernelHat);
-        at::fft_irfft2_out(m_potential, m_gridHat, at::IntArrayRef{size, size});
+        // Spread the charges 1, x, y, x^2 + y^2 onto the grid nodes and convolve them with the
+        // kernel by FFT: two charges per thread, as LibTorch's FFT runs one transform on one core.
+        const int64_t plane = int64_t(size) * size;
+        at::parallel_for(0, 2, 1, [&](int64_t first, int64_t last) {
+            for (int64_t half = first; half < last; ++half) {
+                const int c0 = static_cast<int>(2 * half);
+                at::Tensor planes = m_grid.narrow(0, c0, 2);
+                planes.zero_();
+                float* g = planes.data_ptr<float>();
+                for (int64_t i = 0; i < n; ++i) {
+                    const double x = y[static_cast<size_t>(2 * i)], yy = y[static_cast<size_t>(2 * i + 1)];
+                    const double q[4] = {1, x, yy, x * x + yy * yy};
+                    for (int a = 0; a < p; ++a)
+                        for (int b = 0; b < p; ++b) {
+                            const double w = wy[static_cast<size_t>(i) * p + a] * wx[static_cast<size_t>(i) * p + b];
+                            const int64_t node = int64_t(boxY[static_cast<size_t>(i)] * p + a) * size + boxX[static_cast<size_t>(i)] * p + b;
+                            g[node] += static_cast<float>(w * q[c0]);
+                            g[plane + node] += static_cast<float>(w * q[c0 + 1]);
+                        }
+                }
+                at::Tensor hat = m_gridHat.narrow(0, c0, 2);
+                at::fft_rfft2_out(hat, planes);
+                hat.mul_(m_kernelHat);
+                at::Tensor potential = m_potential.narrow(0, c0, 2);
+                at::fft_irfft2_out(potential, hat, at::IntArrayRef{size, size});
+            }
+        });
         const auto potential = m_potential.is_contiguous() ? m_potential : m_potential.contiguous();
         const float* pot = potential.data_ptr<float>();
         // Interpolate the potentials back to the points.
