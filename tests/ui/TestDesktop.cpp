@@ -281,7 +281,9 @@ private Q_SLOTS:
         auto dialogs = w.findChildren<ui::ImportDialog*>();
         QCOMPARE(dialogs.size(), 1);
         QCOMPARE(dialogs.front()->findChild<QListWidget*>()->item(0)->text(), QDir(tmp.filePath("src")).absolutePath());
-        dialogs.front()->close();
+        // Switching projects takes the dialog along: it must not import into a closed project.
+        QVERIFY(w.createProject(tmp.filePath("q"), 32));
+        QCOMPARE(w.findChildren<ui::ImportDialog*>().size(), 0);
     }
 
     void aMovedSourceFileIsExplainedInTheViewer()

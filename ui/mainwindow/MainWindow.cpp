@@ -65,7 +65,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
 
 MainWindow::~MainWindow()
 {
-    // The views refer to the session: remove them first.
+    // The views refer to the session: remove them first. An import still running is cancelled
+    // (its job joins its thread as the dialog goes).
+    qDeleteAll(findChildren<ImportDialog*>());
     closeProject();
 }
 
@@ -99,7 +101,7 @@ void MainWindow::buildActions()
     QAction* importCsv = file->addAction(tr("Import &Labels from CSV..."), this, &MainWindow::importLabelsCsv);
     QAction* exportCsv = file->addAction(tr("&Export Labels to CSV..."), this, &MainWindow::exportLabelsCsv);
     file->addSeparator();
-    QAction* close = file->addAction(tr("&Close Project"), this, &MainWindow::closeProject);
+    QAction* close = file->addAction(tr("&Close Project"), this, [this] { closeProject(); });
     file->addSeparator();
     file->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
 
@@ -210,6 +212,8 @@ void MainWindow::newProjectDialog()
 
 bool MainWindow::createProject(const QString& dir, int cacheResolution)
 {
+    if (importRunning())
+        return false;
     std::unique_ptr<ProjectSession> session;
     try {
         session = ProjectSession::create(dir, cacheResolution);
@@ -232,6 +236,8 @@ void MainWindow::chooseProject()
 
 bool MainWindow::openProject(const QString& dir)
 {
+    if (importRunning())
+        return false;
     std::unique_ptr<ProjectSession> session;
     try {
         session = ProjectSession::open(dir);
@@ -295,10 +301,25 @@ void MainWindow::attachSession()
         m_browser->showImage(s.rows().front().imageId);
 }
 
-void MainWindow::closeProject()
+bool MainWindow::importRunning()
+{
+    for (ImportDialog* d : findChildren<ImportDialog*>())
+        if (d->running()) {
+            QMessageBox::information(this, tr("Import running"), tr("Cancel the import (or let it finish) first."));
+            d->raise();
+            return true;
+        }
+    return false;
+}
+
+bool MainWindow::closeProject()
 {
     if (!m_session)
-        return;
+        return true;
+    if (importRunning())
+        return false;
+    // Dialogs that work on this project go with it.
+    qDeleteAll(findChildren<ImportDialog*>());
     for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock}) {
         if (QWidget* w = d->widget()) {
             d->setWidget(nullptr);
@@ -320,6 +341,7 @@ void MainWindow::closeProject()
     m_counts->clear();
     updateActions();
     statusBar()->showMessage(tr("No project open"));
+    return true;
 }
 
 ImportDialog* MainWindow::showImportDialog(const QStringList& sources)
@@ -474,13 +496,10 @@ void MainWindow::dropEvent(QDropEvent* event)
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
-    for (ImportDialog* d : findChildren<ImportDialog*>())
-        if (d->running()) {
-            QMessageBox::information(this, tr("Import running"), tr("Cancel the import (or let it finish) before quitting."));
-            d->raise();
-            event->ignore();
-            return;
-        }
+    if (importRunning()) {
+        event->ignore();
+        return;
+    }
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState());

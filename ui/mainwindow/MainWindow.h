@@ -33,7 +33,8 @@ public:
     bool openProject(const QString& dir);
     /// Creates a project in an empty or new folder and opens it; false (with a dialog) on error.
     bool createProject(const QString& dir, int cacheResolution = 256);
-    void closeProject();
+    /// Closes the project and its views; false (with a message) while an import into it runs.
+    bool closeProject();
     /// Opens the import dialog for the open project with these sources (non-modal).
     ImportDialog* showImportDialog(const QStringList& sources = {});
 
@@ -66,6 +67,8 @@ private:
     void editClasses();
     void editSplits();
     void showError(const QString& title, const QString& message);
+    /// True (after telling the user) when an import into the open project is running.
+    bool importRunning();
 
     std::unique_ptr<ProjectSession> m_session;
     QStackedWidget* m_central;
