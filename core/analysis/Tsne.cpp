@@ -26,6 +26,40 @@ struct SparseP {
     std::vector<float> val;
 };
 
+/// The attractive force on one point: the sum over its affinities p_ij of p_ij q_ij (y_i - y_j)
+/// (unnormalized q), from the map's coordinates in two arrays (one gather per axis). Single
+/// precision: this sparse sum is the largest cost per iteration. Sixteen independent partial sums
+/// let the compiler vectorize the arithmetic (explicit AVX-512 gathers were measured no faster).
+void attraction(float xi, float yi, const float* xs, const float* ys, const int32_t* cols, const float* vals, int64_t count,
+                       float& axOut, float& ayOut)
+{
+    constexpr int lanes = 16;
+    float ax[lanes] = {}, ay[lanes] = {};
+    int64_t e = 0;
+    for (; e + lanes <= count; e += lanes)
+        for (int l = 0; l < lanes; ++l) {
+            const int32_t j = cols[e + l];
+            const float dx = xi - xs[j], dy = yi - ys[j];
+            const float pq = vals[e + l] / (1.f + dx * dx + dy * dy);
+            ax[l] += pq * dx;
+            ay[l] += pq * dy;
+        }
+    for (int l = 0; e < count; ++e, ++l) {
+        const int32_t j = cols[e];
+        const float dx = xi - xs[j], dy = yi - ys[j];
+        const float pq = vals[e] / (1.f + dx * dx + dy * dy);
+        ax[l] += pq * dx;
+        ay[l] += pq * dy;
+    }
+    float sx = 0, sy = 0;
+    for (int l = 0; l < lanes; ++l) {
+        sx += ax[l];
+        sy += ay[l];
+    }
+    axOut = sx;
+    ayOut = sy;
+}
+
 /// Binary search of the Gaussian precision that gives row i the wanted perplexity (natural log
 /// entropy), over the given squared distances; writes the conditional probabilities.
 void conditionalRow(const float* d2, int k, double perplexity, float* out)
@@ -288,17 +322,31 @@ at::Tensor nearestNeighbours(const at::Tensor& input, int k, at::Tensor* distanc
             for (int64_t i = begin; i < stop; ++i) {
                 const float* r = d + (i - start) * n;
                 heap.clear();
-                for (int64_t j = 0; j < n; ++j) {
-                    if (j == i)
-                        continue;
-                    const float v = std::max(r[j], 0.f);
-                    if (static_cast<int>(heap.size()) < k) {
-                        heap.emplace_back(v, j);
-                        std::push_heap(heap.begin(), heap.end());
-                    } else if (v < heap.front().first) {
-                        std::pop_heap(heap.begin(), heap.end());
-                        heap.back() = {v, j};
-                        std::push_heap(heap.begin(), heap.end());
+                constexpr int64_t chunk = 32;
+                for (int64_t j0 = 0; j0 < n; j0 += chunk) {
+                    const int64_t j1 = std::min(n, j0 + chunk);
+                    if (static_cast<int>(heap.size()) == k) {
+                        // Once the heap is full almost no candidate beats its worst: test a chunk
+                        // at once (this loop vectorizes) and skip it when none does.
+                        const float worst = heap.front().first;
+                        int better = 0;
+                        for (int64_t j = j0; j < j1; ++j)
+                            better += r[j] < worst;
+                        if (better == 0)
+                            continue;
+                    }
+                    for (int64_t j = j0; j < j1; ++j) {
+                        if (j == i)
+                            continue;
+                        const float v = std::max(r[j], 0.f);
+                        if (static_cast<int>(heap.size()) < k) {
+                            heap.emplace_back(v, j);
+                            std::push_heap(heap.begin(), heap.end());
+                        } else if (v < heap.front().first) {
+                            std::pop_heap(heap.begin(), heap.end());
+                            heap.back() = {v, j};
+                            std::push_heap(heap.begin(), heap.end());
+                        }
                     }
                 }
                 std::sort_heap(heap.begin(), heap.end());
@@ -444,6 +492,7 @@ TsneResult runTsne(const at::Tensor& input, const TsneConfig& cfg, const std::fu
     const double lr = cfg.learningRate > 0 ? cfg.learningRate : std::max(double(n) / cfg.earlyExaggeration / 4.0, 50.0);
     std::vector<double> update(static_cast<size_t>(2 * n), 0), gains(static_cast<size_t>(2 * n), 1), grad(static_cast<size_t>(2 * n));
     std::vector<double> rep;
+    std::vector<float> xs(static_cast<size_t>(n)), ys(static_cast<size_t>(n)); // the map, one array per axis
     FftRepulsion fft(cfg.minBoxes, cfg.boxesPerUnit);
     double lastKl = 0;
 
@@ -491,24 +540,22 @@ TsneResult runTsne(const at::Tensor& input, const TsneConfig& cfg, const std::fu
         }
         z = std::max(z, 1e-12);
         // Attraction over the sparse affinities, the gradient, and (when asked) the KL divergence.
+        for (int64_t i = 0; i < n; ++i) {
+            xs[static_cast<size_t>(i)] = y[static_cast<size_t>(2 * i)];
+            ys[static_cast<size_t>(i)] = y[static_cast<size_t>(2 * i + 1)];
+        }
         std::vector<double> klPoint(wantKl ? static_cast<size_t>(n) : 0, 0);
         at::parallel_for(0, n, 256, [&](int64_t begin, int64_t end) {
             for (int64_t i = begin; i < end; ++i) {
-                // Single precision here: this sparse sum is the largest cost per iteration.
-                float ax = 0, ay = 0;
                 double kl = 0;
                 const float xi = y[static_cast<size_t>(2 * i)], yi = y[static_cast<size_t>(2 * i + 1)];
                 const float* yy = y.data();
                 const int32_t* cols = P.col.data();
                 const float* vals = P.val.data();
                 const int64_t rowEnd = P.rowStart[static_cast<size_t>(i) + 1];
-                for (int64_t e = P.rowStart[static_cast<size_t>(i)]; e < rowEnd; ++e) {
-                    const int32_t j = cols[e];
-                    const float dx = xi - yy[2 * j], dy = yi - yy[2 * j + 1];
-                    const float pq = vals[e] / (1.f + dx * dx + dy * dy);
-                    ax += pq * dx;
-                    ay += pq * dy;
-                }
+                float ax = 0, ay = 0;
+                attraction(xi, yi, xs.data(), ys.data(), cols + P.rowStart[static_cast<size_t>(i)], vals + P.rowStart[static_cast<size_t>(i)],
+                           rowEnd - P.rowStart[static_cast<size_t>(i)], ax, ay);
                 if (wantKl)
                     for (int64_t e = P.rowStart[static_cast<size_t>(i)]; e < rowEnd; ++e) {
                         const int32_t j = cols[e];
