@@ -107,6 +107,44 @@ Image8 resizeImage(const Image8& src, int w, int h)
     const int c = src.channels;
     const FilterTaps tx = makeTaps(src.width, w);
     const FilterTaps ty = makeTaps(src.height, h);
+    Image8 dst(w, h, c);
+    if (src.height < h) {
+        // Enlarging vertically: the horizontal pass (scalar, per output pixel) runs on the fewer
+        // source rows into float rows of the output width, then a vertical pass along rows
+        // (which vectorizes) makes the output rows.
+        const int outLen = w * c;
+        std::vector<float> tmp(static_cast<size_t>(outLen) * src.height);
+        for (int y = 0; y < src.height; ++y) {
+            const uint8_t* in = src.row(y);
+            float* out = &tmp[static_cast<size_t>(y) * outLen];
+            for (int x = 0; x < w; ++x) {
+                const float* wt = &tx.weights[static_cast<size_t>(x) * tx.maxTaps];
+                const uint8_t* base = in + static_cast<size_t>(tx.first[x]) * c;
+                for (int ch = 0; ch < c; ++ch) {
+                    float sum = 0;
+                    for (int k = 0; k < tx.count[x]; ++k)
+                        sum += wt[k] * base[k * c + ch];
+                    out[x * c + ch] = sum;
+                }
+            }
+        }
+        std::vector<float> row(static_cast<size_t>(outLen));
+        for (int y = 0; y < h; ++y) {
+            const float* wt = &ty.weights[static_cast<size_t>(y) * ty.maxTaps];
+            std::fill(row.begin(), row.end(), 0.f);
+            for (int k = 0; k < ty.count[y]; ++k) {
+                const float* in = &tmp[static_cast<size_t>(ty.first[y] + k) * outLen];
+                const float weight = wt[k];
+                for (int i = 0; i < outLen; ++i)
+                    row[i] += weight * in[i];
+            }
+            uint8_t* out = dst.row(y);
+            // Weights are normalised and non-negative, so sums lie within [0, 255]; +0.5 rounds.
+            for (int i = 0; i < outLen; ++i)
+                out[i] = static_cast<uint8_t>(std::min(row[i] + 0.5f, 255.f));
+        }
+        return dst;
+    }
     // Vertical pass first, into float rows of the source width: its inner loop runs along a
     // row and vectorizes. The horizontal pass then touches only the (few) output rows.
     const int rowLen = src.width * c;
@@ -122,7 +160,6 @@ Image8 resizeImage(const Image8& src, int w, int h)
                 out[i] += weight * in[i];
         }
     }
-    Image8 dst(w, h, c);
     if (c == 1)
         horizontalPass<1>(tmp.data(), rowLen, tx, dst);
     else if (c == 3)

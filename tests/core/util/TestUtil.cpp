@@ -23,6 +23,34 @@ private Q_SLOTS:
         QCOMPARE(int(f.image.row(0)[0]), 0);        // padding stays black
         QCOMPARE(int(f.image.row(8)[8]), 200);      // content keeps its value
     }
+
+    void resizeIsBilinearWhenEnlargingAndAveragesWhenShrinking()
+    {
+        // A horizontal ramp 0, 10, ..., 70 (8 px) enlarged 4x in both axes: the triangle filter is
+        // bilinear interpolation between pixel centres, and every row is the same.
+        Image8 ramp(8, 2, 1);
+        for (int y = 0; y < 2; ++y)
+            for (int x = 0; x < 8; ++x)
+                ramp.row(y)[x] = static_cast<uint8_t>(10 * x);
+        const Image8 big = resizeImage(ramp, 32, 8);
+        for (int y = 0; y < 8; ++y) {
+            QCOMPARE(int(big.row(y)[0]), 0);       // clamped at the edge
+            QCOMPARE(int(big.row(y)[6]), 11);      // sampled at 1.125: 11.25
+            QCOMPARE(int(big.row(y)[16]), 36);     // sampled at 3.625: 36.25
+            QCOMPARE(int(big.row(y)[31]), 70);
+        }
+        // Shrinking averages: a 1-pixel checkerboard halved is flat grey (away from the edges,
+        // where the filter is cut off).
+        Image8 checker(16, 16, 3);
+        for (int y = 0; y < 16; ++y)
+            for (int x = 0; x < 16; ++x)
+                for (int c = 0; c < 3; ++c)
+                    checker.row(y)[x * 3 + c] = (x + y) % 2 ? 200 : 0;
+        const Image8 half = resizeImage(checker, 8, 8);
+        for (int y = 1; y < 7; ++y)
+            for (int x = 3; x < 21; ++x)
+                QVERIFY(std::abs(int(half.row(y)[x]) - 100) <= 1);
+    }
 };
 
 QTEST_APPLESS_MAIN(TestUtil)
