@@ -328,8 +328,11 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
 #ifdef MEDSIAM_HAVE_OPENJPEG
         for (int f = first; f <= last; ++f) {
             const std::vector<uint8_t> packed = encapsulatedFrame(ds, xfer, f, m.frameCount);
-            const Jpeg2000Image j = decodeJpeg2000(packed.data(), packed.size());
-            if (j.width != m.columns || j.height != m.rows)
+            const Jpeg2000Image j =
+                decodeJpeg2000(packed.data(), packed.size(), options.minLongSide, intValue(ds, DCM_PixelRepresentation, 0) == 1 ? 1 : 0);
+            const int expectW = (m.columns + (1 << j.reduction) - 1) >> j.reduction;
+            const int expectH = (m.rows + (1 << j.reduction) - 1) >> j.reduction;
+            if (j.width != expectW || j.height != expectH)
                 throw UserError("JPEG 2000 frame is " + std::to_string(j.width) + "x" + std::to_string(j.height) +
                                 " but the header says " + std::to_string(m.columns) + "x" + std::to_string(m.rows));
             DecodedFrame out;

@@ -48,6 +48,10 @@ struct DecodeOptions {
     DecodeLimits limits;
     /// Also return grey frames' real values (DecodedFrame::values) for window/level in a viewer.
     bool keepValues = false;
+    /// 0: full resolution. Otherwise a decoder may return frames reduced to no less than this on
+    /// their longer side when that saves work (JPEG 2000 then decodes fewer wavelet levels, whose
+    /// low-pass band is itself a proper downsampling). The importer asks for its cache size.
+    int minLongSide = 0;
 };
 
 /// One decoded 2-D item of a file. `index` is the frame, slice or archive item number.

@@ -51,7 +51,7 @@ void quietHandler(const char*, void*) {}
 
 } // namespace
 
-Jpeg2000Image decodeJpeg2000(const uint8_t* data, size_t size)
+Jpeg2000Image decodeJpeg2000(const uint8_t* data, size_t size, int minLongSide, int headerSigned)
 {
     if (size < 12)
         throw UserError("JPEG 2000 data too short");
@@ -83,6 +83,23 @@ Jpeg2000Image decodeJpeg2000(const uint8_t* data, size_t size)
     if (!opj_read_header(stream.get(), codec.get(), &raw))
         throw UserError("corrupt JPEG 2000 header");
     std::unique_ptr<opj_image_t, void (*)(opj_image_t*)> image(raw, opj_image_destroy);
+    int reduction = 0;
+    const bool signednessAgrees = headerSigned < 0 || raw->numcomps == 0 || (raw->comps[0].sgnd != 0) == (headerSigned != 0);
+    if (minLongSide > 0 && signednessAgrees) {
+        // Drop resolution levels while the longer side stays at least minLongSide; never all of
+        // the codestream's levels.
+        int levels = 1;
+        if (opj_codestream_info_v2_t* info = opj_get_cstr_info(codec.get())) {
+            if (info->m_default_tile_info.tccp_info)
+                levels = static_cast<int>(info->m_default_tile_info.tccp_info[0].numresolutions);
+            opj_destroy_cstr_info(&info);
+        }
+        const int64_t longSide = std::max<int64_t>(int64_t(raw->x1) - raw->x0, int64_t(raw->y1) - raw->y0);
+        while (reduction + 1 < levels && ((longSide + (int64_t(1) << (reduction + 1)) - 1) >> (reduction + 1)) >= minLongSide)
+            ++reduction;
+        if (reduction > 0 && !opj_set_decoded_resolution_factor(codec.get(), static_cast<OPJ_UINT32>(reduction)))
+            reduction = 0;
+    }
     if (!opj_decode(codec.get(), stream.get(), image.get()) || !opj_end_decompress(codec.get(), stream.get()))
         throw UserError("corrupt or truncated JPEG 2000 data");
 
@@ -95,6 +112,7 @@ Jpeg2000Image decodeJpeg2000(const uint8_t* data, size_t size)
     out.height = static_cast<int>(c0.h);
     out.precision = static_cast<int>(c0.prec);
     out.isSigned = c0.sgnd != 0;
+    out.reduction = reduction;
     for (int c = 0; c < out.components; ++c)
         if (image->comps[c].w != c0.w || image->comps[c].h != c0.h || !image->comps[c].data)
             throw UserError("JPEG 2000 image with subsampled components is not supported");

@@ -68,6 +68,10 @@ FileResult processFile(const ScannedFile& file, const ImportOptions& options, in
         }
         DecodeOptions d;
         d.slicing = options.slicing;
+        // Only the cache's resolution is kept. Decoding at no less than twice it leaves the last
+        // (at least 2x) reduction to fitToSquare's filter, so cached images look the same whatever
+        // the source format (a JPEG 2000 low-pass band alone is visibly sharper).
+        d.minLongSide = 2 * side;
         r.meta = decoder->decode(file.path, d, [&](DecodedFrame&& f) {
             r.frames.push_back({f.index, fitToSquare(f.image, side), f.label, std::move(f.split)});
         });
