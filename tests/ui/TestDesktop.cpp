@@ -327,6 +327,10 @@ private Q_SLOTS:
         QCOMPARE(s.labeledCount(pneumonia), int64_t(1));
         QCOMPARE(w.browser()->currentImageId(), s.rows()[3].imageId);
         QCOMPARE(w.classPanel()->table()->item(0, 2)->text(), QString("2")); // live count
+        // Reloading the project (F5) keeps the current image.
+        QTest::keyClick(list, Qt::Key_F5);
+        QCOMPARE(w.browser()->currentImageId(), s.rows()[3].imageId);
+        QCOMPARE(w.browser()->selectedImageIds(), QVector<qint64>({s.rows()[3].imageId}));
         // Undo takes the third label back.
         QTest::keyClick(list, Qt::Key_Z, Qt::ControlModifier);
         QCOMPARE(s.labeledCount(normal), int64_t(1));

@@ -78,6 +78,25 @@ BrowserView::BrowserView(ProjectSession& session, QWidget* parent, ThumbnailLoad
     connect(m_thumbTimer, &QTimer::timeout, this, &BrowserView::requestVisibleThumbnails);
     connect(m_list->verticalScrollBar(), &QScrollBar::valueChanged, this, &BrowserView::scheduleThumbnails);
     connect(m_model, &QAbstractItemModel::modelReset, this, &BrowserView::scheduleThumbnails);
+    // A reload (after an import, a split or F5) keeps the current image and the selection.
+    connect(m_model, &QAbstractItemModel::modelAboutToBeReset, this, [this] {
+        m_keepCurrent = currentImageId();
+        m_keepSelection = selectedImageIds();
+    });
+    connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
+        QItemSelection selection;
+        for (qint64 id : std::as_const(m_keepSelection)) {
+            const int row = m_model->rowOfImage(id);
+            if (row >= 0)
+                selection.select(m_model->index(row), m_model->index(row));
+        }
+        const int current = m_keepCurrent >= 0 ? m_model->rowOfImage(m_keepCurrent) : -1;
+        if (current >= 0)
+            m_list->selectionModel()->setCurrentIndex(m_model->index(current), QItemSelectionModel::NoUpdate);
+        m_list->selectionModel()->select(selection, QItemSelectionModel::ClearAndSelect);
+        if (current >= 0)
+            m_list->scrollTo(m_model->index(current));
+    });
     connect(m_model, &QAbstractItemModel::layoutChanged, this, &BrowserView::scheduleThumbnails);
     connect(m_list->selectionModel(), &QItemSelectionModel::currentChanged, this,
             [this](const QModelIndex& current) { Q_EMIT currentImageChanged(current.isValid() ? m_model->imageIdAt(current.row()) : -1); });

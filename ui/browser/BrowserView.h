@@ -69,6 +69,8 @@ private:
     QLabel* m_count;
     QTimer* m_thumbTimer;
     int m_prefetchRows = 2;
+    int64_t m_keepCurrent = -1;
+    QVector<qint64> m_keepSelection;
 };
 
 } // namespace medsiam::ui
