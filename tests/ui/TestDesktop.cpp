@@ -26,6 +26,7 @@
 
 #include <QApplication>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLabel>
@@ -468,6 +469,11 @@ private Q_SLOTS:
         }
         auto session = ui::ProjectSession::open(tmp.filePath("p"));
         ui::SplitsDialog d(*session);
+        // Fractions that do not add up are explained, and nothing can be applied.
+        d.fractionBox(0)->setValue(0.9);
+        QVERIFY(!d.plan());
+        QVERIFY2(d.leakageLabel()->text().contains("add up to 1"), qPrintable(d.leakageLabel()->text()));
+        d.fractionBox(0)->setValue(0.7);
         d.modeBox()->setCurrentIndex(d.modeBox()->findData(int(core::SplitMode::Random)));
         QVERIFY(d.plan());
         QVERIFY2(d.leakageLabel()->text().startsWith("Warning"), qPrintable(d.leakageLabel()->text()));

@@ -102,8 +102,10 @@ bool SplitsDialog::plan()
         o.validate();
         m_plan = core::planSplits(items(), o);
     } catch (const core::UserError& e) {
-        m_leakage->setText(QString::fromStdString(e.what()));
+        m_leakage->setStyleSheet(QStringLiteral("color: #b00000; font-weight: bold"));
+        m_leakage->setText(tr("Cannot plan: %1").arg(QString::fromStdString(e.what())));
         m_plan.clear();
+        m_apply->setEnabled(false);
         return false;
     }
     showCounts(m_plan, true);

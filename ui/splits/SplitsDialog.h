@@ -26,6 +26,7 @@ class SplitsDialog : public QDialog {
 public:
     explicit SplitsDialog(ProjectSession& session, QWidget* parent = nullptr);
     QComboBox* modeBox() const { return m_mode; }
+    QDoubleSpinBox* fractionBox(int split) const { return m_fractions[split]; }
     QLabel* leakageLabel() const { return m_leakage; }
     QTableWidget* previewTable() const { return m_table; }
     /// Replans from the options shown; false (with the reason shown) when they are invalid.
