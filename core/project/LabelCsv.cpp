@@ -56,6 +56,26 @@ LabelColumns resolveColumns(const CsvTable& csv, const LabelCsvOptions& options)
     return c;
 }
 
+// The key kind asked for, or for Auto the kind under which most rows' keys name an image.
+template <typename Index, typename KeyOf>
+LabelKeyKind resolveKeyKind(LabelKeyKind asked, const CsvTable& csv, const KeyOf& keyOf, const Index (&byKind)[5])
+{
+    if (asked != LabelKeyKind::Auto)
+        return asked;
+    size_t best = 0;
+    LabelKeyKind kind = LabelKeyKind::RelativePath;
+    for (LabelKeyKind k : {LabelKeyKind::RelativePath, LabelKeyKind::FileName, LabelKeyKind::SopInstanceUid, LabelKeyKind::PatientId}) {
+        size_t hits = 0;
+        for (const auto& row : csv.rows)
+            hits += byKind[int(k)].count(keyOf(row));
+        if (hits > best) {
+            best = hits;
+            kind = k;
+        }
+    }
+    return kind;
+}
+
 } // namespace
 
 void checkLabelCsv(const LabelCsvOptions& options) { resolveColumns(readCsv(options.csvPath), options); }
@@ -87,20 +107,7 @@ LabelImportResult applyLabelCsv(Project& project, const LabelCsvOptions& options
     };
 
     LabelImportResult result;
-    result.keyKind = options.keyKind;
-    if (result.keyKind == LabelKeyKind::Auto) {
-        size_t best = 0;
-        result.keyKind = LabelKeyKind::RelativePath;
-        for (LabelKeyKind k : {LabelKeyKind::RelativePath, LabelKeyKind::FileName, LabelKeyKind::SopInstanceUid, LabelKeyKind::PatientId}) {
-            size_t hits = 0;
-            for (const auto& row : csv.rows)
-                hits += byKind[int(k)].count(keyOf(row));
-            if (hits > best) {
-                best = hits;
-                result.keyKind = k;
-            }
-        }
-    }
+    result.keyKind = resolveKeyKind(options.keyKind, csv, keyOf, byKind);
     const KeyIndex& index = byKind[int(result.keyKind)];
     const std::string csvName = fs::path(options.csvPath).filename().string();
 
@@ -178,20 +185,7 @@ LabelCsvPreview previewLabelCsv(const LabelCsvOptions& options, const std::vecto
         return cols.key < static_cast<int>(row.size()) ? normalisePath(text::trim(row[cols.key])) : std::string();
     };
     LabelCsvPreview out;
-    out.keyKind = options.keyKind;
-    if (out.keyKind == LabelKeyKind::Auto) {
-        size_t best = 0;
-        out.keyKind = LabelKeyKind::RelativePath;
-        for (LabelKeyKind k : {LabelKeyKind::RelativePath, LabelKeyKind::FileName, LabelKeyKind::SopInstanceUid, LabelKeyKind::PatientId}) {
-            size_t hits = 0;
-            for (const auto& row : csv.rows)
-                hits += byKind[int(k)].count(keyOf(row));
-            if (hits > best) {
-                best = hits;
-                out.keyKind = k;
-            }
-        }
-    }
+    out.keyKind = resolveKeyKind(options.keyKind, csv, keyOf, byKind);
     if (out.keyKind == LabelKeyKind::SopInstanceUid || out.keyKind == LabelKeyKind::PatientId)
         out.note = std::string(out.keyKind == LabelKeyKind::SopInstanceUid ? "SOPInstanceUID" : "PatientID") +
                    " keys are read from the DICOM files during the import; only images already in the project are checked here";

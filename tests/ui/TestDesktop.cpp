@@ -67,6 +67,20 @@ void makeLabeledProject(const QString& dir, const QString& src, int n)
     p->ensureClass("pneumonia");
 }
 
+// Accepts the next modal message box and keeps its text, for checking what the user was told.
+struct MessageCatcher {
+    QString text;
+    MessageCatcher()
+    {
+        QTimer::singleShot(0, [this] {
+            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+                text = box->text();
+                box->accept();
+            }
+        });
+    }
+};
+
 void sendMouse(QWidget* w, QEvent::Type type, QPointF pos, Qt::MouseButton button, Qt::MouseButtons buttons)
 {
     QMouseEvent e(type, pos, w->mapToGlobal(pos), button, buttons, Qt::NoModifier);
@@ -200,15 +214,9 @@ private Q_SLOTS:
         ui::LabelTableDialog bad(*session);
         bad.table()->pathEdit()->setText(tmp.filePath("labels.csv"));
         bad.table()->labelColumnBox()->setCurrentIndex(0); // "(none)": neither label nor split
-        QString shown;
-        QTimer::singleShot(0, [&] {
-            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
-                shown = box->text();
-                box->accept();
-            }
-        });
+        MessageCatcher shown;
         bad.accept();
-        QVERIFY2(shown.contains("label column, a split column or both"), qPrintable(shown));
+        QVERIFY2(shown.text.contains("label column, a split column or both"), qPrintable(shown.text));
         QCOMPARE(bad.result(), int(QDialog::Rejected));
     }
 
@@ -221,15 +229,9 @@ private Q_SLOTS:
         QVERIFY(w.createProject(tmp.filePath("p"), 32));
         ui::ImportDialog* d = w.showImportDialog({tmp.filePath("src")});
         d->labelTable()->pathEdit()->setText(tmp.filePath("nowhere.csv"));
-        QString shown;
-        QTimer::singleShot(0, [&] {
-            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
-                shown = box->text();
-                box->accept();
-            }
-        });
+        MessageCatcher shown;
         QVERIFY(!d->startImport());
-        QVERIFY2(shown.contains("nowhere.csv"), qPrintable(shown));
+        QVERIFY2(shown.text.contains("nowhere.csv"), qPrintable(shown.text));
         QVERIFY(!d->running());
         QCOMPARE(w.session()->rows().size(), size_t(0));
         d->close();
@@ -253,15 +255,9 @@ private Q_SLOTS:
         // Two classes with one key are refused with a message, and nothing changes.
         ui::ClassSchemaDialog clash(*session);
         static_cast<QComboBox*>(clash.table()->cellWidget(0, 2))->setCurrentText("1");
-        QString shown;
-        QTimer::singleShot(0, [&] {
-            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
-                shown = box->text();
-                box->accept();
-            }
-        });
+        MessageCatcher shown;
         clash.accept();
-        QVERIFY2(shown.contains("Key 1"), qPrintable(shown));
+        QVERIFY2(shown.text.contains("Key 1"), qPrintable(shown.text));
         QCOMPARE(QString::fromStdString(session->classForShortcut("1")->name), QString("pneumonia"));
     }
 

@@ -212,13 +212,18 @@ void MainWindow::newProjectDialog()
 
 bool MainWindow::createProject(const QString& dir, int cacheResolution)
 {
+    return switchTo([&] { return ProjectSession::create(dir, cacheResolution); }, tr("Cannot create project"));
+}
+
+bool MainWindow::switchTo(const std::function<std::unique_ptr<ProjectSession>()>& makeSession, const QString& failureTitle)
+{
     if (importRunning())
         return false;
     std::unique_ptr<ProjectSession> session;
     try {
-        session = ProjectSession::create(dir, cacheResolution);
+        session = makeSession();
     } catch (const core::UserError& e) {
-        showError(tr("Cannot create project"), QString::fromStdString(e.what()));
+        showError(failureTitle, QString::fromStdString(e.what()));
         return false;
     }
     closeProject();
@@ -236,19 +241,7 @@ void MainWindow::chooseProject()
 
 bool MainWindow::openProject(const QString& dir)
 {
-    if (importRunning())
-        return false;
-    std::unique_ptr<ProjectSession> session;
-    try {
-        session = ProjectSession::open(dir);
-    } catch (const core::UserError& e) {
-        showError(tr("Cannot open project"), QString::fromStdString(e.what()));
-        return false;
-    }
-    closeProject();
-    m_session = std::move(session);
-    attachSession();
-    return true;
+    return switchTo([&] { return ProjectSession::open(dir); }, tr("Cannot open project"));
 }
 
 void MainWindow::attachSession()

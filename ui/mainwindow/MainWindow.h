@@ -2,6 +2,7 @@
 #include <QMainWindow>
 #include <QStringList>
 
+#include <functional>
 #include <memory>
 
 class QAction;
@@ -51,6 +52,9 @@ protected:
     void closeEvent(QCloseEvent* event) override;
 
 private:
+    /// Replaces the open project by the one `makeSession` opens or creates; a UserError becomes
+    /// a dialog titled `failureTitle` and the open project stays.
+    bool switchTo(const std::function<std::unique_ptr<ProjectSession>()>& makeSession, const QString& failureTitle);
     void buildActions();
     void buildDocks();
     void attachSession();

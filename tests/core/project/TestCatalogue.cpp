@@ -33,6 +33,16 @@ void writePngs(const QString& folder, int n, const QString& sub = "a")
     }
 }
 
+// A new project (16 px cache) holding the images of `src`.
+std::unique_ptr<Project> importFolder(const QString& projectDir, const QString& src)
+{
+    auto p = Project::create(projectDir.toStdString(), 16);
+    ImportOptions o;
+    o.sources = {src.toStdString()};
+    importSources(*p, o);
+    return p;
+}
+
 } // namespace
 
 class TestCatalogue : public QObject {
@@ -75,10 +85,7 @@ private Q_SLOTS:
     {
         QTemporaryDir tmp;
         writePngs(tmp.filePath("src"), 6);
-        auto p = Project::create(tmp.filePath("p").toStdString(), 16);
-        ImportOptions o;
-        o.sources = {tmp.filePath("src").toStdString()};
-        importSources(*p, o);
+        auto p = importFolder(tmp.filePath("p"), tmp.filePath("src"));
         const auto rows = p->catalogue();
         QCOMPARE(rows.size(), size_t(6));
         QCOMPARE(rows[0].relativePath, std::string("a/img0.png"));
@@ -113,10 +120,7 @@ private Q_SLOTS:
     {
         QTemporaryDir tmp;
         writePngs(tmp.filePath("src"), 4);
-        auto p = Project::create(tmp.filePath("p").toStdString(), 16);
-        ImportOptions o;
-        o.sources = {tmp.filePath("src").toStdString()};
-        importSources(*p, o);
+        auto p = importFolder(tmp.filePath("p"), tmp.filePath("src"));
         const auto rows = p->catalogue();
         const int64_t a = p->ensureClass("cat a");
         const int64_t b = p->ensureClass("cat, b"); // a comma needs quoting
@@ -131,8 +135,7 @@ private Q_SLOTS:
         QCOMPARE(t.rows[1][2], std::string("test"));
 
         // Into a fresh project of the same folder: the same labels.
-        auto q = Project::create(tmp.filePath("q").toStdString(), 16);
-        importSources(*q, o);
+        auto q = importFolder(tmp.filePath("q"), tmp.filePath("src"));
         LabelCsvOptions l;
         l.csvPath = csv;
         l.keyColumn = "image";
