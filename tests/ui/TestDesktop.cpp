@@ -188,6 +188,32 @@ private Q_SLOTS:
         d->close();
     }
 
+    void cancellingAnImportKeepsWhatWasCommittedAndSaysSo()
+    {
+        QTemporaryDir tmp;
+        test::writeImageFolder(tmp.filePath("src"), 3000);
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.createProject(tmp.filePath("p"), 32));
+        ui::ImportDialog* d = w.showImportDialog({tmp.filePath("src")});
+        QTest::mouseClick(d->importButton(), Qt::LeftButton);
+        QTest::mouseClick(d->cancelButton(), Qt::LeftButton); // at once: the scan has barely begun
+        QVERIFY(!d->cancelButton()->isEnabled());
+        QTRY_VERIFY_WITH_TIMEOUT(!d->running(), 60000);
+        QVERIFY2(d->resultText().startsWith("Cancelled"), qPrintable(d->resultText()));
+        // What the grid shows is what the project holds, and a second import completes the rest.
+        auto p = core::Project::open(tmp.filePath("p").toStdString());
+        const size_t committed = p->catalogue().size();
+        QVERIFY(committed < 3000);
+        QTRY_COMPARE(w.session()->rows().size(), committed);
+        d->close();
+        ui::ImportDialog* again = w.showImportDialog({tmp.filePath("src")});
+        QTest::mouseClick(again->importButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!again->running(), 60000);
+        QTRY_COMPARE(w.browser()->model()->rowCount(), 3000);
+        again->close();
+    }
+
     void aLabelTableLabelsTheProjectAfterAPreview()
     {
         QTemporaryDir tmp;

@@ -286,6 +286,8 @@ bool ImportDialog::startImport()
 
 bool ImportDialog::running() const { return m_job && m_job->running(); }
 
+QString ImportDialog::resultText() const { return m_resultText->text(); }
+
 void ImportDialog::onFinished(const core::ImportSummary& s, const QString& error)
 {
     m_cancel->setEnabled(false);

@@ -45,6 +45,8 @@ public:
     QPushButton* importButton() const { return m_import; }
     QPushButton* cancelButton() const { return m_cancel; }
     QTableView* issuesTable() const { return m_issuesView; }
+    /// The summary shown when the import has ended.
+    QString resultText() const;
     LabelTableBox* labelTable() const { return m_table; }
     QSpinBox* resolutionBox() const { return m_resolution; }
     /// Writes the issues table to a CSV file; false (with a message) when it cannot.
