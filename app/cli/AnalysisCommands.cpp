@@ -69,6 +69,7 @@ int runTsne(const std::vector<std::string>& args)
         .option("min-boxes", "N", "FFT grid: at least N boxes across the map", "20")
         .option("boxes-per-unit", "B", "FFT grid: boxes per unit of map span, at least", "0.5")
         .option("threads", "N", "CPU threads (0: all cores)", "0")
+        .flag("cuda", "run on the GPU: exact neighbours at any N and the iterations as tensor operations")
         .flag("pca", "the PCA map instead (instant)");
     if (!p.parse(args)) {
         std::cout << p.help();
@@ -121,6 +122,7 @@ int runTsne(const std::vector<std::string>& args)
     c.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
     c.minBoxes = p.intValue("min-boxes", 4, 1000);
     c.boxesPerUnit = p.doubleValue("boxes-per-unit", 0.05, 10);
+    c.useCuda = p.has("cuda");
     ProgressLine line;
     const auto r = core::runTsne(x, c, [&](const core::TsneProgress& pr) {
         char buf[128];
@@ -130,8 +132,9 @@ int runTsne(const std::vector<std::string>& args)
     line.finish();
     writeLayout(outPath, r.layout);
     writeCsv(r.layout);
-    std::printf("t-SNE of %lld x %lld (%s) in %.2f s, KL %.4f, written to %s\n", static_cast<long long>(x.size(0)),
-                static_cast<long long>(x.size(1)), r.exact ? "exact" : "FFT-accelerated", r.seconds, r.kl, outPath.c_str());
+    std::printf("t-SNE of %lld x %lld (%s%s) in %.2f s, KL %.4f, written to %s\n", static_cast<long long>(x.size(0)),
+                static_cast<long long>(x.size(1)), r.exact ? "exact" : "FFT-accelerated", c.useCuda ? ", GPU" : "", r.seconds, r.kl,
+                outPath.c_str());
     return 0;
 }
 

@@ -153,6 +153,59 @@ SparseP symmetrize(int64_t n, int k, const int64_t* nbr, const float* cond)
 }
 
 /// Repulsion by FFT-accelerated interpolation: fills rep (N x 2, unnormalized) and returns Z.
+/// Exact k nearest neighbours by matrix products and top-k on the tensor's device (the GPU path):
+/// blocks of rows small enough for a 256 MB distance block. Index and squared distances on the CPU.
+at::Tensor deviceNeighbours(const at::Tensor& x, int k, at::Tensor& distances)
+{
+    const int64_t n = x.size(0);
+    const auto sq = (x * x).sum(1);
+    const int64_t block = std::max<int64_t>(1, (int64_t(1) << 26) / n);
+    std::vector<at::Tensor> indices, dists;
+    for (int64_t start = 0; start < n; start += block) {
+        const int64_t end = std::min(n, start + block);
+        auto d2 = at::addmm(sq.unsqueeze(0), x.slice(0, start, end), x.t(), 1.0, -2.0);
+        d2.add_(sq.slice(0, start, end).unsqueeze(1));
+        d2.diagonal(start).fill_(std::numeric_limits<float>::infinity()); // not its own neighbour
+        auto [values, index] = at::topk(d2, k, 1, /*largest=*/false, /*sorted=*/true);
+        dists.push_back(values.clamp_min(0).to(at::kCPU));
+        indices.push_back(index.to(at::kCPU));
+    }
+    distances = at::cat(dists).contiguous();
+    return at::cat(indices).contiguous();
+}
+
+/// The kernel 1 / (1 + d^2)^2 on the differences of `nodes` grid nodes spaced `h` apart,
+/// embedded circulantly in a size x size grid (size = 2 nodes) for FFT convolution.
+at::Tensor repulsionKernel(int size, int nodes, double h)
+{
+    auto kernel = at::zeros({size, size}, at::kFloat);
+    float* k = kernel.data_ptr<float>();
+    for (int a = 0; a < size; ++a) {
+        if (a == nodes)
+            continue;
+        const double da = (a < nodes ? a : a - size) * h;
+        for (int b = 0; b < size; ++b) {
+            if (b == nodes)
+                continue;
+            const double db = (b < nodes ? b : b - size) * h;
+            const double q = 1.0 / (1.0 + da * da + db * db);
+            k[a * size + b] = static_cast<float>(q * q);
+        }
+    }
+    return kernel;
+}
+
+/// Box counts whose 6 x count has only small prime factors, for fast FFTs.
+int niceBoxCount(int boxes)
+{
+    static const int nice[] = {8, 9, 10, 12, 15, 16, 18, 20, 24, 25, 27, 30, 32, 36, 40, 45, 48, 50, 54, 60, 64, 72, 75, 80, 90, 96, 100, 108, 120, 125, 128,
+                               135, 144, 150, 160, 180, 192, 200, 216, 225, 240, 250, 256, 270, 288, 300};
+    for (int v : nice)
+        if (v >= boxes)
+            return v;
+    return boxes;
+}
+
 class FftRepulsion {
 public:
     FftRepulsion(int minBoxes, double boxesPerUnit) : m_minBoxes(minBoxes), m_boxesPerUnit(boxesPerUnit) {}
@@ -171,7 +224,7 @@ public:
         // At least minBoxes boxes across the map, and boxes no wider than 1 / boxesPerUnit: once the
         // map is large the width is fixed, and the kernel's FFT is reused until the box count changes.
         const double boxW = std::min(span / m_minBoxes, 1.0 / m_boxesPerUnit);
-        const int boxes = niceSize(static_cast<int>(std::ceil(span / boxW)));
+        const int boxes = niceBoxCount(static_cast<int>(std::ceil(span / boxW)));
         constexpr int p = 3;
         const int nodes = boxes * p, size = 2 * nodes;
         const double h = boxW / p;
@@ -200,21 +253,7 @@ public:
         });
         // The kernel 1 / (1 + d^2)^2 on the node differences, embedded circulantly.
         if (size != m_size || h != m_h) {
-            auto kernel = at::zeros({size, size}, at::kFloat);
-            float* k = kernel.data_ptr<float>();
-            for (int a = 0; a < size; ++a) {
-                if (a == nodes)
-                    continue;
-                const double da = (a < nodes ? a : a - size) * h;
-                for (int b = 0; b < size; ++b) {
-                    if (b == nodes)
-                        continue;
-                    const double db = (b < nodes ? b : b - size) * h;
-                    const double q = 1.0 / (1.0 + da * da + db * db);
-                    k[a * size + b] = static_cast<float>(q * q);
-                }
-            }
-            m_kernelHat = at::fft_rfft2(kernel);
+            m_kernelHat = at::fft_rfft2(repulsionKernel(size, nodes, h));
             m_size = size;
             m_h = h;
             // Buffers are kept between iterations: reallocating megabytes every iteration costs page faults.
@@ -278,22 +317,141 @@ public:
     }
 
 private:
-    static int niceSize(int boxes)
-    {
-        // Box counts whose 6 x count has only small prime factors, for fast FFTs.
-        static const int nice[] = {8, 9, 10, 12, 15, 16, 18, 20, 24, 25, 27, 30, 32, 36, 40, 45, 48, 50, 54, 60, 64, 72, 75, 80, 90, 96, 100, 108, 120, 125, 128,
-                                   135, 144, 150, 160, 180, 192, 200, 216, 225, 240, 250, 256, 270, 288, 300};
-        for (int v : nice)
-            if (v >= boxes)
-                return v;
-        return boxes;
-    }
     int m_minBoxes;
     double m_boxesPerUnit;
     int m_size = 0;
     double m_h = 0;
     at::Tensor m_kernelHat, m_grid, m_gridHat, m_potential;
 };
+
+/// The optimization as tensor operations (gathers, index_add_, FFTs), the same on the CPU and on
+/// CUDA: what `useCuda` runs on the GPU. Single precision throughout. Same schedule, gains and
+/// FFT grid as the CPU loops; on CUDA the index_add_ sums use atomics, so maps are not bit-for-bit
+/// reproducible there.
+void optimizeWithTensors(const SparseP& P, std::vector<float>& yInit, double lr, const TsneConfig& cfg, bool exact,
+                         const at::Device& device, TsneResult& result, const std::function<void(const TsneProgress&)>& progress,
+                         const CancelToken* cancel)
+{
+    const int64_t n = static_cast<int64_t>(yInit.size() / 2);
+    const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
+    const auto i64 = at::TensorOptions().dtype(at::kLong).device(device);
+    // The affinities as COO edges.
+    std::vector<int64_t> rowsHost(P.col.size());
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t e = P.rowStart[static_cast<size_t>(i)]; e < P.rowStart[static_cast<size_t>(i) + 1]; ++e)
+            rowsHost[static_cast<size_t>(e)] = i;
+    const at::Tensor rows = at::from_blob(rowsHost.data(), {static_cast<int64_t>(rowsHost.size())}, at::kLong).to(i64);
+    const at::Tensor cols = at::from_blob(const_cast<int32_t*>(P.col.data()), {static_cast<int64_t>(P.col.size())}, at::kInt).to(i64);
+    const at::Tensor vals = at::from_blob(const_cast<float*>(P.val.data()), {static_cast<int64_t>(P.val.size())}, at::kFloat).to(f32);
+    at::Tensor Y = at::from_blob(yInit.data(), {n, 2}, at::kFloat).to(f32).clone();
+    at::Tensor update = at::zeros({n, 2}, f32), gains = at::ones({n, 2}, f32);
+    at::Tensor kernelHat;
+    int kernelSize = 0;
+    double kernelH = 0;
+    double lastKl = 0;
+    std::vector<float> hostLayout;
+
+    for (int it = 0; it < cfg.iterations; ++it) {
+        if (cancel && cancel->stopRequested()) {
+            result.cancelled = true;
+            break;
+        }
+        if (it == cfg.earlyExaggerationIterations) {
+            update.zero_();
+            gains.fill_(1);
+        }
+        const double exaggeration = it < cfg.earlyExaggerationIterations ? cfg.earlyExaggeration : 1.0;
+        const double momentum = it < cfg.earlyExaggerationIterations ? 0.5 : 0.8;
+        const bool report = progress && ((it + 1) % cfg.progressEvery == 0 || it + 1 == cfg.iterations);
+        const bool wantKl = report || it + 1 == cfg.iterations;
+
+        // Attraction over the affinities.
+        const at::Tensor diff = Y.index_select(0, rows) - Y.index_select(0, cols);
+        const at::Tensor qEdge = 1.0 / (1.0 + diff.pow(2).sum(1));
+        const at::Tensor attraction = at::zeros({n, 2}, f32).index_add_(0, rows, diff * (vals * qEdge).unsqueeze(1));
+
+        // Repulsion and Z.
+        at::Tensor repulsion;
+        double z = 0;
+        if (exact) {
+            const at::Tensor d = Y.unsqueeze(1) - Y.unsqueeze(0); // n x n x 2
+            at::Tensor q = 1.0 / (1.0 + d.pow(2).sum(2));
+            q.fill_diagonal_(0);
+            z = q.sum().item<double>();
+            repulsion = (q.pow(2).unsqueeze(2) * d).sum(1);
+        } else {
+            const double lo = Y.min().item<double>(), hi = Y.max().item<double>();
+            if (!std::isfinite(lo) || !std::isfinite(hi))
+                throw UserError("t-SNE diverged (the map reached infinite coordinates); try a lower learning rate");
+            const double span = std::max(1e-6, hi - lo) * 1.0001;
+            const double boxW = std::min(span / cfg.minBoxes, 1.0 / cfg.boxesPerUnit);
+            const int boxes = niceBoxCount(static_cast<int>(std::ceil(span / boxW)));
+            constexpr int p = 3;
+            const int nodes = boxes * p, size = 2 * nodes;
+            const double h = boxW / p;
+            if (size != kernelSize || h != kernelH) {
+                kernelHat = at::fft_rfft2(repulsionKernel(size, nodes, h).to(f32));
+                kernelSize = size;
+                kernelH = h;
+            }
+            const at::Tensor f = (Y - lo) / boxW;
+            const at::Tensor box = f.floor().clamp(0, boxes - 1);
+            const at::Tensor u = f - box; // n x 2, position inside the box
+            // Lagrange weights at nodes t = 1/6, 1/2, 5/6: n x 2 x 3.
+            std::vector<at::Tensor> w;
+            const double t[p] = {0.5 / p, 1.5 / p, 2.5 / p};
+            for (int a = 0; a < p; ++a) {
+                at::Tensor v = at::ones_like(u);
+                for (int b = 0; b < p; ++b)
+                    if (b != a)
+                        v = v * (u - t[b]) / (t[a] - t[b]);
+                w.push_back(v);
+            }
+            const at::Tensor weights = at::stack(w, 2);
+            const at::Tensor wx = weights.select(1, 0), wy = weights.select(1, 1);  // n x 3
+            const at::Tensor W = (wy.unsqueeze(2) * wx.unsqueeze(1)).reshape({n, p * p}); // rows a (y), columns b (x)
+            const at::Tensor offsets = at::arange(p, i64);
+            const at::Tensor nodeX = box.select(1, 0).to(at::kLong).unsqueeze(1) * p + offsets; // n x 3
+            const at::Tensor nodeY = box.select(1, 1).to(at::kLong).unsqueeze(1) * p + offsets;
+            const at::Tensor index = (nodeY.unsqueeze(2) * size + nodeX.unsqueeze(1)).reshape({n * p * p});
+            const at::Tensor x = Y.select(1, 0), y = Y.select(1, 1);
+            const at::Tensor charges = at::stack({at::ones_like(x), x, y, x * x + y * y}, 0); // 4 x n
+            const at::Tensor spread = (charges.unsqueeze(2) * W.unsqueeze(0)).reshape({4, n * p * p});
+            const at::Tensor grid = at::zeros({4, int64_t(size) * size}, f32).index_add_(1, index, spread);
+            const at::Tensor potential =
+                at::fft_irfft2(at::fft_rfft2(grid.view({4, size, size})) * kernelHat, at::IntArrayRef{size, size}).reshape({4, -1});
+            const at::Tensor phi = (potential.index_select(1, index).view({4, n, p * p}) * W.unsqueeze(0)).sum(2); // 4 x n
+            const at::Tensor zPoint = (1 + x * x + y * y) * phi[0] - 2 * (x * phi[1] + y * phi[2]) + phi[3];
+            z = zPoint.sum().item<double>() - double(n);
+            repulsion = at::stack({x * phi[0] - phi[1], y * phi[0] - phi[2]}, 1);
+        }
+        z = std::max(z, 1e-12);
+        const at::Tensor grad = 4.0 * (exaggeration * attraction - repulsion / z);
+        const at::Tensor sameSign = (update * grad) >= 0;
+        gains = at::where(sameSign, (gains * 0.8).clamp_min(0.01), gains + 0.2);
+        update = momentum * update - lr * gains * grad;
+        Y = Y + update;
+        result.iterations = it + 1;
+        if (wantKl) {
+            const at::Tensor qNorm = (qEdge / z).clamp_min(1e-12);
+            lastKl = (vals * (vals.clamp_min(1e-12) / qNorm).log()).sum().item<double>();
+        }
+        if (report) {
+            const at::Tensor host = Y.to(at::kCPU).contiguous();
+            hostLayout.assign(host.data_ptr<float>(), host.data_ptr<float>() + 2 * n);
+            TsneProgress pr;
+            pr.iteration = it + 1;
+            pr.iterations = cfg.iterations;
+            pr.kl = lastKl;
+            pr.layout = hostLayout.data();
+            pr.points = n;
+            progress(pr);
+        }
+    }
+    const at::Tensor host = Y.to(at::kCPU).contiguous();
+    result.layout.assign(host.data_ptr<float>(), host.data_ptr<float>() + 2 * n);
+    result.kl = lastKl;
+}
 
 } // namespace
 
@@ -446,6 +604,8 @@ TsneResult runTsne(const at::Tensor& input, const TsneConfig& cfg, const std::fu
     if (cfg.perplexity <= 0 || 3 * cfg.perplexity >= double(n))
         throw UserError("t-SNE perplexity " + std::to_string(cfg.perplexity) + " is too large for " + std::to_string(n) +
                         " points (it must be under N / 3)");
+    if (cfg.useCuda && !at::hasCUDA())
+        throw UserError("t-SNE on the GPU: no CUDA device is available to this LibTorch");
     TsneResult result;
     result.exact = n <= cfg.exactMaxPoints && !cfg.forceApproximate;
 
@@ -455,9 +615,11 @@ TsneResult runTsne(const at::Tensor& input, const TsneConfig& cfg, const std::fu
         const int k = result.exact ? static_cast<int>(n - 1)
                                    : static_cast<int>(std::min<int64_t>(n - 1, static_cast<int64_t>(3 * cfg.perplexity + 1)));
         at::Tensor d2;
-        const auto nbr = (n > cfg.exactNeighboursMaxPoints && !result.exact ? approximateNeighbours(x, k, &d2)
-                                                                              : nearestNeighbours(x, k, &d2))
-                             .contiguous();
+        const auto nbr = (cfg.useCuda || cfg.tensorOps)
+                             ? deviceNeighbours(cfg.useCuda ? x.to(at::kCUDA) : x, k, d2)
+                             : (n > cfg.exactNeighboursMaxPoints && !result.exact ? approximateNeighbours(x, k, &d2)
+                                                                                  : nearestNeighbours(x, k, &d2))
+                                   .contiguous();
         d2 = d2.contiguous();
         std::vector<float> cond(static_cast<size_t>(n) * k);
         const float* dd = d2.data_ptr<float>();
@@ -490,6 +652,12 @@ TsneResult runTsne(const at::Tensor& input, const TsneConfig& cfg, const std::fu
     }
 
     const double lr = cfg.learningRate > 0 ? cfg.learningRate : std::max(double(n) / cfg.earlyExaggeration / 4.0, 50.0);
+    if (cfg.useCuda || cfg.tensorOps) {
+        const at::Device device = cfg.useCuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+        optimizeWithTensors(P, y, lr, cfg, result.exact, device, result, progress, cancel);
+        result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return result;
+    }
     std::vector<double> update(static_cast<size_t>(2 * n), 0), gains(static_cast<size_t>(2 * n), 1), grad(static_cast<size_t>(2 * n));
     std::vector<double> rep;
     std::vector<float> xs(static_cast<size_t>(n)), ys(static_cast<size_t>(n)); // the map, one array per axis

@@ -30,6 +30,11 @@ struct TsneConfig {
     int progressEvery = 50;     ///< iterations between progress callbacks (with the layout)
     int minBoxes = 20;          ///< FFT grid: at least this many boxes across the map
     double boxesPerUnit = 0.5;  ///< and boxes no wider than 1 / boxesPerUnit map units
+    /// Run the neighbour search and the iterations on the GPU (exact neighbours by matrix
+    /// products at any N there). Throws UserError when no CUDA device is available.
+    bool useCuda = false;
+    /// The GPU's tensor-operation path, run on the CPU (slower than the CPU loops; for tests).
+    bool tensorOps = false;
 };
 
 struct TsneProgress {

@@ -146,6 +146,60 @@ private Q_SLOTS:
         QCOMPARE(r.layout.size(), size_t(4000));
     }
 
+    // The GPU's path (tensor operations: top-k neighbours, gathers, index_add_, FFTs) run on the
+    // CPU: it must give maps as good as the CPU loops', exact and FFT-accelerated, and cancel.
+    void theTensorPathThatCudaRunsMatchesTheLoops()
+    {
+        std::vector<int> labels;
+        const auto big = clusters(2000, 32, 10, labels);
+        TsneConfig c;
+        c.forceApproximate = true;
+        c.iterations = 500; // the tensor path is slow on the CPU; both paths run the same schedule
+        const auto loops = runTsne(big, c);
+        c.tensorOps = true;
+        const auto tensors = runTsne(big, c);
+        const double within = withinClusterFraction(tensors.layout, labels);
+        qInfo("2000 points, FFT, 500 iterations: tensor path %.2f s, %.1f%% within the cluster, KL %.3f (loops %.3f)", tensors.seconds, 100 * within,
+              tensors.kl, loops.kl);
+        QVERIFY(within >= 0.9);
+        QVERIFY(std::abs(tensors.kl - loops.kl) < 0.1 * loops.kl);
+
+        std::vector<int> smallLabels;
+        const auto small = clusters(300, 16, 6, smallLabels, 1);
+        TsneConfig e;
+        e.iterations = 500;
+        const auto exactLoops = runTsne(small, e);
+        e.tensorOps = true;
+        const auto exactTensors = runTsne(small, e);
+        QVERIFY(exactTensors.exact);
+        qInfo("300 points, exact, 500 iterations: tensor path KL %.4f, loops %.4f", exactTensors.kl, exactLoops.kl);
+        QVERIFY(withinClusterFraction(exactTensors.layout, smallLabels) >= 0.95);
+        QVERIFY(std::abs(exactTensors.kl - exactLoops.kl) < 0.1 * exactLoops.kl);
+
+        CancelToken cancel;
+        e.progressEvery = 10;
+        const auto cancelled = runTsne(
+            small, e, [&](const TsneProgress& p) { if (p.iteration == 30) cancel.requestStop(); }, &cancel);
+        QVERIFY(cancelled.cancelled);
+        QCOMPARE(cancelled.iterations, 30);
+        QCOMPARE(cancelled.layout.size(), size_t(600));
+    }
+
+    void asksForAGpuInWordsWhenThereIsNone()
+    {
+        if (at::hasCUDA())
+            QSKIP("this machine has CUDA: the message for its absence cannot be shown here");
+        std::vector<int> labels;
+        TsneConfig c;
+        c.useCuda = true;
+        try {
+            runTsne(clusters(100, 4, 2, labels), c);
+            QFAIL("no error");
+        } catch (const UserError& e) {
+            QVERIFY(QString(e.what()).contains("no CUDA device"));
+        }
+    }
+
     void pcaFindsTheMainAxes()
     {
         at::manual_seed(2);
