@@ -326,6 +326,21 @@ private Q_SLOTS:
         QTRY_COMPARE(w.browser()->model()->index(1).data(ui::CatalogueModel::ThumbnailStateRole).toInt(), 1);
     }
 
+    void theViewerShowsTheLastOfManyQuickRequests()
+    {
+        QTemporaryDir tmp;
+        makeLabeledProject(tmp.filePath("p"), tmp.filePath("src"), 10);
+        auto session = ui::ProjectSession::open(tmp.filePath("p"));
+        ui::ViewerPanel viewer(*session);
+        viewer.resize(400, 400);
+        viewer.show();
+        for (const auto& row : session->rows()) // as when an arrow key is held down
+            viewer.showImage(row.imageId);
+        QTRY_VERIFY(!viewer.loading() && viewer.view()->hasImage());
+        // The first pixel of image i holds i (test::writeImageFolder), shown in the file's window.
+        QCOMPARE(qGray(viewer.view()->renderedImage().pixel(0, 0)), 9);
+    }
+
     void keysLabelUndoRestoresAndLabelsSurviveReopening()
     {
         QTemporaryDir tmp;

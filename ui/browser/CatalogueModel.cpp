@@ -164,6 +164,11 @@ void CatalogueModel::rebuild()
 
 void CatalogueModel::onLabelsChanged(const QVector<qint64>& ids)
 {
+    if (ids.size() > 256) { // one signal for a bulk edit, not one per image
+        if (!m_visible.empty())
+            Q_EMIT dataChanged(index(0), index(rowCount() - 1));
+        return;
+    }
     for (qint64 id : ids) {
         const int row = rowOfImage(id);
         if (row >= 0)

@@ -196,6 +196,8 @@ void ClassSchemaDialog::accept()
     try {
         for (qint64 id : m_removed)
             m_session.removeClass(id);
+        // One transaction: a failure leaves the schema as it was.
+        core::Database::Transaction tx(m_session.project().db());
         // Free every key first, so that two classes can swap keys.
         for (const auto& c : std::vector<core::ClassInfo>(m_session.classes())) {
             core::ClassInfo free = c;
@@ -212,6 +214,7 @@ void ClassSchemaDialog::accept()
             info.shortcut = static_cast<QComboBox*>(m_table->cellWidget(r, 2))->currentText().toStdString();
             m_session.project().updateClass(info);
         }
+        tx.commit();
         m_session.reload();
     } catch (const core::UserError& e) {
         QMessageBox::warning(this, tr("Classes"), QString::fromStdString(e.what()));

@@ -132,6 +132,12 @@ void ViewerPanel::showImage(int64_t imageId)
 void ViewerPanel::decode(const QString& path, int frame, int sliceAxis, bool keepWindow)
 {
     const int generation = ++m_generation;
+    if (m_running > 0) {
+        m_pending = Request{path, frame, sliceAxis, keepWindow};
+        if (!keepWindow || !m_view->hasImage())
+            m_view->showMessage(tr("Loading %1 ...").arg(path.section(QLatin1Char('/'), -1)));
+        return;
+    }
     if (!keepWindow || !m_view->hasImage())
         m_view->showMessage(tr("Loading %1 ...").arg(path.section(QLatin1Char('/'), -1)));
     ++m_running;
@@ -139,8 +145,14 @@ void ViewerPanel::decode(const QString& path, int frame, int sliceAxis, bool kee
     connect(watcher, &QFutureWatcher<DecodeResult>::finished, this, [this, watcher, generation, keepWindow] {
         watcher->deleteLater();
         --m_running;
-        if (generation != m_generation)
+        if (m_pending) {
+            const Request next = *m_pending;
+            m_pending.reset();
+            decode(next.path, next.frame, next.sliceAxis, next.keepWindow);
             return; // the user has moved on
+        }
+        if (generation != m_generation)
+            return;
         const DecodeResult r = watcher->result();
         if (!r.error.isEmpty()) {
             m_view->showMessage(tr("Cannot show this image:\n%1").arg(r.error));

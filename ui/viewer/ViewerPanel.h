@@ -2,6 +2,7 @@
 #include <QWidget>
 
 #include <cstdint>
+#include <optional>
 
 class QComboBox;
 class QLabel;
@@ -49,6 +50,15 @@ private:
     int m_sliceAxis = -1;
     int m_generation = 0;
     int m_running = 0;
+    /// The latest request made while a decode was running; started when it ends (holding an
+    /// arrow key over large files decodes what is shown, not every image passed).
+    struct Request {
+        QString path;
+        int frame = 0;
+        int sliceAxis = -1;
+        bool keepWindow = false;
+    };
+    std::optional<Request> m_pending;
 };
 
 /// A file's attributes (DICOM tags, or the facts of other formats), read on a worker thread,
