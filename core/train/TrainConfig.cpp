@@ -7,6 +7,41 @@
 
 namespace medsiam::core {
 
+namespace {
+
+// Reads a value when the configuration has it (older runs may lack newer keys).
+template <typename T>
+void readIf(const nlohmann::json& j, const char* key, T& out)
+{
+    if (j.contains(key))
+        j.at(key).get_to(out);
+}
+
+// Reads a run's config.json: checks that it is valid JSON for `job`, reads the model, then lets
+// `fill` read the job's own keys. JSON and type errors become UserErrors in plain words.
+template <typename Fill>
+void readRunConfig(const std::string& text, const char* job, const char* what, ModelConfig& model, const Fill& fill)
+{
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const std::exception& e) {
+        throw UserError(std::string("run configuration is not valid JSON: ") + e.what());
+    }
+    if (!j.is_object() || j.value("job", "") != job || !j.contains("model"))
+        throw UserError(std::string("run configuration is not a ") + what + " configuration");
+    try {
+        model = ModelConfig::fromJson(j["model"].dump());
+        fill(j);
+    } catch (const UserError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw UserError(std::string("run configuration: ") + e.what());
+    }
+}
+
+} // namespace
+
 const char* toString(JobState state)
 {
     switch (state) {
@@ -48,43 +83,26 @@ std::string PretrainConfig::toJson() const
 PretrainConfig PretrainConfig::fromJson(const std::string& text)
 {
     PretrainConfig c;
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const std::exception& e) {
-        throw UserError(std::string("run configuration is not valid JSON: ") + e.what());
-    }
-    if (!j.is_object() || j.value("job", "") != "simsiam-pretrain" || !j.contains("model"))
-        throw UserError("run configuration is not a SimSiam pretraining configuration");
-    try {
-        c.model = ModelConfig::fromJson(j["model"].dump());
-        auto get = [&](const char* key, auto& out) {
-            if (j.contains(key))
-                j.at(key).get_to(out);
-        };
-        get("init_weights", c.initWeights);
-        get("steps", c.steps);
-        get("batch", c.batch);
-        get("input_size", c.inputSize);
-        get("base_lr", c.baseLr);
-        get("momentum", c.momentum);
-        get("weight_decay", c.weightDecay);
-        get("warmup_steps", c.warmupSteps);
-        get("fixed_predictor_lr", c.fixedPredictorLr);
-        get("stop_gradient", c.stopGradient);
-        get("seed", c.seed);
-        get("bf16", c.bf16);
-        get("cuda", c.cuda);
-        get("checkpoint_every", c.checkpointEvery);
-        get("monitor_every", c.monitorEvery);
-        get("subset", c.subset);
+    readRunConfig(text, "simsiam-pretrain", "SimSiam pretraining", c.model, [&](const nlohmann::json& j) {
+        readIf(j, "init_weights", c.initWeights);
+        readIf(j, "steps", c.steps);
+        readIf(j, "batch", c.batch);
+        readIf(j, "input_size", c.inputSize);
+        readIf(j, "base_lr", c.baseLr);
+        readIf(j, "momentum", c.momentum);
+        readIf(j, "weight_decay", c.weightDecay);
+        readIf(j, "warmup_steps", c.warmupSteps);
+        readIf(j, "fixed_predictor_lr", c.fixedPredictorLr);
+        readIf(j, "stop_gradient", c.stopGradient);
+        readIf(j, "seed", c.seed);
+        readIf(j, "bf16", c.bf16);
+        readIf(j, "cuda", c.cuda);
+        readIf(j, "checkpoint_every", c.checkpointEvery);
+        readIf(j, "monitor_every", c.monitorEvery);
+        readIf(j, "subset", c.subset);
         if (j.contains("augment"))
             c.augment = AugmentConfig::fromJson(j["augment"].dump());
-    } catch (const UserError&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw UserError(std::string("run configuration: ") + e.what());
-    }
+    });
     if (c.steps < 1 || c.batch < 2 || c.inputSize < 16 || c.baseLr <= 0 || c.checkpointEvery < 1)
         throw UserError("run configuration: steps >= 1, batch >= 2, input size >= 16 px, lr > 0 and checkpoint_every >= 1 are needed");
     return c;
@@ -142,43 +160,26 @@ std::string FinetuneConfig::toJson() const
 FinetuneConfig FinetuneConfig::fromJson(const std::string& text)
 {
     FinetuneConfig c;
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const std::exception& e) {
-        throw UserError(std::string("run configuration is not valid JSON: ") + e.what());
-    }
-    if (!j.is_object() || j.value("job", "") != "finetune" || !j.contains("model"))
-        throw UserError("run configuration is not a fine-tuning configuration");
-    try {
-        c.model = ModelConfig::fromJson(j["model"].dump());
-        auto get = [&](const char* key, auto& out) {
-            if (j.contains(key))
-                j.at(key).get_to(out);
-        };
-        get("init_weights", c.initWeights);
-        get("steps", c.steps);
-        get("batch", c.batch);
-        get("micro_batch", c.microBatch);
-        get("resize", c.resize);
-        get("crop", c.crop);
-        get("lr", c.lr);
-        get("momentum", c.momentum);
-        get("weight_decay", c.weightDecay);
-        get("mixup_alpha", c.mixupAlpha);
-        get("class_weighted", c.classWeighted);
-        get("balanced_sampler", c.balancedSampler);
-        get("subset", c.subset);
-        get("seed", c.seed);
-        get("bf16", c.bf16);
-        get("cuda", c.cuda);
-        get("checkpoint_every", c.checkpointEvery);
-        get("eval_every", c.evalEvery);
-    } catch (const UserError&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw UserError(std::string("run configuration: ") + e.what());
-    }
+    readRunConfig(text, "finetune", "fine-tuning", c.model, [&](const nlohmann::json& j) {
+        readIf(j, "init_weights", c.initWeights);
+        readIf(j, "steps", c.steps);
+        readIf(j, "batch", c.batch);
+        readIf(j, "micro_batch", c.microBatch);
+        readIf(j, "resize", c.resize);
+        readIf(j, "crop", c.crop);
+        readIf(j, "lr", c.lr);
+        readIf(j, "momentum", c.momentum);
+        readIf(j, "weight_decay", c.weightDecay);
+        readIf(j, "mixup_alpha", c.mixupAlpha);
+        readIf(j, "class_weighted", c.classWeighted);
+        readIf(j, "balanced_sampler", c.balancedSampler);
+        readIf(j, "subset", c.subset);
+        readIf(j, "seed", c.seed);
+        readIf(j, "bf16", c.bf16);
+        readIf(j, "cuda", c.cuda);
+        readIf(j, "checkpoint_every", c.checkpointEvery);
+        readIf(j, "eval_every", c.evalEvery);
+    });
     if (c.steps < 0 || c.batch < 1 || c.microBatch < 1 || c.lr <= 0 || c.checkpointEvery < 1 || c.resize < 0 || c.crop < 0 ||
         (c.crop && c.resize && c.crop > c.resize))
         throw UserError("run configuration: steps >= 0, batch and micro-batch >= 1, lr > 0, checkpoint_every >= 1 and "
