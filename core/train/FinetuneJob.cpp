@@ -109,18 +109,9 @@ std::string FinetuneJob::create(Project& project, const FinetuneConfig& config)
 {
     FinetuneConfig::fromJson(config.toJson()); // validates
     config.model.backbone.validate();
-    if (!config.initWeights.empty()) {
-        Network probe(config.model);
-        WeightImportOptions options;
-        options.skipHead = true;
-        const auto report = importBackboneWeights(probe->backbone(), readTensorFile(config.initWeights), options, false);
-        if (!report.matches())
-            throw UserError("'" + config.initWeights + "' does not fit " + config.model.backbone.name + ":" + report.problemText());
-    }
-    const std::string id = newRunId(project, "finetune");
-    writeFileAtomically(runDir(project, id) + "/config.json", config.toJson() + "\n");
-    project.recordRun({id, "finetune", toString(JobState::Queued), "", config.toJson(), "{}", "", ""});
-    return id;
+    if (!config.initWeights.empty())
+        checkInitWeights(config.model, config.initWeights, true);
+    return registerRun(project, "finetune", "finetune", config.toJson());
 }
 
 FinetuneJob::FinetuneJob(Project& project, std::string runId) : m_project(project), m_id(std::move(runId))
@@ -130,11 +121,7 @@ FinetuneJob::FinetuneJob(Project& project, std::string runId) : m_project(projec
     m_config = FinetuneConfig::fromJson(readWholeFile(m_dir + "/config.json"));
 }
 
-int64_t FinetuneJob::resumeStep() const
-{
-    const std::string path = runCheckpointPath(m_project, m_id);
-    return fs::exists(path) ? readCheckpoint(path).state.step : 0;
-}
+int64_t FinetuneJob::resumeStep() const { return checkpointStep(m_project, m_id); }
 
 JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
 {

@@ -51,18 +51,9 @@ std::string PretrainJob::create(Project& project, const PretrainConfig& config)
     config.model.heads.validate();
     if (!config.model.simsiamHeads)
         throw UserError("SimSiam pretraining needs a model with SimSiam heads");
-    if (!config.initWeights.empty()) {
-        // Check the initial weights now, before a run exists: a mismatch is the user's to fix.
-        Network probe(config.model);
-        const auto report = importBackboneWeights(probe->backbone(), readTensorFile(config.initWeights), {}, false);
-        if (!report.matches())
-            throw UserError("'" + config.initWeights + "' does not fit " + config.model.backbone.name + ":" + report.problemText());
-    }
-    const std::string id = newRunId(project, "simsiam");
-    const std::string dir = runDir(project, id);
-    writeFileAtomically(dir + "/config.json", config.toJson() + "\n");
-    project.recordRun({id, "simsiam-pretrain", toString(JobState::Queued), "", config.toJson(), "{}", "", ""});
-    return id;
+    if (!config.initWeights.empty())
+        checkInitWeights(config.model, config.initWeights, false);
+    return registerRun(project, "simsiam", "simsiam-pretrain", config.toJson());
 }
 
 PretrainJob::PretrainJob(Project& project, std::string runId) : m_project(project), m_id(std::move(runId))
@@ -72,13 +63,7 @@ PretrainJob::PretrainJob(Project& project, std::string runId) : m_project(projec
     m_config = PretrainConfig::fromJson(readWholeFile(m_dir + "/config.json"));
 }
 
-int64_t PretrainJob::resumeStep() const
-{
-    const std::string path = runCheckpointPath(m_project, m_id);
-    if (!fs::exists(path))
-        return 0;
-    return readCheckpoint(path).state.step;
-}
+int64_t PretrainJob::resumeStep() const { return checkpointStep(m_project, m_id); }
 
 JobState PretrainJob::run(JobObserver& observer, JobControl& control)
 {

@@ -1,6 +1,12 @@
 #include "train/TrainUtil.h"
 
+#include "io/TensorFile.h"
+#include "models/Checkpoint.h"
+#include "models/WeightImport.h"
 #include "project/Project.h"
+#include "train/JobEvents.h"
+#include "train/TrainConfig.h"
+#include "util/Error.h"
 #include "train/PretrainJob.h"
 #include "util/AtomicFile.h"
 
@@ -131,6 +137,30 @@ std::string newRunId(const Project& project, const std::string& prefix)
         id = prefix + "-" + buf + "-" + std::to_string(k);
     std::filesystem::create_directories(runDir(project, id) + "/checkpoints");
     return id;
+}
+
+std::string registerRun(Project& project, const std::string& idPrefix, const std::string& kind, const std::string& configJson)
+{
+    const std::string id = newRunId(project, idPrefix);
+    writeFileAtomically(runDir(project, id) + "/config.json", configJson + "\n");
+    project.recordRun({id, kind, toString(JobState::Queued), "", configJson, "{}", "", ""});
+    return id;
+}
+
+void checkInitWeights(const ModelConfig& model, const std::string& path, bool skipHead)
+{
+    Network probe(model);
+    WeightImportOptions options;
+    options.skipHead = skipHead;
+    const auto report = importBackboneWeights(probe->backbone(), readTensorFile(path), options, false);
+    if (!report.matches())
+        throw UserError("'" + path + "' does not fit " + model.backbone.name + ":" + report.problemText());
+}
+
+int64_t checkpointStep(const Project& project, const std::string& runId)
+{
+    const std::string path = runCheckpointPath(project, runId);
+    return std::filesystem::exists(path) ? readCheckpoint(path).state.step : 0;
 }
 
 bool inSubset(int64_t imageId, const std::string& subset)

@@ -47,6 +47,16 @@ void truncateMetrics(const std::string& path, int64_t step);
 /// A new run id "<prefix>-YYYYMMDD-HHMMSS" (with a suffix when taken) and its folder.
 std::string newRunId(const Project& project, const std::string& prefix);
 
+/// Creates a run: a new id, runs/<id>/config.json and a Queued row of `kind` in the index.
+std::string registerRun(Project& project, const std::string& idPrefix, const std::string& kind, const std::string& configJson);
+
+/// Throws UserError unless the weight file fits the model's backbone. Checked on a throwaway
+/// network before a run exists: a mismatch is the user's to fix.
+void checkInitWeights(const ModelConfig& model, const std::string& path, bool skipHead);
+
+/// The step of the run's last checkpoint, 0 when it has none yet.
+int64_t checkpointStep(const Project& project, const std::string& runId);
+
 /// Deterministic membership of an image in half "a" or "b" of a set (by image id), for chains
 /// such as supervised upstream on one half and SimSiam on the other.
 bool inSubset(int64_t imageId, const std::string& subset);
