@@ -153,6 +153,40 @@ SparseP symmetrize(int64_t n, int k, const int64_t* nbr, const float* cond)
 }
 
 /// Repulsion by FFT-accelerated interpolation: fills rep (N x 2, unnormalized) and returns Z.
+/// One iteration's place in scikit-learn's schedule: early exaggeration with momentum 0.5, then
+/// momentum 0.8; the optimizer state restarts between the phases.
+struct TsneStep {
+    bool restart = false;
+    double exaggeration = 1;
+    double momentum = 0.8;
+    bool report = false; ///< a progress callback is due (and the KL divergence with it)
+    bool wantKl = false;
+};
+
+TsneStep tsneStep(const TsneConfig& cfg, int it, bool hasProgress)
+{
+    TsneStep s;
+    const bool early = it < cfg.earlyExaggerationIterations;
+    s.restart = it == cfg.earlyExaggerationIterations;
+    s.exaggeration = early ? cfg.earlyExaggeration : 1.0;
+    s.momentum = early ? 0.5 : 0.8;
+    s.report = hasProgress && ((it + 1) % cfg.progressEvery == 0 || it + 1 == cfg.iterations);
+    s.wantKl = s.report || it + 1 == cfg.iterations;
+    return s;
+}
+
+void reportProgress(const std::function<void(const TsneProgress&)>& progress, const TsneConfig& cfg, int it, double kl,
+                    const float* layout, int64_t points)
+{
+    TsneProgress pr;
+    pr.iteration = it + 1;
+    pr.iterations = cfg.iterations;
+    pr.kl = kl;
+    pr.layout = layout;
+    pr.points = points;
+    progress(pr);
+}
+
 /// Exact k nearest neighbours by matrix products and top-k on the tensor's device (the GPU path):
 /// blocks of rows small enough for a 256 MB distance block. Index and squared distances on the CPU.
 at::Tensor deviceNeighbours(const at::Tensor& x, int k, at::Tensor& distances)
@@ -356,14 +390,13 @@ void optimizeWithTensors(const SparseP& P, std::vector<float>& yInit, double lr,
             result.cancelled = true;
             break;
         }
-        if (it == cfg.earlyExaggerationIterations) {
+        const TsneStep phase = tsneStep(cfg, it, bool(progress));
+        if (phase.restart) {
             update.zero_();
             gains.fill_(1);
         }
-        const double exaggeration = it < cfg.earlyExaggerationIterations ? cfg.earlyExaggeration : 1.0;
-        const double momentum = it < cfg.earlyExaggerationIterations ? 0.5 : 0.8;
-        const bool report = progress && ((it + 1) % cfg.progressEvery == 0 || it + 1 == cfg.iterations);
-        const bool wantKl = report || it + 1 == cfg.iterations;
+        const double exaggeration = phase.exaggeration, momentum = phase.momentum;
+        const bool report = phase.report, wantKl = phase.wantKl;
 
         // Attraction over the affinities.
         const at::Tensor diff = Y.index_select(0, rows) - Y.index_select(0, cols);
@@ -439,13 +472,7 @@ void optimizeWithTensors(const SparseP& P, std::vector<float>& yInit, double lr,
         if (report) {
             const at::Tensor host = Y.to(at::kCPU).contiguous();
             hostLayout.assign(host.data_ptr<float>(), host.data_ptr<float>() + 2 * n);
-            TsneProgress pr;
-            pr.iteration = it + 1;
-            pr.iterations = cfg.iterations;
-            pr.kl = lastKl;
-            pr.layout = hostLayout.data();
-            pr.points = n;
-            progress(pr);
+            reportProgress(progress, cfg, it, lastKl, hostLayout.data(), n);
         }
     }
     const at::Tensor host = Y.to(at::kCPU).contiguous();
@@ -669,14 +696,13 @@ TsneResult runTsne(const at::Tensor& input, const TsneConfig& cfg, const std::fu
             result.cancelled = true;
             break;
         }
-        if (it == cfg.earlyExaggerationIterations) { // a new phase: scikit-learn restarts its optimizer state
+        const TsneStep phase = tsneStep(cfg, it, bool(progress));
+        if (phase.restart) { // a new phase: scikit-learn restarts its optimizer state
             std::fill(update.begin(), update.end(), 0);
             std::fill(gains.begin(), gains.end(), 1);
         }
-        const double exaggeration = it < cfg.earlyExaggerationIterations ? cfg.earlyExaggeration : 1.0;
-        const double momentum = it < cfg.earlyExaggerationIterations ? 0.5 : 0.8;
-        const bool report = progress && ((it + 1) % cfg.progressEvery == 0 || it + 1 == cfg.iterations);
-        const bool wantKl = report || it + 1 == cfg.iterations;
+        const double exaggeration = phase.exaggeration, momentum = phase.momentum;
+        const bool report = phase.report, wantKl = phase.wantKl;
 
         // Repulsion and the normalization Z.
         double z = 0;
@@ -753,13 +779,7 @@ TsneResult runTsne(const at::Tensor& input, const TsneConfig& cfg, const std::fu
                 lastKl += v;
         }
         if (report) {
-            TsneProgress pr;
-            pr.iteration = it + 1;
-            pr.iterations = cfg.iterations;
-            pr.kl = lastKl;
-            pr.layout = y.data();
-            pr.points = n;
-            progress(pr);
+            reportProgress(progress, cfg, it, lastKl, y.data(), n);
         }
     }
     result.layout = std::move(y);
