@@ -1,10 +1,22 @@
 #include "TestSupport.h"
 
+#include "util/Error.h"
+
 #include <QDir>
 #include <QFile>
 #include <QTest>
 
 namespace medsiam::test {
+
+std::string errorOf(const std::function<void()>& f)
+{
+    try {
+        f();
+    } catch (const core::UserError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
 
 QString sharedDir()
 {

@@ -2,6 +2,7 @@
 // Helpers shared by the core tests: paths and small file writers.
 #include <QString>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@ namespace medsiam::test {
 QString sharedDir();
 /// Debian's python3 with numpy, pydicom, gdcm and scikit-learn (not a pyenv one on PATH).
 QString systemPython();
+/// The message of the UserError that `f` throws, or "(no error)".
+std::string errorOf(const std::function<void()>& f);
 void writeBytes(const QString& path, const std::vector<uint8_t>& bytes);
 void writeText(const QString& path, const std::string& text);
 

@@ -1,5 +1,6 @@
 // t-SNE as a user relies on it: clusters stay together, the FFT-accelerated map agrees with the
 // exact one, cancel is immediate, and bad input is refused with a message.
+#include "TestSupport.h"
 #include "analysis/Tsne.h"
 #include "system/Runtime.h"
 #include "util/Error.h"
@@ -14,6 +15,7 @@
 #include <set>
 
 using namespace medsiam::core;
+using medsiam::test::errorOf;
 
 namespace {
 
@@ -54,16 +56,6 @@ double withinClusterFraction(const std::vector<float>& layout, const std::vector
             ++total;
         }
     return double(same) / double(total);
-}
-
-std::string errorOf(const std::function<void()>& f)
-{
-    try {
-        f();
-    } catch (const UserError& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 } // namespace

@@ -29,6 +29,7 @@
 #include <functional>
 
 using namespace medsiam::core;
+using medsiam::test::errorOf;
 
 namespace {
 
@@ -51,16 +52,6 @@ BackboneConfig tinyConfig(BackboneNorm norm = BackboneNorm::GnWs, int inChannels
     b.inChannels = inChannels;
     b.numClasses = classes;
     return b;
-}
-
-std::string errorOf(const std::function<void()>& f)
-{
-    try {
-        f();
-    } catch (const UserError& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 void writeFile(const QString& path, const std::string& bytes)
