@@ -44,6 +44,18 @@ ThumbnailLoader::Source cacheSource(std::shared_ptr<const core::ImageCache> cach
     };
 }
 
+// Replaces a filter combo's choices after "any", keeping the chosen one when it is still there.
+void refillCombo(QComboBox* box, const QString& any, const std::vector<std::pair<QString, QVariant>>& items)
+{
+    const QVariant keep = box->currentData();
+    box->clear();
+    box->addItem(any, QVariant());
+    for (const auto& [text, data] : items)
+        box->addItem(text, data);
+    const int i = keep.isValid() ? box->findData(keep) : 0;
+    box->setCurrentIndex(i < 0 ? 0 : i);
+}
+
 } // namespace
 
 BrowserView::BrowserView(ProjectSession& session, QWidget* parent, ThumbnailLoader* thumbnails)
@@ -115,7 +127,8 @@ BrowserView::BrowserView(ProjectSession& session, QWidget* parent, ThumbnailLoad
     layout->addWidget(m_list, 1);
 
     connect(&session, &ProjectSession::catalogueReloaded, this, &BrowserView::refillFilterChoices);
-    connect(&session, &ProjectSession::classesChanged, this, &BrowserView::refillFilterChoices);
+    // Classes change alone when the schema is edited; a reload rereads modalities and patients too.
+    connect(&session, &ProjectSession::classesChanged, this, &BrowserView::refillClassChoices);
     connect(&session, &ProjectSession::labelsChanged, this, &BrowserView::updateClassCounts);
     m_list->viewport()->installEventFilter(this);
     refillFilterChoices();
@@ -128,13 +141,16 @@ bool BrowserView::eventFilter(QObject* watched, QEvent* event)
     return QWidget::eventFilter(watched, event);
 }
 
+QString BrowserView::classChoiceText(qint64 classId) const
+{
+    return classId < 0 ? tr("Unlabeled (%1)").arg(m_session.unlabeledCount())
+                       : QStringLiteral("%1 (%2)").arg(m_session.className(classId)).arg(m_session.labeledCount(classId));
+}
+
 void BrowserView::updateClassCounts()
 {
-    for (int i = 1; i < m_class->count(); ++i) {
-        const qint64 id = m_class->itemData(i).value<qint64>();
-        m_class->setItemText(i, id < 0 ? tr("Unlabeled (%1)").arg(m_session.unlabeledCount())
-                                       : QStringLiteral("%1 (%2)").arg(m_session.className(id)).arg(m_session.labeledCount(id)));
-    }
+    for (int i = 1; i < m_class->count(); ++i)
+        m_class->setItemText(i, classChoiceText(m_class->itemData(i).value<qint64>()));
 }
 
 BrowserView::~BrowserView() = default;
@@ -179,22 +195,17 @@ void BrowserView::buildFilterBar()
             [this] { m_model->setSort(static_cast<BrowserSort>(m_sort->currentData().toInt())); });
 }
 
+void BrowserView::refillClassChoices()
+{
+    std::vector<std::pair<QString, QVariant>> classes = {{classChoiceText(-1), QVariant::fromValue<qint64>(-1)}};
+    for (const auto& c : m_session.classes())
+        classes.emplace_back(classChoiceText(c.id), QVariant::fromValue<qint64>(c.id));
+    refillCombo(m_class, tr("Any class"), classes);
+}
+
 void BrowserView::refillFilterChoices()
 {
-    auto refill = [](QComboBox* box, const QString& any, const std::vector<std::pair<QString, QVariant>>& items) {
-        const QVariant keep = box->currentData();
-        box->clear();
-        box->addItem(any, QVariant());
-        for (const auto& [text, data] : items)
-            box->addItem(text, data);
-        const int i = keep.isValid() ? box->findData(keep) : 0;
-        box->setCurrentIndex(i < 0 ? 0 : i);
-    };
-    std::vector<std::pair<QString, QVariant>> classes = {{tr("Unlabeled (%1)").arg(m_session.unlabeledCount()), QVariant::fromValue<qint64>(-1)}};
-    for (const auto& c : m_session.classes())
-        classes.emplace_back(QStringLiteral("%1 (%2)").arg(QString::fromStdString(c.name)).arg(m_session.labeledCount(c.id)),
-                             QVariant::fromValue<qint64>(c.id));
-    refill(m_class, tr("Any class"), classes);
+    refillClassChoices();
     std::set<std::string> modalities, patients;
     for (const auto& r : m_session.rows()) {
         if (!r.modality.empty())
@@ -207,8 +218,8 @@ void BrowserView::refillFilterChoices()
         m.emplace_back(QString::fromStdString(s), QString::fromStdString(s));
     for (const auto& s : patients)
         p.emplace_back(QString::fromStdString(s), QString::fromStdString(s));
-    refill(m_modality, tr("Any modality"), m);
-    refill(m_patient, tr("Any patient"), p);
+    refillCombo(m_modality, tr("Any modality"), m);
+    refillCombo(m_patient, tr("Any patient"), p);
     m_count->setText(tr("%1 of %2 images").arg(m_model->rowCount()).arg(m_session.rows().size()));
 }
 

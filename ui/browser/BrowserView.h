@@ -50,7 +50,9 @@ protected:
 
 private:
     void buildFilterBar();
+    QString classChoiceText(qint64 classId) const;
     void updateClassCounts();
+    void refillClassChoices();
     void refillFilterChoices();
     void applyFilter();
     void scheduleThumbnails();
