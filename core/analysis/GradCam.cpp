@@ -3,9 +3,23 @@
 #include "util/Error.h"
 
 #include <ATen/ATen.h>
+#include <stdexcept>
 #include <torch/csrc/autograd/autograd.h>
 
 namespace medsiam::core {
+
+at::Tensor upsampleCam(const at::Tensor& cam, int stride, int64_t height, int64_t width)
+{
+    if (cam.dim() != 4 || stride < 1)
+        throw std::invalid_argument("upsampleCam: expects a [N, C, h, w] map and a positive stride");
+    const int64_t rows = cam.size(2), cols = cam.size(3);
+    // align_corners=true over (cells - 1) * stride + 1 pixels puts cell i exactly on pixel stride * i.
+    auto up = at::upsample_bilinear2d(cam, {(rows - 1) * stride + 1, (cols - 1) * stride + 1}, true);
+    const int64_t padRows = std::max<int64_t>(0, height - up.size(2)), padCols = std::max<int64_t>(0, width - up.size(3));
+    if (padRows > 0 || padCols > 0)
+        up = at::replication_pad2d(up, {0, padCols, 0, padRows});
+    return up.slice(2, 0, height).slice(3, 0, width);
+}
 
 GradCamResult gradCam(NetworkImpl& network, const at::Tensor& input, int classIndex, int stage)
 {
@@ -33,7 +47,9 @@ GradCamResult gradCam(NetworkImpl& network, const at::Tensor& input, int classIn
     const auto grads = torch::autograd::grad({logits.select(1, r.classIndex).sum()}, {target});
     const auto weights = grads[0].mean({2, 3}, true);
     auto cam = at::relu((weights * target).sum(1, true)).detach();
-    cam = at::upsample_bilinear2d(cam, {input.size(2), input.size(3)}, false).squeeze();
+    // The stems reduce by 4 and each later stage by 2 (the first stage keeps the stems' scale).
+    const int stride = 4 << ((stage == 0 ? stages : stage) - 1);
+    cam = upsampleCam(cam, stride, input.size(2), input.size(3)).squeeze();
     const double peak = cam.max().item<double>();
     r.heatmap = (peak > 0 ? cam / peak : cam).to(at::kFloat).contiguous();
     network.train(wasTraining);

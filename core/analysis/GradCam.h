@@ -12,6 +12,14 @@ struct GradCamResult {
     std::vector<float> probabilities;
 };
 
+/// Spreads a class-activation map [1, 1, h, w] of a stage with total stride `stride` over an
+/// image of `height` x `width` pixels. Cell (i, j) of such a map is centred on pixel
+/// (stride * i, stride * j): every stride-2 layer here (convolutions padded to their centre, the
+/// stems' pooling) maps output i to input 2i. The map is interpolated bilinearly between those
+/// centres and held constant beyond the last ones. (Resizing the map as an image would shift the
+/// heat by (stride - 1) / 2 pixels down and right: 15.5 px for a final ResNet map.)
+at::Tensor upsampleCam(const at::Tensor& cam, int stride, int64_t height, int64_t width);
+
 /// Grad-CAM of `classIndex` (-1: the predicted class) for one input [1, C, H, W]. `stage` picks
 /// the activation map: 0 for the final one (after the last stage and, on ResNet-v2, its final
 /// norm), 1 .. stages for a stage's output (finer maps from earlier stages). Eval mode.

@@ -1,7 +1,8 @@
 // Grad-CAM points at what decides the class: on a task where a bright square's position (left or
 // right half) is the label, the heatmap's peak lies at the square and its heat is concentrated
-// there. (The peak is usually on the square's edge, which the network keys on, rather than
-// strictly inside; the test reports both.)
+// there (the peak is often on the square's edge, which the network keys on, rather than strictly
+// inside; the test reports both), and the heatmap puts each map cell's heat on the centre of that
+// cell's receptive field.
 #include "analysis/GradCam.h"
 #include "image/Png.h"
 #include "system/Runtime.h"
@@ -16,6 +17,7 @@
 #include <QtTest>
 
 #include <random>
+#include <tuple>
 
 using namespace medsiam::core;
 
@@ -106,6 +108,54 @@ private Q_SLOTS:
         QVERIFY(correct >= trials - 1);
         QVERIFY(near >= trials - 2);
         QVERIFY(hotter >= trials - 2);
+    }
+
+    /// A map cell's heat lands on the centre of that cell's receptive field in the input, for
+    /// both network families and at a middle and the final stage.
+    void heatSitsOnTheReceptiveFieldCentre()
+    {
+        at::manual_seed(3);
+        for (const char* preset : {"bit-nano", "resnet-nano"}) {
+            ModelConfig config;
+            config.backbone = backbonePreset(preset);
+            config.backbone.inChannels = 1;
+            // GroupNorm's statistics span the whole map, so every pixel moves every cell a little;
+            // BatchNorm in eval mode is local and leaves the receptive field itself. The geometry
+            // (kernels, strides, padding) is the same for every norm.
+            if (config.backbone.norm == BackboneNorm::GnWs)
+                config.backbone.norm = BackboneNorm::BnWs;
+            Network net(config);
+            net->eval();
+            for (const auto& [stage, stride, cy, cx] : {std::tuple{2, 8, 5, 9}, std::tuple{4, 32, 2, 2}}) {
+                // Where the input can move this cell: the receptive field, clipped by the image.
+                auto x = at::randn({1, 1, kSize, kSize}).requires_grad_(true);
+                const auto outs = net->backbone().forwardStages(x);
+                outs[static_cast<size_t>(stage)].select(2, cy).select(2, cx).sum().backward();
+                const auto nz = x.grad()[0][0].abs().gt(0).nonzero();
+                const auto lo = std::get<0>(nz.min(0)), hi = std::get<0>(nz.max(0));
+                const double fieldY = (lo[0].item<double>() + hi[0].item<double>()) / 2;
+                const double fieldX = (lo[1].item<double>() + hi[1].item<double>()) / 2;
+                QVERIFY2(lo[0].item<int64_t>() > 0 && hi[1].item<int64_t>() < kSize - 1, preset); // not clipped
+                // The heatmap of a map that is hot in that cell alone peaks on that centre.
+                const auto map = outs[static_cast<size_t>(stage)];
+                auto cells = at::zeros({1, 1, map.size(2), map.size(3)});
+                cells[0][0][cy][cx] = 1;
+                const auto heat = upsampleCam(cells, stride, kSize, kSize)[0][0];
+                QCOMPARE(heat.size(0), int64_t(kSize));
+                QCOMPARE(heat.size(1), int64_t(kSize));
+                const int64_t peak = heat.argmax().item<int64_t>();
+                QCOMPARE(double(peak / kSize), fieldY);
+                QCOMPARE(double(peak % kSize), fieldX);
+                // Half-way to the next cell centre, half the heat.
+                QCOMPARE(heat[cy * stride + stride / 2][cx * stride].item<float>(), 0.5f);
+            }
+        }
+        // Beyond the last cell centre the heat is held, not faded to the border.
+        auto edge = at::zeros({1, 1, 4, 4});
+        edge[0][0][3][3] = 1;
+        const auto heat = upsampleCam(edge, 32, 128, 128)[0][0];
+        QCOMPARE(heat[127][127].item<float>(), 1.0f);
+        QCOMPARE(heat[96][96].item<float>(), 1.0f);
     }
 
     void refusesNetworksWithoutAClassifier()
