@@ -23,7 +23,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <iostream>
 #include <map>
 
 namespace medsiam::cli {
@@ -68,19 +67,17 @@ int runTsne(const std::vector<std::string>& args)
         .option("seed", "N", "random seed (used when PCA cannot initialize)", "0")
         .option("min-boxes", "N", "FFT grid: at least N boxes across the map", "20")
         .option("boxes-per-unit", "B", "FFT grid: boxes per unit of map span, at least", "0.5")
-        .option("threads", "N", "CPU threads (0: all cores)", "0")
+        .threadsOption()
         .flag("cuda", "run on the GPU: exact neighbours at any N and the iterations as tensor operations")
         .flag("pca", "the PCA map instead (instant)");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
     const bool projectMode = p.has("project") || p.has("run");
     if (projectMode && (!p.has("project") || !p.has("run")))
         throw UsageError("--project and --run go together");
     if (!projectMode && (!p.has("npy") || !p.has("out")))
         throw UsageError("give --project and --run, or --npy and --out");
-    core::configureThreads(p.intValue("threads", 0, 1024));
+    core::configureThreads(p.threads());
     std::unique_ptr<core::Project> project;
     core::EmbeddingSet set;
     at::Tensor x;
@@ -147,13 +144,11 @@ int runEmbed(const std::vector<std::string>& args)
     p.option("size", "PX", "network input size", "64")
         .option("npy", "FILE", "also write the N x D matrix to this .npy")
         .option("csv", "FILE", "also write image_id, split, class and the features as CSV (no patient data)")
-        .option("threads", "N", "CPU threads (0: all cores)", "0")
+        .threadsOption()
         .flag("bf16", "bf16 autocast");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
-    core::configureThreads(p.intValue("threads", 0, 1024));
+    core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     const auto set = core::computeEmbeddings(*project, p.value("RUN"), p.intValue("size", 16, 4096), p.has("bf16"));
     if (p.has("npy"))
@@ -176,12 +171,10 @@ int runSuggest(const std::vector<std::string>& args)
         .option("csv", "FILE", "write image_id, suggested class, confidence")
         .option("min-confidence", "C", "list only suggestions at least this confident", "0")
         .flag("check", "measure the suggestions' accuracy on held-back labels first")
-        .option("threads", "N", "CPU threads (0: all cores)", "0");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+        .threadsOption();
+    if (!p.parse(args))
         return 0;
-    }
-    core::configureThreads(p.intValue("threads", 0, 1024));
+    core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     const auto set = core::loadEmbeddings(*project, p.value("RUN"));
     const int k = p.intValue("k", 1, 1000);
@@ -226,14 +219,12 @@ int runGradCam(const std::vector<std::string>& args)
         .option("stage", "N", "activation map: 0 final, 1.. a stage's output (earlier: finer)", "0")
         .option("out", "FILE", "overlay PNG")
         .option("npy", "FILE", "also write the heatmap as .npy")
-        .option("threads", "N", "CPU threads (0: all cores)", "0");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+        .threadsOption();
+    if (!p.parse(args))
         return 0;
-    }
     if (!p.has("image") || !p.has("out"))
         throw UsageError("--image and --out are required");
-    core::configureThreads(p.intValue("threads", 0, 1024));
+    core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     const std::string run = p.value("RUN");
     const std::string ckpt = core::lastCheckpoint(*project, run);

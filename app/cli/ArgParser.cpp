@@ -1,9 +1,9 @@
 #include "ArgParser.h"
 
-#include <cstdio>
-
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <sstream>
 
 namespace medsiam::cli {
@@ -50,13 +50,19 @@ const ArgParser::Spec* ArgParser::find(const std::string& name) const
     return nullptr;
 }
 
+ArgParser& ArgParser::threadsOption(const std::string& help) { return option("threads", "N", help, "0"); }
+
+int ArgParser::threads() const { return intValue("threads", 0, 1024); }
+
 bool ArgParser::parse(const std::vector<std::string>& args)
 {
     std::vector<std::string> positionals;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
-        if (a == "-h" || a == "--help")
+        if (a == "-h" || a == "--help") {
+            std::cout << help();
             return false;
+        }
         if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
             std::string name = a.substr(2), value;
             bool inlineValue = false;

@@ -23,8 +23,12 @@ public:
     ArgParser& flag(const std::string& name, const std::string& help);
     ArgParser& positional(const std::string& name, const std::string& help, bool required = true, bool many = false);
 
+    /// The --threads option every compute command takes (0: every core).
+    ArgParser& threadsOption(const std::string& help = "CPU threads (0: all cores)");
+
     /// Parses; throws UsageError for unknown options, missing values or missing positionals.
-    /// Returns false when --help was asked for (the caller prints help()).
+    /// Returns false when --help was asked for; help() has then been printed to stdout, and the
+    /// command returns 0.
     bool parse(const std::vector<std::string>& args);
     std::string help() const;
 
@@ -34,6 +38,8 @@ public:
     /// The option's value as an integer in [min, max]; UsageError otherwise.
     int intValue(const std::string& name, int min, int max) const;
     double doubleValue(const std::string& name, double min, double max) const;
+    /// --threads, checked (0 .. 1024).
+    int threads() const;
 
 private:
     struct Spec {

@@ -9,7 +9,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <iostream>
 
 namespace medsiam::cli {
 
@@ -62,11 +61,9 @@ int runImport(const std::vector<std::string>& args)
         .flag("labels-from-folders", "name each image's class after its first sub-folder")
         .option("class-names", "A,B,...", "class names for the integer labels of .npz archives")
         .flag("keep-duplicates", "import files even when the same content is already in the project")
-        .option("threads", "N", "decoding threads (0 = every core)", "0");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+        .threadsOption("decoding threads (0: every core)");
+    if (!p.parse(args))
         return 0;
-    }
     if (!p.has("project"))
         throw UsageError("--project DIR is required");
 
@@ -83,7 +80,7 @@ int runImport(const std::vector<std::string>& args)
     else
         throw UsageError("--axis must be axial, coronal or sagittal, got '" + p.value("axis") + "'");
     o.slicing.count = p.intValue("slices", 0, 100000);
-    o.threads = p.intValue("threads", 0, 1024);
+    o.threads = p.threads();
     o.labelsFromFolders = p.has("labels-from-folders");
     o.keepDuplicates = p.has("keep-duplicates");
     if (p.has("class-names"))

@@ -6,7 +6,6 @@
 #include "util/Text.h"
 
 #include <cstdio>
-#include <iostream>
 
 namespace medsiam::cli {
 
@@ -30,10 +29,8 @@ int runInfo(const std::vector<std::string>& args)
     p.positional("DIR", "project folder")
         .flag("issues", "list every file that was not imported, with its reason")
         .option("issues-csv", "FILE", "write the import issues to a CSV file (path, reason)");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
     auto project = core::Project::open(p.value("DIR"));
     const core::ProjectSummary s = project->summary();
     std::printf("Project       %s\n", s.path.c_str());
@@ -71,10 +68,8 @@ int runRuns(const std::vector<std::string>& args)
 {
     ArgParser p("medsiam-cli runs PROJECT", "Lists the project's training runs: id, kind, state, parent run and summary.");
     p.positional("PROJECT", "project folder");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
     auto project = core::Project::open(p.value("PROJECT"));
     const auto runs = project->runs();
     if (runs.empty())

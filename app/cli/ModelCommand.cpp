@@ -121,10 +121,8 @@ void printReport(const core::WeightImportReport& r)
 int runList(const std::vector<std::string>& args)
 {
     ArgParser p("medsiam-cli model list", "Lists the named backbones with their parameter counts (without a head).");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
     std::printf("%-12s %14s  %s\n", "name", "params", "description");
     for (const auto& preset : core::backbonePresets()) {
         const auto b = core::backbonePreset(preset.name);
@@ -143,10 +141,8 @@ int runModelInfo(const std::vector<std::string>& args)
     p.option("weights", "FILE", "weights to check against the network")
         .flag("skip-head", "accept a file whose classification head is missing or has another class count")
         .option("size", "PX", "input size for the output-shape column", "224");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
     const int size = p.intValue("size", 32, 4096);
     core::ModelConfig config;
     std::optional<core::TensorFile> file;
@@ -187,10 +183,8 @@ int runConvert(const std::vector<std::string>& args)
         .option("head-norm", "KIND", "SimSiam head normalization: bn, gn, ln or none", "bn")
         .option("projector-dim", "N", "SimSiam projector dimension (default: scaled to the backbone)")
         .option("predictor-dim", "N", "SimSiam predictor bottleneck (default: projector-dim / 4)");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
     if (!p.has("weights") || !p.has("out"))
         throw UsageError("--weights and --out are required");
     const core::TensorFile file = core::readTensorFile(p.value("weights"));
@@ -238,14 +232,12 @@ int runBench(const std::vector<std::string>& args)
     p.option("size", "PX", "input size", "224")
         .option("batch", "N", "batch size", "8")
         .option("steps", "N", "timed repetitions (after one warm-up)", "5")
-        .option("threads", "N", "CPU threads (0: all cores)", "0")
+        .threadsOption()
         .flag("bf16", "autocast to bfloat16 (CPU with AVX512-BF16, or CUDA)")
         .flag("cuda", "run on the GPU");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
-    core::configureThreads(p.intValue("threads", 0, 1024));
+    core::configureThreads(p.threads());
     core::ModelConfig config;
     config.backbone = backboneFromOptions(p);
     const int size = p.intValue("size", 32, 4096), batch = p.intValue("batch", 1, 4096), steps = p.intValue("steps", 1, 10000);

@@ -8,7 +8,6 @@
 #include <QGuiApplication>
 
 #include <cstdio>
-#include <iostream>
 
 namespace medsiam::cli {
 
@@ -19,10 +18,8 @@ int runReport(const std::vector<std::string>& args)
                 "per split, the t-SNE map by label when `tsne` has been run) and CSVs (per-image predictions, map\n"
                 "coordinates). Image ids, splits and classes only: no patient data.");
     p.positional("PROJECT", "project folder").positional("RUN", "run id").option("out", "DIR", "output folder");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
     if (!p.has("out"))
         throw UsageError("--out is required");
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))

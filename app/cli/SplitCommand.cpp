@@ -8,7 +8,6 @@
 #include "util/Text.h"
 
 #include <cstdio>
-#include <iostream>
 #include <map>
 
 namespace medsiam::cli {
@@ -44,10 +43,8 @@ int runSplit(const std::vector<std::string>& args)
         .option("fractions", "T,V,T", "train, val and test fractions", "0.7,0.15,0.15")
         .option("seed", "N", "random seed", "0")
         .flag("check", "report the current splits and patient leakage; change nothing");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
     auto project = core::Project::open(p.value("PROJECT"));
     const auto classes = project->classes();
     auto items = project->trainingItems();

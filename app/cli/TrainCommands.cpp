@@ -14,7 +14,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <iostream>
 
 namespace medsiam::cli {
 
@@ -115,7 +114,7 @@ void addBackboneOptions(ArgParser& p)
         .option("init-run", "RUN", "initial weights: the last checkpoint of an earlier run of this project")
         .option("size", "PX", "network input size", "64")
         .option("seed", "N", "random seed", "0")
-        .option("threads", "N", "CPU threads (0: all cores)", "0")
+        .threadsOption()
         .flag("bf16", "bf16 autocast (CPUs with AVX512-BF16, or CUDA)")
         .flag("cuda", "train on the GPU");
 }
@@ -198,11 +197,9 @@ int runPretrain(const std::vector<std::string>& args)
         .multiOption("no-aug", "PART", "switch off an augmentation: crop, flip, jitter, grayscale or blur")
         .multiOption("aug", "PART", "switch an augmentation back on (over the project's defaults)")
         .flag("save-aug", "make this run's augmentation the project's default for later runs");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
-    core::configureThreads(p.intValue("threads", 0, 1024));
+    core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     core::PretrainConfig c;
     c.model = modelFromOptions(p, *project);
@@ -277,11 +274,9 @@ int runFinetune(const std::vector<std::string>& args)
         .option("subset", "a|b", "train on one deterministic half of the labeled train images")
         .flag("class-weighted", "weight the loss by inverse class frequency")
         .flag("balanced-sampler", "draw every class equally often");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
-    core::configureThreads(p.intValue("threads", 0, 1024));
+    core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     core::FinetuneConfig c;
     c.model = modelFromOptions(p, *project);
@@ -318,12 +313,10 @@ int runEvaluate(const std::vector<std::string>& args)
     ArgParser p("medsiam-cli evaluate PROJECT RUN", "Evaluates a fine-tuned run's last checkpoint on val and test with the\n"
                                                    "current labels, prints the metrics and replaces its stored predictions.");
     p.positional("PROJECT", "project folder").positional("RUN", "a finetune run id");
-    p.option("threads", "N", "CPU threads (0: all cores)", "0");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    p.threadsOption();
+    if (!p.parse(args))
         return 0;
-    }
-    core::configureThreads(p.intValue("threads", 0, 1024));
+    core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     const auto classes = project->classes();
     std::vector<std::string> names;
@@ -340,12 +333,10 @@ int runResume(const std::vector<std::string>& args)
                 "Continues a pretraining or fine-tuning run from its last checkpoint, with its own configuration and\n"
                 "step count.");
     p.positional("PROJECT", "project folder").positional("RUN", "run id (see `medsiam-cli runs PROJECT`)");
-    p.option("threads", "N", "CPU threads (0: all cores)", "0");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    p.threadsOption();
+    if (!p.parse(args))
         return 0;
-    }
-    core::configureThreads(p.intValue("threads", 0, 1024));
+    core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     const std::string id = p.value("RUN");
     for (const auto& r : project->runs())
@@ -364,11 +355,9 @@ int runProbe(const std::vector<std::string>& args)
     p.option("run", "RUN", "probe the backbone of this pretraining run (its last checkpoint)");
     addBackboneOptions(p);
     p.flag("no-class-weights", "do not weight the loss by inverse class frequency");
-    if (!p.parse(args)) {
-        std::cout << p.help();
+    if (!p.parse(args))
         return 0;
-    }
-    core::configureThreads(p.intValue("threads", 0, 1024));
+    core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     core::ProbeConfig c;
     if (p.has("run")) {
