@@ -126,14 +126,7 @@ int64_t FinetuneJob::resumeStep() const { return checkpointStep(m_project, m_id)
 JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
 {
     const FinetuneConfig& c = m_config;
-    auto finish = [&](JobState state, const std::string& message, const std::string& summary) {
-        m_project.recordRun({m_id, "finetune", toString(state), "", c.toJson(), summary, "", ""});
-        observer.stateChanged(state, message);
-        return state;
-    };
-    try {
-        m_project.recordRun({m_id, "finetune", toString(JobState::Running), "", c.toJson(), "{}", "", ""});
-        observer.stateChanged(JobState::Running, "");
+    return runRecorded(m_project, m_id, "finetune", c.toJson(), observer, [&]() -> JobOutcome {
         ImageSet data(m_project);
         if (static_cast<int>(data.classNames().size()) != c.model.backbone.numClasses)
             throw UserError("the project has " + std::to_string(data.classNames().size()) + " classes but the run's head has " +
@@ -157,29 +150,14 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
         const int channels = c.model.backbone.inChannels;
         const double baseLr = c.lr * c.batch / 512.0;
 
-        at::manual_seed(static_cast<int64_t>(c.seed));
-        Network net(c.model);
         const std::string ckptPath = runCheckpointPath(m_project, m_id);
         TrainingState state;
-        if (fs::exists(ckptPath)) {
-            CheckpointContents ck = readCheckpoint(ckptPath);
-            loadNetworkState(*net, ck.file);
-            state = std::move(ck.state);
-        } else if (!c.initWeights.empty()) {
-            WeightImportOptions options;
-            options.skipHead = true; // a new task: the head starts at zero, as in BiT
-            for (const auto& n : loadBackboneWeights(net->backbone(), c.initWeights, options).notes)
-                observer.warning("initial weights: " + n);
-        }
-        net->to(device);
-        if (c.cuda)
-            useChannelsLast(*net);
-        net->train();
+        // Initial weights skip the head: a new task starts its head at zero, as in BiT.
+        Network net = startNetwork(c.model, c.seed, ckptPath, c.initWeights, true, device, observer, state);
         Sgd sgd(*net, c.momentum, c.weightDecay);
         sgd.load(state.optimizer);
         const int64_t startStep = state.step;
-        truncateMetrics(m_dir + "/metrics.jsonl", startStep);
-        std::ofstream metrics(m_dir + "/metrics.jsonl", std::ios::app);
+        std::ofstream metrics = openMetrics(m_dir + "/metrics.jsonl", startStep);
 
         at::Tensor classWeights;
         if (c.classWeighted) {
@@ -223,12 +201,8 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
             return out;
         };
         auto save = [&](int64_t stepsDone) {
-            TrainingState s;
-            s.step = stepsDone;
-            s.epoch = stepsDone * c.batch / static_cast<int64_t>(pool.size());
-            s.optimizer = sgd.state();
-            saveCheckpoint(ckptPath, *net, s);
-            observer.checkpointSaved(ckptPath, stepsDone);
+            const int64_t epoch = stepsDone * c.batch / static_cast<int64_t>(pool.size());
+            saveTrainingCheckpoint(ckptPath, *net, sgd, stepsDone, epoch, observer);
         };
         auto logEval = [&](const EvalEvent& e) {
             observer.evaluation(e);
@@ -245,8 +219,7 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
             if (control.cancelled()) {
                 observer.stateChanged(JobState::Cancelling, "");
                 save(step);
-                return finish(JobState::Cancelled, "cancelled after step " + std::to_string(step) + "; resume to continue",
-                              "{\"steps_done\": " + std::to_string(step) + "}");
+                return cancelledAfter(step);
             }
             const auto stepStart = std::chrono::steady_clock::now();
             const auto batch = sampleBatch(step);
@@ -284,9 +257,7 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
             const double lr = sched.lr(baseLr, step);
             sgd.step([&](const std::string&) { return lr; });
             lastLoss = stepLoss;
-            if (!std::isfinite(lastLoss))
-                throw UserError("the loss became " + std::to_string(lastLoss) + " at step " + std::to_string(step + 1) +
-                                "; lower the learning rate");
+            checkLoss(lastLoss, step);
             const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - stepStart).count();
             const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             StepEvent e;
@@ -319,11 +290,8 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
             summary[e.split] = nlohmann::json::parse(e.metrics.toJson());
         }
         writeFileAtomically(m_dir + "/summary.json", summary.dump(1) + "\n");
-        return finish(JobState::Completed, "", summary.dump());
-    } catch (...) {
-        const std::string message = currentErrorMessage();
-        return finish(JobState::Failed, message, nlohmann::json({{"error", message}}).dump());
-    }
+        return {JobState::Completed, "", summary.dump()};
+    });
 }
 
 int evaluationSize(Project& project, const std::string& runId)

@@ -68,14 +68,7 @@ int64_t PretrainJob::resumeStep() const { return checkpointStep(m_project, m_id)
 JobState PretrainJob::run(JobObserver& observer, JobControl& control)
 {
     const PretrainConfig& c = m_config;
-    auto finish = [&](JobState state, const std::string& message, const std::string& summary) {
-        m_project.recordRun({m_id, "simsiam-pretrain", toString(state), "", c.toJson(), summary, "", ""});
-        observer.stateChanged(state, message);
-        return state;
-    };
-    try {
-        m_project.recordRun({m_id, "simsiam-pretrain", toString(JobState::Running), "", c.toJson(), "{}", "", ""});
-        observer.stateChanged(JobState::Running, "");
+    return runRecorded(m_project, m_id, "simsiam-pretrain", c.toJson(), observer, [&]() -> JobOutcome {
         ImageSet data(m_project);
         const auto pool = data.pretrainIndices(c.subset);
         if (static_cast<int64_t>(pool.size()) < c.batch)
@@ -86,45 +79,20 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         const auto device = c.cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
         const auto norm = c.normalization();
 
-        at::manual_seed(static_cast<int64_t>(c.seed)); // reproducible random init
-        Network net(c.model);
         const std::string ckptPath = runCheckpointPath(m_project, m_id);
         TrainingState state;
-        if (fs::exists(ckptPath)) {
-            CheckpointContents ck = readCheckpoint(ckptPath);
-            if (ck.config.toJson() != c.model.toJson())
-                throw UserError("the checkpoint of run '" + m_id + "' describes another model than its config.json");
-            loadNetworkState(*net, ck.file);
-            state = std::move(ck.state);
-        } else if (!c.initWeights.empty()) {
-            WeightImportOptions options;
-            const auto report = loadBackboneWeights(net->backbone(), c.initWeights, options);
-            for (const auto& n : report.notes)
-                observer.warning("initial weights: " + n);
-        }
-        net->to(device);
-        if (c.cuda)
-            useChannelsLast(*net);
-        net->train();
+        Network net = startNetwork(c.model, c.seed, ckptPath, c.initWeights, false, device, observer, state);
         Sgd sgd(*net, c.momentum, c.weightDecay);
         sgd.load(state.optimizer);
         const int64_t startStep = state.step;
-        truncateMetrics(m_dir + "/metrics.jsonl", startStep);
-        std::ofstream metrics(m_dir + "/metrics.jsonl", std::ios::app);
+        std::ofstream metrics = openMetrics(m_dir + "/metrics.jsonl", startStep);
 
         const int64_t perEpoch = static_cast<int64_t>(pool.size()) / c.batch;
         const int channels = c.model.backbone.inChannels;
         const double healthy = 1.0 / std::sqrt(double(c.model.heads.projectorDim));
         std::vector<int64_t> order;
         int64_t orderEpoch = -1;
-        auto save = [&](int64_t stepsDone) {
-            TrainingState s;
-            s.step = stepsDone;
-            s.epoch = stepsDone / perEpoch;
-            s.optimizer = sgd.state();
-            saveCheckpoint(ckptPath, *net, s);
-            observer.checkpointSaved(ckptPath, stepsDone);
-        };
+        auto save = [&](int64_t stepsDone) { saveTrainingCheckpoint(ckptPath, *net, sgd, stepsDone, stepsDone / perEpoch, observer); };
         // kNN monitor on the labeled train (bank) and val (queries) images.
         const auto bankIdx = data.indices("train", true), queryIdx = data.indices("val", true);
         const int numClasses = static_cast<int>(data.classNames().size());
@@ -158,8 +126,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             if (control.cancelled()) {
                 observer.stateChanged(JobState::Cancelling, "");
                 save(step);
-                return finish(JobState::Cancelled, "cancelled after step " + std::to_string(step) + "; resume to continue",
-                              "{\"steps_done\": " + std::to_string(step) + "}");
+                return cancelledAfter(step);
             }
             const int64_t epoch = step / perEpoch;
             if (epoch != orderEpoch) {
@@ -190,9 +157,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             const double lr0 = c.baseLr * c.batch / 256.0;
             sgd.step([&](const std::string& name) { return c.fixedPredictorLr && name.rfind("predictor.", 0) == 0 ? lr0 : lr; });
             lastLoss = loss.item<double>();
-            if (!std::isfinite(lastLoss))
-                throw UserError("the loss became " + std::to_string(lastLoss) + " at step " + std::to_string(step + 1) +
-                                "; lower the learning rate");
+            checkLoss(lastLoss, step);
             const auto zn = z1 / z1.norm(2, {1}, true).clamp_min(1e-12);
             lastStd = zn.std(0, false).mean().item<double>();
             const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - stepStart).count();
@@ -234,11 +199,8 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         if (monitored)
             summary["knn"] = {{"accuracy", lastMonitor.knnAccuracy}, {"balanced_accuracy", lastMonitor.knnBalancedAccuracy}};
         writeFileAtomically(m_dir + "/summary.json", summary.dump(1) + "\n");
-        return finish(JobState::Completed, "", summary.dump());
-    } catch (...) {
-        const std::string message = currentErrorMessage();
-        return finish(JobState::Failed, message, nlohmann::json({{"error", message}}).dump());
-    }
+        return {JobState::Completed, "", summary.dump()};
+    });
 }
 
 } // namespace medsiam::core

@@ -15,11 +15,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 
 namespace medsiam::core {
+
+namespace fs = std::filesystem;
 
 Sgd::Sgd(NetworkImpl& net, double momentum, double weightDecay) : m_momentum(momentum), m_weightDecay(weightDecay)
 {
@@ -172,6 +175,85 @@ bool inSubset(int64_t imageId, const std::string& subset)
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     x ^= x >> 31;
     return (subset == "a") == ((x & 1) == 0);
+}
+
+JobOutcome cancelledAfter(int64_t step)
+{
+    return {JobState::Cancelled, "cancelled after step " + std::to_string(step) + "; resume to continue",
+            "{\"steps_done\": " + std::to_string(step) + "}"};
+}
+
+JobState runRecorded(Project& project, const std::string& runId, const std::string& kind, const std::string& configJson,
+                     JobObserver& observer, const std::function<JobOutcome()>& body)
+{
+    JobOutcome outcome;
+    try {
+        project.recordRun({runId, kind, toString(JobState::Running), "", configJson, "{}", "", ""});
+        observer.stateChanged(JobState::Running, "");
+        outcome = body();
+    } catch (...) {
+        const std::string message = currentErrorMessage();
+        outcome = {JobState::Failed, message, nlohmann::json({{"error", message}}).dump()};
+    }
+    try {
+        project.recordRun({runId, kind, toString(outcome.state), "", configJson, outcome.summaryJson, "", ""});
+    } catch (...) {
+        // The run's files are written; a record that cannot be updated is reported, not thrown.
+        outcome = {JobState::Failed, "the run's record could not be updated: " + currentErrorMessage(), outcome.summaryJson};
+    }
+    observer.stateChanged(outcome.state, outcome.message);
+    return outcome.state;
+}
+
+Network startNetwork(const ModelConfig& model, uint64_t seed, const std::string& checkpointPath, const std::string& initWeights,
+                     bool skipHead, const at::Device& device, JobObserver& observer, TrainingState& state)
+{
+    at::manual_seed(static_cast<int64_t>(seed)); // reproducible random init
+    Network net(model);
+    if (fs::exists(checkpointPath)) {
+        CheckpointContents ck = readCheckpoint(checkpointPath);
+        if (ck.config.toJson() != model.toJson())
+            throw UserError("the checkpoint '" + checkpointPath + "' describes another model than its run's config.json");
+        loadNetworkState(*net, ck.file);
+        state = std::move(ck.state);
+    } else if (!initWeights.empty()) {
+        WeightImportOptions options;
+        options.skipHead = skipHead;
+        for (const auto& n : loadBackboneWeights(net->backbone(), initWeights, options).notes)
+            observer.warning("initial weights: " + n);
+    }
+    net->to(device);
+    if (device.is_cuda())
+        useChannelsLast(*net);
+    net->train();
+    return net;
+}
+
+std::ofstream openMetrics(const std::string& path, int64_t step)
+{
+    truncateMetrics(path, step);
+    std::ofstream out(path, std::ios::app);
+    if (!out)
+        throw UserError("cannot write " + path);
+    return out;
+}
+
+void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Sgd& sgd, int64_t stepsDone, int64_t epoch,
+                            JobObserver& observer)
+{
+    TrainingState s;
+    s.step = stepsDone;
+    s.epoch = epoch;
+    s.optimizer = sgd.state();
+    saveCheckpoint(path, net, s);
+    observer.checkpointSaved(path, stepsDone);
+}
+
+void checkLoss(double loss, int64_t step)
+{
+    if (!std::isfinite(loss))
+        throw UserError("the loss became " + std::to_string(loss) + " at step " + std::to_string(step + 1) +
+                        "; lower the learning rate");
 }
 
 } // namespace medsiam::core

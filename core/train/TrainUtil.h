@@ -1,9 +1,12 @@
 #pragma once
 // Pieces shared by the training jobs (LibTorch).
+#include "models/Checkpoint.h"
 #include "models/Network.h"
+#include "train/JobEvents.h"
 
 #include <ATen/core/Tensor.h>
 
+#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
@@ -56,6 +59,39 @@ void checkInitWeights(const ModelConfig& model, const std::string& path, bool sk
 
 /// The step of the run's last checkpoint, 0 when it has none yet.
 int64_t checkpointStep(const Project& project, const std::string& runId);
+
+/// How a training job's body ended: the state, the observer's message and the run's summary JSON.
+struct JobOutcome {
+    JobState state = JobState::Completed;
+    std::string message;
+    std::string summaryJson = "{}";
+};
+
+/// The outcome of a job cancelled after `step` steps, its checkpoint saved: resumable.
+JobOutcome cancelledAfter(int64_t step);
+
+/// Runs a training job's body with its run record kept current: Running before, the body's
+/// outcome after; an exception ends it as Failed with its message. The observer hears each
+/// state. Returns the final state.
+JobState runRecorded(Project& project, const std::string& runId, const std::string& kind, const std::string& configJson,
+                     JobObserver& observer, const std::function<JobOutcome()>& body);
+
+/// A run's network, ready to train on `device`: random from `seed`, then either resumed from
+/// the run's checkpoint (which must describe the same model; its step and optimizer state go
+/// to `state`) or, for a new run, started from `initWeights` (notes go to the observer).
+Network startNetwork(const ModelConfig& model, uint64_t seed, const std::string& checkpointPath, const std::string& initWeights,
+                     bool skipHead, const at::Device& device, JobObserver& observer, TrainingState& state);
+
+/// A run's metrics.jsonl, cut back to `step` (see truncateMetrics) and opened for appending.
+std::ofstream openMetrics(const std::string& path, int64_t step);
+
+/// Writes the network and optimizer after `stepsDone` steps to the run's checkpoint and tells the
+/// observer.
+void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Sgd& sgd, int64_t stepsDone, int64_t epoch,
+                            JobObserver& observer);
+
+/// Throws UserError, suggesting a lower learning rate, when step `step`'s loss is not finite.
+void checkLoss(double loss, int64_t step);
 
 /// Deterministic membership of an image in half "a" or "b" of a set (by image id), for chains
 /// such as supervised upstream on one half and SimSiam on the other.

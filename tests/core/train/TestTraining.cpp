@@ -12,6 +12,7 @@
 #include "train/FinetuneJob.h"
 #include "train/LinearProbe.h"
 #include "train/PretrainJob.h"
+#include "util/AtomicFile.h"
 #include "util/Error.h"
 
 #include <ATen/ATen.h>
@@ -106,6 +107,18 @@ struct Recorder : JobObserver {
         message = m;
     }
 };
+
+/// Runs a pretraining run, cancelling it when step `step` is done.
+JobState runCancellingAt(Project& project, const std::string& id, int64_t step, Recorder& r)
+{
+    PretrainJob job(project, id);
+    JobControl control;
+    r.onStep = [&](const StepEvent& e) {
+        if (e.step == step)
+            control.cancel();
+    };
+    return job.run(r, control);
+}
 
 std::vector<QJsonObject> metricsLines(const QString& runDir)
 {
@@ -274,16 +287,10 @@ private Q_SLOTS:
     {
         auto project = Project::open(m_project.toStdString());
         const std::string id = PretrainJob::create(*project, smallConfig());
-        PretrainJob job(*project, id);
         Recorder r;
-        JobControl control;
-        r.onStep = [&](const StepEvent& e) {
-            if (e.step == 7)
-                control.cancel();
-        };
-        QCOMPARE(job.run(r, control), JobState::Cancelled);
+        QCOMPARE(runCancellingAt(*project, id, 7, r), JobState::Cancelled);
         QCOMPARE(int(r.steps.size()), 7); // not one batch more
-        QCOMPARE(job.resumeStep(), int64_t(7));
+        QCOMPARE(PretrainJob(*project, id).resumeStep(), int64_t(7));
         QCOMPARE(stepNumbers(QString::fromStdString(runDir(*project, id))).size(), size_t(7));
         // Pause holds the job between batches until resumed.
         PretrainJob again(*project, id);
@@ -301,6 +308,36 @@ private Q_SLOTS:
         std::vector<int> expected(30);
         std::iota(expected.begin(), expected.end(), 1);
         QCOMPARE(stepNumbers(QString::fromStdString(runDir(*project, id))), expected);
+    }
+
+    /// A run whose config.json no longer describes its checkpoint's model is not resumed into a
+    /// mixture: it fails with a reason, its record says so, and its checkpoint is left as it was.
+    void resumeRefusesAnotherModel()
+    {
+        auto project = Project::open(m_project.toStdString());
+        const std::string id = PretrainJob::create(*project, smallConfig());
+        Recorder cancelled;
+        QCOMPARE(runCancellingAt(*project, id, 3, cancelled), JobState::Cancelled);
+        QVERIFY(QString::fromStdString(cancelled.message).contains("resume to continue"));
+        PretrainConfig edited = smallConfig();
+        edited.model.heads.projectorDim *= 2;
+        writeFileAtomically(runDir(*project, id) + "/config.json", edited.toJson());
+        PretrainJob job(*project, id);
+        Recorder r;
+        JobControl control;
+        QCOMPARE(job.run(r, control), JobState::Failed);
+        QCOMPARE(r.last, JobState::Failed);
+        QVERIFY2(QString::fromStdString(r.message).contains("describes another model"), r.message.c_str());
+        QVERIFY(r.steps.empty());
+        QCOMPARE(job.resumeStep(), int64_t(3));
+        bool recorded = false;
+        for (const auto& run : project->runs())
+            if (run.id == id) {
+                QCOMPARE(QString::fromStdString(run.state), QString("failed"));
+                QVERIFY(QString::fromStdString(run.summary).contains("describes another model"));
+                recorded = true;
+            }
+        QVERIFY(recorded);
     }
 
     void killedRunResumesToTheSameWeights()
