@@ -206,7 +206,7 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
     // Workers decode files in any order within a bounded window ahead of the commit point; this
     // thread commits finished files strictly in file order, in batches, while workers go on.
     const size_t total = scan.files.size();
-    const size_t window = std::max<size_t>(chunk * 2, static_cast<size_t>(threads) * 8);
+    const size_t window = std::max<size_t>(chunk * 4, static_cast<size_t>(threads) * 8);
     std::vector<FileResult> results(total);
     std::vector<char> ready(total, 0);
     std::mutex m;
@@ -307,18 +307,30 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
         ++summary.filesImported;
     };
 
+    // Commits come in batches of `chunk` finished files, or with whatever is finished a quarter
+    // second after the last one: each commit syncs the cache file and rewrites the database's
+    // index pages, so committing after every file or two (as workers finish them) cost a tenth
+    // of the import time on small DICOM files.
+    const auto commitInterval = std::chrono::milliseconds(250);
+    auto lastCommit = Clock::now();
+    auto readyEnd = [&] { // with m held
+        size_t end = committedUpTo;
+        while (end < total && ready[end] && end - committedUpTo < 4 * chunk)
+            ++end;
+        return end;
+    };
     while (committedUpTo < total) {
         size_t end;
         {
             std::unique_lock<std::mutex> lock(m);
-            doneCv.wait_for(lock, std::chrono::milliseconds(200), [&] { return ready[committedUpTo] || running == 0; });
-            end = committedUpTo;
-            while (end < total && ready[end] && end - committedUpTo < 4 * chunk)
-                ++end;
+            doneCv.wait_until(lock, std::max(lastCommit + commitInterval, Clock::now() + std::chrono::milliseconds(10)),
+                              [&] { return running == 0 || readyEnd() - committedUpTo >= chunk; });
+            end = readyEnd();
             if (end == committedUpTo) {
                 if (running == 0)
                     break; // cancelled: nothing more will arrive
                 lock.unlock();
+                lastCommit = Clock::now(); // nothing to commit yet: report progress, wait another interval
                 emitProgress(doneInRun.load());
                 continue;
             }
@@ -335,6 +347,7 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
             committedUpTo = end;
         }
         workCv.notify_all();
+        lastCommit = Clock::now();
         emitProgress(committedUpTo);
     }
     {
