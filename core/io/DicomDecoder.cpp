@@ -12,6 +12,7 @@
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmf.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
@@ -230,6 +231,70 @@ std::vector<uint8_t> encapsulatedFrame(DcmDataset* ds, E_TransferSyntax xfer, in
 }
 #endif
 
+/// Reads a file's meta header as written and its dataset as implicit VR little endian.
+OFCondition readWithImplicitDataset(const std::string& path, DcmFileFormat& ff, size_t maxReadLength)
+{
+    ff.clear();
+    DcmInputFileStream in(path.c_str());
+    if (in.status().bad())
+        return in.status();
+    DcmMetaInfo* mi = ff.getMetaInfo();
+    mi->transferInit();
+    OFCondition st = mi->read(in, EXS_Unknown, EGL_noChange, static_cast<Uint32>(maxReadLength));
+    mi->transferEnd();
+    if (st.bad())
+        return st;
+    DcmDataset* ds = ff.getDataset();
+    ds->transferInit();
+    st = ds->read(in, EXS_LittleEndianImplicit, EGL_noChange, static_cast<Uint32>(maxReadLength));
+    ds->transferEnd();
+    return st;
+}
+
+/// A loaded DICOM file and the transfer syntax its pixel data is encoded in.
+struct LoadedDicom {
+    OFCondition status;
+    E_TransferSyntax pixelXfer = EXS_Unknown;
+};
+
+/// Loads a DICOM file. Some writers declare an explicit VR transfer syntax in the meta header but
+/// write the dataset in implicit VR (pydicom reads such files with a warning; DCMTK stops with a
+/// premature end of stream, having read garbage lengths). When a file whose meta header declares
+/// explicit VR fails to load, its dataset is read again as implicit VR; if that reads, the
+/// file is taken as such, and encapsulated pixel data keeps the compression the meta header
+/// declares.
+LoadedDicom loadDicom(const std::string& path, DcmFileFormat& ff, size_t maxReadLength)
+{
+    LoadedDicom r;
+    r.status = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, static_cast<Uint32>(maxReadLength), ERM_autoDetect);
+    r.pixelXfer = ff.getDataset()->getOriginalXfer();
+    if (r.status.good())
+        return r;
+    OFString uid;
+    if (ff.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, uid).bad())
+        return r;
+    const DcmXfer declared(uid.c_str());
+    if (declared.getXfer() == EXS_Unknown || !declared.isExplicitVR() || declared.isBigEndian() ||
+        declared.getXfer() == EXS_DeflatedLittleEndianExplicit)
+        return r;
+    DcmFileFormat retry;
+    if (readWithImplicitDataset(path, retry, maxReadLength).bad() || !retry.getDataset()->tagExists(DCM_SOPClassUID))
+        return r;
+    ff = retry;
+    r.status = EC_Normal;
+    r.pixelXfer = EXS_LittleEndianImplicit;
+    DcmElement* elem = nullptr;
+    if (declared.isEncapsulated() && ff.getDataset()->findAndGetElement(DCM_PixelData, elem).good()) {
+        DcmPixelSequence* fragments = nullptr;
+        auto* pixels = dynamic_cast<DcmPixelData*>(elem);
+        if (pixels && pixels->getEncapsulatedRepresentation(EXS_LittleEndianImplicit, nullptr, fragments).good() && fragments) {
+            pixels->putOriginalRepresentation(declared.getXfer(), nullptr, new DcmPixelSequence(*fragments));
+            r.pixelXfer = declared.getXfer();
+        }
+    }
+    return r;
+}
+
 } // namespace
 
 DicomDecoder::DicomDecoder() { registerCodecsOnce(); }
@@ -240,7 +305,8 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
     std::error_code ec;
     const auto fileSize = std::filesystem::file_size(path, ec);
     DcmFileFormat ff;
-    const OFCondition st = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+    const LoadedDicom loaded = loadDicom(path, ff, DCM_MaxReadLength);
+    const OFCondition& st = loaded.status;
     if (st.bad()) {
         const std::string why = st.text();
         if (st == EC_StreamNotifyClient || why.find("end of stream") != std::string::npos ||
@@ -261,7 +327,7 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
     m.seriesUid = str(ds, DCM_SeriesInstanceUID);
     m.sopUid = str(ds, DCM_SOPInstanceUID);
     m.photometric = str(ds, DCM_PhotometricInterpretation);
-    const E_TransferSyntax xfer = ds->getOriginalXfer();
+    const E_TransferSyntax xfer = loaded.pixelXfer;
     const DcmXfer xferInfo(xfer);
     m.transferSyntax = xferInfo.getXferID();
 
@@ -442,7 +508,7 @@ std::vector<DicomDecoder::Tag> DicomDecoder::readTags(const std::string& path)
 {
     registerCodecsOnce();
     DcmFileFormat ff;
-    const OFCondition st = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
+    const OFCondition st = loadDicom(path, ff, 4096).status;
     if (st.bad())
         throw UserError(std::string("not a readable DICOM file (") + st.text() + ")");
     std::vector<Tag> tags;

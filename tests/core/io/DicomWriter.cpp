@@ -3,6 +3,7 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmjpeg/djencode.h>
@@ -88,7 +89,12 @@ void writeDicom(const std::string& path, const DicomSpec& s)
         if (c.bad() || !ds->canWriteXfer(xfer))
             QFAIL(qPrintable(QString("cannot encode test DICOM as %1: %2").arg(QString::fromStdString(s.transferSyntax), c.text())));
     }
-    const OFCondition st = ff.saveFile(path.c_str(), xfer);
+    OFCondition st = ff.saveFile(path.c_str(), xfer);
+    if (st.good() && !s.declaredTransferSyntaxUid.empty()) {
+        st = ff.getMetaInfo()->putAndInsertString(DCM_TransferSyntaxUID, s.declaredTransferSyntaxUid.c_str());
+        if (st.good())
+            st = ff.saveFile(path.c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0, 0, EWM_dontUpdateMeta);
+    }
     if (st.bad())
         QFAIL(qPrintable(QString("cannot write test DICOM %1: %2").arg(QString::fromStdString(path), st.text())));
 }

@@ -23,6 +23,9 @@ struct DicomSpec {
     double windowCentre = 0.0;
     double windowWidth = 0.0; ///< 0: no window in the file
     std::string transferSyntax = "explicit"; ///< explicit, implicit, bigendian, jpegls, rle, jpeg
+    /// When set, the meta header declares this transfer syntax UID while the dataset is written in
+    /// `transferSyntax` (as some writers wrongly do).
+    std::string declaredTransferSyntaxUid;
     std::string patientId = "PAT001";
     std::string sopUid;        ///< generated when empty
     std::string modality = "OT";

@@ -5,6 +5,10 @@
 #include "io/DicomDecoder.h"
 #include "util/Error.h"
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcuid.h>
+
 #include <QTemporaryDir>
 #include <QTest>
 #include <cmath>
@@ -106,6 +110,48 @@ private Q_SLOTS:
         // The window actually clips: air is black, bone white.
         QCOMPARE(int(frames[0].pixels[0]), 0);
         QCOMPARE(int(frames[0].pixels[99]), 255);
+    }
+
+    /// Some writers declare explicit VR in the meta header but write the dataset in implicit VR
+    /// (the pydicom corpus's SC_rgb_jpeg.dcm does so with JPEG pixel data). Such files are read
+    /// as what they are, with every value intact.
+    void implicitDatasetUnderAnExplicitMetaHeader()
+    {
+        DicomSpec s;
+        s.rows = s.columns = 10;
+        s.bitsAllocated = 16;
+        s.isSigned = true;
+        s.rescale = true;
+        s.slope = 2.0;
+        s.intercept = -100.0;
+        s.windowCentre = 40;
+        s.windowWidth = 400;
+        for (int i = 0; i < 100; ++i)
+            s.pixels16.push_back(-1000 + i * 20);
+        s.modality = "CT";
+        s.patientId = "PAT-IMPLICIT";
+        s.transferSyntax = "implicit";
+        s.declaredTransferSyntaxUid = UID_LittleEndianExplicitTransferSyntax;
+        medsiam::test::writeDicom(file("mislabelled.dcm"), s);
+        // The file really is mislabelled: read as its meta header says, it does not load.
+        DcmFileFormat plain;
+        QVERIFY(plain.loadFile(file("mislabelled.dcm").c_str()).bad());
+
+        ImageMeta meta;
+        const auto frames = decodeAll(file("mislabelled.dcm"), &meta);
+        QCOMPARE(frames.size(), size_t(1));
+        QCOMPARE(meta.patientId, std::string("PAT-IMPLICIT"));
+        QCOMPARE(meta.modality, std::string("CT"));
+        for (int i = 0; i < 100; ++i) {
+            const double hu = s.pixels16[i] * 2.0 - 100.0;
+            const int want = static_cast<int>(std::lround(std::clamp((hu + 160) / 400.0, 0.0, 1.0) * 255));
+            QCOMPARE(int(frames[0].pixels[i]), want);
+        }
+        // The viewer's tag list reads it too.
+        bool found = false;
+        for (const auto& tag : DicomDecoder::readTags(file("mislabelled.dcm")))
+            found = found || (tag.tag == "(0010,0020)" && tag.value == "PAT-IMPLICIT");
+        QVERIFY(found);
     }
 
     void multiFrameGivesOneItemPerFrame()
