@@ -95,11 +95,16 @@ Image8 renderMonochrome(const std::vector<double>& v, int w, int h, double centr
     const auto [lo, hi] = voiRange(v.data(), v.data() + v.size(), centre, width, hasWindow);
     const double scale = 255.0 / std::max(hi - lo, 1e-9);
     Image8 img(w, h, 1);
-    for (size_t i = 0; i < v.size(); ++i) {
-        const double y = std::clamp((v[i] - lo) * scale, 0.0, 255.0);
-        const uint8_t g = static_cast<uint8_t>(y + 0.5);
-        img.pixels[i] = invert ? static_cast<uint8_t>(255 - g) : g;
-    }
+    // Branch-free loops (the inversion chosen outside) so that the compiler vectorizes them.
+    const double* in = v.data();
+    uint8_t* out = img.pixels.data();
+    const size_t n = v.size();
+    if (invert)
+        for (size_t i = 0; i < n; ++i)
+            out[i] = static_cast<uint8_t>(255 - static_cast<int>(std::clamp((in[i] - lo) * scale, 0.0, 255.0) + 0.5));
+    else
+        for (size_t i = 0; i < n; ++i)
+            out[i] = static_cast<uint8_t>(std::clamp((in[i] - lo) * scale, 0.0, 255.0) + 0.5);
     return img;
 }
 
@@ -111,8 +116,12 @@ Image8 stretchColour(const uint8_t* rgb, int w, int h, double centre, double wid
     const size_t n = img.pixels.size();
     const auto [lo, hi] = voiRange(rgb, rgb + n, centre, width, hasWindow);
     const double scale = 255.0 / std::max(hi - lo, 1e-9);
+    // 8-bit samples: one table of the 256 results.
+    uint8_t table[256];
+    for (int x = 0; x < 256; ++x)
+        table[x] = static_cast<uint8_t>(std::clamp((x - lo) * scale, 0.0, 255.0) + 0.5);
     for (size_t i = 0; i < n; ++i)
-        img.pixels[i] = static_cast<uint8_t>(std::clamp((rgb[i] - lo) * scale, 0.0, 255.0) + 0.5);
+        img.pixels[i] = table[rgb[i]];
     return img;
 }
 
