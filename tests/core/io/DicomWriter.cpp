@@ -41,8 +41,9 @@ void writeDicom(const std::string& path, const DicomSpec& s)
     if (s.samplesPerPixel == 3)
         ds->putAndInsertUint16(DCM_PlanarConfiguration, 0);
     ds->putAndInsertUint16(DCM_BitsAllocated, static_cast<Uint16>(s.bitsAllocated));
-    ds->putAndInsertUint16(DCM_BitsStored, static_cast<Uint16>(s.bitsAllocated));
-    ds->putAndInsertUint16(DCM_HighBit, static_cast<Uint16>(s.bitsAllocated - 1));
+    const int bitsStored = s.bitsStored > 0 ? s.bitsStored : s.bitsAllocated;
+    ds->putAndInsertUint16(DCM_BitsStored, static_cast<Uint16>(bitsStored));
+    ds->putAndInsertUint16(DCM_HighBit, static_cast<Uint16>(bitsStored - 1));
     ds->putAndInsertUint16(DCM_PixelRepresentation, s.isSigned ? 1 : 0);
     if (s.frames > 1)
         ds->putAndInsertString(DCM_NumberOfFrames, std::to_string(s.frames).c_str());

@@ -13,10 +13,11 @@ struct DicomSpec {
     int frames = 1;
     int samplesPerPixel = 1;
     int bitsAllocated = 8;
+    int bitsStored = 0;        ///< 0: bitsAllocated; HighBit is bitsStored - 1
     bool isSigned = false;
     std::string photometric = "MONOCHROME2";
     std::vector<uint8_t> pixels8;   ///< used when bitsAllocated == 8
-    std::vector<int32_t> pixels16;  ///< used when bitsAllocated == 16 (stored values)
+    std::vector<int32_t> pixels16;  ///< used when bitsAllocated == 16 (the words as written)
     double slope = 1.0;
     double intercept = 0.0;
     bool rescale = false;
