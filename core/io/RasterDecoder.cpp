@@ -1,62 +1,103 @@
 #include "io/RasterDecoder.h"
 
 #include "io/FileSniffer.h"
+#include "io/raster/RasterModule.h"
 #include "util/Error.h"
 
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <exception>
+#include <filesystem>
+#include <vector>
 
 namespace medsiam::core {
 
 namespace {
 
-Image8 toImage8(const cv::Mat& src)
+namespace fs = std::filesystem;
+
+/// libmedsiam_raster.so, opened on first use: from $MEDSIAM_RASTER_MODULE when set (that file only),
+/// else from the installed executables' ../lib/medsiam, else where this build tree made it.
+struct RasterModule {
+    MedsiamRasterReadFn read = nullptr;
+    std::string problem; ///< why it could not be loaded
+};
+
+const RasterModule& rasterModule()
 {
-    cv::Mat m = src;
-    if (m.depth() != CV_8U) {
-        double mn = 0, mx = 0;
-        cv::minMaxLoc(m.reshape(1), &mn, &mx);
-        const double scale = mx > mn ? 255.0 / (mx - mn) : 0.0;
-        m.convertTo(m, CV_8U, scale, -mn * scale);
-    }
-    if (m.channels() == 4)
-        cv::cvtColor(m, m, cv::COLOR_BGRA2RGB);
-    else if (m.channels() == 3)
-        cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
-    else if (m.channels() == 2) {
-        std::vector<cv::Mat> planes;
-        cv::split(m, planes);
-        m = planes[0];
-    }
-    if (!m.isContinuous())
-        m = m.clone();
-    Image8 img(m.cols, m.rows, m.channels());
-    std::copy_n(m.data, img.pixels.size(), img.pixels.data());
-    return collapseGreyRgb(std::move(img));
+    static const RasterModule module = [] {
+        RasterModule m;
+        std::vector<std::string> candidates;
+        std::error_code ec;
+        if (const char* path = std::getenv("MEDSIAM_RASTER_MODULE")) {
+            candidates.emplace_back(path); // this one and no other
+        } else {
+            const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+            if (!ec)
+                candidates.push_back((exe.parent_path() / "../lib/medsiam/libmedsiam_raster.so").lexically_normal().string());
+#ifdef MEDSIAM_RASTER_MODULE_BUILD_PATH
+            candidates.emplace_back(MEDSIAM_RASTER_MODULE_BUILD_PATH);
+#endif
+        }
+        for (const std::string& path : candidates) {
+            if (!fs::exists(path, ec)) {
+                m.problem = path + " does not exist";
+                continue;
+            }
+            void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+            if (!handle) {
+                const char* why = ::dlerror();
+                m.problem = "cannot load " + path + ": " + (why ? why : "unknown error");
+                continue;
+            }
+            m.read = reinterpret_cast<MedsiamRasterReadFn>(::dlsym(handle, MEDSIAM_RASTER_READ_SYMBOL));
+            if (m.read)
+                return m; // kept loaded for the life of the process
+            m.problem = path + " is not medsiam's raster module";
+            ::dlclose(handle);
+        }
+        if (candidates.size() > 1)
+            m.problem = "libmedsiam_raster.so was found neither in the executable's ../lib/medsiam nor in the build tree";
+        return m;
+    }();
+    return module;
 }
 
-// A grey page's own values (16-bit and float files keep their range) and the min-max window
-// toImage8 rendered it with.
-void keepGreyValues(const cv::Mat& page, DecodedFrame& f)
+struct SinkContext {
+    const DecodeOptions* options = nullptr;
+    const FrameSink* sink = nullptr;
+    ImageMeta* meta = nullptr;
+    bool first = true;
+    std::exception_ptr failure;
+};
+
+int deliverPage(const MedsiamRasterPage* page, void* context)
 {
-    cv::Mat grey = page;
-    if (grey.channels() > 1) {
-        std::vector<cv::Mat> planes;
-        cv::split(grey, planes);
-        grey = planes[0];
-    }
-    cv::Mat values;
-    grey.convertTo(values, CV_32F);
-    f.values.assign(values.begin<float>(), values.end<float>());
-    if (page.depth() == CV_8U) {
-        f.windowCentre = 127.5;
-        f.windowWidth = 255;
-    } else {
-        double mn = 0, mx = 0;
-        cv::minMaxLoc(values, &mn, &mx);
-        f.windowCentre = (mn + mx) / 2;
-        f.windowWidth = std::max(mx - mn, 1e-9);
+    auto* c = static_cast<SinkContext*>(context);
+    try {
+        if (c->first) {
+            c->meta->columns = page->width;
+            c->meta->rows = page->height;
+            c->meta->bits = page->bitsPerSample;
+            c->meta->photometric = page->channels == 3 ? "RGB" : "MONOCHROME2";
+            c->first = false;
+        }
+        DecodedFrame f;
+        f.index = page->index;
+        Image8 img(page->width, page->height, page->channels);
+        std::copy_n(page->pixels, img.pixels.size(), img.pixels.data());
+        f.image = collapseGreyRgb(std::move(img));
+        if (c->options->keepValues && page->values && f.image.channels == 1) {
+            f.values.assign(page->values, page->values + static_cast<size_t>(page->width) * page->height);
+            f.windowCentre = page->windowCentre;
+            f.windowWidth = page->windowWidth;
+        }
+        (*c->sink)(std::move(f));
+        return 0;
+    } catch (...) {
+        c->failure = std::current_exception(); // rethrown once the module has returned
+        return 1;
     }
 }
 
@@ -65,44 +106,32 @@ void keepGreyValues(const cv::Mat& page, DecodedFrame& f)
 ImageMeta RasterDecoder::decode(const std::string& path, const DecodeOptions& options, const FrameSink& sink) const
 {
     const SniffResult sniff = sniffFile(path);
+    const RasterModule& module = rasterModule();
+    if (!module.read)
+        throw UserError("PNG/JPEG/TIFF/BMP support could not be loaded: " + module.problem);
     ImageMeta m;
     m.format = sniff.format;
-    const int flags = cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR;
-    std::vector<cv::Mat> pages;
-    try {
-        if (sniff.format == ImageFormat::Tiff) {
-            if (!cv::imreadmulti(path, pages, flags))
-                pages.clear();
-        } else {
-            cv::Mat one = cv::imread(path, flags);
-            if (!one.empty())
-                pages.push_back(one);
-        }
-    } catch (const cv::Exception& e) {
-        throw UserError(std::string("cannot decode image: ") + e.err);
-    }
-    if (pages.empty())
+    SinkContext context;
+    context.options = &options;
+    context.sink = &sink;
+    context.meta = &m;
+    int pages = 0;
+    char error[512] = "";
+    const int status = module.read(path.c_str(), sniff.format == ImageFormat::Tiff, options.frame, options.keepValues ? 1 : 0,
+                                   options.limits.maxPixelsPerFrame, deliverPage, &context, &pages, error, sizeof error);
+    if (context.failure)
+        std::rethrow_exception(context.failure);
+    switch (status) {
+    case MEDSIAM_RASTER_OK:
+        break;
+    case MEDSIAM_RASTER_ERROR:
+        throw UserError(std::string("cannot decode image: ") + error);
+    case MEDSIAM_RASTER_TOO_LARGE:
+        throw UserError("image too large");
+    default:
         throw UserError(std::string("cannot decode ") + formatName(sniff.format) + " image (corrupt, truncated or unsupported)");
-    m.columns = pages[0].cols;
-    m.rows = pages[0].rows;
-    m.bits = static_cast<int>(pages[0].elemSize1() * 8);
-    m.frameCount = static_cast<int>(pages.size());
-    for (int i = 0; i < m.frameCount; ++i) {
-        if (options.frame >= 0 && options.frame != i)
-            continue;
-        if (int64_t(pages[i].cols) * pages[i].rows > options.limits.maxPixelsPerFrame)
-            throw UserError("image too large");
-        DecodedFrame f;
-        f.index = i;
-        f.image = toImage8(pages[i]);
-        if (options.keepValues && f.image.channels == 1)
-            keepGreyValues(pages[i], f);
-        if (i == 0)
-            m.photometric = f.image.channels == 3 ? "RGB" : "MONOCHROME2";
-        sink(std::move(f));
     }
-    if (m.photometric.empty())
-        m.photometric = pages[0].channels() >= 3 ? "RGB" : "MONOCHROME2";
+    m.frameCount = pages;
     if (options.frame >= m.frameCount)
         throw UserError("page " + std::to_string(options.frame) + " does not exist");
     return m;

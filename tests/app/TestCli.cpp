@@ -11,6 +11,10 @@
 #include "io/DicomWriter.h"
 #endif
 
+#include "image/Png.h"
+
+#include <QDir>
+
 #include <random>
 
 namespace {
@@ -19,9 +23,10 @@ struct Result {
     QString out;
     QString err;
 };
-Result cli(const QStringList& args)
+Result cli(const QStringList& args, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment())
 {
     QProcess p;
+    p.setProcessEnvironment(env);
     p.start(QStringLiteral(MEDSIAM_CLI), args);
     if (!p.waitForFinished(120000))
         return {-1, {}, QStringLiteral("timed out")};
@@ -160,6 +165,40 @@ private Q_SLOTS:
         }
         QVERIFY(files >= 10);
         QVERIFY(QFile::exists(out + "/report/tsne.svg"));
+    }
+#endif
+
+#ifdef MEDSIAM_HAVE_OPENCV
+    /// PNG, JPEG, TIFF and BMP are read by a module loaded on first use. Without it, an import
+    /// still takes everything else, and each such file gets a reason that names the module.
+    void missingRasterModuleIsExplained()
+    {
+        QTemporaryDir tmp;
+        const QString src = tmp.filePath("src");
+        QVERIFY(QDir().mkpath(src));
+        medsiam::core::Image8 img(16, 16, 1);
+        for (size_t i = 0; i < img.pixels.size(); ++i)
+            img.pixels[i] = static_cast<uint8_t>(i);
+        medsiam::core::writePng((src + "/a.png").toStdString(), img);
+        img.pixels[0] = 255;
+        medsiam::core::writePng((src + "/b.png").toStdString(), img);
+        QFile::copy(MEDSIAM_SOURCE_DIR "/datasets/pneumoniamnist_28.npz", src + "/demo.npz");
+
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("MEDSIAM_RASTER_MODULE", tmp.filePath("nowhere/libmedsiam_raster.so"));
+        const QString project = tmp.filePath("p.medsiam");
+        Result r = cli({"import", src, "--project", project, "--size", "32"}, env);
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("1 imported (5030 items)") && r.out.contains("2 not imported"), qPrintable(r.out));
+        r = cli({"info", project, "--issues"});
+        const QString reason =
+            "PNG/JPEG/TIFF/BMP support could not be loaded: " + tmp.filePath("nowhere/libmedsiam_raster.so") + " does not exist";
+        for (const char* name : {"/a.png", "/b.png"})
+            QVERIFY2(r.out.contains(src + name + "\t" + reason), qPrintable(r.out));
+        // With the module where the build put it, the same import takes the two PNGs.
+        r = cli({"import", src, "--project", project});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("2 imported (2 items)"), qPrintable(r.out));
     }
 #endif
 
