@@ -20,7 +20,21 @@ Database::Database(const std::string& path) : m_path(path)
     exec("PRAGMA foreign_keys=ON");
 }
 
-Database::~Database() { sqlite3_close(m_db); }
+Database::~Database()
+{
+    m_statements.clear(); // finalized before the connection closes
+    sqlite3_close(m_db);
+}
+
+Database::Statement& Database::cached(const std::string& sql)
+{
+    auto it = m_statements.find(sql);
+    if (it == m_statements.end())
+        it = m_statements.emplace(sql, std::make_unique<Statement>(*this, sql)).first;
+    else
+        it->second->reset();
+    return *it->second;
+}
 
 void Database::fail(const std::string& what) const
 {

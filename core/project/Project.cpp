@@ -211,7 +211,7 @@ void Project::setSetting(const std::string& key, const std::string& value)
 
 int64_t Project::insertImage(const ImageRecord& r)
 {
-    auto s = m_db->prepare(
+    auto& s = m_db->cached(
         "INSERT INTO images(source_path,relative_path,format,modality,patient_id,study_uid,series_uid,sop_uid,"
         "frame_index,frame_count,rows,columns,bits,photometric,transfer_syntax,content_hash,slice_axis) "
         "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -229,10 +229,13 @@ int64_t Project::ensureClass(const std::string& name)
     const std::string n = text::trim(name);
     if (n.empty())
         throw UserError("a class name cannot be empty");
-    auto find = m_db->prepare("SELECT id FROM classes WHERE name=?");
+    auto& find = m_db->cached("SELECT id FROM classes WHERE name=?");
     find.bind(1, n);
-    if (find.step())
-        return find.columnInt(0);
+    if (find.step()) {
+        const int64_t id = find.columnInt(0);
+        find.reset(); // a cached statement left on a row would keep its read open
+        return id;
+    }
     const int64_t position = m_db->scalar("SELECT COALESCE(MAX(position)+1,0) FROM classes");
     m_db->prepare("INSERT INTO classes(name,position) VALUES(?,?)").bind(1, n).bind(2, position).run();
     return m_db->lastInsertId();
@@ -366,7 +369,7 @@ std::vector<ClassInfo> Project::classes()
 
 void Project::setLabel(int64_t imageId, int64_t classId, const std::string& source)
 {
-    m_db->prepare("INSERT INTO labels(image_id,class_id,source) VALUES(?,?,?) ON CONFLICT(image_id) DO UPDATE SET "
+    m_db->cached("INSERT INTO labels(image_id,class_id,source) VALUES(?,?,?) ON CONFLICT(image_id) DO UPDATE SET "
                   "class_id=excluded.class_id, source=excluded.source, updated_at=datetime('now')")
         .bind(1, imageId)
         .bind(2, classId)
@@ -469,7 +472,7 @@ void Project::setSplit(int64_t imageId, const std::string& split)
     const std::string s = normaliseSplit(split);
     if (s.empty())
         throw UserError("unknown split '" + split + "' (use train, val or test)");
-    m_db->prepare("INSERT INTO splits(image_id,split) VALUES(?,?) ON CONFLICT(image_id) DO UPDATE SET split=excluded.split")
+    m_db->cached("INSERT INTO splits(image_id,split) VALUES(?,?) ON CONFLICT(image_id) DO UPDATE SET split=excluded.split")
         .bind(1, imageId)
         .bind(2, s)
         .run();
@@ -477,14 +480,14 @@ void Project::setSplit(int64_t imageId, const std::string& split)
 
 void Project::recordIssue(const std::string& path, const std::string& reason)
 {
-    m_db->prepare("INSERT INTO import_issues(path,reason) VALUES(?,?) ON CONFLICT(path) DO UPDATE SET "
+    m_db->cached("INSERT INTO import_issues(path,reason) VALUES(?,?) ON CONFLICT(path) DO UPDATE SET "
                   "reason=excluded.reason, recorded_at=datetime('now')")
         .bind(1, path)
         .bind(2, reason)
         .run();
 }
 
-void Project::clearIssue(const std::string& path) { m_db->prepare("DELETE FROM import_issues WHERE path=?").bind(1, path).run(); }
+void Project::clearIssue(const std::string& path) { m_db->cached("DELETE FROM import_issues WHERE path=?").bind(1, path).run(); }
 
 std::vector<std::pair<std::string, std::string>> Project::issues()
 {
