@@ -498,7 +498,14 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
     // would) spares it the embedded overlay planes. (Colour images keep DicomImage's defaults:
     // with a presentation state it would render them grey.)
     const unsigned long flags = CIF_UsePresentationState | CIF_NeverAccessEmbeddedOverlays;
-    const unsigned long partial = flags | (bigEndian32 ? 0 : CIF_UsePartialAccessToPixelData);
+    // Frame by frame ("partial access") keeps a long compressed series from being decompressed
+    // into memory at once, but DCMTK then decodes frame 0 a second time for every frame, to learn
+    // its colour model. When every frame is wanted (or there is one), compressed data up to
+    // 256 MB uncompressed is decompressed once instead.
+    const bool wholeAtOnce = xferInfo.isEncapsulated() && (options.frame < 0 || m.frameCount == 1) &&
+                             static_cast<uint64_t>(frameBytes) * m.frameCount <= (uint64_t(256) << 20);
+    const unsigned long access = bigEndian32 || wholeAtOnce ? 0 : CIF_UsePartialAccessToPixelData;
+    const unsigned long partial = flags | access;
     if (bigEndian32 && ds->loadAllDataIntoMemory().bad())
         throw UserError("cannot read pixel data");
     for (int f = first; f <= last; ++f) {
@@ -553,7 +560,7 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
             if (options.keepValues)
                 keepValues(out, v, wc, ww, hasWindow, invert);
         } else {
-            DicomImage img(ds, xfer, CIF_UsePartialAccessToPixelData, f, 1);
+            DicomImage img(ds, xfer, access, f, 1);
             if (img.getStatus() != EIS_Normal)
                 throw UserError(statusText(img));
             if (img.isMonochrome())
