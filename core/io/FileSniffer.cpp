@@ -16,7 +16,6 @@ namespace medsiam::core {
 
 namespace {
 
-constexpr size_t kHeadBytes = 4096;
 constexpr std::string_view kDicomDirClass = "1.2.840.10008.1.3.10";
 
 bool startsWith(const std::string& head, std::string_view magic)
@@ -122,7 +121,7 @@ SniffResult sniffFile(const std::string& path)
         r.reason = "cannot read file: " + std::string(std::strerror(errno));
         return r;
     }
-    std::string head(kHeadBytes, '\0');
+    std::string head(kSniffBytes, '\0');
     size_t n = std::fread(head.data(), 1, head.size(), f);
     const bool readError = std::ferror(f);
     std::fclose(f);
@@ -131,6 +130,17 @@ SniffResult sniffFile(const std::string& path)
         return r;
     }
     head.resize(n);
+    return sniffHead(path, head, size);
+}
+
+SniffResult sniffHead(const std::string& path, const std::string& head, uint64_t size)
+{
+    namespace fs = std::filesystem;
+    SniffResult r;
+    if (size == 0) {
+        r.reason = "zero-byte file";
+        return r;
+    }
     const std::string name = text::toLower(fs::path(path).filename().string());
 
     if (head.size() >= 132 && head.compare(128, 4, "DICM") == 0) {

@@ -48,7 +48,16 @@ FileResult processFile(const ScannedFile& file, const ImportOptions& options, in
                        const std::unordered_map<std::string, std::string>& known)
 {
     FileResult r;
-    const SniffResult sniff = sniffFile(file.path);
+    // One read gives the content hash and the first bytes that tell the format.
+    FileDigest digest;
+    try {
+        digest = digestFile(file.path, kSniffBytes);
+    } catch (const UserError& e) {
+        r.status = FileResult::Status::Issue;
+        r.reason = e.what();
+        return r;
+    }
+    const SniffResult sniff = sniffHead(file.path, digest.head, digest.size);
     if (sniff.format == ImageFormat::Unknown || sniff.format == ImageFormat::DicomDir) {
         r.status = FileResult::Status::Issue;
         r.reason = sniff.reason;
@@ -61,7 +70,7 @@ FileResult processFile(const ScannedFile& file, const ImportOptions& options, in
         return r;
     }
     try {
-        r.hash = hashFile(file.path);
+        r.hash = std::move(digest.hash);
         if (!options.keepDuplicates && known.count(r.hash)) {
             r.status = FileResult::Status::AlreadyPresent;
             return r;

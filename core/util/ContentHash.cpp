@@ -2,6 +2,7 @@
 
 #include "util/Error.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -66,23 +67,31 @@ std::string ContentHasher::hex() const
     return buf;
 }
 
-std::string hashFile(const std::string& path)
+FileDigest digestFile(const std::string& path, size_t headBytes)
 {
     FILE* f = std::fopen(path.c_str(), "rb");
     if (!f)
         throw UserError("cannot read file: " + std::string(std::strerror(errno)));
     ContentHasher h;
+    FileDigest d;
     // One buffer per thread, not a fresh zero-filled megabyte per file: on a folder of small files
     // that allocation and its zeroing cost more than the hashing.
     thread_local std::vector<char> buf(1 << 20);
     size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0)
+    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
+        if (d.head.size() < headBytes)
+            d.head.append(buf.data(), std::min(n, headBytes - d.head.size()));
         h.update(buf.data(), n);
-    bool failed = std::ferror(f);
+        d.size += n;
+    }
+    const bool failed = std::ferror(f);
     std::fclose(f);
     if (failed)
-        throw UserError("read error while hashing the file");
-    return h.hex();
+        throw UserError("cannot read file: I/O error");
+    d.hash = h.hex();
+    return d;
 }
+
+std::string hashFile(const std::string& path) { return digestFile(path, 0).hash; }
 
 } // namespace medsiam::core

@@ -22,6 +22,17 @@ private:
     void mix(uint64_t word);
 };
 
+/// What one pass over a file gives: its fingerprint, its first bytes and its size.
+struct FileDigest {
+    std::string hash;
+    std::string head; ///< the first `headBytes` bytes (fewer for a smaller file)
+    uint64_t size = 0;
+};
+
+/// Hashes a whole file, keeping its first `headBytes` bytes (for recognising its format without
+/// opening it again). Throws UserError when it cannot be read.
+FileDigest digestFile(const std::string& path, size_t headBytes);
+
 /// Hashes a whole file. Throws UserError when it cannot be read.
 std::string hashFile(const std::string& path);
 
