@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 namespace medsiam::core {
 
@@ -113,7 +114,8 @@ Image8 resizeImage(const Image8& src, int w, int h)
         // source rows into float rows of the output width, then a vertical pass along rows
         // (which vectorizes) makes the output rows.
         const int outLen = w * c;
-        std::vector<float> tmp(static_cast<size_t>(outLen) * src.height);
+        // Every element is written before it is read: no zero-filling.
+        std::unique_ptr<float[]> tmp(new float[static_cast<size_t>(outLen) * src.height]);
         for (int y = 0; y < src.height; ++y) {
             const uint8_t* in = src.row(y);
             float* out = &tmp[static_cast<size_t>(y) * outLen];
@@ -148,7 +150,7 @@ Image8 resizeImage(const Image8& src, int w, int h)
     // Vertical pass first, into float rows of the source width: its inner loop runs along a
     // row and vectorizes. The horizontal pass then touches only the (few) output rows.
     const int rowLen = src.width * c;
-    std::vector<float> tmp(static_cast<size_t>(rowLen) * h);
+    std::unique_ptr<float[]> tmp(new float[static_cast<size_t>(rowLen) * h]); // each row zeroed below
     for (int y = 0; y < h; ++y) {
         const float* wt = &ty.weights[static_cast<size_t>(y) * ty.maxTaps];
         float* out = &tmp[static_cast<size_t>(y) * rowLen];
@@ -161,11 +163,11 @@ Image8 resizeImage(const Image8& src, int w, int h)
         }
     }
     if (c == 1)
-        horizontalPass<1>(tmp.data(), rowLen, tx, dst);
+        horizontalPass<1>(tmp.get(), rowLen, tx, dst);
     else if (c == 3)
-        horizontalPass<3>(tmp.data(), rowLen, tx, dst);
+        horizontalPass<3>(tmp.get(), rowLen, tx, dst);
     else
-        horizontalPassAny(tmp.data(), rowLen, tx, dst);
+        horizontalPassAny(tmp.get(), rowLen, tx, dst);
     return dst;
 }
 

@@ -461,14 +461,15 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
                 const bool headerSigned = intValue(ds, DCM_PixelRepresentation, 0) == 1;
                 const int prec = std::clamp(j.precision, 1, 31);
                 const int64_t range = int64_t(1) << prec;
-                std::vector<double> v(j.samples.size());
-                for (size_t i = 0; i < v.size(); ++i) {
-                    int64_t x = j.samples[i];
+                std::vector<double> v;
+                v.reserve(j.samples.size());
+                for (const int32_t sample : j.samples) {
+                    int64_t x = sample;
                     if (headerSigned && !j.isSigned && x >= range / 2)
                         x -= range;
                     else if (!headerSigned && j.isSigned && x < 0)
                         x += range;
-                    v[i] = static_cast<double>(x) * slope + intercept;
+                    v.push_back(static_cast<double>(x) * slope + intercept);
                 }
                 out.image = renderMonochrome(v, j.width, j.height, wc, ww, hasWindow, invert);
                 if (options.keepValues)

@@ -117,10 +117,14 @@ Jpeg2000Image decodeJpeg2000(const uint8_t* data, size_t size, int minLongSide, 
         if (image->comps[c].w != c0.w || image->comps[c].h != c0.h || !image->comps[c].data)
             throw UserError("JPEG 2000 image with subsampled components is not supported");
     const size_t n = static_cast<size_t>(out.width) * out.height;
-    out.samples.resize(n * out.components);
-    for (int c = 0; c < out.components; ++c)
-        for (size_t i = 0; i < n; ++i)
-            out.samples[i * out.components + c] = image->comps[c].data[i];
+    if (out.components == 1) {
+        out.samples.assign(image->comps[0].data, image->comps[0].data + n);
+    } else {
+        out.samples.resize(n * out.components);
+        for (int c = 0; c < out.components; ++c)
+            for (size_t i = 0; i < n; ++i)
+                out.samples[i * out.components + c] = image->comps[c].data[i];
+    }
     return out;
 }
 
