@@ -12,6 +12,7 @@
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcistrmf.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
@@ -315,10 +316,22 @@ struct LoadedDicom {
 /// explicit VR fails to load, its dataset is read again as implicit VR; if that reads, the
 /// file is taken as such, and encapsulated pixel data keeps the compression the meta header
 /// declares.
-LoadedDicom loadDicom(const std::string& path, DcmFileFormat& ff, size_t maxReadLength)
+LoadedDicom loadDicom(const std::string& path, DcmFileFormat& ff, size_t maxReadLength, const std::string* contents = nullptr)
 {
     LoadedDicom r;
-    r.status = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, static_cast<Uint32>(maxReadLength), ERM_autoDetect);
+    if (contents) {
+        // The caller's copy of the file: parsed from memory, every value loaded.
+        DcmInputBufferStream in;
+        in.setBuffer(contents->data(), static_cast<offile_off_t>(contents->size()));
+        in.setEos();
+        ff.clear();
+        ff.setReadMode(ERM_autoDetect);
+        ff.transferInit();
+        r.status = ff.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+        ff.transferEnd();
+    } else {
+        r.status = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, static_cast<Uint32>(maxReadLength), ERM_autoDetect);
+    }
     r.pixelXfer = ff.getDataset()->getOriginalXfer();
     if (r.status.good())
         return r;
@@ -357,7 +370,7 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
     std::error_code ec;
     const auto fileSize = std::filesystem::file_size(path, ec);
     DcmFileFormat ff;
-    const LoadedDicom loaded = loadDicom(path, ff, DCM_MaxReadLength);
+    const LoadedDicom loaded = loadDicom(path, ff, DCM_MaxReadLength, options.contents);
     const OFCondition& st = loaded.status;
     if (st.bad()) {
         const std::string why = st.text();

@@ -52,6 +52,9 @@ struct DecodeOptions {
     /// their longer side when that saves work (JPEG 2000 then decodes fewer wavelet levels, whose
     /// low-pass band is itself a proper downsampling). The importer asks for its cache size.
     int minLongSide = 0;
+    /// The whole file's bytes when the caller has read them already (the importer has, to hash
+    /// it); a decoder may parse them instead of reading the file again. Null: read the file.
+    const std::string* contents = nullptr;
 };
 
 /// One decoded 2-D item of a file. `index` is the frame, slice or archive item number.

@@ -44,6 +44,10 @@ struct FileResult {
 
 using Clock = std::chrono::steady_clock;
 
+/// Files up to this size are read once, kept in memory while they are decoded, and parsed from
+/// there (DICOM); larger ones are read again by their decoder.
+constexpr uint64_t kKeepFilesUpTo = 4 << 20;
+
 FileResult processFile(const ScannedFile& file, const ImportOptions& options, int side,
                        const std::unordered_map<std::string, std::string>& known)
 {
@@ -51,7 +55,7 @@ FileResult processFile(const ScannedFile& file, const ImportOptions& options, in
     // One read gives the content hash and the first bytes that tell the format.
     FileDigest digest;
     try {
-        digest = digestFile(file.path, kSniffBytes);
+        digest = digestFile(file.path, kSniffBytes, kKeepFilesUpTo);
     } catch (const UserError& e) {
         r.status = FileResult::Status::Issue;
         r.reason = e.what();
@@ -81,6 +85,8 @@ FileResult processFile(const ScannedFile& file, const ImportOptions& options, in
         // (at least 2x) reduction to fitToSquare's filter, so cached images look the same whatever
         // the source format (a JPEG 2000 low-pass band alone is visibly sharper).
         d.minLongSide = 2 * side;
+        if (digest.complete)
+            d.contents = &digest.contents;
         r.meta = decoder->decode(file.path, d, [&](DecodedFrame&& f) {
             r.frames.push_back({f.index, fitToSquare(f.image, side), f.label, std::move(f.split)});
         });

@@ -67,7 +67,7 @@ std::string ContentHasher::hex() const
     return buf;
 }
 
-FileDigest digestFile(const std::string& path, size_t headBytes)
+FileDigest digestFile(const std::string& path, size_t headBytes, uint64_t keepUpTo)
 {
     FILE* f = std::fopen(path.c_str(), "rb");
     if (!f)
@@ -77,18 +77,27 @@ FileDigest digestFile(const std::string& path, size_t headBytes)
     // One buffer per thread, not a fresh zero-filled megabyte per file: on a folder of small files
     // that allocation and its zeroing cost more than the hashing.
     thread_local std::vector<char> buf(1 << 20);
+    bool keep = keepUpTo > 0;
     size_t n;
     while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
         if (d.head.size() < headBytes)
             d.head.append(buf.data(), std::min(n, headBytes - d.head.size()));
         h.update(buf.data(), n);
         d.size += n;
+        keep = keep && d.size <= keepUpTo;
+        if (keep)
+            d.contents.append(buf.data(), n);
+        else
+            d.contents.clear();
     }
     const bool failed = std::ferror(f);
     std::fclose(f);
     if (failed)
         throw UserError("cannot read file: I/O error");
     d.hash = h.hex();
+    d.complete = keep;
+    if (!keep)
+        d.contents = std::string();
     return d;
 }
 

@@ -27,11 +27,14 @@ struct FileDigest {
     std::string hash;
     std::string head; ///< the first `headBytes` bytes (fewer for a smaller file)
     uint64_t size = 0;
+    std::string contents; ///< the whole file, when it is no larger than `keepUpTo` bytes
+    bool complete = false; ///< contents holds the whole file
 };
 
 /// Hashes a whole file, keeping its first `headBytes` bytes (for recognising its format without
-/// opening it again). Throws UserError when it cannot be read.
-FileDigest digestFile(const std::string& path, size_t headBytes);
+/// opening it again) and, when it has at most `keepUpTo` bytes, all of them (for decoding it
+/// without reading it again). Throws UserError when it cannot be read.
+FileDigest digestFile(const std::string& path, size_t headBytes, uint64_t keepUpTo = 0);
 
 /// Hashes a whole file. Throws UserError when it cannot be read.
 std::string hashFile(const std::string& path);

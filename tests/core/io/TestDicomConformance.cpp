@@ -6,6 +6,7 @@
 
 #include "image/Image8.h"
 #include "io/DicomDecoder.h"
+#include "util/AtomicFile.h"
 #include "project/Importer.h"
 #include "project/Project.h"
 
@@ -116,6 +117,13 @@ private Q_SLOTS:
             one.frame = 0;
             Image8 frame;
             decoder.decode(path, one, [&](DecodedFrame&& d) { frame = std::move(d.image); });
+            // The importer hands the decoder the bytes it read to hash the file: the same frame.
+            const std::string bytes = readWholeFile(path);
+            one.contents = &bytes;
+            Image8 fromMemory;
+            decoder.decode(path, one, [&](DecodedFrame&& d) { fromMemory = std::move(d.image); });
+            if (fromMemory.pixels != frame.pixels || fromMemory.width != frame.width)
+                failures << QString::fromStdString(rel + ": decoded from memory differs from decoded from the file");
             const Image8 small = resizeNearest(frame, 224, 224);
             int mn = 255, mx = 0;
             double sum = 0;
