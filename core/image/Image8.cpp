@@ -55,12 +55,21 @@ FilterTaps makeTaps(int inSize, int outSize)
     return t;
 }
 
+/// Where a resize writes: `height` rows of `width` pixels, `stride` bytes apart (a whole image, or
+/// the content rectangle of a letterboxed square).
+struct PixelTarget {
+    uint8_t* data = nullptr;
+    size_t stride = 0;
+    int width = 0, height = 0, channels = 0;
+    uint8_t* row(int y) const { return data + static_cast<size_t>(y) * stride; }
+};
+
 } // namespace
 
 /// Horizontal filter pass from float rows into the uint8 result, with the channel count known
 /// at compile time so that the tap loop unrolls.
 template <int C>
-void horizontalPass(const float* tmp, int rowLen, const FilterTaps& tx, Image8& dst)
+void horizontalPass(const float* tmp, int rowLen, const FilterTaps& tx, const PixelTarget& dst)
 {
     for (int y = 0; y < dst.height; ++y) {
         const float* in = tmp + static_cast<size_t>(y) * rowLen;
@@ -80,7 +89,7 @@ void horizontalPass(const float* tmp, int rowLen, const FilterTaps& tx, Image8& 
     }
 }
 
-void horizontalPassAny(const float* tmp, int rowLen, const FilterTaps& tx, Image8& dst)
+void horizontalPassAny(const float* tmp, int rowLen, const FilterTaps& tx, const PixelTarget& dst)
 {
     const int c = dst.channels;
     for (int y = 0; y < dst.height; ++y) {
@@ -99,16 +108,17 @@ void horizontalPassAny(const float* tmp, int rowLen, const FilterTaps& tx, Image
     }
 }
 
-Image8 resizeImage(const Image8& src, int w, int h)
+/// Resizes `src` into `dst` (dst.width x dst.height, the same channels).
+void resizeInto(const Image8& src, const PixelTarget& dst)
 {
-    if (src.empty() || w <= 0 || h <= 0)
-        return {};
-    if (w == src.width && h == src.height)
-        return src;
-    const int c = src.channels;
+    const int c = src.channels, w = dst.width, h = dst.height;
+    if (w == src.width && h == src.height) {
+        for (int y = 0; y < h; ++y)
+            std::copy_n(src.row(y), static_cast<size_t>(w) * c, dst.row(y));
+        return;
+    }
     const FilterTaps tx = makeTaps(src.width, w);
     const FilterTaps ty = makeTaps(src.height, h);
-    Image8 dst(w, h, c);
     if (src.height < h) {
         // Enlarging vertically: the horizontal pass (scalar, per output pixel) runs on the fewer
         // source rows into float rows of the output width, then a vertical pass along rows
@@ -145,7 +155,7 @@ Image8 resizeImage(const Image8& src, int w, int h)
             for (int i = 0; i < outLen; ++i)
                 out[i] = static_cast<uint8_t>(std::min(row[i] + 0.5f, 255.f));
         }
-        return dst;
+        return;
     }
     // Vertical pass first, into float rows of the source width: its inner loop runs along a
     // row and vectorizes. The horizontal pass then touches only the (few) output rows.
@@ -168,6 +178,16 @@ Image8 resizeImage(const Image8& src, int w, int h)
         horizontalPass<3>(tmp.get(), rowLen, tx, dst);
     else
         horizontalPassAny(tmp.get(), rowLen, tx, dst);
+}
+
+Image8 resizeImage(const Image8& src, int w, int h)
+{
+    if (src.empty() || w <= 0 || h <= 0)
+        return {};
+    if (w == src.width && h == src.height)
+        return src;
+    Image8 dst(w, h, src.channels);
+    resizeInto(src, {dst.pixels.data(), static_cast<size_t>(w) * src.channels, w, h, src.channels});
     return dst;
 }
 
@@ -180,11 +200,10 @@ FittedImage fitToSquare(const Image8& src, int side)
     const double scale = static_cast<double>(side) / std::max(src.width, src.height);
     const int w = std::clamp(static_cast<int>(std::lround(src.width * scale)), 1, side);
     const int h = std::clamp(static_cast<int>(std::lround(src.height * scale)), 1, side);
-    const Image8 scaled = resizeImage(src, w, h);
     f.content = {(side - w) / 2, (side - h) / 2, w, h};
-    for (int y = 0; y < h; ++y)
-        std::copy(scaled.row(y), scaled.row(y) + static_cast<size_t>(w) * src.channels,
-                  f.image.row(y + f.content.y) + static_cast<size_t>(f.content.x) * src.channels);
+    // Straight into the content rectangle of the black square.
+    uint8_t* origin = f.image.row(f.content.y) + static_cast<size_t>(f.content.x) * src.channels;
+    resizeInto(src, {origin, static_cast<size_t>(side) * src.channels, w, h, src.channels});
     return f;
 }
 
