@@ -26,6 +26,32 @@ std::vector<uint8_t> ramp(int n, int channels = 1)
     return v;
 }
 
+/// A 10 x 10 CT slice: signed 16-bit stored -1000 .. 980, rescale 2x - 100 (HU), window W400/L40.
+DicomSpec ctSpec()
+{
+    DicomSpec s;
+    s.rows = s.columns = 10;
+    s.bitsAllocated = 16;
+    s.isSigned = true;
+    s.rescale = true;
+    s.slope = 2.0;
+    s.intercept = -100.0;
+    s.windowCentre = 40;
+    s.windowWidth = 400;
+    for (int i = 0; i < 100; ++i)
+        s.pixels16.push_back(-1000 + i * 20);
+    s.modality = "CT";
+    return s;
+}
+
+/// What ctSpec's stored value should render as: its HU through the W400/L40 window.
+int ctWindowed(int stored)
+{
+    const double hu = stored * 2.0 - 100.0;
+    const double lo = 40 - 200, hi = 40 + 200;
+    return static_cast<int>(std::lround(std::clamp((hu - lo) / (hi - lo), 0.0, 1.0) * 255));
+}
+
 std::vector<Image8> decodeAll(const std::string& path, ImageMeta* meta = nullptr)
 {
     std::vector<Image8> frames;
@@ -86,27 +112,12 @@ private Q_SLOTS:
 
     void signed16WithRescaleAndWindow()
     {
-        DicomSpec s;
-        s.rows = s.columns = 10;
-        s.bitsAllocated = 16;
-        s.isSigned = true;
-        s.rescale = true;
-        s.slope = 2.0;
-        s.intercept = -100.0;
-        s.windowCentre = 40;
-        s.windowWidth = 400;
-        for (int i = 0; i < 100; ++i)
-            s.pixels16.push_back(-1000 + i * 20); // stored -1000 .. 980
-        s.modality = "CT";
+        const DicomSpec s = ctSpec();
         medsiam::test::writeDicom(file("ct16.dcm"), s);
         const auto frames = decodeAll(file("ct16.dcm"));
         QCOMPARE(frames.size(), size_t(1));
-        for (int i = 0; i < 100; ++i) {
-            const double hu = s.pixels16[i] * 2.0 - 100.0;
-            const double lo = 40 - 200, hi = 40 + 200;
-            const int want = static_cast<int>(std::lround(std::clamp((hu - lo) / (hi - lo), 0.0, 1.0) * 255));
-            QCOMPARE(int(frames[0].pixels[i]), want);
-        }
+        for (int i = 0; i < 100; ++i)
+            QCOMPARE(int(frames[0].pixels[i]), ctWindowed(s.pixels16[i]));
         // The window actually clips: air is black, bone white.
         QCOMPARE(int(frames[0].pixels[0]), 0);
         QCOMPARE(int(frames[0].pixels[99]), 255);
@@ -152,18 +163,7 @@ private Q_SLOTS:
     /// as what they are, with every value intact.
     void implicitDatasetUnderAnExplicitMetaHeader()
     {
-        DicomSpec s;
-        s.rows = s.columns = 10;
-        s.bitsAllocated = 16;
-        s.isSigned = true;
-        s.rescale = true;
-        s.slope = 2.0;
-        s.intercept = -100.0;
-        s.windowCentre = 40;
-        s.windowWidth = 400;
-        for (int i = 0; i < 100; ++i)
-            s.pixels16.push_back(-1000 + i * 20);
-        s.modality = "CT";
+        DicomSpec s = ctSpec();
         s.patientId = "PAT-IMPLICIT";
         s.transferSyntax = "implicit";
         s.declaredTransferSyntaxUid = UID_LittleEndianExplicitTransferSyntax;
@@ -177,11 +177,8 @@ private Q_SLOTS:
         QCOMPARE(frames.size(), size_t(1));
         QCOMPARE(meta.patientId, std::string("PAT-IMPLICIT"));
         QCOMPARE(meta.modality, std::string("CT"));
-        for (int i = 0; i < 100; ++i) {
-            const double hu = s.pixels16[i] * 2.0 - 100.0;
-            const int want = static_cast<int>(std::lround(std::clamp((hu + 160) / 400.0, 0.0, 1.0) * 255));
-            QCOMPARE(int(frames[0].pixels[i]), want);
-        }
+        for (int i = 0; i < 100; ++i)
+            QCOMPARE(int(frames[0].pixels[i]), ctWindowed(s.pixels16[i]));
         // The viewer's tag list reads it too.
         bool found = false;
         for (const auto& tag : DicomDecoder::readTags(file("mislabelled.dcm")))
