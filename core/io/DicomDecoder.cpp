@@ -329,9 +329,11 @@ LoadedDicom loadDicom(const std::string& path, DcmFileFormat& ff, size_t maxRead
         ff.transferInit();
         r.status = ff.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
         ff.transferEnd();
-    } else {
-        r.status = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, static_cast<Uint32>(maxReadLength), ERM_autoDetect);
     }
+    // A file that does not parse from memory is read again from disk, which words a truncated
+    // file's error more precisely ("premature end of stream", not "invalid stream").
+    if (!contents || r.status.bad())
+        r.status = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, static_cast<Uint32>(maxReadLength), ERM_autoDetect);
     r.pixelXfer = ff.getDataset()->getOriginalXfer();
     if (r.status.good())
         return r;
