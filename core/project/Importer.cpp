@@ -52,22 +52,28 @@ FileResult processFile(const ScannedFile& file, const ImportOptions& options, in
                        const std::unordered_map<std::string, std::string>& known)
 {
     FileResult r;
-    // One read gives the content hash and the first bytes that tell the format.
+    // One read gives the first bytes that tell the format and the content hash; a file that
+    // turns out to be no image we can decode is not read further.
     FileDigest digest;
+    SniffResult sniff;
+    const ImageDecoder* decoder = nullptr;
     try {
-        digest = digestFile(file.path, kSniffBytes, kKeepFilesUpTo);
+        digest = digestFile(file.path, kSniffBytes, kKeepFilesUpTo, [&](const FileDigest& head) {
+            sniff = sniffHead(file.path, head.head, head.size);
+            const bool image = sniff.format != ImageFormat::Unknown && sniff.format != ImageFormat::DicomDir;
+            decoder = image ? DecoderRegistry::instance().find(sniff.format) : nullptr;
+            return decoder != nullptr;
+        });
     } catch (const UserError& e) {
         r.status = FileResult::Status::Issue;
         r.reason = e.what();
         return r;
     }
-    const SniffResult sniff = sniffHead(file.path, digest.head, digest.size);
     if (sniff.format == ImageFormat::Unknown || sniff.format == ImageFormat::DicomDir) {
         r.status = FileResult::Status::Issue;
         r.reason = sniff.reason;
         return r;
     }
-    const ImageDecoder* decoder = DecoderRegistry::instance().find(sniff.format);
     if (!decoder) {
         r.status = FileResult::Status::Issue;
         r.reason = DecoderRegistry::instance().unavailableReason(sniff.format);

@@ -3,6 +3,8 @@
 #include "util/Error.h"
 
 #include <algorithm>
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -67,33 +69,46 @@ std::string ContentHasher::hex() const
     return buf;
 }
 
-FileDigest digestFile(const std::string& path, size_t headBytes, uint64_t keepUpTo)
+FileDigest digestFile(const std::string& path, size_t headBytes, uint64_t keepUpTo, const std::function<bool(const FileDigest&)>& readOn)
 {
     FILE* f = std::fopen(path.c_str(), "rb");
     if (!f)
         throw UserError("cannot read file: " + std::string(std::strerror(errno)));
-    ContentHasher h;
     FileDigest d;
+    struct stat st {};
+    if (::fstat(::fileno(f), &st) == 0)
+        d.size = static_cast<uint64_t>(st.st_size);
+    ContentHasher h;
     // One buffer per thread, not a fresh zero-filled megabyte per file: on a folder of small files
     // that allocation and its zeroing cost more than the hashing.
     thread_local std::vector<char> buf(1 << 20);
-    bool keep = keepUpTo > 0;
+    bool keep = keepUpTo > 0 && d.size <= keepUpTo, asked = !readOn;
+    uint64_t done = 0;
     size_t n;
     while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
         if (d.head.size() < headBytes)
             d.head.append(buf.data(), std::min(n, headBytes - d.head.size()));
         h.update(buf.data(), n);
-        d.size += n;
-        keep = keep && d.size <= keepUpTo;
+        done += n;
+        keep = keep && done <= keepUpTo;
         if (keep)
             d.contents.append(buf.data(), n);
-        else
-            d.contents.clear();
+        if (!asked && (d.head.size() >= headBytes || done >= d.size)) {
+            asked = true;
+            if (!readOn(d) && done < d.size) {
+                std::fclose(f);
+                d.contents = std::string();
+                return d;
+            }
+        }
     }
     const bool failed = std::ferror(f);
     std::fclose(f);
     if (failed)
         throw UserError("cannot read file: I/O error");
+    d.size = done;
+    if (!asked)
+        readOn(d); // an empty file: nothing was read, the caller still learns so
     d.hash = h.hex();
     d.complete = keep;
     if (!keep)
