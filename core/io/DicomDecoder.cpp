@@ -370,7 +370,7 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
 {
     registerCodecsOnce();
     std::error_code ec;
-    const auto fileSize = std::filesystem::file_size(path, ec);
+    const uint64_t fileSize = options.contents ? options.contents->size() : std::filesystem::file_size(path, ec);
     DcmFileFormat ff;
     const LoadedDicom loaded = loadDicom(path, ff, DCM_MaxReadLength, options.contents);
     const OFCondition& st = loaded.status;

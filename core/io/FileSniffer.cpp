@@ -112,10 +112,6 @@ SniffResult sniffFile(const std::string& path)
         r.reason = "cannot read file: " + ec.message();
         return r;
     }
-    if (size == 0) {
-        r.reason = "zero-byte file";
-        return r;
-    }
     FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) {
         r.reason = "cannot read file: " + std::string(std::strerror(errno));
