@@ -15,7 +15,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -213,7 +212,7 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
         const auto valIdx = data.indices("val", true);
         const int64_t evalEvery = c.evalEvery > 0 ? c.evalEvery : std::max<int64_t>(1, sched.totalSteps / 10);
         double lastLoss = 0;
-        const auto t0 = std::chrono::steady_clock::now();
+        StepTimer timer(startStep, sched.totalSteps);
         for (int64_t step = startStep; step < sched.totalSteps; ++step) {
             control.waitWhilePaused();
             if (control.cancelled()) {
@@ -221,7 +220,7 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
                 save(step);
                 return cancelledAfter(step);
             }
-            const auto stepStart = std::chrono::steady_clock::now();
+            timer.start();
             const auto batch = sampleBatch(step);
             double lambda = 1.0;
             if (sched.mixupAlpha > 0) {
@@ -258,16 +257,10 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
             sgd.step([&](const std::string&) { return lr; });
             lastLoss = stepLoss;
             checkLoss(lastLoss, step);
-            const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - stepStart).count();
-            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            StepEvent e;
-            e.step = step + 1;
-            e.totalSteps = sched.totalSteps;
+            StepEvent e = timer.done(step, c.batch);
             e.epoch = (step + 1) * c.batch / static_cast<int64_t>(pool.size());
             e.loss = lastLoss;
             e.lr = lr;
-            e.imagesPerSecond = c.batch / dt;
-            e.etaSeconds = elapsed / double(step + 1 - startStep) * double(sched.totalSteps - step - 1);
             observer.step(e);
             nlohmann::ordered_json j = {{"type", "step"}, {"step", e.step}, {"epoch", e.epoch}, {"loss", e.loss},
                                         {"lr", e.lr},     {"img_s", e.imagesPerSecond},     {"mixup_lambda", lambda}};

@@ -14,7 +14,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -120,7 +119,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
 
         bool warned = false;
         double lastLoss = 0, lastStd = 0;
-        const auto t0 = std::chrono::steady_clock::now();
+        StepTimer timer(startStep, c.steps);
         for (int64_t step = startStep; step < c.steps; ++step) {
             control.waitWhilePaused();
             if (control.cancelled()) {
@@ -137,7 +136,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             }
             const auto first = order.begin() + static_cast<std::ptrdiff_t>((step % perEpoch) * c.batch);
             const std::vector<int64_t> batch(first, first + c.batch);
-            const auto stepStart = std::chrono::steady_clock::now();
+            timer.start();
             auto x1 = toDevice(makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0), device);
             auto x2 = toDevice(makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1), device);
             at::Tensor loss, z1;
@@ -160,16 +159,10 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             checkLoss(lastLoss, step);
             const auto zn = z1 / z1.norm(2, {1}, true).clamp_min(1e-12);
             lastStd = zn.std(0, false).mean().item<double>();
-            const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - stepStart).count();
-            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            StepEvent e;
-            e.step = step + 1;
-            e.totalSteps = c.steps;
+            StepEvent e = timer.done(step, c.batch);
             e.epoch = epoch;
             e.loss = lastLoss;
             e.lr = lr;
-            e.imagesPerSecond = c.batch / dt;
-            e.etaSeconds = elapsed / double(step + 1 - startStep) * double(c.steps - step - 1);
             e.collapseStd = lastStd;
             e.collapseHealthy = healthy;
             observer.step(e);

@@ -249,6 +249,24 @@ void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Sgd
     observer.checkpointSaved(path, stepsDone);
 }
 
+StepTimer::StepTimer(int64_t firstStep, int64_t totalSteps)
+    : m_firstStep(firstStep), m_totalSteps(totalSteps), m_loopStart(std::chrono::steady_clock::now()), m_stepStart(m_loopStart)
+{
+}
+
+StepEvent StepTimer::done(int64_t step, int images) const
+{
+    const auto now = std::chrono::steady_clock::now();
+    const double stepSeconds = std::chrono::duration<double>(now - m_stepStart).count();
+    const double elapsed = std::chrono::duration<double>(now - m_loopStart).count();
+    StepEvent e;
+    e.step = step + 1;
+    e.totalSteps = m_totalSteps;
+    e.imagesPerSecond = images / stepSeconds;
+    e.etaSeconds = elapsed / double(step + 1 - m_firstStep) * double(m_totalSteps - step - 1);
+    return e;
+}
+
 void checkLoss(double loss, int64_t step)
 {
     if (!std::isfinite(loss))

@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <chrono>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -89,6 +90,22 @@ std::ofstream openMetrics(const std::string& path, int64_t step);
 /// observer.
 void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Sgd& sgd, int64_t stepsDone, int64_t epoch,
                             JobObserver& observer);
+
+/// Times a training loop: the rate of the step just done and the time left, from the steps done
+/// since the loop (re)started at `firstStep`. Make it just before the loop.
+class StepTimer {
+public:
+    StepTimer(int64_t firstStep, int64_t totalSteps);
+    /// A step begins.
+    void start() { m_stepStart = std::chrono::steady_clock::now(); }
+    /// The event of step `step` (0-based), just done with `images` images: its number, the total,
+    /// images per second and the ETA are set; the job adds the rest.
+    StepEvent done(int64_t step, int images) const;
+
+private:
+    int64_t m_firstStep, m_totalSteps;
+    std::chrono::steady_clock::time_point m_loopStart, m_stepStart;
+};
 
 /// Throws UserError, suggesting a lower learning rate, when step `step`'s loss is not finite.
 void checkLoss(double loss, int64_t step);
