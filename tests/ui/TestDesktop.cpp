@@ -67,6 +67,15 @@ void makeLabeledProject(const QString& dir, const QString& src, int n)
     p->ensureClass("pneumonia");
 }
 
+// Shows the window, waits until it has keyboard focus (for key and mouse tests) and opens the
+// project in it.
+bool showActiveWithProject(ui::MainWindow& w, const QString& project)
+{
+    w.show();
+    w.activateWindow();
+    return QTest::qWaitForWindowActive(&w) && w.openProject(project);
+}
+
 // Accepts the next modal message box and keeps its text, for checking what the user was told.
 struct MessageCatcher {
     QString text;
@@ -346,10 +355,7 @@ private Q_SLOTS:
         QTemporaryDir tmp;
         makeLabeledProject(tmp.filePath("p"), tmp.filePath("src"), 10);
         ui::MainWindow w;
-        w.show();
-        w.activateWindow();
-        QVERIFY(QTest::qWaitForWindowActive(&w));
-        QVERIFY(w.openProject(tmp.filePath("p")));
+        QVERIFY(showActiveWithProject(w, tmp.filePath("p")));
         ui::ProjectSession& s = *w.session();
         QListView* list = w.browser()->listView();
         list->setFocus();
@@ -396,10 +402,7 @@ private Q_SLOTS:
         QTemporaryDir tmp;
         makeLabeledProject(tmp.filePath("p"), tmp.filePath("src"), 12);
         ui::MainWindow w;
-        w.show();
-        w.activateWindow();
-        QVERIFY(QTest::qWaitForWindowActive(&w));
-        QVERIFY(w.openProject(tmp.filePath("p")));
+        QVERIFY(showActiveWithProject(w, tmp.filePath("p")));
         ui::ProjectSession& s = *w.session();
         QListView* list = w.browser()->listView();
         auto centre = [&](int row) { return list->visualRect(w.browser()->model()->index(row)).center(); };

@@ -31,6 +31,17 @@ std::vector<TrainingItem> cohort()
     return items;
 }
 
+/// Plans splits in `mode` with default fractions and gives every item its planned split.
+std::vector<std::string> assignPlan(std::vector<TrainingItem>& items, SplitMode mode)
+{
+    SplitOptions o;
+    o.mode = mode;
+    const auto plan = planSplits(items, o);
+    for (size_t i = 0; i < items.size(); ++i)
+        items[i].split = plan[i];
+    return plan;
+}
+
 std::map<std::string, int> count(const std::vector<std::string>& plan)
 {
     std::map<std::string, int> c;
@@ -47,11 +58,7 @@ private Q_SLOTS:
     void patientGroupedSplitHasNoLeakage()
     {
         auto items = cohort();
-        SplitOptions o;
-        o.mode = SplitMode::Patient;
-        const auto plan = planSplits(items, o);
-        for (size_t i = 0; i < items.size(); ++i)
-            items[i].split = plan[i];
+        const auto plan = assignPlan(items, SplitMode::Patient);
         const auto leak = checkLeakage(items);
         QCOMPARE(leak.patientsChecked, int64_t(300));
         QVERIFY(leak.leakingPatients.empty());
@@ -76,11 +83,7 @@ private Q_SLOTS:
     void perImageSplitsLeakAndTheCheckSaysSo()
     {
         auto items = cohort();
-        SplitOptions o;
-        o.mode = SplitMode::Random;
-        const auto plan = planSplits(items, o);
-        for (size_t i = 0; i < items.size(); ++i)
-            items[i].split = plan[i];
+        const auto plan = assignPlan(items, SplitMode::Random);
         const auto leak = checkLeakage(items);
         qInfo("per-image random split: %zu of 300 patients leak", leak.leakingPatients.size());
         QVERIFY(leak.leakingPatients.size() > 30);
