@@ -76,6 +76,17 @@ bool showActiveWithProject(ui::MainWindow& w, const QString& project)
     return QTest::qWaitForWindowActive(&w) && w.openProject(project);
 }
 
+// Writes `images` PNGs to <tmp>/src, creates the project <tmp>/p (32 px cache) in the shown
+// window and opens the import dialog on those PNGs; null when the project cannot be created.
+ui::ImportDialog* importDialogOnNewFolder(ui::MainWindow& w, const QTemporaryDir& tmp, int images)
+{
+    test::writeImageFolder(tmp.filePath("src"), images);
+    w.show();
+    if (!w.createProject(tmp.filePath("p"), 32))
+        return nullptr;
+    return w.showImportDialog({tmp.filePath("src")});
+}
+
 // Accepts the next modal message box and keeps its text, for checking what the user was told.
 struct MessageCatcher {
     QString text;
@@ -200,11 +211,9 @@ private Q_SLOTS:
     void cancellingAnImportKeepsWhatWasCommittedAndSaysSo()
     {
         QTemporaryDir tmp;
-        test::writeImageFolder(tmp.filePath("src"), 3000);
         ui::MainWindow w;
-        w.show();
-        QVERIFY(w.createProject(tmp.filePath("p"), 32));
-        ui::ImportDialog* d = w.showImportDialog({tmp.filePath("src")});
+        ui::ImportDialog* d = importDialogOnNewFolder(w, tmp, 3000);
+        QVERIFY(d);
         QTest::mouseClick(d->importButton(), Qt::LeftButton);
         QTest::mouseClick(d->cancelButton(), Qt::LeftButton); // at once: the scan has barely begun
         QVERIFY(!d->cancelButton()->isEnabled());
@@ -258,11 +267,9 @@ private Q_SLOTS:
     void aMissingColumnOrTableIsExplainedAndNothingStarts()
     {
         QTemporaryDir tmp;
-        test::writeImageFolder(tmp.filePath("src"), 2);
         ui::MainWindow w;
-        w.show();
-        QVERIFY(w.createProject(tmp.filePath("p"), 32));
-        ui::ImportDialog* d = w.showImportDialog({tmp.filePath("src")});
+        ui::ImportDialog* d = importDialogOnNewFolder(w, tmp, 2);
+        QVERIFY(d);
         d->labelTable()->pathEdit()->setText(tmp.filePath("nowhere.csv"));
         MessageCatcher shown;
         QVERIFY(!d->startImport());
