@@ -105,7 +105,9 @@ int deliverPage(const MedsiamRasterPage* page, void* context)
 
 ImageMeta RasterDecoder::decode(const std::string& path, const DecodeOptions& options, const FrameSink& sink) const
 {
-    const SniffResult sniff = sniffFile(path);
+    // The format (a TIFF may hold several pages) from the bytes the caller read, if it did.
+    const SniffResult sniff = options.contents ? sniffHead(path, options.contents->substr(0, kSniffBytes), options.contents->size())
+                                               : sniffFile(path);
     const RasterModule& module = rasterModule();
     if (!module.read)
         throw UserError("PNG/JPEG/TIFF/BMP support could not be loaded: " + module.problem);
