@@ -1,8 +1,15 @@
 // Grad-CAM points at what decides the class: on a task where a bright square's position (left or
-// right half) is the label, the heatmap's peak lies at the square and its heat is concentrated
-// there (the peak is often on the square's edge, which the network keys on, rather than strictly
-// inside; the test reports both), and the heatmap puts each map cell's heat on the centre of that
-// cell's receptive field.
+// right half) is the label, the heatmap's peak lies inside the square and its heat is concentrated
+// there; and the heatmap puts each map cell's heat on the centre of that cell's receptive field.
+//
+// The task has a third class, "no square". With left and right alone, one side becomes the
+// network's default and its evidence is the other side's emptiness: Grad-CAM then rightly lights
+// the empty half (measured: peak inside the square in 3-18 of 24 images, at stages 2, 3 and
+// final). With "no square" to beat, both square classes need the square itself as evidence.
+//
+// The network is the classic ResNet (plain convolutions, BatchNorm). A BiT network's
+// weight-standardized filters sum to zero, so its first layer cannot tell a flat bright interior
+// from flat background, only the square's edges: its heat sits on the edges (docs/ANALYSIS.md).
 #include "analysis/GradCam.h"
 #include "image/Png.h"
 #include "system/Runtime.h"
@@ -24,16 +31,28 @@ using namespace medsiam::core;
 namespace {
 
 constexpr int kSize = 128, kSquare = 28;
+constexpr int kNoSquare = 2;
 
-/// A noisy image with a bright square; label 0 when the square is in the left half.
-void makeImage(at::Tensor& x, int& label, int& sx, int& sy, std::mt19937& rng)
+struct Sample {
+    at::Tensor image;    ///< [1, kSize, kSize]
+    int label = kNoSquare;
+    int sx = -1, sy = -1; ///< the square's top-left corner, when there is one
+};
+
+/// A noisy image with a bright square: label 0 when the square's centre is in the left half, 1 in
+/// the right half. `allowEmpty`: a third of the images have no square (label 2).
+Sample makeImage(std::mt19937& rng, bool allowEmpty)
 {
+    Sample s;
+    s.image = at::randn({1, kSize, kSize}) * 0.2 - 0.6;
+    if (allowEmpty && rng() % 3 == 0)
+        return s;
     std::uniform_int_distribution<int> pos(4, kSize - kSquare - 4);
-    sx = pos(rng);
-    sy = pos(rng);
-    label = sx + kSquare / 2 < kSize / 2 ? 0 : 1;
-    x = at::randn({1, kSize, kSize}) * 0.2 - 0.6;
-    x.slice(1, sy, sy + kSquare).slice(2, sx, sx + kSquare).fill_(0.9);
+    s.sx = pos(rng);
+    s.sy = pos(rng);
+    s.label = s.sx + kSquare / 2 < kSize / 2 ? 0 : 1;
+    s.image.slice(1, s.sy, s.sy + kSquare).slice(2, s.sx, s.sx + kSquare).fill_(0.9);
+    return s;
 }
 
 } // namespace
@@ -48,9 +67,9 @@ private Q_SLOTS:
         at::manual_seed(0);
         std::mt19937 rng(1);
         ModelConfig config;
-        config.backbone = backbonePreset("bit-nano");
+        config.backbone = backbonePreset("resnet-nano");
         config.backbone.inChannels = 1;
-        config.backbone.numClasses = 2;
+        config.backbone.numClasses = 3;
         Network net(config);
         net->train();
         Sgd sgd(*net, 0.9, 0);
@@ -58,11 +77,9 @@ private Q_SLOTS:
             std::vector<at::Tensor> xs;
             std::vector<int64_t> ys;
             for (int b = 0; b < 32; ++b) {
-                at::Tensor x;
-                int label, sx, sy;
-                makeImage(x, label, sx, sy, rng);
-                xs.push_back(x);
-                ys.push_back(label);
+                auto s = makeImage(rng, true);
+                xs.push_back(s.image);
+                ys.push_back(s.label);
             }
             const auto logits = net->classify(at::stack(xs));
             const auto loss = at::cross_entropy_loss(logits, at::tensor(ys, at::kLong));
@@ -70,21 +87,21 @@ private Q_SLOTS:
             loss.backward();
             sgd.step([](const std::string&) { return 0.1; });
         }
+        // Stage 3: a map of stride 16 whose cells see 99 px, so a cell on the square sees all of it.
+        constexpr int stage = 3;
         int correct = 0, inside = 0, near = 0, hotter = 0;
-        const int trials = 12;
+        const int trials = 24;
         QTemporaryDir tmp;
         for (int t = 0; t < trials; ++t) {
-            at::Tensor x;
-            int label, sx, sy;
-            makeImage(x, label, sx, sy, rng);
-            const auto r = gradCam(*net, x.unsqueeze(0), -1, 2);
+            const auto s = makeImage(rng, false);
+            const int sx = s.sx, sy = s.sy;
+            const auto r = gradCam(*net, s.image.unsqueeze(0), -1, stage);
             QCOMPARE(r.heatmap.size(0), int64_t(kSize));
-            correct += r.classIndex == label;
+            QCOMPARE(r.heatmap.size(1), int64_t(kSize));
+            correct += r.classIndex == s.label;
             const int64_t peak = r.heatmap.argmax().item<int64_t>();
             const int py = static_cast<int>(peak / kSize), px = static_cast<int>(peak % kSize);
             inside += px >= sx && px < sx + kSquare && py >= sy && py < sy + kSquare;
-            // The network keys on the square's edges, and Grad-CAM's map is 8 px coarse: allow a
-            // margin of a quarter of the square around it.
             const int m = kSquare / 4;
             near += px >= sx - m && px < sx + kSquare + m && py >= sy - m && py < sy + kSquare + m;
             const auto box = r.heatmap.slice(0, std::max(0, sy - m), sy + kSquare + m).slice(1, std::max(0, sx - m), sx + kSquare + m);
@@ -93,7 +110,7 @@ private Q_SLOTS:
             hotter += inMean > 2 * outMean;
             if (t == 0) { // the overlay writer, exercised on a real heatmap
                 Image8 base(kSize, kSize, 1);
-                const auto gray = ((x[0] + 1) * 127.5).clamp(0, 255).to(at::kByte).contiguous();
+                const auto gray = ((s.image[0] + 1) * 127.5).clamp(0, 255).to(at::kByte).contiguous();
                 std::copy(gray.data_ptr<uint8_t>(), gray.data_ptr<uint8_t>() + kSize * kSize, base.pixels.begin());
                 std::vector<float> heat(r.heatmap.data_ptr<float>(), r.heatmap.data_ptr<float>() + kSize * kSize);
                 const QString png = tmp.path() + "/overlay.png";
@@ -102,11 +119,14 @@ private Q_SLOTS:
                 QVERIFY(bytes.size() > 100 && bytes.compare(1, 3, "PNG") == 0);
             }
         }
-        qInfo("square left/right task: %d of %d classified right; Grad-CAM peak inside the square in %d, within %d px of it in "
-              "%d, mean heat around it over twice the rest in %d of %d",
-              correct, trials, inside, kSquare / 4, near, hotter, trials);
+        qInfo("square left/right/none task, stage %d: %d of %d classified right; Grad-CAM peak inside the square in %d, "
+              "within %d px of it in %d, mean heat around it over twice the rest in %d",
+              stage, correct, trials, inside, kSquare / 4, near, hotter);
         QVERIFY(correct >= trials - 1);
-        QVERIFY(near >= trials - 2);
+        // Misses were squares a few pixels from the image border, where the border's own
+        // activations compete; 20-24 of 24 were inside over ten seeds.
+        QVERIFY(inside >= trials - 4);
+        QVERIFY(near >= trials - 1);
         QVERIFY(hotter >= trials - 2);
     }
 
