@@ -10,13 +10,13 @@
 #include "util/Error.h"
 
 #include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstring>
 #include <map>
 
 namespace medsiam::core {
-
 
 EmbeddingSet computeEmbeddings(Project& project, const std::string& runId, int inputSize, bool bf16)
 {
@@ -78,6 +78,19 @@ EmbeddingSet loadEmbeddings(Project& project, const std::string& runId)
     for (int64_t i = 0; i < ids.shape[0]; ++i)
         set.imageIds.push_back(ids.asInt(i));
     return set;
+}
+
+int runInputSize(Project& project, const std::string& runId)
+{
+    for (const auto& run : project.runs()) {
+        if (run.id != runId)
+            continue;
+        const auto j = nlohmann::json::parse(run.config, nullptr, false);
+        for (const char* key : {"input_size", "crop"})
+            if (j.is_object() && j.contains(key) && j[key].is_number_integer() && j[key].get<int>() >= 16)
+                return j[key].get<int>();
+    }
+    return 64;
 }
 
 std::map<int64_t, std::pair<std::string, std::string>> splitAndClassById(Project& project)

@@ -28,6 +28,10 @@ EmbeddingSet computeEmbeddings(Project& project, const std::string& runId, int i
 /// The stored embeddings of a run; throws UserError when there are none (run `embed` first).
 EmbeddingSet loadEmbeddings(Project& project, const std::string& runId);
 
+/// The network input size a run was trained at (its config's input_size, or a fine-tuning run's
+/// crop), the size its embeddings are best computed at; 64 when the config names neither.
+int runInputSize(Project& project, const std::string& runId);
+
 /// Every image's split and class name ("" when none), by image id, for CSV exports.
 std::map<int64_t, std::pair<std::string, std::string>> splitAndClassById(Project& project);
 

@@ -5,6 +5,8 @@
 #include "importer/ImportDialog.h"
 #include "labels/ClassPanel.h"
 #include "labels/LabelTableDialog.h"
+#include "map/EmbeddingMapView.h"
+#include "map/MapPanel.h"
 #include "mainwindow/ProjectSummaryView.h"
 #include "project/Importer.h"
 #include "project/NewProjectDialog.h"
@@ -83,6 +85,8 @@ void MainWindow::buildDocks()
     m_tagsDock = dock(tr("Attributes"), "tagsDock", Qt::RightDockWidgetArea);
     m_classesDock = dock(tr("Classes"), "classesDock", Qt::LeftDockWidgetArea);
     m_summaryDock = dock(tr("Project"), "summaryDock", Qt::LeftDockWidgetArea);
+    m_mapDock = dock(tr("Embedding Map"), "mapDock", Qt::BottomDockWidgetArea);
+    m_mapDock->hide(); // until asked for (Data > Embedding Map)
     splitDockWidget(m_viewerDock, m_tagsDock, Qt::Vertical);
     resizeDocks({m_viewerDock}, {520}, Qt::Horizontal);
     resizeDocks({m_classesDock}, {240}, Qt::Horizontal);
@@ -136,6 +140,9 @@ void MainWindow::buildActions()
 
     QMenu* data = menuBar()->addMenu(tr("&Data"));
     QAction* splits = data->addAction(tr("&Splits..."), this, &MainWindow::editSplits);
+    QAction* map = data->addAction(tr("Embedding &Map"), this, &MainWindow::showMap);
+    map->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_M));
+    map->setToolTip(tr("Every image placed by a run's embeddings (t-SNE or PCA), coloured by class"));
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
     QAction* reload = m_viewMenu->addAction(tr("&Reload Project"), this, [this] {
@@ -148,10 +155,10 @@ void MainWindow::buildActions()
     reload->setToolTip(tr("Re-read the project (after medsiam-cli changed it)"));
     m_projectActions << reload;
     m_viewMenu->addSeparator();
-    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock})
+    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock})
         m_viewMenu->addAction(d->toggleViewAction());
 
-    m_projectActions << import << importCsv << exportCsv << close << clear << classes << splits;
+    m_projectActions << import << importCsv << exportCsv << close << clear << classes << splits << map;
     updateRecentMenu();
 }
 
@@ -259,12 +266,24 @@ void MainWindow::attachSession()
     m_classesDock->setWidget(m_classes);
     m_summary = new ProjectSummaryView(m_summaryDock);
     m_summaryDock->setWidget(m_summary);
+    m_map = new MapPanel(s, m_mapDock);
+    m_mapDock->setWidget(m_map);
 
     connect(m_browser, &BrowserView::currentImageChanged, m_viewer, &ViewerPanel::showImage);
     connect(m_viewer, &ViewerPanel::sourceChanged, m_tags, &TagsPanel::showFile);
     connect(m_viewer, &ViewerPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
     connect(m_browser, &BrowserView::selectionCountChanged, this, &MainWindow::updateStatus);
-    connect(m_classes, &ClassPanel::classActivated, this, [this](qint64 id) { m_session->labelImages(m_browser->selectedImageIds(), id); });
+    connect(m_classes, &ClassPanel::classActivated, this, [this](qint64 id) { m_session->labelImages(labelTargets(), id); });
+    connect(m_map, &MapPanel::imageActivated, this, [this](qint64 id) {
+        if (!m_browser->showImage(id)) {
+            m_viewer->showImage(id);
+            statusBar()->showMessage(tr("Image %1 is hidden by the browser's filter; it is shown in the viewer.").arg(id), 6000);
+        }
+    });
+    connect(m_map, &MapPanel::selectionChanged, this, [this](int n) {
+        if (n > 1)
+            statusBar()->showMessage(tr("%n image(s) selected on the map: a class key labels them while the map has the focus", nullptr, n), 6000);
+    });
     connect(m_classes, &ClassPanel::editSchemaRequested, this, &MainWindow::editClasses);
     connect(&s, &ProjectSession::labelsChanged, this, &MainWindow::updateStatus);
     // The summary counts by SQL; refresh it once a burst of labeling pauses.
@@ -313,7 +332,7 @@ bool MainWindow::closeProject()
         return false;
     // Dialogs that work on this project go with it.
     qDeleteAll(findChildren<ImportDialog*>());
-    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock}) {
+    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock}) {
         if (QWidget* w = d->widget()) {
             d->setWidget(nullptr);
             delete w;
@@ -323,6 +342,7 @@ bool MainWindow::closeProject()
     m_tags = nullptr;
     m_classes = nullptr;
     m_summary = nullptr;
+    m_map = nullptr;
     if (m_browser) {
         m_central->removeWidget(m_browser);
         delete m_browser;
@@ -364,7 +384,7 @@ void MainWindow::labelSelection(int key)
         statusBar()->showMessage(tr("No class has key %1: add one with Label > Edit Classes.").arg(key), 6000);
         return;
     }
-    const QVector<qint64> ids = m_browser->selectedImageIds();
+    const QVector<qint64> ids = labelTargets();
     if (ids.isEmpty()) {
         statusBar()->showMessage(tr("Select images to label first."), 4000);
         return;
@@ -384,12 +404,34 @@ void MainWindow::labelSelection(int key)
     }
 }
 
+QVector<qint64> MainWindow::labelTargets() const
+{
+    if (m_map && m_mapDock->isVisible()) {
+        const QWidget* focus = QApplication::focusWidget();
+        if (focus && (focus == m_map || m_map->isAncestorOf(focus))) {
+            const QVector<qint64> ids = m_map->view()->selectedImageIds();
+            if (!ids.isEmpty())
+                return ids;
+        }
+    }
+    return m_browser ? m_browser->selectedImageIds() : QVector<qint64>();
+}
+
+void MainWindow::showMap()
+{
+    if (!m_session)
+        return;
+    m_mapDock->show();
+    m_mapDock->raise();
+    m_map->view()->setFocus();
+}
+
 void MainWindow::clearSelectionLabels()
 {
     if (!m_session || !m_browser)
         return;
     try {
-        m_session->labelImages(m_browser->selectedImageIds(), -1);
+        m_session->labelImages(labelTargets(), -1);
     } catch (const core::UserError& e) {
         showError(tr("Cannot clear the label"), QString::fromStdString(e.what()));
     }

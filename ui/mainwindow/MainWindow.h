@@ -16,6 +16,7 @@ namespace medsiam::ui {
 class BrowserView;
 class ClassPanel;
 class ImportDialog;
+class MapPanel;
 class ProjectSession;
 class ProjectSummaryView;
 class TagsPanel;
@@ -44,6 +45,9 @@ public:
     ViewerPanel* viewer() const { return m_viewer; }
     TagsPanel* tags() const { return m_tags; }
     ClassPanel* classPanel() const { return m_classes; }
+    MapPanel* mapPanel() const { return m_map; }
+    /// Shows the embedding map dock (and gives it the focus).
+    void showMap();
     QStringList recentProjects() const;
 
 protected:
@@ -62,6 +66,9 @@ private:
     void rememberRecent(const QString& dir);
     void updateActions();
     void updateStatus();
+    /// The images a label key applies to: the map's selection while the map has the focus and a
+    /// selection, else the browser's.
+    QVector<qint64> labelTargets() const;
     void labelSelection(int key);
     void clearSelectionLabels();
     void newProjectDialog();
@@ -82,10 +89,12 @@ private:
     ViewerPanel* m_viewer = nullptr;
     TagsPanel* m_tags = nullptr;
     ClassPanel* m_classes = nullptr;
+    MapPanel* m_map = nullptr;
     QDockWidget* m_viewerDock;
     QDockWidget* m_tagsDock;
     QDockWidget* m_classesDock;
     QDockWidget* m_summaryDock;
+    QDockWidget* m_mapDock;
     QMenu* m_recentMenu;
     QMenu* m_viewMenu;
     QList<QAction*> m_projectActions;

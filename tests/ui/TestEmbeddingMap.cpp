@@ -1,0 +1,269 @@
+// The embedding map in the desktop window: it lists the runs with a checkpoint, computes a t-SNE
+// or PCA map on a worker thread (drawn while it converges), stores it in the run and shows it
+// again on reopening; a click on a dot shows that image, a drag selects dots for labeling with
+// the class keys; cancel keeps what was reached; a damaged checkpoint or a stale map is explained.
+#include "UiTestSupport.h"
+
+#include "analysis/Embeddings.h"
+#include "io/NpyArray.h"
+#include "map/EmbeddingMapView.h"
+#include "map/MapPanel.h"
+#include "mainwindow/MainWindow.h"
+#include "browser/BrowserView.h"
+#include "models/ModelConfig.h"
+#include "project/Importer.h"
+#include "project/Project.h"
+#include "project/ProjectSession.h"
+#include "system/Runtime.h"
+#include "train/PretrainJob.h"
+#include "util/AtomicFile.h"
+
+#include <QApplication>
+#include <QDockWidget>
+#include <QFile>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QUndoStack>
+
+using namespace medsiam;
+
+namespace {
+
+constexpr int kImages = 60;
+
+// A project of kImages PNGs with classes normal (key 1) and pneumonia (key 2), ten of each
+// labeled, and a two-step SimSiam run of bit-nano: its id.
+std::string makeProjectWithRun(const QString& dir, const QString& src)
+{
+    test::writeImageFolder(src, kImages, 16, true);
+    auto p = core::Project::create(dir.toStdString(), 32);
+    core::ImportOptions o;
+    o.sources = {src.toStdString()};
+    core::importSources(*p, o);
+    const int64_t normal = p->ensureClass("normal"), pneumonia = p->ensureClass("pneumonia");
+    std::vector<std::pair<int64_t, int64_t>> labels;
+    const auto rows = p->catalogue();
+    for (int i = 0; i < 20; ++i)
+        labels.emplace_back(rows[static_cast<size_t>(i)].imageId, i < 10 ? normal : pneumonia);
+    p->setLabels(labels, "user");
+    core::PretrainConfig c;
+    c.model.backbone = core::backbonePreset("bit-nano");
+    c.model.backbone.inChannels = 1;
+    c.model.simsiamHeads = true;
+    c.model.heads = core::defaultHeads(c.model.backbone);
+    c.steps = 2;
+    c.batch = 8;
+    c.inputSize = 16;
+    c.checkpointEvery = 1;
+    const std::string id = core::PretrainJob::create(*p, c);
+    core::PretrainJob job(*p, id);
+    core::JobObserver quiet;
+    core::JobControl control;
+    job.run(quiet, control);
+    return id;
+}
+
+// Opens the project in the shown window and shows the map dock.
+ui::MapPanel* openWithMap(ui::MainWindow& w, const QString& project)
+{
+    w.show();
+    w.activateWindow();
+    if (!QTest::qWaitForWindowActive(&w) || !w.openProject(project))
+        return nullptr;
+    w.showMap();
+    return w.mapPanel();
+}
+
+// Computes a map and waits for it; the `finished` arguments (cancelled, error).
+QList<QVariant> computeAndWait(ui::MapPanel& panel, bool pca)
+{
+    QSignalSpy done(&panel, &ui::MapPanel::computationFinished);
+    if (!panel.compute(pca) || !done.wait(60000))
+        return {};
+    return done.takeFirst();
+}
+
+} // namespace
+
+class TestEmbeddingMap : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QApplication::setOrganizationName("medsiam-tests");
+        QApplication::setApplicationName("test_embedding_map");
+        QSettings().clear();
+        core::configureThreads(2);
+        QVERIFY(m_tmp.isValid());
+        m_project = m_tmp.filePath("p");
+        m_run = QString::fromStdString(makeProjectWithRun(m_project, m_tmp.filePath("src")));
+    }
+
+    void withoutARunTheMapSaysWhatToDo()
+    {
+        QTemporaryDir tmp;
+        test::writeImageFolder(tmp.filePath("src"), 4);
+        {
+            auto p = core::Project::create(tmp.filePath("p").toStdString(), 32);
+            core::ImportOptions o;
+            o.sources = {tmp.filePath("src").toStdString()};
+            core::importSources(*p, o);
+        }
+        ui::MainWindow w;
+        ui::MapPanel* panel = openWithMap(w, tmp.filePath("p"));
+        QVERIFY(panel);
+        QVERIFY(panel->currentRun().isEmpty());
+        QVERIFY(!panel->compute());
+        QVERIFY2(panel->statusText().contains("pretrain or fine-tune"), qPrintable(panel->statusText()));
+        QCOMPARE(panel->view()->pointCount(), 0);
+    }
+
+    void tsneIsDrawnWhileItConvergesAndStored()
+    {
+        const QString stored = m_project + "/runs/" + m_run + "/tsne.npy";
+        QVERIFY(!QFile::exists(stored));
+        ui::MainWindow w;
+        ui::MapPanel* panel = openWithMap(w, m_project);
+        QVERIFY(panel);
+        QCOMPARE(panel->currentRun(), m_run);
+        panel->setPerplexity(5);
+        QSignalSpy frames(panel, &ui::MapPanel::layoutShown);
+        const auto result = computeAndWait(*panel, false);
+        QCOMPARE(result.size(), 2);
+        QCOMPARE(result[0].toBool(), false);             // not cancelled
+        QVERIFY2(result[1].toString().isEmpty(), qPrintable(result[1].toString()));
+        QVERIFY2(frames.size() >= 1, "no intermediate layout was drawn");
+        QCOMPARE(panel->view()->pointCount(), kImages);
+        QVERIFY2(panel->statusText().contains("Stored in the run"), qPrintable(panel->statusText()));
+        const core::NpyArray xy = core::loadNpyFile(stored.toStdString());
+        QCOMPARE(xy.shape, (std::vector<int64_t>{kImages, 2}));
+        // The dots are spread over the view, not piled on one spot.
+        const ui::EmbeddingMapView* view = panel->view();
+        const auto& rows = w.session()->rows();
+        const QPointF a = view->widgetPosition(rows[0].imageId), b = view->widgetPosition(rows[1].imageId);
+        QVERIFY(view->rect().contains(a.toPoint()) && view->rect().contains(b.toPoint()));
+        QVERIFY((a - b).manhattanLength() > 1);
+
+        // PCA: instant, stored apart from the t-SNE map.
+        const auto pca = computeAndWait(*panel, true);
+        QCOMPARE(pca.size(), 2);
+        QVERIFY2(pca[1].toString().isEmpty(), qPrintable(pca[1].toString()));
+        QVERIFY(QFile::exists(m_project + "/runs/" + m_run + "/pca.npy"));
+        QCOMPARE(panel->view()->pointCount(), kImages);
+    }
+
+    void aStoredMapIsShownOnOpening()
+    {
+        ui::MainWindow w;
+        ui::MapPanel* panel = openWithMap(w, m_project);
+        QVERIFY(panel);
+        QCOMPARE(panel->view()->pointCount(), kImages); // no computation
+        QVERIFY2(panel->statusText().startsWith("Stored t-SNE map of 60 image"), qPrintable(panel->statusText()));
+        QVERIFY(!panel->computing());
+    }
+
+    void clickShowsTheImageAndDragLabelsTheSelection()
+    {
+        ui::MainWindow w;
+        ui::MapPanel* panel = openWithMap(w, m_project);
+        QVERIFY(panel);
+        ui::EmbeddingMapView* view = panel->view();
+        QCOMPARE(view->pointCount(), kImages);
+        ui::ProjectSession& s = *w.session();
+        // A click on an image's dot makes it the browser's current image (and the viewer's).
+        const int64_t target = s.rows()[7].imageId;
+        const QPointF at = view->widgetPosition(target);
+        QCOMPARE(view->imageAt(at), qint64(target));
+        QTest::mouseClick(view, Qt::LeftButton, {}, at.toPoint());
+        QCOMPARE(w.browser()->currentImageId(), target);
+        QCOMPARE(view->selectedImageIds(), QVector<qint64>{target});
+        // A drag over the whole view selects every dot; key 2 labels them all while the map has
+        // the focus, as one undoable step.
+        view->setFocus();
+        QTest::mousePress(view, Qt::LeftButton, {}, QPoint(1, 1));
+        QTest::mouseMove(view, QPoint(view->width() / 2, view->height() / 2));
+        QTest::mouseRelease(view, Qt::LeftButton, {}, QPoint(view->width() - 2, view->height() - 2));
+        QCOMPARE(view->selectedImageIds().size(), kImages);
+        const int64_t pneumonia = s.classes()[1].id;
+        QTest::keyClick(view, Qt::Key_2);
+        QCOMPARE(s.labeledCount(pneumonia), int64_t(kImages));
+        QCOMPARE(s.unlabeledCount(), int64_t(0));
+        s.undoStack()->undo();
+        QCOMPARE(s.labeledCount(pneumonia), int64_t(10));
+        QCOMPARE(s.unlabeledCount(), int64_t(kImages - 20));
+        // Escape clears the map's selection; keys then go to the browser's selection again.
+        QTest::keyClick(view, Qt::Key_Escape);
+        QVERIFY(view->selectedImageIds().isEmpty());
+    }
+
+    void cancelKeepsTheStoredMap()
+    {
+        const QString stored = m_project + "/runs/" + m_run + "/tsne.npy";
+        const QByteArray before = [&] {
+            QFile f(stored);
+            return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+        }();
+        QVERIFY(!before.isEmpty());
+        ui::MainWindow w;
+        ui::MapPanel* panel = openWithMap(w, m_project);
+        QVERIFY(panel);
+        QSignalSpy done(panel, &ui::MapPanel::computationFinished);
+        QVERIFY(panel->compute(false));
+        QVERIFY(panel->computing());
+        QVERIFY(!panel->compute(false)); // one at a time
+        panel->cancel();
+        QVERIFY(done.wait(60000));
+        QCOMPARE(done.first()[0].toBool(), true);
+        QVERIFY2(panel->statusText().startsWith("Cancelled"), qPrintable(panel->statusText()));
+        QFile f(stored);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), before);
+    }
+
+    void damagedInputIsExplained()
+    {
+        QTemporaryDir tmp;
+        const QString project = tmp.filePath("p");
+        const std::string run = makeProjectWithRun(project, tmp.filePath("src"));
+        // A stored map that does not match the stored embeddings.
+        const auto rows = [&] {
+            auto p = core::Project::open(project.toStdString());
+            const auto set = core::computeEmbeddings(*p, run, 16);
+            return set.imageIds.size();
+        }();
+        QCOMPARE(rows, size_t(kImages));
+        const float three[6] = {0, 0, 1, 1, 2, 2};
+        core::saveFloatNpy((project + "/runs/").toStdString() + run + "/tsne.npy", three, {3, 2});
+        {
+            ui::MainWindow w;
+            ui::MapPanel* panel = openWithMap(w, project);
+            QVERIFY(panel);
+            QCOMPARE(panel->view()->pointCount(), 0);
+            QVERIFY2(panel->statusText().contains("does not match"), qPrintable(panel->statusText()));
+        }
+        // A damaged checkpoint: the map says why, and nothing is stored.
+        {
+            auto p = core::Project::open(project.toStdString());
+            core::writeFileAtomically(core::runCheckpointPath(*p, run), "not a checkpoint");
+            p->db().exec("DELETE FROM embeddings"); // so that the map must embed with it
+        }
+        ui::MainWindow w;
+        ui::MapPanel* panel = openWithMap(w, project);
+        QVERIFY(panel);
+        const auto result = computeAndWait(*panel, false);
+        QCOMPARE(result.size(), 2);
+        QVERIFY(!result[1].toString().isEmpty());
+        QVERIFY2(panel->statusText().startsWith("The map could not be computed:"), qPrintable(panel->statusText()));
+        QCOMPARE(panel->view()->pointCount(), 0);
+    }
+
+private:
+    QTemporaryDir m_tmp;
+    QString m_project;
+    QString m_run;
+};
+
+QTEST_MAIN(TestEmbeddingMap)
+#include "TestEmbeddingMap.moc"

@@ -1,0 +1,242 @@
+#include "map/MapPanel.h"
+
+#include "io/NpyArray.h"
+#include "map/EmbeddingMapView.h"
+#include "map/MapJob.h"
+#include "project/Project.h"
+#include "project/ProjectSession.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace medsiam::ui {
+
+MapPanel::MapPanel(ProjectSession& session, QWidget* parent) : QWidget(parent), m_session(session)
+{
+    m_run = new QComboBox(this);
+    m_run->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_run->setToolTip(tr("A pretraining or fine-tuning run: its last checkpoint gives every image's embedding"));
+    m_method = new QComboBox(this);
+    m_method->addItem(tr("t-SNE"));
+    m_method->addItem(tr("PCA"));
+    m_method->setToolTip(tr("t-SNE keeps neighbours together; PCA is instant and keeps global distances"));
+    m_perplexity = new QDoubleSpinBox(this);
+    m_perplexity->setRange(2, 200);
+    m_perplexity->setValue(30);
+    m_perplexity->setDecimals(0);
+    m_perplexity->setPrefix(tr("perplexity "));
+    m_perplexity->setToolTip(tr("About how many neighbours each image keeps close (t-SNE)"));
+    m_recompute = new QCheckBox(tr("Recompute embeddings"), this);
+    m_recompute->setToolTip(tr("Embed every image again with the run's last checkpoint, even when embeddings are stored"));
+    m_compute = new QPushButton(tr("Compute Map"), this);
+    m_status = new QLabel(this);
+    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_view = new EmbeddingMapView(session, this);
+
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(new QLabel(tr("Run:"), this));
+    bar->addWidget(m_run, 1);
+    bar->addWidget(m_method);
+    bar->addWidget(m_perplexity);
+    bar->addWidget(m_recompute);
+    bar->addWidget(m_compute);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addLayout(bar);
+    layout->addWidget(m_view, 1);
+    layout->addWidget(m_status);
+
+    connect(m_compute, &QPushButton::clicked, this, [this] {
+        if (computing())
+            cancel();
+        else
+            compute(m_method->currentIndex() == 1);
+    });
+    connect(m_method, &QComboBox::currentIndexChanged, this, [this] {
+        m_perplexity->setEnabled(m_method->currentIndex() == 0);
+        if (!computing())
+            showStoredMap();
+    });
+    connect(m_run, &QComboBox::currentIndexChanged, this, [this] {
+        if (!computing())
+            showStoredMap();
+    });
+    connect(m_view, &EmbeddingMapView::imageActivated, this, &MapPanel::imageActivated);
+    connect(m_view, &EmbeddingMapView::selectionChanged, this, &MapPanel::selectionChanged);
+    connect(&m_session, &ProjectSession::catalogueReloaded, this, &MapPanel::refreshRuns);
+    refreshRuns();
+}
+
+MapPanel::~MapPanel() = default; // the job cancels and joins its thread
+
+void MapPanel::showEvent(QShowEvent* event)
+{
+    QWidget::showEvent(event);
+    if (!computing())
+        refreshRuns(); // runs made by medsiam-cli meanwhile
+}
+
+void MapPanel::refreshRuns()
+{
+    const QString keep = currentRun();
+    const QSignalBlocker block(m_run);
+    m_run->clear();
+    auto runs = m_session.project().runs();
+    std::reverse(runs.begin(), runs.end()); // newest first
+    for (const auto& r : runs) {
+        if (!QFileInfo::exists(QString::fromStdString(core::runCheckpointPath(m_session.project(), r.id))))
+            continue;
+        const QString id = QString::fromStdString(r.id);
+        m_run->addItem(tr("%1 (%2, %3)").arg(id, QString::fromStdString(r.kind), QString::fromStdString(r.state)), id);
+    }
+    const int at = m_run->findData(keep);
+    m_run->setCurrentIndex(at >= 0 ? at : 0);
+    if (!computing())
+        showStoredMap();
+    updateButtons();
+}
+
+bool MapPanel::selectRun(const QString& runId)
+{
+    const int at = m_run->findData(runId);
+    if (at < 0)
+        return false;
+    m_run->setCurrentIndex(at);
+    return true;
+}
+
+QString MapPanel::currentRun() const { return m_run->currentData().toString(); }
+
+bool MapPanel::computing() const { return m_job && m_job->running(); }
+
+void MapPanel::setPerplexity(double p) { m_perplexity->setValue(p); }
+
+QString MapPanel::statusText() const { return m_status->text(); }
+
+void MapPanel::setStatus(const QString& text) { m_status->setText(text); }
+
+void MapPanel::updateButtons()
+{
+    const bool busy = computing();
+    m_compute->setText(busy ? tr("Cancel") : tr("Compute Map"));
+    m_compute->setEnabled(busy || m_run->count() > 0);
+    m_run->setEnabled(!busy);
+    m_method->setEnabled(!busy);
+    m_perplexity->setEnabled(!busy && m_method->currentIndex() == 0);
+    m_recompute->setEnabled(!busy);
+}
+
+void MapPanel::showStoredMap()
+{
+    m_view->clear();
+    if (m_run->count() == 0) {
+        m_view->setPlaceholder(tr("No run with a checkpoint yet.\nPretrain or fine-tune a model (medsiam-cli pretrain / finetune), "
+                                  "then compute its map here."));
+        setStatus(QString());
+        return;
+    }
+    const std::string run = currentRun().toStdString();
+    const bool pca = m_method->currentIndex() == 1;
+    const std::string dir = core::runDir(m_session.project(), run);
+    m_view->setPlaceholder(tr("No %1 map of this run yet: press Compute Map.").arg(m_method->currentText()));
+    setStatus(QString());
+    const QString mapFile = QString::fromStdString(dir + (pca ? "/pca.npy" : "/tsne.npy"));
+    if (!QFileInfo::exists(mapFile))
+        return;
+    try {
+        const core::NpyArray ids = core::loadNpyFile(dir + "/embedding_ids.npy");
+        const core::NpyArray xy = core::loadNpyFile(mapFile.toStdString());
+        if (ids.shape.size() != 1 || xy.shape.size() != 2 || xy.shape[1] != 2 || xy.shape[0] != ids.shape[0]) {
+            setStatus(tr("The stored map does not match the stored embeddings (they were computed again): compute the map again."));
+            return;
+        }
+        QVector<qint64> idv(static_cast<int>(ids.shape[0]));
+        for (int i = 0; i < idv.size(); ++i)
+            idv[i] = ids.asInt(i);
+        QVector<float> xyv(static_cast<int>(xy.elementCount()));
+        for (int i = 0; i < xyv.size(); ++i)
+            xyv[i] = static_cast<float>(xy.asDouble(i));
+        m_view->setMap(idv, xyv);
+        setStatus(tr("Stored %1 map of %n image(s).", nullptr, int(idv.size())).arg(m_method->currentText()));
+    } catch (const std::exception& e) {
+        setStatus(tr("The stored map cannot be read: %1").arg(QString::fromStdString(e.what())));
+    }
+}
+
+bool MapPanel::compute(bool pca)
+{
+    if (computing()) {
+        setStatus(tr("A map is being computed: cancel it first."));
+        return false;
+    }
+    if (m_run->count() == 0) {
+        setStatus(tr("No run with a checkpoint: pretrain or fine-tune a model first."));
+        return false;
+    }
+    const QSignalBlocker block(m_method);
+    m_method->setCurrentIndex(pca ? 1 : 0);
+    MapRequest r;
+    r.projectDir = m_session.dir();
+    r.runId = currentRun();
+    r.pca = pca;
+    r.perplexity = m_perplexity->value();
+    r.recomputeEmbeddings = m_recompute->isChecked();
+    m_job = std::make_unique<MapJob>(r);
+    m_jobIds.clear();
+    connect(m_job.get(), &MapJob::stage, this, &MapPanel::setStatus);
+    connect(m_job.get(), &MapJob::started, this, [this](const QVector<qint64>& ids, qint64 step, int dims) {
+        m_jobIds = ids;
+        m_view->clear();
+        m_view->setPlaceholder(tr("Starting ..."));
+        setStatus(tr("%n image(s), %1-dimensional embeddings of checkpoint step %2", nullptr, int(ids.size())).arg(dims).arg(step));
+    });
+    connect(m_job.get(), &MapJob::layout, this, [this](const QVector<float>& xy, int iteration, int iterations, double kl) {
+        if (m_view->pointCount() == 0)
+            m_view->setMap(m_jobIds, xy);
+        else
+            m_view->updatePositions(xy);
+        QString text = tr("t-SNE iteration %1 of %2").arg(iteration).arg(iterations);
+        if (kl >= 0)
+            text += tr(", KL %1").arg(kl, 0, 'f', 3);
+        setStatus(text);
+        Q_EMIT layoutShown(iteration, iterations);
+    });
+    connect(m_job.get(), &MapJob::finished, this, [this](const QVector<float>& xy, bool cancelled, const QString& error, const QString& summary) {
+        if (error.isEmpty() && !xy.isEmpty()) {
+            if (m_view->pointCount() == 0)
+                m_view->setMap(m_jobIds, xy);
+            else
+                m_view->updatePositions(xy);
+        }
+        if (!error.isEmpty()) {
+            m_view->setPlaceholder(tr("No map: %1").arg(error));
+            setStatus(tr("The map could not be computed: %1").arg(error));
+        } else if (cancelled) {
+            setStatus(tr("Cancelled; showing the layout reached (not stored). %1").arg(summary));
+        } else {
+            setStatus(summary + tr(". Stored in the run."));
+        }
+        updateButtons();
+        Q_EMIT computationFinished(cancelled, error);
+    });
+    setStatus(tr("Loading embeddings ..."));
+    m_job->start();
+    updateButtons();
+    return true;
+}
+
+void MapPanel::cancel()
+{
+    if (m_job)
+        m_job->cancel();
+}
+
+} // namespace medsiam::ui
