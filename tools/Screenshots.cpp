@@ -11,6 +11,7 @@
 #include "project/ProjectSession.h"
 #include "system/Runtime.h"
 #include "train/PretrainJob.h"
+#include "training/TrainingPanel.h"
 #include "viewer/ImageView.h"
 #include "viewer/ViewerPanel.h"
 
@@ -141,8 +142,7 @@ int main(int argc, char** argv)
     settle(800);
     ok &= save(&w, out + QStringLiteral("/viewer.png"));
 
-    // The embedding map: a short SimSiam run of bit-nano, its t-SNE map coloured by class, the
-    // viewer on a clicked dot.
+    // Training: a short SimSiam run of bit-nano through the training panel, its curves live.
     medsiam::core::configureThreads(0);
     std::string run;
     {
@@ -152,16 +152,28 @@ int main(int argc, char** argv)
         c.model.backbone.inChannels = 1;
         c.model.simsiamHeads = true;
         c.model.heads = medsiam::core::defaultHeads(c.model.backbone);
-        c.steps = 60;
+        c.steps = 150;
         c.batch = 64;
         c.inputSize = 32;
-        c.checkpointEvery = 60;
+        c.checkpointEvery = 50;
+        c.monitorEvery = 25;
         run = medsiam::core::PretrainJob::create(*p, c);
-        medsiam::core::PretrainJob job(*p, run);
-        medsiam::core::JobObserver quiet;
-        medsiam::core::JobControl control;
-        job.run(quiet, control);
     }
+    w.showTraining();
+    auto* trainingDock = w.findChild<QDockWidget*>(QStringLiteral("trainingDock"));
+    w.resizeDocks({trainingDock}, {480}, Qt::Vertical);
+    medsiam::ui::TrainingPanel* training = w.trainingPanel();
+    bool trained = false;
+    QObject::connect(training, &medsiam::ui::TrainingPanel::runFinished, [&] { trained = true; });
+    training->startRun(QString::fromStdString(run), medsiam::ui::TrainingJob::Kind::Pretrain);
+    if (!waitFor([&] { return trained; }, 600000)) {
+        std::fprintf(stderr, "the training did not finish\n");
+        return 1;
+    }
+    settle(800);
+    ok &= save(&w, out + QStringLiteral("/training.png"));
+
+    // The embedding map of that run, the viewer on a clicked dot.
     w.showMap();
     auto* mapDock = w.findChild<QDockWidget*>(QStringLiteral("mapDock"));
     w.resizeDocks({mapDock}, {560}, Qt::Vertical);

@@ -7,6 +7,7 @@
 #include "labels/LabelTableDialog.h"
 #include "map/EmbeddingMapView.h"
 #include "map/MapPanel.h"
+#include "training/TrainingPanel.h"
 #include "mainwindow/ProjectSummaryView.h"
 #include "project/Importer.h"
 #include "project/NewProjectDialog.h"
@@ -70,6 +71,7 @@ MainWindow::~MainWindow()
     // The views refer to the session: remove them first. An import still running is cancelled
     // (its job joins its thread as the dialog goes).
     qDeleteAll(findChildren<ImportDialog*>());
+    m_closing = true; // a training run stops without asking (its job writes a checkpoint)
     closeProject();
 }
 
@@ -87,6 +89,9 @@ void MainWindow::buildDocks()
     m_summaryDock = dock(tr("Project"), "summaryDock", Qt::LeftDockWidgetArea);
     m_mapDock = dock(tr("Embedding Map"), "mapDock", Qt::BottomDockWidgetArea);
     m_mapDock->hide(); // until asked for (Data > Embedding Map)
+    m_trainingDock = dock(tr("Training"), "trainingDock", Qt::BottomDockWidgetArea);
+    m_trainingDock->hide(); // until asked for (Train menu)
+    tabifyDockWidget(m_trainingDock, m_mapDock);
     splitDockWidget(m_viewerDock, m_tagsDock, Qt::Vertical);
     resizeDocks({m_viewerDock}, {520}, Qt::Horizontal);
     resizeDocks({m_classesDock}, {240}, Qt::Horizontal);
@@ -144,6 +149,20 @@ void MainWindow::buildActions()
     map->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_M));
     map->setToolTip(tr("Every image placed by a run's embeddings (t-SNE or PCA), coloured by class"));
 
+    QMenu* train = menuBar()->addMenu(tr("&Train"));
+    QAction* pretrain = train->addAction(tr("New SimSiam &Pretraining..."), this, [this] {
+        showTraining();
+        m_training->newRun(TrainingJob::Kind::Pretrain);
+    });
+    pretrain->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+    QAction* finetune = train->addAction(tr("New &Fine-tuning..."), this, [this] {
+        showTraining();
+        m_training->newRun(TrainingJob::Kind::Finetune);
+    });
+    QAction* trainingPanel = train->addAction(tr("&Training Runs"), this, &MainWindow::showTraining);
+    trainingPanel->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T));
+    m_projectActions << pretrain << finetune << trainingPanel;
+
     m_viewMenu = menuBar()->addMenu(tr("&View"));
     QAction* reload = m_viewMenu->addAction(tr("&Reload Project"), this, [this] {
         if (m_session) {
@@ -155,7 +174,7 @@ void MainWindow::buildActions()
     reload->setToolTip(tr("Re-read the project (after medsiam-cli changed it)"));
     m_projectActions << reload;
     m_viewMenu->addSeparator();
-    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock})
+    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock, m_trainingDock})
         m_viewMenu->addAction(d->toggleViewAction());
 
     m_projectActions << import << importCsv << exportCsv << close << clear << classes << splits << map;
@@ -268,6 +287,8 @@ void MainWindow::attachSession()
     m_summaryDock->setWidget(m_summary);
     m_map = new MapPanel(s, m_mapDock);
     m_mapDock->setWidget(m_map);
+    m_training = new TrainingPanel(s, m_trainingDock);
+    m_trainingDock->setWidget(m_training);
 
     connect(m_browser, &BrowserView::currentImageChanged, m_viewer, &ViewerPanel::showImage);
     connect(m_viewer, &ViewerPanel::sourceChanged, m_tags, &TagsPanel::showFile);
@@ -279,6 +300,10 @@ void MainWindow::attachSession()
             m_viewer->showImage(id);
             statusBar()->showMessage(tr("Image %1 is hidden by the browser's filter; it is shown in the viewer.").arg(id), 6000);
         }
+    });
+    connect(m_training, &TrainingPanel::runFinished, this, [this](const QString& run, const QString& state) {
+        statusBar()->showMessage(tr("Run %1 %2").arg(run, state), 8000);
+        m_map->refreshRuns(); // a new checkpoint to map
     });
     connect(m_map, &MapPanel::selectionChanged, this, [this](int n) {
         if (n > 1)
@@ -328,11 +353,11 @@ bool MainWindow::closeProject()
 {
     if (!m_session)
         return true;
-    if (importRunning())
+    if (importRunning() || !trainingMayStop())
         return false;
     // Dialogs that work on this project go with it.
     qDeleteAll(findChildren<ImportDialog*>());
-    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock}) {
+    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock, m_trainingDock}) {
         if (QWidget* w = d->widget()) {
             d->setWidget(nullptr);
             delete w;
@@ -343,6 +368,7 @@ bool MainWindow::closeProject()
     m_classes = nullptr;
     m_summary = nullptr;
     m_map = nullptr;
+    m_training = nullptr;
     if (m_browser) {
         m_central->removeWidget(m_browser);
         delete m_browser;
@@ -415,6 +441,26 @@ QVector<qint64> MainWindow::labelTargets() const
         }
     }
     return m_browser ? m_browser->selectedImageIds() : QVector<qint64>();
+}
+
+void MainWindow::showTraining()
+{
+    if (!m_session)
+        return;
+    m_trainingDock->show();
+    m_trainingDock->raise();
+}
+
+bool MainWindow::trainingMayStop()
+{
+    if (!m_training || !m_training->training() || m_closing)
+        return true;
+    const auto answer = QMessageBox::question(this, tr("A run is training"),
+                                              tr("Run %1 is training. Stop it now? A checkpoint is written, and Train > Training Runs > "
+                                                 "Continue resumes it later.")
+                                                  .arg(m_training->currentRun()),
+                                              QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+    return answer == QMessageBox::Yes;
 }
 
 void MainWindow::showMap()
@@ -531,7 +577,7 @@ void MainWindow::dropEvent(QDropEvent* event)
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
-    if (importRunning()) {
+    if (importRunning() || !trainingMayStop()) {
         event->ignore();
         return;
     }

@@ -17,6 +17,7 @@ class BrowserView;
 class ClassPanel;
 class ImportDialog;
 class MapPanel;
+class TrainingPanel;
 class ProjectSession;
 class ProjectSummaryView;
 class TagsPanel;
@@ -46,6 +47,9 @@ public:
     TagsPanel* tags() const { return m_tags; }
     ClassPanel* classPanel() const { return m_classes; }
     MapPanel* mapPanel() const { return m_map; }
+    TrainingPanel* trainingPanel() const { return m_training; }
+    /// Shows the training dock.
+    void showTraining();
     /// Shows the embedding map dock (and gives it the focus).
     void showMap();
     QStringList recentProjects() const;
@@ -90,11 +94,16 @@ private:
     TagsPanel* m_tags = nullptr;
     ClassPanel* m_classes = nullptr;
     MapPanel* m_map = nullptr;
+    TrainingPanel* m_training = nullptr;
     QDockWidget* m_viewerDock;
     QDockWidget* m_tagsDock;
     QDockWidget* m_classesDock;
     QDockWidget* m_summaryDock;
     QDockWidget* m_mapDock;
+    QDockWidget* m_trainingDock;
+    bool m_closing = false;
+    /// True (after asking) when no run trains, or the user chose to stop it.
+    bool trainingMayStop();
     QMenu* m_recentMenu;
     QMenu* m_viewMenu;
     QList<QAction*> m_projectActions;

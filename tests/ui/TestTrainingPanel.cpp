@@ -1,0 +1,244 @@
+// Training from the desktop window: a run is set up in the new-run dialog, trains on a worker
+// thread while its curves grow (loss, the collapse monitor against its healthy level, kNN or
+// validation monitors), stops with a checkpoint and continues without repeating a step, and its
+// curves come back from metrics.jsonl on reopening. Settings the engine refuses are explained
+// and the dialog stays open.
+#include "UiTestSupport.h"
+
+#include "mainwindow/MainWindow.h"
+#include "map/MapPanel.h"
+#include "project/Importer.h"
+#include "project/Project.h"
+#include "project/ProjectSession.h"
+#include "system/Runtime.h"
+#include "training/NewRunDialog.h"
+#include "training/TrainingPanel.h"
+
+#include <QApplication>
+#include <QComboBox>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+
+#include <functional>
+
+using namespace medsiam;
+
+namespace {
+
+constexpr int kImages = 60;
+
+// kImages noisy PNGs; with `classes`, the classes normal and pneumonia, the first 40 images
+// labeled alternately and split 30 train / 10 val; the rest unlabeled in train.
+void makeProject(const QString& dir, const QString& src, bool classes)
+{
+    test::writeImageFolder(src, kImages, 16, true);
+    auto p = core::Project::create(dir.toStdString(), 32);
+    core::ImportOptions o;
+    o.sources = {src.toStdString()};
+    core::importSources(*p, o);
+    const int64_t normal = p->ensureClass("normal");
+    if (!classes)
+        return;
+    const int64_t pneumonia = p->ensureClass("pneumonia");
+    std::vector<std::pair<int64_t, int64_t>> labels;
+    std::vector<std::pair<int64_t, std::string>> splits;
+    const auto rows = p->catalogue();
+    for (int i = 0; i < kImages; ++i) {
+        const int64_t id = rows[static_cast<size_t>(i)].imageId;
+        if (i < 40)
+            labels.emplace_back(id, i % 2 ? pneumonia : normal);
+        splits.emplace_back(id, i >= 30 && i < 40 ? "val" : "train");
+    }
+    p->setLabels(labels, "user");
+    p->replaceSplits(splits);
+}
+
+// Runs `act` on the next modal dialog of type T once it is shown (polling the event loop).
+template <class T>
+void onModal(std::function<void(T*)> act)
+{
+    auto* timer = new QTimer;
+    timer->setInterval(20);
+    QObject::connect(timer, &QTimer::timeout, [timer, act] {
+        if (auto* d = qobject_cast<T*>(QApplication::activeModalWidget())) {
+            timer->stop();
+            timer->deleteLater();
+            act(d);
+        }
+    });
+    timer->start();
+}
+
+// A small, quick run: `steps` steps of batch 8 at 16 px.
+void smallRun(ui::NewRunDialog* d, int steps)
+{
+    d->steps()->setValue(steps);
+    d->batch()->setValue(8);
+    d->inputSize()->setValue(16);
+}
+
+ui::TrainingPanel* openWithTraining(ui::MainWindow& w, const QString& project)
+{
+    w.show();
+    if (!QTest::qWaitForWindowExposed(&w) || !w.openProject(project))
+        return nullptr;
+    w.showTraining();
+    return w.trainingPanel();
+}
+
+} // namespace
+
+class TestTrainingPanel : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QApplication::setOrganizationName("medsiam-tests");
+        QApplication::setApplicationName("test_training_panel");
+        QSettings().clear();
+        core::configureThreads(2);
+        QVERIFY(m_tmp.isValid());
+        m_project = m_tmp.filePath("p");
+        makeProject(m_project, m_tmp.filePath("src"), true);
+    }
+
+    void pretrainingShowsItsCurvesAsItTrains()
+    {
+        ui::MainWindow w;
+        ui::TrainingPanel* panel = openWithTraining(w, m_project);
+        QVERIFY(panel);
+        QVERIFY2(panel->statusText().contains("No training run yet"), qPrintable(panel->statusText()));
+        QSignalSpy finished(panel, &ui::TrainingPanel::runFinished);
+        onModal<ui::NewRunDialog>([](ui::NewRunDialog* d) {
+            smallRun(d, 12);
+            d->accept();
+        });
+        QVERIFY(panel->newRun(ui::TrainingJob::Kind::Pretrain));
+        QVERIFY(panel->training());
+        QVERIFY(finished.wait(120000));
+        QCOMPARE(finished.first()[1].toString(), QString("completed"));
+        m_pretrainRun = finished.first()[0].toString();
+        QCOMPARE(panel->currentRun(), m_pretrainRun);
+        QCOMPARE(panel->curvePoints("loss"), 12);
+        QCOMPARE(panel->curvePoints("output std"), 12);
+        QCOMPARE(panel->curvePoints("healthy"), 2);
+        QVERIFY(panel->curvePoints("kNN accuracy") >= 1); // after each epoch of 50 images
+        QCOMPARE(panel->curvePoints("val balanced accuracy"), 0);
+        QVERIFY2(panel->statusText().contains("completed"), qPrintable(panel->statusText()));
+        // The new checkpoint can be mapped at once.
+        QVERIFY(w.mapPanel()->selectRun(m_pretrainRun));
+    }
+
+    void stopWritesACheckpointAndContinueResumes()
+    {
+        ui::MainWindow w;
+        ui::TrainingPanel* panel = openWithTraining(w, m_project);
+        QVERIFY(panel);
+        QSignalSpy finished(panel, &ui::TrainingPanel::runFinished);
+        onModal<ui::NewRunDialog>([](ui::NewRunDialog* d) {
+            smallRun(d, 400);
+            d->accept();
+        });
+        QVERIFY(panel->newRun(ui::TrainingJob::Kind::Pretrain));
+        QTRY_VERIFY_WITH_TIMEOUT(panel->curvePoints("loss") >= 3, 60000);
+        panel->cancel();
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(finished.first()[1].toString(), QString("cancelled"));
+        const QString run = finished.first()[0].toString();
+        const int reached = panel->curvePoints("loss");
+        QVERIFY(reached >= 3 && reached < 400);
+        QVERIFY2(panel->statusText().contains("Continue resumes"), qPrintable(panel->statusText()));
+        // Continue: from the checkpoint to the end, each step once on the curve.
+        QVERIFY(panel->startRun(run, ui::TrainingJob::Kind::Pretrain));
+        QVERIFY(finished.wait(180000));
+        QCOMPARE(finished.last()[1].toString(), QString("completed"));
+        QCOMPARE(panel->curvePoints("loss"), 400);
+    }
+
+    void aFinishedRunsCurvesComeBack()
+    {
+        QVERIFY(!m_pretrainRun.isEmpty());
+        ui::MainWindow w;
+        ui::TrainingPanel* panel = openWithTraining(w, m_project);
+        QVERIFY(panel);
+        QVERIFY(panel->selectRun(m_pretrainRun));
+        QCOMPARE(panel->curvePoints("loss"), 12);
+        QCOMPARE(panel->curvePoints("output std"), 12);
+        QCOMPARE(panel->curvePoints("healthy"), 2);
+        QVERIFY(panel->curvePoints("kNN accuracy") >= 1);
+        QVERIFY2(panel->statusText().contains("completed, 12 step"), qPrintable(panel->statusText()));
+    }
+
+    void finetuningShowsValidationMetrics()
+    {
+        ui::MainWindow w;
+        ui::TrainingPanel* panel = openWithTraining(w, m_project);
+        QVERIFY(panel);
+        QSignalSpy finished(panel, &ui::TrainingPanel::runFinished);
+        const QString from = m_pretrainRun;
+        onModal<ui::NewRunDialog>([from](ui::NewRunDialog* d) {
+            smallRun(d, 6);
+            // Start from the SimSiam run: the paper's pipeline.
+            const int at = d->init()->findData(QStringLiteral("run:") + from);
+            if (at >= 0)
+                d->init()->setCurrentIndex(at);
+            d->accept();
+        });
+        QVERIFY(panel->newRun(ui::TrainingJob::Kind::Finetune));
+        QVERIFY(finished.wait(120000));
+        QCOMPARE(finished.first()[1].toString(), QString("completed"));
+        QCOMPARE(panel->curvePoints("loss"), 6);
+        QVERIFY(panel->curvePoints("val balanced accuracy") >= 1);
+        QVERIFY(panel->curvePoints("val ROC AUC") >= 1);
+        QCOMPARE(panel->curvePoints("output std"), 0); // no collapse monitor for a classifier
+    }
+
+    void refusedSettingsAreExplainedAndKept()
+    {
+        QTemporaryDir tmp;
+        makeProject(tmp.filePath("p"), tmp.filePath("src"), false); // one class only
+        ui::MainWindow w;
+        ui::TrainingPanel* panel = openWithTraining(w, tmp.filePath("p"));
+        QVERIFY(panel);
+        QString error;
+        int stepsKept = 0;
+        onModal<ui::NewRunDialog>([&](ui::NewRunDialog* d) {
+            d->steps()->setValue(7);
+            onModal<QMessageBox>([](QMessageBox* box) { box->accept(); });
+            d->accept(); // refused: one class
+            error = d->lastError();
+            stepsKept = d->isVisible() ? d->steps()->value() : -1;
+            d->reject();
+        });
+        QVERIFY(!panel->newRun(ui::TrainingJob::Kind::Finetune));
+        QVERIFY2(error.contains("needs labeled images of at least two"), qPrintable(error));
+        QCOMPARE(stepsKept, 7); // the dialog stayed open with what was typed
+        // Pretraining needs no labels, but a weights file that is not there is refused.
+        onModal<ui::NewRunDialog>([&](ui::NewRunDialog* d) {
+            d->init()->setCurrentIndex(d->init()->findData(QStringLiteral("file")));
+            d->initFile()->setText(QStringLiteral("/no/such/weights.npz"));
+            onModal<QMessageBox>([](QMessageBox* box) { box->accept(); });
+            d->accept();
+            error = d->lastError();
+            d->reject();
+        });
+        QVERIFY(!panel->newRun(ui::TrainingJob::Kind::Pretrain));
+        QVERIFY2(error.contains("'/no/such/weights.npz' does not exist"), qPrintable(error));
+        QVERIFY(!panel->training());
+        QVERIFY(panel->currentRun().isEmpty()); // no run was created
+    }
+
+private:
+    QTemporaryDir m_tmp;
+    QString m_project;
+    QString m_pretrainRun;
+};
+
+QTEST_MAIN(TestTrainingPanel)
+#include "TestTrainingPanel.moc"

@@ -1,0 +1,62 @@
+#pragma once
+// A pretraining or fine-tuning run of the open project, trained on a worker thread with its own
+// project connection, reporting to the GUI thread through queued signals.
+#include <QObject>
+#include <QString>
+
+#include <memory>
+#include <thread>
+
+namespace medsiam::core {
+class JobControl;
+}
+
+namespace medsiam::ui {
+
+/// One point of a run's curves, as the job reports it or as metrics.jsonl holds it.
+struct CurvePoint {
+    enum Kind { Loss, Collapse, KnnAccuracy, KnnBalanced, ValBalanced, ValAuc };
+    Kind kind;
+    double step;
+    double value;
+};
+
+class TrainingJob : public QObject {
+    Q_OBJECT
+public:
+    enum class Kind { Pretrain, Finetune };
+    /// The run must exist (created with PretrainJob::create or FinetuneJob::create); an unfinished
+    /// one continues from its last checkpoint.
+    TrainingJob(QString projectDir, QString runId, Kind kind, QObject* parent = nullptr);
+    ~TrainingJob() override; // cancels (a checkpoint is written) and waits
+    void start();
+    void cancel();
+    void setPaused(bool paused);
+    bool paused() const;
+    bool running() const { return m_running; }
+    QString runId() const { return m_runId; }
+
+Q_SIGNALS:
+    /// At most every 100 ms (and always for the last step): progress and the latest numbers.
+    void progress(qint64 step, qint64 totalSteps, double imagesPerSecond, double etaSeconds, const QString& text);
+    /// New curve points (queued in batches).
+    void points(const QVector<medsiam::ui::CurvePoint>& points);
+    /// The collapse monitor's healthy level (1 / sqrt(dim)), once known.
+    void healthyCollapse(double level);
+    void warning(const QString& text);
+    /// The run ended: "completed", "cancelled" or "failed", with the job's message.
+    void finished(const QString& state, const QString& message);
+
+private:
+    class Observer;
+    QString m_dir, m_runId;
+    Kind m_kind;
+    std::unique_ptr<core::JobControl> m_control;
+    std::unique_ptr<Observer> m_observer;
+    std::thread m_thread;
+    bool m_running = false;
+};
+
+} // namespace medsiam::ui
+
+Q_DECLARE_METATYPE(medsiam::ui::CurvePoint)
