@@ -13,9 +13,12 @@
 #include "system/Runtime.h"
 #include "training/NewRunDialog.h"
 #include "training/TrainingPanel.h"
+#include "models/ModelConfig.h"
+#include "train/PretrainJob.h"
 
 #include <QApplication>
 #include <QComboBox>
+#include <QFile>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QSettings>
@@ -199,6 +202,36 @@ private Q_SLOTS:
         QCOMPARE(panel->curvePoints("output std"), 0); // no collapse monitor for a classifier
     }
 
+    void aFailingRunSaysWhy()
+    {
+        // A run set up elsewhere (medsiam-cli, or an older project) with a batch larger than the
+        // images: it starts, fails, and the panel says why.
+        QString run;
+        {
+            auto p = core::Project::open(m_project.toStdString());
+            core::PretrainConfig c;
+            c.model.backbone = core::backbonePreset("bit-nano");
+            c.model.backbone.inChannels = 1;
+            c.model.simsiamHeads = true;
+            c.model.heads = core::defaultHeads(c.model.backbone);
+            c.steps = 4;
+            c.batch = 100;
+            c.inputSize = 16;
+            run = QString::fromStdString(core::PretrainJob::create(*p, c));
+        }
+        ui::MainWindow w;
+        ui::TrainingPanel* panel = openWithTraining(w, m_project);
+        QVERIFY(panel);
+        QSignalSpy finished(panel, &ui::TrainingPanel::runFinished);
+        QVERIFY(panel->startRun(run, ui::TrainingJob::Kind::Pretrain));
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(finished.first()[1].toString(), QString("failed"));
+        QVERIFY2(panel->statusText().contains("failed") && panel->statusText().contains("at least one full batch"),
+                 qPrintable(panel->statusText()));
+        QVERIFY(!panel->training());
+        QCOMPARE(panel->currentRun(), run);
+    }
+
     void refusedSettingsAreExplainedAndKept()
     {
         QTemporaryDir tmp;
@@ -230,6 +263,34 @@ private Q_SLOTS:
         });
         QVERIFY(!panel->newRun(ui::TrainingJob::Kind::Pretrain));
         QVERIFY2(error.contains("'/no/such/weights.npz' does not exist"), qPrintable(error));
+        // A file that holds no weights.
+        const QString garbage = tmp.filePath("weights.npz");
+        {
+            QFile f(garbage);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("these are not weights");
+        }
+        onModal<ui::NewRunDialog>([&](ui::NewRunDialog* d) {
+            d->init()->setCurrentIndex(d->init()->findData(QStringLiteral("file")));
+            smallRun(d, 4);
+            d->initFile()->setText(garbage);
+            onModal<QMessageBox>([](QMessageBox* box) { box->accept(); });
+            d->accept();
+            error = d->lastError();
+            d->reject();
+        });
+        QVERIFY(!panel->newRun(ui::TrainingJob::Kind::Pretrain));
+        QVERIFY2(error.contains("weights.npz"), qPrintable(error));
+        // A batch larger than the images to train on.
+        onModal<ui::NewRunDialog>([&](ui::NewRunDialog* d) {
+            d->batch()->setValue(100);
+            onModal<QMessageBox>([](QMessageBox* box) { box->accept(); });
+            d->accept();
+            error = d->lastError();
+            d->reject();
+        });
+        QVERIFY(!panel->newRun(ui::TrainingJob::Kind::Pretrain));
+        QVERIFY2(error.contains("at least one full batch: 60 images outside val and test, batch 100"), qPrintable(error));
         QVERIFY(!panel->training());
         QVERIFY(panel->currentRun().isEmpty()); // no run was created
     }

@@ -217,6 +217,12 @@ void NewRunDialog::accept()
             c.stopGradient = m_stopGradient->isChecked();
             c.checkpointEvery = std::min<int64_t>(50, c.steps);
             c.augment = core::AugmentConfig::fromJson(project.setting("augment", "{}"));
+            int64_t pool = 0;
+            for (const auto& r : m_session.rows())
+                pool += r.split != "val" && r.split != "test";
+            if (pool < c.batch)
+                throw core::UserError("SimSiam needs at least one full batch: " + std::to_string(pool) +
+                                      " images outside val and test, batch " + std::to_string(c.batch));
             m_runId = QString::fromStdString(core::PretrainJob::create(project, c));
         } else {
             core::FinetuneConfig c;
