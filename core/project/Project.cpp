@@ -7,6 +7,7 @@
 #include "util/Text.h"
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 
@@ -356,6 +357,26 @@ void Project::storePredictions(const std::string& runId, const std::vector<Predi
         s.bind(5, probs).run();
     }
     tx.commit();
+}
+
+std::vector<PredictionRecord> Project::predictions(const std::string& runId)
+{
+    std::vector<PredictionRecord> out;
+    auto s = m_db->prepare("SELECT image_id, split, truth, probabilities FROM predictions WHERE run_id=? ORDER BY image_id");
+    s.bind(1, runId);
+    while (s.step()) {
+        PredictionRecord p;
+        p.imageId = s.columnInt(0);
+        p.split = s.columnText(1);
+        p.truth = s.columnIsNull(2) ? -1 : static_cast<int>(s.columnInt(2));
+        const auto probs = nlohmann::json::parse(s.columnText(3), nullptr, false);
+        if (probs.is_array())
+            for (const auto& v : probs)
+                if (v.is_number())
+                    p.probabilities.push_back(v.get<float>());
+        out.push_back(std::move(p));
+    }
+    return out;
 }
 
 std::vector<ClassInfo> Project::classes()

@@ -119,6 +119,8 @@ public:
     std::vector<RunRecord> runs();
     /// Replaces a run's stored predictions, in one transaction.
     void storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions);
+    /// A run's stored predictions in image-id order (empty when it has none).
+    std::vector<PredictionRecord> predictions(const std::string& runId);
     /// Sets or replaces an image's label. `source` says where it came from (csv, npz, folder, user).
     void setLabel(int64_t imageId, int64_t classId, const std::string& source);
     void clearLabel(int64_t imageId);

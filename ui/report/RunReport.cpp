@@ -322,21 +322,14 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
     for (const auto& c : classes)
         csv += ",p_" + core::csvField(c);
     csv += "\n";
-    {
-        auto s = project.db().prepare("SELECT image_id, split, truth, probabilities FROM predictions WHERE run_id=? ORDER BY image_id");
-        s.bind(1, runId);
-        while (s.step()) {
-            const auto probs = nlohmann::json::parse(s.columnText(3)).get<std::vector<float>>();
-            const int truth = s.columnIsNull(2) ? -1 : static_cast<int>(s.columnInt(2));
-            const std::string split = s.columnText(1);
-            csv += std::to_string(s.columnInt(0)) + "," + split + "," +
-                   (truth >= 0 ? core::csvField(classes[static_cast<size_t>(truth)]) : std::string());
-            for (float v : probs)
-                csv += "," + std::to_string(v);
-            csv += "\n";
-            if (truth >= 0 && probs.size() == classes.size())
-                bySplit[split].emplace_back(truth, probs);
-        }
+    for (const auto& pr : project.predictions(runId)) {
+        csv += std::to_string(pr.imageId) + "," + pr.split + "," +
+               (pr.truth >= 0 ? core::csvField(classes[static_cast<size_t>(pr.truth)]) : std::string());
+        for (float v : pr.probabilities)
+            csv += "," + std::to_string(v);
+        csv += "\n";
+        if (pr.truth >= 0 && pr.probabilities.size() == classes.size())
+            bySplit[pr.split].emplace_back(pr.truth, pr.probabilities);
     }
     if (!bySplit.empty()) {
         core::writeFileAtomically(outDir + "/predictions.csv", csv);
