@@ -12,6 +12,10 @@
 #include "system/Runtime.h"
 #include "train/PretrainJob.h"
 #include "training/TrainingPanel.h"
+#include "results/ResultsPanel.h"
+#include "train/FinetuneJob.h"
+#include <QListWidget>
+#include <QTableWidget>
 #include "viewer/ImageView.h"
 #include "viewer/ViewerPanel.h"
 
@@ -173,7 +177,45 @@ int main(int argc, char** argv)
     settle(800);
     ok &= save(&w, out + QStringLiteral("/training.png"));
 
-    // The embedding map of that run, the viewer on a clicked dot.
+    // Classification results: fine-tuning from that SimSiam run, its test confusion matrix and
+    // the normal images it called pneumonia.
+    {
+        auto p = medsiam::core::Project::open(w.session()->dir().toStdString());
+        medsiam::core::FinetuneConfig c;
+        c.model.backbone = medsiam::core::backbonePreset("bit-nano");
+        c.model.backbone.inChannels = 1;
+        c.model.backbone.numClasses = 2;
+        c.initWeights = medsiam::core::lastCheckpoint(*p, run);
+        c.steps = 150;
+        c.batch = 64;
+        c.microBatch = 64;
+        c.lr = 0.1; // at batch 512: 0.0125 here
+        c.crop = 32;
+        c.balancedSampler = true;
+        const std::string tuned = medsiam::core::FinetuneJob::create(*p, c);
+        trained = false;
+        training->startRun(QString::fromStdString(tuned), medsiam::ui::TrainingJob::Kind::Finetune);
+        if (!waitFor([&] { return trained; }, 600000)) {
+            std::fprintf(stderr, "the fine-tuning did not finish\n");
+            return 1;
+        }
+        w.showResults();
+        medsiam::ui::ResultsPanel* results = w.resultsPanel();
+        results->refreshRuns();
+        results->selectRun(QString::fromStdString(tuned));
+        results->selectSplit(QStringLiteral("test"));
+        results->confusion()->setCurrentCell(0, 1);
+        results->showCell(0, 1);
+        if (QListWidget* list = results->cellImages(); list->count() > 0) { // the most confident error, viewed
+            list->setCurrentRow(0);
+            Q_EMIT list->itemActivated(list->item(0));
+        }
+        waitFor([&] { return !w.viewer()->loading(); }, 10000);
+        settle(800);
+        ok &= save(&w, out + QStringLiteral("/results.png"));
+    }
+
+    // The embedding map of the SimSiam run, the viewer on a clicked dot.
     w.showMap();
     auto* mapDock = w.findChild<QDockWidget*>(QStringLiteral("mapDock"));
     w.resizeDocks({mapDock}, {560}, Qt::Vertical);

@@ -7,6 +7,7 @@
 #include "labels/LabelTableDialog.h"
 #include "map/EmbeddingMapView.h"
 #include "map/MapPanel.h"
+#include "results/ResultsPanel.h"
 #include "training/TrainingPanel.h"
 #include "mainwindow/ProjectSummaryView.h"
 #include "project/Importer.h"
@@ -91,7 +92,10 @@ void MainWindow::buildDocks()
     m_mapDock->hide(); // until asked for (Data > Embedding Map)
     m_trainingDock = dock(tr("Training"), "trainingDock", Qt::BottomDockWidgetArea);
     m_trainingDock->hide(); // until asked for (Train menu)
+    m_resultsDock = dock(tr("Results"), "resultsDock", Qt::BottomDockWidgetArea);
+    m_resultsDock->hide(); // until asked for (Train menu)
     tabifyDockWidget(m_trainingDock, m_mapDock);
+    tabifyDockWidget(m_trainingDock, m_resultsDock);
     splitDockWidget(m_viewerDock, m_tagsDock, Qt::Vertical);
     resizeDocks({m_viewerDock}, {520}, Qt::Horizontal);
     resizeDocks({m_classesDock}, {240}, Qt::Horizontal);
@@ -161,7 +165,10 @@ void MainWindow::buildActions()
     });
     QAction* trainingPanel = train->addAction(tr("&Training Runs"), this, &MainWindow::showTraining);
     trainingPanel->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T));
-    m_projectActions << pretrain << finetune << trainingPanel;
+    QAction* results = train->addAction(tr("Classification &Results"), this, &MainWindow::showResults);
+    results->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
+    results->setToolTip(tr("A fine-tuned run's metrics and confusion matrix, with the images behind each cell"));
+    m_projectActions << pretrain << finetune << trainingPanel << results;
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
     QAction* reload = m_viewMenu->addAction(tr("&Reload Project"), this, [this] {
@@ -174,7 +181,7 @@ void MainWindow::buildActions()
     reload->setToolTip(tr("Re-read the project (after medsiam-cli changed it)"));
     m_projectActions << reload;
     m_viewMenu->addSeparator();
-    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock, m_trainingDock})
+    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock, m_trainingDock, m_resultsDock})
         m_viewMenu->addAction(d->toggleViewAction());
 
     m_projectActions << import << importCsv << exportCsv << close << clear << classes << splits << map;
@@ -289,21 +296,20 @@ void MainWindow::attachSession()
     m_mapDock->setWidget(m_map);
     m_training = new TrainingPanel(s, m_trainingDock);
     m_trainingDock->setWidget(m_training);
+    m_results = new ResultsPanel(s, m_resultsDock);
+    m_resultsDock->setWidget(m_results);
 
     connect(m_browser, &BrowserView::currentImageChanged, m_viewer, &ViewerPanel::showImage);
     connect(m_viewer, &ViewerPanel::sourceChanged, m_tags, &TagsPanel::showFile);
     connect(m_viewer, &ViewerPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
     connect(m_browser, &BrowserView::selectionCountChanged, this, &MainWindow::updateStatus);
     connect(m_classes, &ClassPanel::classActivated, this, [this](qint64 id) { m_session->labelImages(labelTargets(), id); });
-    connect(m_map, &MapPanel::imageActivated, this, [this](qint64 id) {
-        if (!m_browser->showImage(id)) {
-            m_viewer->showImage(id);
-            statusBar()->showMessage(tr("Image %1 is hidden by the browser's filter; it is shown in the viewer.").arg(id), 6000);
-        }
-    });
+    connect(m_map, &MapPanel::imageActivated, this, &MainWindow::showImageAnywhere);
+    connect(m_results, &ResultsPanel::imageActivated, this, &MainWindow::showImageAnywhere);
     connect(m_training, &TrainingPanel::runFinished, this, [this](const QString& run, const QString& state) {
         statusBar()->showMessage(tr("Run %1 %2").arg(run, state), 8000);
         m_map->refreshRuns(); // a new checkpoint to map
+        m_results->refreshRuns(); // and new predictions
     });
     connect(m_map, &MapPanel::selectionChanged, this, [this](int n) {
         if (n > 1)
@@ -357,7 +363,7 @@ bool MainWindow::closeProject()
         return false;
     // Dialogs that work on this project go with it.
     qDeleteAll(findChildren<ImportDialog*>());
-    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock, m_trainingDock}) {
+    for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock, m_trainingDock, m_resultsDock}) {
         if (QWidget* w = d->widget()) {
             d->setWidget(nullptr);
             delete w;
@@ -369,6 +375,7 @@ bool MainWindow::closeProject()
     m_summary = nullptr;
     m_map = nullptr;
     m_training = nullptr;
+    m_results = nullptr;
     if (m_browser) {
         m_central->removeWidget(m_browser);
         delete m_browser;
@@ -449,6 +456,22 @@ void MainWindow::showTraining()
         return;
     m_trainingDock->show();
     m_trainingDock->raise();
+}
+
+void MainWindow::showResults()
+{
+    if (!m_session)
+        return;
+    m_resultsDock->show();
+    m_resultsDock->raise();
+}
+
+void MainWindow::showImageAnywhere(qint64 imageId)
+{
+    if (!m_browser || m_browser->showImage(imageId))
+        return;
+    m_viewer->showImage(imageId);
+    statusBar()->showMessage(tr("Image %1 is hidden by the browser's filter; it is shown in the viewer.").arg(imageId), 6000);
 }
 
 bool MainWindow::trainingMayStop()

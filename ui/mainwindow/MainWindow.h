@@ -18,6 +18,7 @@ class ClassPanel;
 class ImportDialog;
 class MapPanel;
 class TrainingPanel;
+class ResultsPanel;
 class ProjectSession;
 class ProjectSummaryView;
 class TagsPanel;
@@ -48,6 +49,9 @@ public:
     ClassPanel* classPanel() const { return m_classes; }
     MapPanel* mapPanel() const { return m_map; }
     TrainingPanel* trainingPanel() const { return m_training; }
+    ResultsPanel* resultsPanel() const { return m_results; }
+    /// Shows the classification results dock.
+    void showResults();
     /// Shows the training dock.
     void showTraining();
     /// Shows the embedding map dock (and gives it the focus).
@@ -95,12 +99,16 @@ private:
     ClassPanel* m_classes = nullptr;
     MapPanel* m_map = nullptr;
     TrainingPanel* m_training = nullptr;
+    ResultsPanel* m_results = nullptr;
     QDockWidget* m_viewerDock;
     QDockWidget* m_tagsDock;
     QDockWidget* m_classesDock;
     QDockWidget* m_summaryDock;
     QDockWidget* m_mapDock;
     QDockWidget* m_trainingDock;
+    QDockWidget* m_resultsDock;
+    /// Shows an image in the browser, or in the viewer alone when the browser's filter hides it.
+    void showImageAnywhere(qint64 imageId);
     bool m_closing = false;
     /// True (after asking) when no run trains, or the user chose to stop it.
     bool trainingMayStop();

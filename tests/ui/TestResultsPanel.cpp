@@ -1,0 +1,192 @@
+// Classification results in the desktop window: a fine-tuned run's metrics per split, the
+// confusion matrix whose cells list their images (most confident first) and open them, and plain
+// words when there is nothing to show or the classes changed since the run was evaluated.
+#include "UiTestSupport.h"
+
+#include "analysis/Metrics.h"
+#include "browser/BrowserView.h"
+#include "mainwindow/MainWindow.h"
+#include "models/ModelConfig.h"
+#include "project/Importer.h"
+#include "project/Project.h"
+#include "project/ProjectSession.h"
+#include "results/ResultsPanel.h"
+#include "system/Runtime.h"
+#include "train/FinetuneJob.h"
+
+#include <QApplication>
+#include <QListWidget>
+#include <QSettings>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <algorithm>
+
+using namespace medsiam;
+
+namespace {
+
+constexpr int kImages = 60;
+
+// kImages noisy PNGs, all labeled (normal / pneumonia alternately), split 30 train / 15 val /
+// 15 test, and a 6-step fine-tuning of bit-nano: its id.
+std::string makeEvaluatedProject(const QString& dir, const QString& src)
+{
+    test::writeImageFolder(src, kImages, 16, true);
+    auto p = core::Project::create(dir.toStdString(), 32);
+    core::ImportOptions o;
+    o.sources = {src.toStdString()};
+    core::importSources(*p, o);
+    const int64_t normal = p->ensureClass("normal"), pneumonia = p->ensureClass("pneumonia");
+    std::vector<std::pair<int64_t, int64_t>> labels;
+    std::vector<std::pair<int64_t, std::string>> splits;
+    const auto rows = p->catalogue();
+    for (int i = 0; i < kImages; ++i) {
+        const int64_t id = rows[static_cast<size_t>(i)].imageId;
+        labels.emplace_back(id, i % 2 ? pneumonia : normal);
+        splits.emplace_back(id, i < 30 ? "train" : i < 45 ? "val" : "test");
+    }
+    p->setLabels(labels, "user");
+    p->replaceSplits(splits);
+    core::FinetuneConfig c;
+    c.model.backbone = core::backbonePreset("bit-nano");
+    c.model.backbone.inChannels = 1;
+    c.model.backbone.numClasses = 2;
+    c.steps = 6;
+    c.batch = 8;
+    c.microBatch = 8;
+    c.crop = 16;
+    const std::string id = core::FinetuneJob::create(*p, c);
+    core::FinetuneJob job(*p, id);
+    core::JobObserver quiet;
+    core::JobControl control;
+    job.run(quiet, control);
+    return id;
+}
+
+ui::ResultsPanel* openWithResults(ui::MainWindow& w, const QString& project)
+{
+    w.show();
+    if (!QTest::qWaitForWindowExposed(&w) || !w.openProject(project))
+        return nullptr;
+    w.showResults();
+    return w.resultsPanel();
+}
+
+} // namespace
+
+class TestResultsPanel : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QApplication::setOrganizationName("medsiam-tests");
+        QApplication::setApplicationName("test_results_panel");
+        QSettings().clear();
+        core::configureThreads(2);
+        QVERIFY(m_tmp.isValid());
+        m_project = m_tmp.filePath("p");
+        m_run = QString::fromStdString(makeEvaluatedProject(m_project, m_tmp.filePath("src")));
+    }
+
+    void metricsAndConfusionOfTheTestSplit()
+    {
+        // What the panel must show, from the stored predictions.
+        auto p = core::Project::open(m_project.toStdString());
+        std::vector<int> truth;
+        std::vector<float> probs;
+        std::vector<int64_t> ids;
+        for (const auto& r : p->predictions(m_run.toStdString()))
+            if (r.split == "test") {
+                truth.push_back(r.truth);
+                probs.insert(probs.end(), r.probabilities.begin(), r.probabilities.end());
+                ids.push_back(r.imageId);
+            }
+        QCOMPARE(truth.size(), size_t(15));
+        const auto m = core::computeMetrics(truth, probs, 2);
+
+        ui::MainWindow w;
+        ui::ResultsPanel* panel = openWithResults(w, m_project);
+        QVERIFY(panel);
+        QCOMPARE(panel->currentRun(), m_run);
+        const QString summary = panel->summaryText();
+        QVERIFY2(summary.startsWith("test: 15 images"), qPrintable(summary));
+        QVERIFY2(summary.contains(QString("accuracy %1").arg(m.accuracy, 0, 'f', 3)), qPrintable(summary));
+        QVERIFY2(summary.contains(QString("balanced accuracy %1").arg(m.balancedAccuracy, 0, 'f', 3)), qPrintable(summary));
+        QCOMPARE(panel->perClass()->rowCount(), 2);
+        QCOMPARE(panel->perClass()->item(0, 0)->text(), QString("normal"));
+        QCOMPARE(panel->perClass()->item(1, 5)->text().toLongLong() + panel->perClass()->item(0, 5)->text().toLongLong(), 15LL);
+        QTableWidget* cm = panel->confusion();
+        QCOMPARE(cm->rowCount(), 2);
+        for (int t = 0; t < 2; ++t)
+            for (int q = 0; q < 2; ++q)
+                QVERIFY2(cm->item(t, q)->text().startsWith(QString::number(m.confusion[t][q]) + "\n"), qPrintable(cm->item(t, q)->text()));
+
+        // Each cell lists its images, most confident first; activating one shows it.
+        int listed = 0;
+        for (int t = 0; t < 2; ++t)
+            for (int q = 0; q < 2; ++q) {
+                panel->showCell(t, q);
+                QListWidget* list = panel->cellImages();
+                QCOMPARE(int64_t(list->count()), m.confusion[t][q]);
+                listed += list->count();
+                double last = 2;
+                for (int i = 0; i < list->count(); ++i) {
+                    const QString text = list->item(i)->text();
+                    const double pr = text.section("= ", 1).section(' ', 0, 0).toDouble();
+                    QVERIFY2(pr <= last, qPrintable(text));
+                    last = pr;
+                }
+                if (list->count() > 0) {
+                    const qint64 id = list->item(0)->data(Qt::UserRole).toLongLong();
+                    QVERIFY(std::count(ids.begin(), ids.end(), id) == 1);
+                    Q_EMIT list->itemActivated(list->item(0));
+                    QCOMPARE(w.browser()->currentImageId(), id);
+                }
+            }
+        QCOMPARE(listed, 15);
+        // The val split too.
+        QVERIFY(panel->selectSplit("val"));
+        QVERIFY2(panel->summaryText().startsWith("val: 15 images"), qPrintable(panel->summaryText()));
+    }
+
+    void withoutResultsThePanelSaysHowToGetThem()
+    {
+        QTemporaryDir tmp;
+        test::writeImageFolder(tmp.filePath("src"), 4);
+        {
+            auto p = core::Project::create(tmp.filePath("p").toStdString(), 32);
+            core::ImportOptions o;
+            o.sources = {tmp.filePath("src").toStdString()};
+            core::importSources(*p, o);
+        }
+        ui::MainWindow w;
+        ui::ResultsPanel* panel = openWithResults(w, tmp.filePath("p"));
+        QVERIFY(panel);
+        QVERIFY(panel->currentRun().isEmpty());
+        QVERIFY2(panel->summaryText().contains("fine-tune a classifier"), qPrintable(panel->summaryText()));
+        QCOMPARE(panel->confusion()->rowCount(), 0);
+    }
+
+    void classesChangedSinceTheEvaluationAreExplained()
+    {
+        {
+            auto p = core::Project::open(m_project.toStdString());
+            p->ensureClass("effusion"); // a third class, after the run was evaluated
+        }
+        ui::MainWindow w;
+        ui::ResultsPanel* panel = openWithResults(w, m_project);
+        QVERIFY(panel);
+        QVERIFY2(panel->summaryText().contains("match the project's 3 classes"), qPrintable(panel->summaryText()));
+        QCOMPARE(panel->confusion()->rowCount(), 0);
+    }
+
+private:
+    QTemporaryDir m_tmp;
+    QString m_project;
+    QString m_run;
+};
+
+QTEST_MAIN(TestResultsPanel)
+#include "TestResultsPanel.moc"

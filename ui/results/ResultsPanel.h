@@ -1,0 +1,66 @@
+#pragma once
+// Classification results of a fine-tuned run: metrics, the confusion matrix, and the images
+// behind each cell, most confident first, for review.
+#include <QWidget>
+
+#include <cstdint>
+#include <vector>
+
+class QComboBox;
+class QLabel;
+class QListWidget;
+class QTableWidget;
+
+namespace medsiam::core {
+struct PredictionRecord;
+}
+
+namespace medsiam::ui {
+
+class ProjectSession;
+
+/// Reads a run's stored predictions (written when fine-tuning ends, or by `medsiam-cli evaluate`)
+/// and shows one split at a time: accuracy, balanced accuracy and ROC AUC; precision, recall, F1
+/// and AUC per class; the confusion matrix (rows: truth, columns: prediction, shaded by the
+/// share of the row). Clicking a cell lists its images by the predicted class's probability;
+/// activating one shows it (imageActivated).
+class ResultsPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit ResultsPanel(ProjectSession& session, QWidget* parent = nullptr);
+    ~ResultsPanel() override;
+
+    void refreshRuns();
+    bool selectRun(const QString& runId);
+    bool selectSplit(const QString& split);
+    QString currentRun() const;
+    QString summaryText() const;
+    QTableWidget* confusion() const { return m_confusion; }
+    QTableWidget* perClass() const { return m_perClass; }
+    QListWidget* cellImages() const { return m_images; }
+    /// Lists the images of confusion cell (truth, predicted).
+    void showCell(int truth, int predicted);
+
+Q_SIGNALS:
+    void imageActivated(qint64 imageId);
+
+protected:
+    void showEvent(QShowEvent* event) override;
+
+private:
+    void loadRun();
+    void showSplit();
+
+    ProjectSession& m_session;
+    QComboBox* m_run;
+    QComboBox* m_split;
+    QLabel* m_summary;
+    QTableWidget* m_perClass;
+    QTableWidget* m_confusion;
+    QLabel* m_cellTitle;
+    QListWidget* m_images;
+    std::vector<core::PredictionRecord> m_predictions;
+    std::vector<std::string> m_classNames;
+};
+
+} // namespace medsiam::ui
