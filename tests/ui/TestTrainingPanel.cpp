@@ -164,6 +164,31 @@ private Q_SLOTS:
         QCOMPARE(panel->curvePoints("loss"), 400);
     }
 
+    void closingTheWindowStopsTheRunWithACheckpoint()
+    {
+        QString run;
+        {
+            ui::MainWindow w;
+            ui::TrainingPanel* panel = openWithTraining(w, m_project);
+            QVERIFY(panel);
+            onModal<ui::NewRunDialog>([](ui::NewRunDialog* d) {
+                smallRun(d, 5000);
+                d->accept();
+            });
+            QVERIFY(panel->newRun(ui::TrainingJob::Kind::Pretrain));
+            run = panel->currentRun();
+            QTRY_VERIFY_WITH_TIMEOUT(panel->curvePoints("loss") >= 2, 60000);
+        } // the window goes while the run trains: no question, the run stops
+        auto p = core::Project::open(m_project.toStdString());
+        QString state;
+        for (const auto& r : p->runs())
+            if (QString::fromStdString(r.id) == run)
+                state = QString::fromStdString(r.state);
+        QCOMPARE(state, QString("cancelled"));
+        core::PretrainJob job(*p, run.toStdString());
+        QVERIFY(job.resumeStep() >= 2 && job.resumeStep() < 5000); // a checkpoint to continue from
+    }
+
     void aFinishedRunsCurvesComeBack()
     {
         QVERIFY(!m_pretrainRun.isEmpty());
