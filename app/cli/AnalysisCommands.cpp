@@ -227,14 +227,8 @@ int runGradCam(const std::vector<std::string>& args)
     core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     const std::string run = p.value("RUN");
-    const std::string ckpt = core::lastCheckpoint(*project, run);
-    const int size = core::evaluationSize(*project, run);
-    core::Network net = core::loadNetwork(ckpt);
-    core::ImageSet data(*project);
+    core::RunExplainer explainer(*project, run);
     const int64_t imageId = p.intValue("image", 1, 2147483647);
-    const int64_t index = data.cache().indexOf(imageId);
-    if (index < 0)
-        throw core::UserError("image " + std::to_string(imageId) + " is not in the project's cache");
     int classIndex = -1;
     const auto classes = project->classes();
     if (p.has("class")) {
@@ -244,15 +238,11 @@ int runGradCam(const std::vector<std::string>& args)
         if (classIndex < 0)
             throw core::UserError("no class '" + p.value("class") + "' in the project");
     }
-    const auto& cfg = net->config().backbone;
-    const auto norm = core::inputNormalizationFor(cfg);
-    const auto input = core::makeBatch(data.cache(), {index}, size, cfg.inChannels, core::AugmentConfig::none(), norm, 0, 0, 0);
-    const auto r = core::gradCam(*net, input, classIndex, p.intValue("stage", 0, 64));
-    std::vector<float> heat(r.heatmap.data_ptr<float>(), r.heatmap.data_ptr<float>() + r.heatmap.numel());
-    const core::Image8 base = core::resizeImage(data.cache().image(static_cast<size_t>(index)), size, size);
-    core::writePng(p.value("out"), core::heatmapOverlay(base, heat));
+    const auto e = explainer.explain(imageId, classIndex, p.intValue("stage", 0, 64));
+    const auto& r = e.cam;
+    core::writePng(p.value("out"), e.overlay);
     if (p.has("npy"))
-        core::saveFloatNpy(p.value("npy"), heat.data(), {size, size});
+        core::saveFloatNpy(p.value("npy"), r.heatmap.data_ptr<float>(), {e.size, e.size});
     std::printf("image %lld: explained class %s;", static_cast<long long>(imageId), classes[static_cast<size_t>(r.classIndex)].name.c_str());
     for (size_t c = 0; c < classes.size(); ++c)
         std::printf(" %s %.3f", classes[c].name.c_str(), r.probabilities[c]);

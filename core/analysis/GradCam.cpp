@@ -1,5 +1,11 @@
 #include "analysis/GradCam.h"
 
+#include "data/Augment.h"
+#include "image/Png.h"
+#include "models/Checkpoint.h"
+#include "project/Project.h"
+#include "train/Features.h"
+#include "train/FinetuneJob.h"
 #include "util/Error.h"
 
 #include <ATen/ATen.h>
@@ -54,6 +60,46 @@ GradCamResult gradCam(NetworkImpl& network, const at::Tensor& input, int classIn
     r.heatmap = (peak > 0 ? cam / peak : cam).to(at::kFloat).contiguous();
     network.train(wasTraining);
     return r;
+}
+
+namespace {
+
+/// The run's checkpoint, after checking that the run is a fine-tuned classifier.
+std::string classifierCheckpoint(Project& project, const std::string& runId)
+{
+    for (const auto& r : project.runs())
+        if (r.id == runId && r.kind != "finetune")
+            throw UserError("Grad-CAM explains a classifier, and run '" + runId + "' is a " + r.kind +
+                            " run; choose a fine-tuned (finetune) run");
+    return lastCheckpoint(project, runId);
+}
+
+} // namespace
+
+RunExplainer::RunExplainer(Project& project, const std::string& runId)
+    : m_net(loadNetwork(classifierCheckpoint(project, runId))), m_data(std::make_unique<ImageSet>(project)),
+      m_size(evaluationSize(project, runId))
+{
+    if (m_net->backbone().config().numClasses < 1)
+        throw UserError("Grad-CAM needs a classifier (a fine-tuned run); run '" + runId + "' has no classification head");
+}
+
+RunExplainer::~RunExplainer() = default;
+
+RunExplainer::Explanation RunExplainer::explain(int64_t imageId, int classIndex, int stage)
+{
+    const int64_t index = m_data->cache().indexOf(imageId);
+    if (index < 0)
+        throw UserError("image " + std::to_string(imageId) + " is not in the project's cache");
+    const auto& cfg = m_net->config().backbone;
+    const auto input = makeBatch(m_data->cache(), {index}, m_size, cfg.inChannels, AugmentConfig::none(), inputNormalizationFor(cfg), 0, 0, 0);
+    Explanation e;
+    e.cam = gradCam(*m_net, input, classIndex, stage);
+    e.size = m_size;
+    e.base = resizeImage(m_data->cache().image(static_cast<size_t>(index)), m_size, m_size);
+    const std::vector<float> heat(e.cam.heatmap.data_ptr<float>(), e.cam.heatmap.data_ptr<float>() + e.cam.heatmap.numel());
+    e.overlay = heatmapOverlay(e.base, heat);
+    return e;
 }
 
 } // namespace medsiam::core

@@ -1,8 +1,13 @@
 #pragma once
 // Grad-CAM (Selvaraju et al., 2017) for a classifier: which parts of an image drove a class score.
+#include "image/Image8.h"
 #include "models/Network.h"
 
 #include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace medsiam::core {
 
@@ -24,5 +29,33 @@ at::Tensor upsampleCam(const at::Tensor& cam, int stride, int64_t height, int64_
 /// the activation map: 0 for the final one (after the last stage and, on ResNet-v2, its final
 /// norm), 1 .. stages for a stage's output (finer maps from earlier stages). Eval mode.
 GradCamResult gradCam(NetworkImpl& network, const at::Tensor& input, int classIndex = -1, int stage = 0);
+
+class ImageSet;
+class Project;
+
+/// Grad-CAM of a project's images under a fine-tuned run: the run's last checkpoint and the
+/// project's cache are loaded once, then any image can be explained. One thread at a time.
+class RunExplainer {
+public:
+    /// Throws UserError when the run has no checkpoint or its network has no classifier.
+    RunExplainer(Project& project, const std::string& runId);
+    ~RunExplainer();
+
+    struct Explanation {
+        GradCamResult cam;
+        Image8 base;    ///< the network's input as an image (size x size)
+        Image8 overlay; ///< the heatmap over it
+        int size = 0;
+    };
+    /// Explains an image (by id) for a class (-1: the predicted one) at a stage (0: final).
+    /// Throws UserError for an image that is not in the cache.
+    Explanation explain(int64_t imageId, int classIndex = -1, int stage = 0);
+    int inputSize() const { return m_size; }
+
+private:
+    Network m_net;
+    std::unique_ptr<ImageSet> m_data;
+    int m_size = 0;
+};
 
 } // namespace medsiam::core
