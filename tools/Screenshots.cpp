@@ -206,9 +206,12 @@ int main(int argc, char** argv)
         results->selectSplit(QStringLiteral("test"));
         results->confusion()->setCurrentCell(0, 1);
         results->showCell(0, 1);
+        bool explained = false;
+        QObject::connect(results, &medsiam::ui::ResultsPanel::explained, [&] { explained = true; });
         if (QListWidget* list = results->cellImages(); list->count() > 0) { // the most confident error, viewed
             list->setCurrentRow(0);
             Q_EMIT list->itemActivated(list->item(0));
+            waitFor([&] { return explained; }, 60000);
         }
         waitFor([&] { return !w.viewer()->loading(); }, 10000);
         settle(800);

@@ -86,6 +86,17 @@ RunExplainer::RunExplainer(Project& project, const std::string& runId)
 
 RunExplainer::~RunExplainer() = default;
 
+int RunExplainer::autoStage() const
+{
+    const int stages = static_cast<int>(m_net->config().backbone.layers.size());
+    if (m_size / (4 << (stages - 1)) >= 4)
+        return 0;
+    for (int s = stages - 1; s >= 1; --s)
+        if (m_size / (4 << (s - 1)) >= 4)
+            return s;
+    return 1;
+}
+
 RunExplainer::Explanation RunExplainer::explain(int64_t imageId, int classIndex, int stage)
 {
     const int64_t index = m_data->cache().indexOf(imageId);
@@ -94,8 +105,11 @@ RunExplainer::Explanation RunExplainer::explain(int64_t imageId, int classIndex,
     const auto& cfg = m_net->config().backbone;
     const auto input = makeBatch(m_data->cache(), {index}, m_size, cfg.inChannels, AugmentConfig::none(), inputNormalizationFor(cfg), 0, 0, 0);
     Explanation e;
-    e.cam = gradCam(*m_net, input, classIndex, stage);
+    e.stage = stage < 0 ? autoStage() : stage;
+    e.cam = gradCam(*m_net, input, classIndex, e.stage);
     e.size = m_size;
+    const int stages = static_cast<int>(cfg.layers.size());
+    e.cells = (m_size + (4 << ((e.stage == 0 ? stages : e.stage) - 1)) - 1) / (4 << ((e.stage == 0 ? stages : e.stage) - 1));
     e.base = resizeImage(m_data->cache().image(static_cast<size_t>(index)), m_size, m_size);
     const std::vector<float> heat(e.cam.heatmap.data_ptr<float>(), e.cam.heatmap.data_ptr<float>() + e.cam.heatmap.numel());
     e.overlay = heatmapOverlay(e.base, heat);

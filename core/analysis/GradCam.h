@@ -46,11 +46,17 @@ public:
         Image8 base;    ///< the network's input as an image (size x size)
         Image8 overlay; ///< the heatmap over it
         int size = 0;
+        int stage = 0;  ///< the map used (0: final)
+        int cells = 0;  ///< its side in cells
     };
-    /// Explains an image (by id) for a class (-1: the predicted one) at a stage (0: final).
-    /// Throws UserError for an image that is not in the cache.
+    /// Explains an image (by id) for a class (-1: the predicted one) at a stage (0: final; -1:
+    /// autoStage()). Throws UserError for an image that is not in the cache.
     Explanation explain(int64_t imageId, int classIndex = -1, int stage = 0);
     int inputSize() const { return m_size; }
+    /// The deepest map with at least 4 x 4 cells at the run's input size: the final one at
+    /// 224 px (7 x 7 on a ResNet), stage 2 at 32 px (4 x 4; the final map there is a single cell,
+    /// which would paint the whole image alike).
+    int autoStage() const;
 
 private:
     Network m_net;

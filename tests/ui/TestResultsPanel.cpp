@@ -17,11 +17,13 @@
 #include <QApplication>
 #include <QListWidget>
 #include <QSettings>
+#include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <algorithm>
+#include <cmath>
 
 using namespace medsiam;
 
@@ -146,9 +148,56 @@ private Q_SLOTS:
                 }
             }
         QCOMPARE(listed, 15);
+        // Selecting an image of a cell shows its Grad-CAM, for the predicted class, with the
+        // probability the evaluation stored.
+        int cellT = -1, cellP = -1;
+        for (int t = 0; t < 2; ++t)
+            for (int q = 0; q < 2; ++q)
+                if (cellT < 0 && m.confusion[t][q] > 0) {
+                    cellT = t;
+                    cellP = q;
+                }
+        panel->showCell(cellT, cellP);
+        QSignalSpy explained(panel, &ui::ResultsPanel::explained);
+        panel->cellImages()->setCurrentRow(0);
+        QVERIFY(explained.wait(60000));
+        QCOMPARE(explained.first()[0].toLongLong(), panel->cellImages()->item(0)->data(Qt::UserRole).toLongLong());
+        const QString caption = panel->camCaption();
+        const QString predictedName = cellP == 0 ? "normal" : "pneumonia";
+        QVERIFY2(caption.contains("Grad-CAM of " + predictedName + " (p = "), qPrintable(caption));
+        const double listedP = panel->cellImages()->item(0)->text().section("= ", 1).section(' ', 0, 0).toDouble();
+        const double camP = caption.section("(p = ", 1).section(')', 0, 0).toDouble();
+        QVERIFY2(std::abs(listedP - camP) <= 0.002, qPrintable(caption));
+        QVERIFY(!panel->camPixmap().isNull());
         // The val split too.
         QVERIFY(panel->selectSplit("val"));
         QVERIFY2(panel->summaryText().startsWith("val: 15 images"), qPrintable(panel->summaryText()));
+    }
+
+    void gradCamOfARunThatIsNoClassifierIsExplained()
+    {
+        // A linear probe's predictions are reviewable, but it has no network to explain.
+        {
+            auto p = core::Project::open(m_project.toStdString());
+            std::vector<core::PredictionRecord> preds;
+            for (auto r : p->predictions(m_run.toStdString()))
+                preds.push_back(r);
+            p->recordRun({"probe-test", "linear-probe", "completed", "", "{}", "{}", "", ""});
+            p->storePredictions("probe-test", preds);
+        }
+        ui::MainWindow w;
+        ui::ResultsPanel* panel = openWithResults(w, m_project);
+        QVERIFY(panel);
+        QVERIFY(panel->selectRun("probe-test"));
+        for (int t = 0; t < 2 && panel->cellImages()->count() == 0; ++t)
+            for (int q = 0; q < 2 && panel->cellImages()->count() == 0; ++q)
+                panel->showCell(t, q);
+        QVERIFY(panel->cellImages()->count() > 0);
+        QSignalSpy explained(panel, &ui::ResultsPanel::explained);
+        panel->cellImages()->setCurrentRow(0);
+        QVERIFY(explained.wait(60000));
+        QVERIFY2(panel->camCaption().contains("is a linear-probe run; choose a fine-tuned"), qPrintable(panel->camCaption()));
+        QVERIFY(panel->camPixmap().isNull());
     }
 
     void withoutResultsThePanelSaysHowToGetThem()

@@ -1,5 +1,6 @@
 #include "results/ResultsPanel.h"
 
+#include "analysis/GradCam.h"
 #include "analysis/Metrics.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
@@ -13,6 +14,11 @@
 #include <QSplitter>
 #include <QTableWidget>
 #include <QVBoxLayout>
+#include <QFutureWatcher>
+#include <QPixmap>
+#include <QtConcurrent>
+
+#include <mutex>
 
 #include <algorithm>
 #include <cmath>
@@ -20,7 +26,19 @@
 
 namespace medsiam::ui {
 
+struct ResultsPanel::Explainer {
+    std::mutex mutex;
+    QString projectDir, runId;
+    std::unique_ptr<core::RunExplainer> loaded; ///< for runId
+};
+
 namespace {
+
+struct CamOutcome {
+    qint64 imageId = 0;
+    QImage overlay;
+    QString caption;
+};
 
 int argmax(const std::vector<float>& p) { return static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin()); }
 
@@ -46,7 +64,14 @@ ResultsPanel::ResultsPanel(ProjectSession& session, QWidget* parent) : QWidget(p
     m_cellTitle = new QLabel(tr("Click a cell of the confusion matrix to list its images."), this);
     m_cellTitle->setWordWrap(true);
     m_images = new QListWidget(this);
-    m_images->setToolTip(tr("Double-click (or Enter) to view the image"));
+    m_images->setToolTip(tr("Double-click (or Enter) to view the image; selecting it shows its Grad-CAM below"));
+    m_cam = new QLabel(this);
+    m_cam->setAlignment(Qt::AlignCenter);
+    m_cam->setMinimumSize(160, 160);
+    m_camCaption = new QLabel(tr("Select an image of a cell to see what drove its prediction (Grad-CAM)."), this);
+    m_camCaption->setWordWrap(true);
+    m_explainer = std::make_shared<Explainer>();
+    m_explainer->projectDir = session.dir();
 
     auto* bar = new QHBoxLayout;
     bar->addWidget(new QLabel(tr("Run:"), this));
@@ -63,6 +88,10 @@ ResultsPanel::ResultsPanel(ProjectSession& session, QWidget* parent) : QWidget(p
     rightLayout->setContentsMargins(0, 0, 0, 0);
     rightLayout->addWidget(m_cellTitle);
     rightLayout->addWidget(m_images, 1);
+    auto* camRow = new QHBoxLayout;
+    camRow->addWidget(m_cam);
+    camRow->addWidget(m_camCaption, 1);
+    rightLayout->addLayout(camRow);
     auto* split = new QSplitter(this);
     split->addWidget(left);
     split->addWidget(m_confusion);
@@ -81,10 +110,68 @@ ResultsPanel::ResultsPanel(ProjectSession& session, QWidget* parent) : QWidget(p
     connect(m_images, &QListWidget::itemActivated, this, [this](QListWidgetItem* item) {
         Q_EMIT imageActivated(item->data(Qt::UserRole).toLongLong());
     });
+    connect(m_images, &QListWidget::currentItemChanged, this, [this](QListWidgetItem* item) {
+        if (item)
+            explain(item->data(Qt::UserRole).toLongLong());
+    });
     refreshRuns();
 }
 
-ResultsPanel::~ResultsPanel() = default;
+ResultsPanel::~ResultsPanel() = default; // a Grad-CAM still computing finishes on its own copy of the state
+
+QPixmap ResultsPanel::camPixmap() const { return m_cam->pixmap(); }
+
+QString ResultsPanel::camCaption() const { return m_camCaption->text(); }
+
+void ResultsPanel::explain(qint64 imageId)
+{
+    const int request = ++m_request;
+    const QString run = currentRun();
+    m_camCaption->setText(tr("Computing the Grad-CAM of image %1 ...").arg(imageId));
+    auto state = m_explainer;
+    auto* watcher = new QFutureWatcher<CamOutcome>(this);
+    connect(watcher, &QFutureWatcher<CamOutcome>::finished, this, [this, watcher, request] {
+        const CamOutcome out = watcher->result();
+        watcher->deleteLater();
+        if (request != m_request)
+            return; // superseded by a newer selection
+        m_cam->setPixmap(out.overlay.isNull() ? QPixmap() : QPixmap::fromImage(out.overlay).scaled(160, 160, Qt::KeepAspectRatio, Qt::SmoothTransformation));
+        m_camCaption->setText(out.caption);
+        Q_EMIT explained(out.imageId);
+    });
+    watcher->setFuture(QtConcurrent::run([state, run, imageId]() -> CamOutcome {
+        CamOutcome out;
+        out.imageId = imageId;
+        std::lock_guard<std::mutex> lock(state->mutex);
+        try {
+            auto project = core::Project::open(state->projectDir.toStdString());
+            if (!state->loaded || state->runId != run) {
+                state->loaded.reset();
+                state->loaded = std::make_unique<core::RunExplainer>(*project, run.toStdString());
+                state->runId = run;
+            }
+            const auto e = state->loaded->explain(imageId, -1, -1);
+            const auto classes = project->classes();
+            const auto& o = e.overlay;
+            QImage img(o.pixels.data(), o.width, o.height, o.width * o.channels,
+                       o.channels == 3 ? QImage::Format_RGB888 : QImage::Format_Grayscale8);
+            out.overlay = img.copy();
+            const int c = e.cam.classIndex;
+            const QString name = c < static_cast<int>(classes.size()) ? QString::fromStdString(classes[static_cast<size_t>(c)].name) : QString::number(c);
+            out.caption = QObject::tr("Image %1: Grad-CAM of %2 (p = %3) at %4 px, from the %5 (%6 x %6 cells). Warm colours "
+                                      "drove the prediction.")
+                              .arg(imageId)
+                              .arg(name)
+                              .arg(e.cam.probabilities[static_cast<size_t>(c)], 0, 'f', 3)
+                              .arg(e.size)
+                              .arg(e.stage == 0 ? QObject::tr("final map") : QObject::tr("map of stage %1").arg(e.stage))
+                              .arg(e.cells);
+        } catch (const std::exception& e) {
+            out.caption = QObject::tr("No Grad-CAM for image %1: %2").arg(imageId).arg(QString::fromStdString(e.what()));
+        }
+        return out;
+    }));
+}
 
 void ResultsPanel::showEvent(QShowEvent* event)
 {
@@ -168,6 +255,7 @@ void ResultsPanel::showSplit()
     m_confusion->setRowCount(0);
     m_confusion->setColumnCount(0);
     m_images->clear();
+    m_cam->clear();
     m_cellTitle->setText(tr("Click a cell of the confusion matrix to list its images."));
     if (m_run->count() == 0) {
         m_summary->setText(tr("No classification results yet: fine-tune a classifier (Train > New Fine-tuning); its "

@@ -4,6 +4,7 @@
 #include <QWidget>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 class QComboBox;
@@ -40,9 +41,14 @@ public:
     QListWidget* cellImages() const { return m_images; }
     /// Lists the images of confusion cell (truth, predicted).
     void showCell(int truth, int predicted);
+    /// The Grad-CAM pane: the overlay shown (null while none) and its caption.
+    QPixmap camPixmap() const;
+    QString camCaption() const;
 
 Q_SIGNALS:
     void imageActivated(qint64 imageId);
+    /// A Grad-CAM overlay (or its failure, in the caption) was shown for an image.
+    void explained(qint64 imageId);
 
 protected:
     void showEvent(QShowEvent* event) override;
@@ -50,6 +56,9 @@ protected:
 private:
     void loadRun();
     void showSplit();
+    /// Computes the Grad-CAM of an image under the current run on a worker thread; a newer
+    /// request supersedes one still running.
+    void explain(qint64 imageId);
 
     ProjectSession& m_session;
     QComboBox* m_run;
@@ -59,6 +68,11 @@ private:
     QTableWidget* m_confusion;
     QLabel* m_cellTitle;
     QListWidget* m_images;
+    QLabel* m_cam;
+    QLabel* m_camCaption;
+    struct Explainer; ///< shared with the worker: the loaded run, behind a mutex
+    std::shared_ptr<Explainer> m_explainer;
+    int m_request = 0;
     std::vector<core::PredictionRecord> m_predictions;
     std::vector<std::string> m_classNames;
 };
