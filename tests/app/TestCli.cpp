@@ -210,6 +210,37 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("is not a medsiam project"), qPrintable(r.err));
     }
 
+    /// gradcam on a fine-tuned run writes the overlay and names the class it explains; a run that
+    /// is no classifier and an image that is not there are refused in words.
+    void gradcamExplainsAFineTunedRun()
+    {
+        QTemporaryDir tmp;
+        const QString project = tmp.filePath("demo.medsiam");
+        QCOMPARE(cli({"import", MEDSIAM_SOURCE_DIR "/datasets/pneumoniamnist_28.npz", "--project", project, "--size", "32"}).code, 0);
+        const QStringList tiny = {"--backbone", "bit-nano", "--steps", "2", "--batch", "16", "--size", "16"};
+        Result r = cli(QStringList{"finetune", project, "--micro-batch", "16"} + tiny);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        r = cli(QStringList{"pretrain", project} + tiny);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QString tuned, simsiam;
+        for (const QString& d : QDir(project + "/runs").entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+            (d.startsWith("finetune") ? tuned : simsiam) = d;
+        QVERIFY(!tuned.isEmpty() && !simsiam.isEmpty());
+        const QString png = tmp.filePath("cam.png");
+        r = cli({"gradcam", project, tuned, "--image", "100", "--out", png});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(QRegularExpression("image 100: explained class (normal|pneumonia); normal 0\\.\\d+ pneumonia 0\\.\\d+").match(r.out).hasMatch(),
+                 qPrintable(r.out));
+        QFile f(png);
+        QVERIFY(f.open(QIODevice::ReadOnly) && f.readAll().mid(1, 3) == "PNG");
+        r = cli({"gradcam", project, simsiam, "--image", "100", "--out", png});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("is a simsiam-pretrain run; choose a fine-tuned (finetune) run"), qPrintable(r.err));
+        r = cli({"gradcam", project, tuned, "--image", "999999", "--out", png});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("image 999999 is not in the project's cache"), qPrintable(r.err));
+    }
+
     void demoImportAndInfo()
     {
         QTemporaryDir tmp;

@@ -169,6 +169,8 @@ private Q_SLOTS:
         const double camP = caption.section("(p = ", 1).section(')', 0, 0).toDouble();
         QVERIFY2(std::abs(listedP - camP) <= 0.002, qPrintable(caption));
         QVERIFY(!panel->camPixmap().isNull());
+        // At the run's 16 px the final map is one cell; the deepest with 4 x 4 is stage 1's.
+        QVERIFY2(caption.contains("at 16 px, from the map of stage 1 (4 x 4 cells)"), qPrintable(caption));
         // The val split too.
         QVERIFY(panel->selectSplit("val"));
         QVERIFY2(panel->summaryText().startsWith("val: 15 images"), qPrintable(panel->summaryText()));
