@@ -26,3 +26,5 @@ echo "Linear probe on random-init features of the same backbone, for comparison:
 "$cli" probe "$project" --backbone bit-tiny
 echo
 echo "Open the project in the desktop application with: build/app/medsiam $project"
+echo "There, Data > Embedding Map draws the SimSiam run's t-SNE map, Train > Classification Results"
+echo "shows the probes' test results, and Train > Training Runs the runs' curves."
