@@ -11,7 +11,6 @@
 #include "mainwindow/MainWindow.h"
 #include "browser/BrowserView.h"
 #include "models/ModelConfig.h"
-#include "project/Importer.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "system/Runtime.h"
@@ -37,27 +36,9 @@ constexpr int kImages = 60;
 // labeled, and a two-step SimSiam run of bit-nano: its id.
 std::string makeProjectWithRun(const QString& dir, const QString& src)
 {
-    test::writeImageFolder(src, kImages, 16, true);
-    auto p = core::Project::create(dir.toStdString(), 32);
-    core::ImportOptions o;
-    o.sources = {src.toStdString()};
-    core::importSources(*p, o);
-    const int64_t normal = p->ensureClass("normal"), pneumonia = p->ensureClass("pneumonia");
-    std::vector<std::pair<int64_t, int64_t>> labels;
-    const auto rows = p->catalogue();
-    for (int i = 0; i < 20; ++i)
-        labels.emplace_back(rows[static_cast<size_t>(i)].imageId, i < 10 ? normal : pneumonia);
-    p->setLabels(labels, "user");
-    core::PretrainConfig c;
-    c.model.backbone = core::backbonePreset("bit-nano");
-    c.model.backbone.inChannels = 1;
-    c.model.simsiamHeads = true;
-    c.model.heads = core::defaultHeads(c.model.backbone);
-    c.steps = 2;
-    c.batch = 8;
-    c.inputSize = 16;
-    c.checkpointEvery = 1;
-    const std::string id = core::PretrainJob::create(*p, c);
+    auto p = test::makeImportedProject(dir, src, kImages);
+    test::labelAlternately(*p, 20);
+    const std::string id = core::PretrainJob::create(*p, test::tinyPretrain(2, 8, 16));
     core::PretrainJob job(*p, id);
     core::JobObserver quiet;
     core::JobControl control;
@@ -104,13 +85,7 @@ private Q_SLOTS:
     void withoutARunTheMapSaysWhatToDo()
     {
         QTemporaryDir tmp;
-        test::writeImageFolder(tmp.filePath("src"), 4);
-        {
-            auto p = core::Project::create(tmp.filePath("p").toStdString(), 32);
-            core::ImportOptions o;
-            o.sources = {tmp.filePath("src").toStdString()};
-            core::importSources(*p, o);
-        }
+        test::makeImportedProject(tmp.filePath("p"), tmp.filePath("src"), 4);
         ui::MainWindow w;
         ui::MapPanel* panel = openWithMap(w, tmp.filePath("p"));
         QVERIFY(panel);

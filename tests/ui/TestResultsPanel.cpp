@@ -7,7 +7,6 @@
 #include "browser/BrowserView.h"
 #include "mainwindow/MainWindow.h"
 #include "models/ModelConfig.h"
-#include "project/Importer.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "results/ResultsPanel.h"
@@ -35,22 +34,9 @@ constexpr int kImages = 60;
 // 15 test, and a 6-step fine-tuning of bit-nano: its id.
 std::string makeEvaluatedProject(const QString& dir, const QString& src)
 {
-    test::writeImageFolder(src, kImages, 16, true);
-    auto p = core::Project::create(dir.toStdString(), 32);
-    core::ImportOptions o;
-    o.sources = {src.toStdString()};
-    core::importSources(*p, o);
-    const int64_t normal = p->ensureClass("normal"), pneumonia = p->ensureClass("pneumonia");
-    std::vector<std::pair<int64_t, int64_t>> labels;
-    std::vector<std::pair<int64_t, std::string>> splits;
-    const auto rows = p->catalogue();
-    for (int i = 0; i < kImages; ++i) {
-        const int64_t id = rows[static_cast<size_t>(i)].imageId;
-        labels.emplace_back(id, i % 2 ? pneumonia : normal);
-        splits.emplace_back(id, i < 30 ? "train" : i < 45 ? "val" : "test");
-    }
-    p->setLabels(labels, "user");
-    p->replaceSplits(splits);
+    auto p = test::makeImportedProject(dir, src, kImages);
+    test::labelAlternately(*p, kImages);
+    test::assignSplits(*p, [](int i) { return i < 30 ? "train" : i < 45 ? "val" : "test"; });
     core::FinetuneConfig c;
     c.model.backbone = core::backbonePreset("bit-nano");
     c.model.backbone.inChannels = 1;
@@ -205,13 +191,7 @@ private Q_SLOTS:
     void withoutResultsThePanelSaysHowToGetThem()
     {
         QTemporaryDir tmp;
-        test::writeImageFolder(tmp.filePath("src"), 4);
-        {
-            auto p = core::Project::create(tmp.filePath("p").toStdString(), 32);
-            core::ImportOptions o;
-            o.sources = {tmp.filePath("src").toStdString()};
-            core::importSources(*p, o);
-        }
+        test::makeImportedProject(tmp.filePath("p"), tmp.filePath("src"), 4);
         ui::MainWindow w;
         ui::ResultsPanel* panel = openWithResults(w, tmp.filePath("p"));
         QVERIFY(panel);

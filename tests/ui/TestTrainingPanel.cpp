@@ -40,26 +40,11 @@ constexpr int kImages = 60;
 // labeled alternately and split 30 train / 10 val; the rest unlabeled in train.
 void makeProject(const QString& dir, const QString& src, bool classes)
 {
-    test::writeImageFolder(src, kImages, 16, true);
-    auto p = core::Project::create(dir.toStdString(), 32);
-    core::ImportOptions o;
-    o.sources = {src.toStdString()};
-    core::importSources(*p, o);
-    const int64_t normal = p->ensureClass("normal");
+    auto p = test::makeImportedProject(dir, src, kImages, classes);
     if (!classes)
         return;
-    const int64_t pneumonia = p->ensureClass("pneumonia");
-    std::vector<std::pair<int64_t, int64_t>> labels;
-    std::vector<std::pair<int64_t, std::string>> splits;
-    const auto rows = p->catalogue();
-    for (int i = 0; i < kImages; ++i) {
-        const int64_t id = rows[static_cast<size_t>(i)].imageId;
-        if (i < 40)
-            labels.emplace_back(id, i % 2 ? pneumonia : normal);
-        splits.emplace_back(id, i >= 30 && i < 40 ? "val" : "train");
-    }
-    p->setLabels(labels, "user");
-    p->replaceSplits(splits);
+    test::labelAlternately(*p, 40);
+    test::assignSplits(*p, [](int i) { return i >= 30 && i < 40 ? "val" : "train"; });
 }
 
 // Runs `act` on the next modal dialog of type T once it is shown (polling the event loop).
@@ -234,14 +219,7 @@ private Q_SLOTS:
         QString run;
         {
             auto p = core::Project::open(m_project.toStdString());
-            core::PretrainConfig c;
-            c.model.backbone = core::backbonePreset("bit-nano");
-            c.model.backbone.inChannels = 1;
-            c.model.simsiamHeads = true;
-            c.model.heads = core::defaultHeads(c.model.backbone);
-            c.steps = 4;
-            c.batch = 100;
-            c.inputSize = 16;
+            const core::PretrainConfig c = test::tinyPretrain(4, 100, 16);
             run = QString::fromStdString(core::PretrainJob::create(*p, c));
         }
         ui::MainWindow w;

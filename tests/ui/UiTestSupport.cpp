@@ -1,7 +1,10 @@
 #include "UiTestSupport.h"
 
 #include "image/Png.h"
+#include "models/ModelConfig.h"
+#include "project/Importer.h"
 #include "project/Project.h"
+#include "train/TrainConfig.h"
 
 #include <QDir>
 
@@ -41,6 +44,52 @@ void writeSyntheticCatalogue(const QString& projectDir, int n, int perPatient)
         p->insertImage(r);
     }
     tx.commit();
+}
+
+std::unique_ptr<core::Project> makeImportedProject(const QString& dir, const QString& src, int n, bool twoClasses)
+{
+    writeImageFolder(src, n, 16, true);
+    auto p = core::Project::create(dir.toStdString(), 32);
+    core::ImportOptions o;
+    o.sources = {src.toStdString()};
+    core::importSources(*p, o);
+    p->ensureClass("normal");
+    if (twoClasses)
+        p->ensureClass("pneumonia");
+    return p;
+}
+
+void labelAlternately(core::Project& project, int count)
+{
+    const int64_t normal = project.ensureClass("normal"), pneumonia = project.ensureClass("pneumonia");
+    std::vector<std::pair<int64_t, int64_t>> labels;
+    const auto rows = project.catalogue();
+    for (int i = 0; i < count && i < static_cast<int>(rows.size()); ++i)
+        labels.emplace_back(rows[static_cast<size_t>(i)].imageId, i % 2 ? pneumonia : normal);
+    project.setLabels(labels, "user");
+}
+
+void assignSplits(core::Project& project, const std::function<std::string(int)>& splitOf)
+{
+    std::vector<std::pair<int64_t, std::string>> splits;
+    const auto rows = project.catalogue();
+    for (size_t i = 0; i < rows.size(); ++i)
+        splits.emplace_back(rows[i].imageId, splitOf(static_cast<int>(i)));
+    project.replaceSplits(splits);
+}
+
+core::PretrainConfig tinyPretrain(int steps, int batch, int inputSize)
+{
+    core::PretrainConfig c;
+    c.model.backbone = core::backbonePreset("bit-nano");
+    c.model.backbone.inChannels = 1;
+    c.model.simsiamHeads = true;
+    c.model.heads = core::defaultHeads(c.model.backbone);
+    c.steps = steps;
+    c.batch = batch;
+    c.inputSize = inputSize;
+    c.checkpointEvery = std::max(1, steps / 2);
+    return c;
 }
 
 } // namespace medsiam::test

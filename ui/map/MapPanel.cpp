@@ -5,6 +5,7 @@
 #include "map/MapJob.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
+#include "project/RunChoice.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -86,32 +87,14 @@ void MapPanel::showEvent(QShowEvent* event)
 
 void MapPanel::refreshRuns()
 {
-    const QString keep = currentRun();
-    const QSignalBlocker block(m_run);
-    m_run->clear();
-    auto runs = m_session.project().runs();
-    std::reverse(runs.begin(), runs.end()); // newest first
-    for (const auto& r : runs) {
-        if (!QFileInfo::exists(QString::fromStdString(core::runCheckpointPath(m_session.project(), r.id))))
-            continue;
-        const QString id = QString::fromStdString(r.id);
-        m_run->addItem(tr("%1 (%2, %3)").arg(id, QString::fromStdString(r.kind), QString::fromStdString(r.state)), id);
-    }
-    const int at = m_run->findData(keep);
-    m_run->setCurrentIndex(at >= 0 ? at : 0);
+    core::Project& project = m_session.project();
+    fillRunChoice(m_run, project, [&](const core::RunRecord& r) { return hasCheckpoint(project, r); });
     if (!computing())
         showStoredMap();
     updateButtons();
 }
 
-bool MapPanel::selectRun(const QString& runId)
-{
-    const int at = m_run->findData(runId);
-    if (at < 0)
-        return false;
-    m_run->setCurrentIndex(at);
-    return true;
-}
+bool MapPanel::selectRun(const QString& runId) { return chooseByData(m_run, runId); }
 
 QString MapPanel::currentRun() const { return m_run->currentData().toString(); }
 

@@ -4,6 +4,7 @@
 #include "analysis/Metrics.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
+#include "project/RunChoice.h"
 
 #include <QComboBox>
 #include <QFileInfo>
@@ -181,41 +182,17 @@ void ResultsPanel::showEvent(QShowEvent* event)
 
 void ResultsPanel::refreshRuns()
 {
-    const QString keep = currentRun();
-    {
-        const QSignalBlocker block(m_run);
-        m_run->clear();
-        auto& db = m_session.project().db();
-        std::set<std::string> withPredictions;
-        auto s = db.prepare("SELECT DISTINCT run_id FROM predictions");
-        while (s.step())
-            withPredictions.insert(s.columnText(0));
-        auto runs = m_session.project().runs();
-        std::reverse(runs.begin(), runs.end());
-        for (const auto& r : runs)
-            if (withPredictions.count(r.id))
-                m_run->addItem(tr("%1 (%2)").arg(QString::fromStdString(r.id), QString::fromStdString(r.kind)), QString::fromStdString(r.id));
-        const int at = m_run->findData(keep);
-        m_run->setCurrentIndex(at >= 0 ? at : 0);
-    }
+    std::set<std::string> withPredictions;
+    auto s = m_session.project().db().prepare("SELECT DISTINCT run_id FROM predictions");
+    while (s.step())
+        withPredictions.insert(s.columnText(0));
+    fillRunChoice(m_run, m_session.project(), [&](const core::RunRecord& r) { return withPredictions.count(r.id) > 0; });
     loadRun();
 }
 
-bool ResultsPanel::selectRun(const QString& runId)
-{
-    const int at = m_run->findData(runId);
-    if (at >= 0)
-        m_run->setCurrentIndex(at);
-    return at >= 0;
-}
+bool ResultsPanel::selectRun(const QString& runId) { return chooseByData(m_run, runId); }
 
-bool ResultsPanel::selectSplit(const QString& split)
-{
-    const int at = m_split->findData(split);
-    if (at >= 0)
-        m_split->setCurrentIndex(at);
-    return at >= 0;
-}
+bool ResultsPanel::selectSplit(const QString& split) { return chooseByData(m_split, split); }
 
 QString ResultsPanel::currentRun() const { return m_run->currentData().toString(); }
 

@@ -5,6 +5,7 @@
 #include "models/ModelConfig.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
+#include "project/RunChoice.h"
 #include "system/Runtime.h"
 #include "train/FinetuneJob.h"
 #include "train/PretrainJob.h"
@@ -50,9 +51,9 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
     m_init->addItem(tr("Random initialization"), QString());
     m_init->addItem(tr("Weights file (BiT .npz, timm or torchvision, medsiam checkpoint)"), QStringLiteral("file"));
     auto runs = session.project().runs();
-    std::reverse(runs.begin(), runs.end());
+    std::reverse(runs.begin(), runs.end()); // newest first
     for (const auto& r : runs)
-        if (QFileInfo::exists(QString::fromStdString(core::runCheckpointPath(session.project(), r.id))))
+        if (hasCheckpoint(session.project(), r))
             m_init->addItem(tr("Run %1 (%2)").arg(QString::fromStdString(r.id), QString::fromStdString(r.kind)),
                             QStringLiteral("run:") + QString::fromStdString(r.id));
     m_initFile = new QLineEdit(this);

@@ -2,6 +2,7 @@
 
 #include "project/Project.h"
 #include "project/ProjectSession.h"
+#include "project/RunChoice.h"
 #include "training/NewRunDialog.h"
 
 #include <QChart>
@@ -192,32 +193,12 @@ int TrainingPanel::curvePoints(const QString& name) const
 
 void TrainingPanel::refreshRuns()
 {
-    const QString keep = currentRun();
-    {
-        const QSignalBlocker block(m_run);
-        m_run->clear();
-        auto runs = m_session.project().runs();
-        std::reverse(runs.begin(), runs.end());
-        for (const auto& r : runs) {
-            if (r.kind != "simsiam-pretrain" && r.kind != "finetune")
-                continue;
-            const QString id = QString::fromStdString(r.id);
-            m_run->addItem(tr("%1 (%2, %3)").arg(id, QString::fromStdString(r.kind), QString::fromStdString(r.state)), id);
-        }
-        const int at = m_run->findData(keep);
-        m_run->setCurrentIndex(at >= 0 ? at : 0);
-    }
+    fillRunChoice(m_run, m_session.project(), [](const core::RunRecord& r) { return r.kind == "simsiam-pretrain" || r.kind == "finetune"; });
     loadHistory();
     updateButtons();
 }
 
-bool TrainingPanel::selectRun(const QString& runId)
-{
-    const int at = m_run->findData(runId);
-    if (at >= 0)
-        m_run->setCurrentIndex(at);
-    return at >= 0;
-}
+bool TrainingPanel::selectRun(const QString& runId) { return chooseByData(m_run, runId); }
 
 QString TrainingPanel::currentRun() const { return m_run->currentData().toString(); }
 
