@@ -2,12 +2,14 @@
 // or PCA map on a worker thread (drawn while it converges), stores it in the run and shows it
 // again on reopening; a click on a dot shows that image, a drag selects dots for labeling with
 // the class keys; cancel keeps what was reached; a damaged checkpoint or a stale map is explained.
+#include "OnModal.h"
 #include "UiTestSupport.h"
 
 #include "analysis/Embeddings.h"
 #include "io/NpyArray.h"
 #include "map/EmbeddingMapView.h"
 #include "map/MapPanel.h"
+#include "map/SuggestionsDialog.h"
 #include "mainwindow/MainWindow.h"
 #include "browser/BrowserView.h"
 #include "models/ModelConfig.h"
@@ -19,6 +21,9 @@
 
 #include <QApplication>
 #include <QDockWidget>
+#include <QDoubleSpinBox>
+#include <QTimer>
+#include <functional>
 #include <QFile>
 #include <QSettings>
 #include <QSignalSpy>
@@ -27,6 +32,7 @@
 #include <QUndoStack>
 
 using namespace medsiam;
+using test::onModal;
 
 namespace {
 
@@ -173,6 +179,48 @@ private Q_SLOTS:
         QVERIFY(view->selectedImageIds().isEmpty());
     }
 
+    void suggestionsAreCheckedAcceptedInOneStepOrSelected()
+    {
+        ui::MainWindow w;
+        ui::MapPanel* panel = openWithMap(w, m_project);
+        QVERIFY(panel);
+        ui::ProjectSession& s = *w.session();
+        QCOMPARE(s.unlabeledCount(), int64_t(kImages - 20));
+        QSignalSpy done(panel, &ui::MapPanel::suggestionsDone);
+        QString summary, chosen;
+        int atZero = -1;
+        onModal<ui::SuggestionsDialog>([&](ui::SuggestionsDialog* d) {
+            summary = d->summaryText();
+            d->threshold()->setValue(0);
+            chosen = d->chosenText();
+            atZero = d->chosenImages().size();
+            d->applyChosen();
+        });
+        QVERIFY(panel->suggestLabels());
+        QVERIFY(done.wait(60000));
+        QVERIFY2(summary.startsWith("40 unlabeled image(s) have a suggested class"), qPrintable(summary));
+        QVERIFY2(summary.contains("Checked on 4 labeled image(s) held back"), qPrintable(summary)); // every 5th of 20
+        QCOMPARE(atZero, 40);
+        QVERIFY2(chosen.startsWith("40 image(s) at or above it:"), qPrintable(chosen));
+        QCOMPARE(s.unlabeledCount(), int64_t(0));
+        s.undoStack()->undo(); // one step takes every accepted suggestion back
+        QCOMPARE(s.unlabeledCount(), int64_t(kImages - 20));
+
+        // Select on Map: the suggested images become the map's selection, for review.
+        done.clear();
+        onModal<ui::SuggestionsDialog>([](ui::SuggestionsDialog* d) {
+            d->threshold()->setValue(0);
+            d->selectChosen();
+        });
+        QVERIFY(panel->suggestLabels());
+        QVERIFY(done.wait(60000));
+        const QVector<qint64> selected = panel->view()->selectedImageIds();
+        QCOMPARE(selected.size(), 40);
+        for (qint64 id : selected)
+            QVERIFY(s.rows()[static_cast<size_t>(s.rowOf(id))].classId <= 0); // only unlabeled ones
+        QCOMPARE(s.unlabeledCount(), int64_t(kImages - 20));
+    }
+
     void cancelKeepsTheStoredMap()
     {
         const QString stored = m_project + "/runs/" + m_run + "/tsne.npy";
@@ -227,6 +275,11 @@ private Q_SLOTS:
         ui::MainWindow w;
         ui::MapPanel* panel = openWithMap(w, project);
         QVERIFY(panel);
+        // Suggestions need stored embeddings.
+        QSignalSpy suggested(panel, &ui::MapPanel::suggestionsDone);
+        QVERIFY(panel->suggestLabels());
+        QVERIFY(suggested.wait(60000));
+        QVERIFY2(panel->statusText().contains("no stored embeddings yet: press Compute Map first"), qPrintable(panel->statusText()));
         const auto result = computeAndWait(*panel, false);
         QCOMPARE(result.size(), 2);
         QVERIFY(!result[1].toString().isEmpty());

@@ -3,6 +3,7 @@
 // validation monitors), stops with a checkpoint and continues without repeating a step, and its
 // curves come back from metrics.jsonl on reopening. Settings the engine refuses are explained
 // and the dialog stays open.
+#include "OnModal.h"
 #include "UiTestSupport.h"
 
 #include "mainwindow/MainWindow.h"
@@ -31,6 +32,7 @@
 #include <functional>
 
 using namespace medsiam;
+using test::onModal;
 
 namespace {
 
@@ -45,22 +47,6 @@ void makeProject(const QString& dir, const QString& src, bool classes)
         return;
     test::labelAlternately(*p, 40);
     test::assignSplits(*p, [](int i) { return i >= 30 && i < 40 ? "val" : "train"; });
-}
-
-// Runs `act` on the next modal dialog of type T once it is shown (polling the event loop).
-template <class T>
-void onModal(std::function<void(T*)> act)
-{
-    auto* timer = new QTimer;
-    timer->setInterval(20);
-    QObject::connect(timer, &QTimer::timeout, [timer, act] {
-        if (auto* d = qobject_cast<T*>(QApplication::activeModalWidget())) {
-            timer->stop();
-            timer->deleteLater();
-            act(d);
-        }
-    });
-    timer->start();
 }
 
 // A small, quick run: `steps` steps of batch 8 at 16 px.

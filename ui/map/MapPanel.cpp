@@ -3,6 +3,9 @@
 #include "io/NpyArray.h"
 #include "map/EmbeddingMapView.h"
 #include "map/MapJob.h"
+#include "map/SuggestionsDialog.h"
+#include "analysis/Suggestions.h"
+#include "util/Error.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "project/RunChoice.h"
@@ -15,6 +18,8 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QVBoxLayout>
+#include <QFutureWatcher>
+#include <QtConcurrent>
 
 #include <algorithm>
 
@@ -38,6 +43,8 @@ MapPanel::MapPanel(ProjectSession& session, QWidget* parent) : QWidget(parent), 
     m_recompute = new QCheckBox(tr("Recompute embeddings"), this);
     m_recompute->setToolTip(tr("Embed every image again with the run's last checkpoint, even when embeddings are stored"));
     m_compute = new QPushButton(tr("Compute Map"), this);
+    m_suggest = new QPushButton(tr("Suggest Labels..."), this);
+    m_suggest->setToolTip(tr("A class for each unlabeled image from its labeled neighbours in this run's embedding space"));
     m_status = new QLabel(this);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_view = new EmbeddingMapView(session, this);
@@ -49,6 +56,7 @@ MapPanel::MapPanel(ProjectSession& session, QWidget* parent) : QWidget(parent), 
     bar->addWidget(m_perplexity);
     bar->addWidget(m_recompute);
     bar->addWidget(m_compute);
+    bar->addWidget(m_suggest);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(bar);
@@ -61,6 +69,7 @@ MapPanel::MapPanel(ProjectSession& session, QWidget* parent) : QWidget(parent), 
         else
             compute(m_method->currentIndex() == 1);
     });
+    connect(m_suggest, &QPushButton::clicked, this, &MapPanel::suggestLabels);
     connect(m_method, &QComboBox::currentIndexChanged, this, [this] {
         m_perplexity->setEnabled(m_method->currentIndex() == 0);
         if (!computing())
@@ -115,6 +124,81 @@ void MapPanel::updateButtons()
     m_method->setEnabled(!busy);
     m_perplexity->setEnabled(!busy && m_method->currentIndex() == 0);
     m_recompute->setEnabled(!busy);
+    m_suggest->setEnabled(!busy && !m_suggesting && m_run->count() > 0);
+}
+
+namespace {
+struct SuggestionOutcome {
+    std::vector<core::LabelSuggestion> suggestions;
+    core::SuggestionCheck check;
+    QString error;
+};
+} // namespace
+
+bool MapPanel::suggestLabels()
+{
+    if (computing() || m_suggesting || m_run->count() == 0) {
+        setStatus(m_run->count() == 0 ? tr("No run with a checkpoint: pretrain or fine-tune a model first.")
+                                      : tr("Wait for the computation to finish first."));
+        return false;
+    }
+    m_suggesting = true;
+    updateButtons();
+    setStatus(tr("Suggesting labels from the neighbours of each unlabeled image ..."));
+    const QString dir = m_session.dir(), run = currentRun();
+    auto* watcher = new QFutureWatcher<SuggestionOutcome>(this);
+    connect(watcher, &QFutureWatcher<SuggestionOutcome>::finished, this, [this, watcher] {
+        const SuggestionOutcome out = watcher->result();
+        watcher->deleteLater();
+        m_suggesting = false;
+        updateButtons();
+        if (!out.error.isEmpty()) {
+            setStatus(out.error);
+            Q_EMIT suggestionsDone();
+            return;
+        }
+        if (out.suggestions.empty()) {
+            setStatus(tr("Every image of this run's embeddings is labeled: nothing to suggest."));
+            Q_EMIT suggestionsDone();
+            return;
+        }
+        setStatus(tr("%n suggestion(s) ready.", nullptr, int(out.suggestions.size())));
+        SuggestionsDialog d(m_session, out.suggestions, out.check, this);
+        const int result = d.exec();
+        const QVector<qint64> chosen = d.chosenImages();
+        if (result == SuggestionsDialog::SelectOnMap) {
+            m_view->setSelectedImageIds(chosen);
+            m_view->setFocus();
+            setStatus(tr("%n suggested image(s) selected: review them, and press a class key to label the selection.", nullptr,
+                         int(chosen.size())));
+        } else if (result == SuggestionsDialog::Applied) {
+            setStatus(tr("%n suggested label(s) accepted; Edit > Undo takes them back.", nullptr, int(chosen.size())));
+        }
+        Q_EMIT suggestionsDone();
+    });
+    watcher->setFuture(QtConcurrent::run([dir, run]() -> SuggestionOutcome {
+        SuggestionOutcome out;
+        try {
+            auto project = core::Project::open(dir.toStdString());
+            core::EmbeddingSet set;
+            try {
+                set = core::loadEmbeddings(*project, run.toStdString());
+            } catch (const core::UserError&) {
+                out.error = tr("Run %1 has no stored embeddings yet: press Compute Map first (it stores them).").arg(run);
+                return out;
+            }
+            out.suggestions = core::suggestLabels(*project, set);
+            try {
+                out.check = core::checkSuggestions(*project, set);
+            } catch (const core::UserError&) {
+                // too few labels to hold some back: the suggestions stand without the check
+            }
+        } catch (const std::exception& e) {
+            out.error = tr("No suggestions: %1").arg(QString::fromStdString(e.what()));
+        }
+        return out;
+    }));
+    return true;
 }
 
 void MapPanel::showStoredMap()

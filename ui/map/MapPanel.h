@@ -40,6 +40,9 @@ public:
     bool computing() const;
     void setPerplexity(double p);
     QString statusText() const;
+    /// Computes label suggestions for the unlabeled images from the run's stored embeddings (on a
+    /// worker thread) and opens the suggestions dialog; false when it cannot start.
+    bool suggestLabels();
 
 Q_SIGNALS:
     void imageActivated(qint64 imageId);
@@ -48,6 +51,8 @@ Q_SIGNALS:
     void layoutShown(int iteration, int iterations);
     /// A computation ended (done, cancelled or failed); `error` is empty unless it failed.
     void computationFinished(bool cancelled, const QString& error);
+    /// The suggestions dialog closed (or the suggestions failed, with the reason in the status).
+    void suggestionsDone();
 
 protected:
     void showEvent(QShowEvent* event) override;
@@ -63,6 +68,8 @@ private:
     QDoubleSpinBox* m_perplexity;
     QCheckBox* m_recompute;
     QPushButton* m_compute;
+    QPushButton* m_suggest;
+    bool m_suggesting = false;
     QLabel* m_status;
     EmbeddingMapView* m_view;
     std::unique_ptr<MapJob> m_job;
