@@ -221,6 +221,41 @@ private Q_SLOTS:
         QCOMPARE(s.unlabeledCount(), int64_t(kImages - 20));
     }
 
+    /// Small maps draw round antialiased dots, maps over 20,000 points squares written straight
+    /// into an image; both show each dot in its class's colour where the view says it is.
+    void dotsShowTheirClassColourAtAnySize()
+    {
+        ui::MainWindow w;
+        ui::MapPanel* panel = openWithMap(w, m_project);
+        QVERIFY(panel);
+        ui::EmbeddingMapView* view = panel->view();
+        ui::ProjectSession& s = *w.session();
+        const auto& rows = s.rows();
+        int64_t labeled = -1, unlabeled = -1;
+        for (const auto& r : rows)
+            (r.classId > 0 ? labeled : unlabeled) = r.imageId;
+        QVERIFY(labeled > 0 && unlabeled > 0);
+        const QColor classColour = s.classColor(rows[static_cast<size_t>(s.rowOf(labeled))].classId);
+        for (int n : {50, 30000}) {
+            QVector<qint64> ids(n, unlabeled);
+            QVector<float> xy(2 * n);
+            for (int i = 0; i < n; ++i) { // a crowd of unlabeled dots, and one labeled dot alone
+                xy[2 * i] = float(i % 100) / 100.0f;
+                xy[2 * i + 1] = float(i / 100 % 100) / 100.0f;
+            }
+            ids[n - 1] = labeled;
+            xy[2 * (n - 1)] = 3;
+            xy[2 * (n - 1) + 1] = 3;
+            view->setMap(ids, xy);
+            const QImage shot = view->grab().toImage();
+            const QPoint at = view->widgetPosition(labeled).toPoint();
+            QVERIFY(view->rect().contains(at));
+            QCOMPARE(shot.pixelColor(at).rgb(), classColour.rgb());
+            const QPoint crowd = view->widgetPosition(unlabeled).toPoint();
+            QVERIFY(shot.pixelColor(crowd).rgb() != classColour.rgb());
+        }
+    }
+
     void cancelKeepsTheStoredMap()
     {
         const QString stored = m_project + "/runs/" + m_run + "/tsne.npy";

@@ -60,9 +60,11 @@ private:
     void drawLegend(QPainter& painter);
     void showTooltip(const QPointF& pos, const QPoint& globalPos);
     void selectionWasChanged();
+    void findRows();
 
     ProjectSession& m_session;
     std::vector<qint64> m_ids;
+    std::vector<int> m_rows; ///< each point's index in the session's rows (-1: not there)
     std::vector<QPointF> m_points;
     std::vector<char> m_selected;
     QPointF m_centre;      ///< map point at the widget's centre
