@@ -339,9 +339,8 @@ int runResume(const std::vector<std::string>& args)
     core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     const std::string id = p.value("RUN");
-    for (const auto& r : project->runs())
-        if (r.id == id && r.kind == "finetune")
-            return runJob<core::FinetuneJob>(*project, id);
+    if (const auto r = project->run(id); r && r->kind == "finetune")
+        return runJob<core::FinetuneJob>(*project, id);
     return runJob<core::PretrainJob>(*project, id);
 }
 

@@ -82,10 +82,8 @@ EmbeddingSet loadEmbeddings(Project& project, const std::string& runId)
 
 int runInputSize(Project& project, const std::string& runId)
 {
-    for (const auto& run : project.runs()) {
-        if (run.id != runId)
-            continue;
-        const auto j = nlohmann::json::parse(run.config, nullptr, false);
+    if (const auto run = project.run(runId)) {
+        const auto j = nlohmann::json::parse(run->config, nullptr, false);
         for (const char* key : {"input_size", "crop"})
             if (j.is_object() && j.contains(key) && j[key].is_number_integer() && j[key].get<int>() >= 16)
                 return j[key].get<int>();

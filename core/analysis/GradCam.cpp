@@ -67,10 +67,9 @@ namespace {
 /// The run's checkpoint, after checking that the run is a fine-tuned classifier.
 std::string classifierCheckpoint(Project& project, const std::string& runId)
 {
-    for (const auto& r : project.runs())
-        if (r.id == runId && r.kind != "finetune")
-            throw UserError("Grad-CAM explains a classifier, and run '" + runId + "' is a " + r.kind +
-                            " run; choose a fine-tuned (finetune) run");
+    if (const auto r = project.run(runId); r && r->kind != "finetune")
+        throw UserError("Grad-CAM explains a classifier, and run '" + runId + "' is a " + r->kind +
+                        " run; choose a fine-tuned (finetune) run");
     return lastCheckpoint(project, runId);
 }
 

@@ -336,6 +336,16 @@ std::vector<RunRecord> Project::runs()
     return out;
 }
 
+std::optional<RunRecord> Project::run(const std::string& runId)
+{
+    auto s = m_db->prepare("SELECT id,kind,state,parent,config,summary,created_at,updated_at FROM runs WHERE id=?");
+    s.bind(1, runId);
+    if (!s.step())
+        return std::nullopt;
+    return RunRecord{s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4), s.columnText(5),
+                     s.columnText(6), s.columnText(7)};
+}
+
 void Project::storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions)
 {
     Database::Transaction tx(*m_db);

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,8 @@ public:
     /// Inserts or updates (state, summary) a run.
     void recordRun(const RunRecord& run);
     std::vector<RunRecord> runs();
+    /// One run's record; nullopt when the project has no run of that id.
+    std::optional<RunRecord> run(const std::string& runId);
     /// Replaces a run's stored predictions, in one transaction.
     void storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions);
     /// A run's stored predictions in image-id order (empty when it has none).

@@ -164,9 +164,8 @@ TrainingPanel::TrainingPanel(ProjectSession& session, QWidget* parent) : QWidget
     connect(m_newPretrain, &QPushButton::clicked, this, [this] { newRun(TrainingJob::Kind::Pretrain); });
     connect(m_newFinetune, &QPushButton::clicked, this, [this] { newRun(TrainingJob::Kind::Finetune); });
     connect(m_continue, &QPushButton::clicked, this, [this] {
-        for (const auto& r : m_session.project().runs())
-            if (QString::fromStdString(r.id) == currentRun())
-                startRun(currentRun(), r.kind == "finetune" ? TrainingJob::Kind::Finetune : TrainingJob::Kind::Pretrain);
+        if (const auto r = m_session.project().run(currentRun().toStdString()))
+            startRun(currentRun(), r->kind == "finetune" ? TrainingJob::Kind::Finetune : TrainingJob::Kind::Pretrain);
     });
     connect(m_pause, &QPushButton::toggled, this, &TrainingPanel::setPaused);
     connect(m_cancel, &QPushButton::clicked, this, &TrainingPanel::cancel);
@@ -247,12 +246,11 @@ void TrainingPanel::loadHistory()
     }
     addPoints(points);
     if (!training() || m_job->runId() != run) {
-        for (const auto& r : m_session.project().runs())
-            if (QString::fromStdString(r.id) == run) {
-                m_status->setText(tr("Run %1: %2, %n step(s) recorded.", nullptr, curvePoints(QStringLiteral("loss")))
-                                      .arg(run, QString::fromStdString(r.state)));
-                m_progress->setValue(r.state == "completed" ? m_progress->maximum() : 0);
-            }
+        if (const auto r = m_session.project().run(run.toStdString())) {
+            m_status->setText(tr("Run %1: %2, %n step(s) recorded.", nullptr, curvePoints(QStringLiteral("loss")))
+                                  .arg(run, QString::fromStdString(r->state)));
+            m_progress->setValue(r->state == "completed" ? m_progress->maximum() : 0);
+        }
     }
 }
 
@@ -385,9 +383,8 @@ void TrainingPanel::updateButtons()
         m_pause->setText(tr("Pause"));
     bool resumable = false;
     if (!busy)
-        for (const auto& r : m_session.project().runs())
-            if (QString::fromStdString(r.id) == currentRun())
-                resumable = r.state == "cancelled" || r.state == "failed" || r.state == "queued";
+        if (const auto r = m_session.project().run(currentRun().toStdString()))
+            resumable = r->state == "cancelled" || r->state == "failed" || r->state == "queued";
     m_continue->setEnabled(resumable);
 }
 
