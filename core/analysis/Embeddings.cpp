@@ -4,13 +4,13 @@
 #include "models/Checkpoint.h"
 #include "project/Project.h"
 #include "train/Features.h"
+#include "train/FinetuneJob.h"
 #include "train/PretrainJob.h"
 #include "util/AtomicFile.h"
 #include "util/Csv.h"
 #include "util/Error.h"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstring>
@@ -82,12 +82,11 @@ EmbeddingSet loadEmbeddings(Project& project, const std::string& runId)
 
 int runInputSize(Project& project, const std::string& runId)
 {
-    if (const auto run = project.run(runId)) {
-        const auto j = nlohmann::json::parse(run->config, nullptr, false);
-        for (const char* key : {"input_size", "crop"})
-            if (j.is_object() && j.contains(key) && j[key].is_number_integer() && j[key].get<int>() >= 16)
-                return j[key].get<int>();
-    }
+    const auto run = project.run(runId);
+    if (run && run->kind == "finetune")
+        return evaluationSize(project, runId); // the crop, the HyperRule's when the run left it open
+    if (run && run->kind == "simsiam-pretrain")
+        return PretrainConfig::fromJson(run->config).inputSize;
     return 64;
 }
 

@@ -28,8 +28,9 @@ EmbeddingSet computeEmbeddings(Project& project, const std::string& runId, int i
 /// The stored embeddings of a run; throws UserError when there are none (run `embed` first).
 EmbeddingSet loadEmbeddings(Project& project, const std::string& runId);
 
-/// The network input size a run was trained at (its config's input_size, or a fine-tuning run's
-/// crop), the size its embeddings are best computed at; 64 when the config names neither.
+/// The network input size a run was trained at, the size its embeddings are best computed at: a
+/// SimSiam run's input size, a fine-tuned run's crop (evaluationSize: the BiT-HyperRule's when the
+/// run left it open); 64 for any other run.
 int runInputSize(Project& project, const std::string& runId);
 
 /// Every image's split and class name ("" when none), by image id, for CSV exports.

@@ -156,6 +156,28 @@ private Q_SLOTS:
         QVERIFY2(!m_project.isEmpty(), "could not build the synthetic project");
     }
 
+    /// A run's embeddings are computed at the size it trained at: a SimSiam run's input size; a
+    /// fine-tuned run's crop, which the BiT-HyperRule chooses when the run left it open.
+    void embeddingsUseTheSizeARunTrainedAt()
+    {
+        auto project = Project::open(m_project.toStdString());
+        PretrainConfig pre = smallConfig();
+        pre.inputSize = 48;
+        QCOMPARE(runInputSize(*project, PretrainJob::create(*project, pre)), 48);
+        FinetuneConfig c;
+        c.model.backbone = backbonePreset("bit-nano");
+        c.model.backbone.inChannels = 1;
+        c.model.backbone.numClasses = 2;
+        c.steps = 4;
+        c.batch = 8;
+        const std::string open = FinetuneJob::create(*project, c); // crop 0: the HyperRule's
+        qInfo("fine-tuning run without a crop: embedded at %d px, evaluated at %d px", runInputSize(*project, open),
+              evaluationSize(*project, open));
+        QCOMPARE(runInputSize(*project, open), evaluationSize(*project, open));
+        c.crop = 24;
+        QCOMPARE(runInputSize(*project, FinetuneJob::create(*project, c)), 24);
+    }
+
     void embeddingsAndLabelSuggestions()
     {
         auto project = Project::open(m_project.toStdString());
