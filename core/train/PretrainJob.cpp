@@ -88,7 +88,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
 
         const int64_t perEpoch = static_cast<int64_t>(pool.size()) / c.batch;
         const int channels = c.model.backbone.inChannels;
-        const double healthy = 1.0 / std::sqrt(double(c.model.heads.projectorDim));
+        const double healthy = c.healthyOutputStd();
         std::vector<int64_t> order;
         int64_t orderEpoch = -1;
         auto save = [&](int64_t stepsDone) { saveTrainingCheckpoint(ckptPath, *net, sgd, stepsDone, stepsDone / perEpoch, observer); };

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 namespace medsiam::core {
 
 namespace {
@@ -79,6 +81,8 @@ std::string PretrainConfig::toJson() const
     j["augment"] = nlohmann::json::parse(augment.toJson());
     return j.dump(1);
 }
+
+double PretrainConfig::healthyOutputStd() const { return 1.0 / std::sqrt(double(model.heads.projectorDim)); }
 
 PretrainConfig PretrainConfig::fromJson(const std::string& text)
 {

@@ -32,6 +32,8 @@ struct PretrainConfig {
     std::string toJson() const;
     static PretrainConfig fromJson(const std::string& json);
     InputNormalization normalization() const;
+    /// What the collapse monitor's output std stays near in a healthy run: 1 / sqrt(projector dim).
+    double healthyOutputStd() const;
 };
 
 /// BiT-HyperRule (Kolesnikov et al., 2020) for a dataset of `examples` labeled images whose

@@ -3,6 +3,7 @@
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "project/RunChoice.h"
+#include "train/TrainConfig.h"
 #include "training/NewRunDialog.h"
 
 #include <QChart>
@@ -273,16 +274,12 @@ void TrainingPanel::addPoints(const QVector<CurvePoint>& points)
     if (collapse->count() > 0 && m_healthy->count() == 2)
         m_healthy->replace(1, QPointF(collapse->at(collapse->count() - 1).x(), m_healthy->at(1).y()));
     if (collapse->count() > 0 && m_healthy->count() == 0) {
-        // Recorded runs: 1/sqrt(d) of the projector output, from the run's config.
-        for (const auto& r : m_session.project().runs())
-            if (QString::fromStdString(r.id) == currentRun()) {
-                const auto j = nlohmann::json::parse(r.config, nullptr, false);
-                int dim = 0;
-                if (j.is_object() && j.contains("model") && j["model"].contains("heads"))
-                    dim = j["model"]["heads"].value("projector_dim", 0);
-                if (dim > 0)
-                    m_healthy->append({QPointF(0, 1 / std::sqrt(double(dim))), QPointF(collapse->at(collapse->count() - 1).x(), 1 / std::sqrt(double(dim)))});
-            }
+        // A recorded run: the level its configuration gives.
+        const auto r = m_session.project().run(currentRun().toStdString());
+        if (r && r->kind == "simsiam-pretrain") {
+            const double level = core::PretrainConfig::fromJson(r->config).healthyOutputStd();
+            m_healthy->append({QPointF(0, level), QPointF(collapse->at(collapse->count() - 1).x(), level)});
+        }
     }
     fitAxes(m_lossView->chart(), YRange::Data);
     fitAxes(m_collapseView->chart(), YRange::FromZero);
