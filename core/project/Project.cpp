@@ -389,6 +389,15 @@ std::vector<PredictionRecord> Project::predictions(const std::string& runId)
     return out;
 }
 
+std::set<std::string> Project::runsWithPredictions()
+{
+    std::set<std::string> out;
+    auto s = m_db->prepare("SELECT DISTINCT run_id FROM predictions");
+    while (s.step())
+        out.insert(s.columnText(0));
+    return out;
+}
+
 std::vector<ClassInfo> Project::classes()
 {
     std::vector<ClassInfo> out;

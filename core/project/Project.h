@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,8 @@ public:
     void storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions);
     /// A run's stored predictions in image-id order (empty when it has none).
     std::vector<PredictionRecord> predictions(const std::string& runId);
+    /// The ids of the runs that have stored predictions.
+    std::set<std::string> runsWithPredictions();
     /// Sets or replaces an image's label. `source` says where it came from (csv, npz, folder, user).
     void setLabel(int64_t imageId, int64_t classId, const std::string& source);
     void clearLabel(int64_t imageId);

@@ -182,10 +182,7 @@ void ResultsPanel::showEvent(QShowEvent* event)
 
 void ResultsPanel::refreshRuns()
 {
-    std::set<std::string> withPredictions;
-    auto s = m_session.project().db().prepare("SELECT DISTINCT run_id FROM predictions");
-    while (s.step())
-        withPredictions.insert(s.columnText(0));
+    const auto withPredictions = m_session.project().runsWithPredictions();
     fillRunChoice(m_run, m_session.project(), [&](const core::RunRecord& r) { return withPredictions.count(r.id) > 0; });
     loadRun();
 }
