@@ -4,6 +4,7 @@
 #include "ProgressLine.h"
 
 #include "analysis/Embeddings.h"
+#include "analysis/MapStore.h"
 #include "analysis/GradCam.h"
 #include "image/Png.h"
 #include "models/Checkpoint.h"
@@ -87,7 +88,7 @@ int runTsne(const std::vector<std::string>& args)
         set = core::loadEmbeddings(*project, p.value("run"));
         x = set.vectors;
         if (outPath.empty())
-            outPath = core::runDir(*project, p.value("run")) + (p.has("pca") ? "/pca.npy" : "/tsne.npy");
+            outPath = core::mapLayoutPath(*project, p.value("run"), p.has("pca"));
     } else {
         x = readMatrix(p.value("npy"));
     }

@@ -1,8 +1,8 @@
 #include "map/MapJob.h"
 
 #include "analysis/Embeddings.h"
+#include "analysis/MapStore.h"
 #include "analysis/Tsne.h"
-#include "io/NpyArray.h"
 #include "project/Project.h"
 #include "util/CancelToken.h"
 #include "util/Error.h"
@@ -69,7 +69,7 @@ void MapJob::work()
         } else if (m_request.pca) {
             const auto xy = core::pcaMap(set.vectors);
             last = QVector<float>(xy.begin(), xy.end());
-            core::saveFloatNpy(core::runDir(*project, run) + "/pca.npy", xy.data(), {static_cast<int64_t>(xy.size() / 2), 2});
+            core::saveMapLayout(*project, run, true, xy);
             summary = tr("PCA map of %n image(s)", nullptr, int(ids.size()));
         } else {
             post([this] { Q_EMIT stage(tr("t-SNE: finding neighbours ...")); });
@@ -92,8 +92,7 @@ void MapJob::work()
             last = QVector<float>(r.layout.begin(), r.layout.end());
             cancelled = r.cancelled;
             if (!cancelled)
-                core::saveFloatNpy(core::runDir(*project, run) + "/tsne.npy", r.layout.data(),
-                                   {static_cast<int64_t>(r.layout.size() / 2), 2});
+                core::saveMapLayout(*project, run, false, r.layout);
             summary = tr("t-SNE of %n image(s), %1 iterations in %2 s, KL %3", nullptr, int(ids.size()))
                           .arg(r.iterations)
                           .arg(r.seconds, 0, 'f', 1)

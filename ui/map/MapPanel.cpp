@@ -1,6 +1,6 @@
 #include "map/MapPanel.h"
 
-#include "io/NpyArray.h"
+#include "analysis/MapStore.h"
 #include "map/EmbeddingMapView.h"
 #include "map/MapJob.h"
 #include "map/SuggestionsDialog.h"
@@ -13,7 +13,6 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
-#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
@@ -210,28 +209,18 @@ void MapPanel::showStoredMap()
         setStatus(QString());
         return;
     }
-    const std::string run = currentRun().toStdString();
-    const bool pca = m_method->currentIndex() == 1;
-    const std::string dir = core::runDir(m_session.project(), run);
     m_view->setPlaceholder(tr("No %1 map of this run yet: press Compute Map.").arg(m_method->currentText()));
     setStatus(QString());
-    const QString mapFile = QString::fromStdString(dir + (pca ? "/pca.npy" : "/tsne.npy"));
-    if (!QFileInfo::exists(mapFile))
-        return;
     try {
-        const core::NpyArray ids = core::loadNpyFile(dir + "/embedding_ids.npy");
-        const core::NpyArray xy = core::loadNpyFile(mapFile.toStdString());
-        if (ids.shape.size() != 1 || xy.shape.size() != 2 || xy.shape[1] != 2 || xy.shape[0] != ids.shape[0]) {
+        const auto map = core::loadMapLayout(m_session.project(), currentRun().toStdString(), m_method->currentIndex() == 1);
+        if (!map)
+            return;
+        if (map->stale) {
             setStatus(tr("The stored map does not match the stored embeddings (they were computed again): compute the map again."));
             return;
         }
-        QVector<qint64> idv(static_cast<int>(ids.shape[0]));
-        for (int i = 0; i < idv.size(); ++i)
-            idv[i] = ids.asInt(i);
-        QVector<float> xyv(static_cast<int>(xy.elementCount()));
-        for (int i = 0; i < xyv.size(); ++i)
-            xyv[i] = static_cast<float>(xy.asDouble(i));
-        m_view->setMap(idv, xyv);
+        const QVector<qint64> idv(map->imageIds.begin(), map->imageIds.end());
+        m_view->setMap(idv, QVector<float>(map->layout.begin(), map->layout.end()));
         setStatus(tr("Stored %1 map of %n image(s).", nullptr, int(idv.size())).arg(m_method->currentText()));
     } catch (const std::exception& e) {
         setStatus(tr("The stored map cannot be read: %1").arg(QString::fromStdString(e.what())));

@@ -1,5 +1,6 @@
 #include "report/RunReport.h"
 
+#include "analysis/MapStore.h"
 #include "analysis/Metrics.h"
 #include "io/NpyArray.h"
 #include "project/Project.h"
@@ -372,29 +373,27 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
     }
 
     // 3. The t-SNE map, when `tsne` has been run for this run.
-    if (fs::exists(runPath + "/tsne.npy") && fs::exists(runPath + "/embedding_ids.npy")) {
-        const auto layout = core::loadNpyFile(runPath + "/tsne.npy"), ids = core::loadNpyFile(runPath + "/embedding_ids.npy");
-        if (layout.shape.size() == 2 && layout.shape[1] == 2 && ids.shape.size() == 1 && ids.shape[0] == layout.shape[0]) {
-            std::map<int64_t, int> labelOf;
-            for (const auto& item : project.trainingItems())
-                labelOf[item.imageId] = item.classIndex;
-            std::vector<float> xy(static_cast<size_t>(layout.elementCount()));
-            std::vector<int> label(static_cast<size_t>(ids.shape[0]));
-            std::string tsv = "image_id,class,x,y\n";
-            for (int64_t i = 0; i < ids.shape[0]; ++i) {
-                xy[static_cast<size_t>(2 * i)] = static_cast<float>(layout.asDouble(2 * i));
-                xy[static_cast<size_t>(2 * i + 1)] = static_cast<float>(layout.asDouble(2 * i + 1));
-                const int64_t id = ids.asInt(i);
-                label[static_cast<size_t>(i)] = labelOf.count(id) ? labelOf[id] : -1;
-                tsv += std::to_string(id) + "," + (label[static_cast<size_t>(i)] >= 0 ? core::csvField(classes[static_cast<size_t>(label[static_cast<size_t>(i)])]) : "") +
-                       "," + std::to_string(xy[static_cast<size_t>(2 * i)]) + "," + std::to_string(xy[static_cast<size_t>(2 * i + 1)]) + "\n";
-            }
-            render(outDir, "tsne", {720, 600},
-                   [&](QPainter& p, const QRectF& a) { drawScatter(p, a, QString::fromStdString(runId) + ": t-SNE map by label", xy, label, classes); },
-                   written);
-            core::writeFileAtomically(outDir + "/tsne.csv", tsv);
-            written.push_back(outDir + "/tsne.csv");
+    std::optional<core::StoredMap> map;
+    if (fs::exists(runPath + "/embedding_ids.npy"))
+        map = core::loadMapLayout(project, runId, false);
+    if (map && !map->stale) {
+        std::map<int64_t, int> labelOf;
+        for (const auto& item : project.trainingItems())
+            labelOf[item.imageId] = item.classIndex;
+        const std::vector<float>& xy = map->layout;
+        std::vector<int> label(map->imageIds.size());
+        std::string tsv = "image_id,class,x,y\n";
+        for (size_t i = 0; i < map->imageIds.size(); ++i) {
+            const int64_t id = map->imageIds[i];
+            label[i] = labelOf.count(id) ? labelOf[id] : -1;
+            tsv += std::to_string(id) + "," + (label[i] >= 0 ? core::csvField(classes[static_cast<size_t>(label[i])]) : "") + "," +
+                   std::to_string(xy[2 * i]) + "," + std::to_string(xy[2 * i + 1]) + "\n";
         }
+        render(outDir, "tsne", {720, 600},
+               [&](QPainter& p, const QRectF& a) { drawScatter(p, a, QString::fromStdString(runId) + ": t-SNE map by label", xy, label, classes); },
+               written);
+        core::writeFileAtomically(outDir + "/tsne.csv", tsv);
+        written.push_back(outDir + "/tsne.csv");
     }
     if (written.empty())
         throw UserError("run '" + runId + "' has nothing to report yet (no metrics, predictions or map)");
