@@ -57,6 +57,26 @@ void smallRun(ui::NewRunDialog* d, int steps)
     d->inputSize()->setValue(16);
 }
 
+// Opens the new-run dialog of `kind`, fills it with `fill`, presses Start and expects a refusal:
+// the message box is closed, `fill`'s returned check (if any) runs while the dialog is still
+// open, the dialog is dismissed, and the refusal's text is returned (empty when none).
+QString refusal(ui::TrainingPanel& panel, ui::TrainingJob::Kind kind, const std::function<std::function<void()>(ui::NewRunDialog*)>& fill)
+{
+    QString error;
+    onModal<ui::NewRunDialog>([&](ui::NewRunDialog* d) {
+        const auto check = fill(d);
+        onModal<QMessageBox>([](QMessageBox* box) { box->accept(); });
+        d->accept();
+        error = d->lastError();
+        if (check)
+            check();
+        d->reject();
+    });
+    if (panel.newRun(kind))
+        return {};
+    return error;
+}
+
 ui::TrainingPanel* openWithTraining(ui::MainWindow& w, const QString& project)
 {
     w.show();
@@ -228,29 +248,23 @@ private Q_SLOTS:
         ui::MainWindow w;
         ui::TrainingPanel* panel = openWithTraining(w, tmp.filePath("p"));
         QVERIFY(panel);
-        QString error;
         int stepsKept = 0;
-        onModal<ui::NewRunDialog>([&](ui::NewRunDialog* d) {
+        QString error = refusal(*panel, ui::TrainingJob::Kind::Finetune, [&](ui::NewRunDialog* d) {
             d->steps()->setValue(7);
-            onModal<QMessageBox>([](QMessageBox* box) { box->accept(); });
-            d->accept(); // refused: one class
-            error = d->lastError();
-            stepsKept = d->isVisible() ? d->steps()->value() : -1;
-            d->reject();
+            return [&stepsKept, d] { stepsKept = d->isVisible() ? d->steps()->value() : -1; };
         });
-        QVERIFY(!panel->newRun(ui::TrainingJob::Kind::Finetune));
         QVERIFY2(error.contains("needs labeled images of at least two"), qPrintable(error));
         QCOMPARE(stepsKept, 7); // the dialog stayed open with what was typed
         // Pretraining needs no labels, but a weights file that is not there is refused.
-        onModal<ui::NewRunDialog>([&](ui::NewRunDialog* d) {
-            d->init()->setCurrentIndex(d->init()->findData(QStringLiteral("file")));
-            d->initFile()->setText(QStringLiteral("/no/such/weights.npz"));
-            onModal<QMessageBox>([](QMessageBox* box) { box->accept(); });
-            d->accept();
-            error = d->lastError();
-            d->reject();
-        });
-        QVERIFY(!panel->newRun(ui::TrainingJob::Kind::Pretrain));
+        auto fromFile = [](const QString& file) {
+            return [file](ui::NewRunDialog* d) {
+                smallRun(d, 4);
+                d->init()->setCurrentIndex(d->init()->findData(QStringLiteral("file")));
+                d->initFile()->setText(file);
+                return std::function<void()>();
+            };
+        };
+        error = refusal(*panel, ui::TrainingJob::Kind::Pretrain, fromFile(QStringLiteral("/no/such/weights.npz")));
         QVERIFY2(error.contains("'/no/such/weights.npz' does not exist"), qPrintable(error));
         // A file that holds no weights.
         const QString garbage = tmp.filePath("weights.npz");
@@ -259,26 +273,13 @@ private Q_SLOTS:
             QVERIFY(f.open(QIODevice::WriteOnly));
             f.write("these are not weights");
         }
-        onModal<ui::NewRunDialog>([&](ui::NewRunDialog* d) {
-            d->init()->setCurrentIndex(d->init()->findData(QStringLiteral("file")));
-            smallRun(d, 4);
-            d->initFile()->setText(garbage);
-            onModal<QMessageBox>([](QMessageBox* box) { box->accept(); });
-            d->accept();
-            error = d->lastError();
-            d->reject();
-        });
-        QVERIFY(!panel->newRun(ui::TrainingJob::Kind::Pretrain));
+        error = refusal(*panel, ui::TrainingJob::Kind::Pretrain, fromFile(garbage));
         QVERIFY2(error.contains("weights.npz"), qPrintable(error));
         // A batch larger than the images to train on.
-        onModal<ui::NewRunDialog>([&](ui::NewRunDialog* d) {
+        error = refusal(*panel, ui::TrainingJob::Kind::Pretrain, [](ui::NewRunDialog* d) {
             d->batch()->setValue(100);
-            onModal<QMessageBox>([](QMessageBox* box) { box->accept(); });
-            d->accept();
-            error = d->lastError();
-            d->reject();
+            return std::function<void()>();
         });
-        QVERIFY(!panel->newRun(ui::TrainingJob::Kind::Pretrain));
         QVERIFY2(error.contains("at least one full batch: 60 images outside val and test, batch 100"), qPrintable(error));
         QVERIFY(!panel->training());
         QVERIFY(panel->currentRun().isEmpty()); // no run was created
