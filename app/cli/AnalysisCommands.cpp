@@ -176,7 +176,7 @@ int runSuggest(const std::vector<std::string>& args)
     if (!p.parse(args))
         return 0;
     core::configureThreads(p.threads());
-    auto project = core::Project::open(p.value("PROJECT"));
+    auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
     const auto set = core::loadEmbeddings(*project, p.value("RUN"));
     const int k = p.intValue("k", 1, 1000);
     const auto classes = project->classes();
@@ -226,7 +226,7 @@ int runGradCam(const std::vector<std::string>& args)
     if (!p.has("image") || !p.has("out"))
         throw UsageError("--image and --out are required");
     core::configureThreads(p.threads());
-    auto project = core::Project::open(p.value("PROJECT"));
+    auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
     const std::string run = p.value("RUN");
     core::RunExplainer explainer(*project, run);
     const int64_t imageId = p.intValue("image", 1, 2147483647);

@@ -21,5 +21,6 @@ int runGradCam(const std::vector<std::string>& args);
 int runReport(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
 int runSplit(const std::vector<std::string>& args);
+int runRepair(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli

@@ -31,7 +31,7 @@ int runInfo(const std::vector<std::string>& args)
         .option("issues-csv", "FILE", "write the import issues to a CSV file (path, reason)");
     if (!p.parse(args))
         return 0;
-    auto project = core::Project::open(p.value("DIR"));
+    auto project = core::Project::open(p.value("DIR"), core::ProjectAccess::ReadOnly);
     const core::ProjectSummary s = project->summary();
     std::printf("Project       %s\n", s.path.c_str());
     std::printf("Images        %lld items from %lld files, %lld patients, %lld labeled\n", static_cast<long long>(s.images),
@@ -42,14 +42,19 @@ int runInfo(const std::vector<std::string>& args)
     printCounts("By class", s.byClass);
     printCounts("By split", s.bySplit);
     std::printf("Not imported  %lld\n", static_cast<long long>(s.issues));
+    if (s.warnings > 0)
+        std::printf("Warnings      %lld files imported with a warning (see --issues)\n", static_cast<long long>(s.warnings));
     for (size_t i = 0; i < s.issuesByReason.size() && i < 12; ++i)
         std::printf("  %5lld  %s\n", static_cast<long long>(s.issuesByReason[i].second), s.issuesByReason[i].first.c_str());
     if (s.issuesByReason.size() > 12)
         std::printf("  ... %zu more reasons (use --issues)\n", s.issuesByReason.size() - 12);
     const auto issues = (p.has("issues") || p.has("issues-csv")) ? project->issues() : decltype(project->issues()){};
-    if (p.has("issues"))
+    if (p.has("issues")) {
         for (const auto& [path, reason] : issues)
             std::printf("%s\t%s\n", path.c_str(), reason.c_str());
+        for (const auto& [path, warning] : project->warnings())
+            std::printf("%s\twarning (imported): %s\n", path.c_str(), warning.c_str());
+    }
     if (p.has("issues-csv")) {
         FILE* f = std::fopen(p.value("issues-csv").c_str(), "w");
         if (!f) {
@@ -70,7 +75,7 @@ int runRuns(const std::vector<std::string>& args)
     p.positional("PROJECT", "project folder");
     if (!p.parse(args))
         return 0;
-    auto project = core::Project::open(p.value("PROJECT"));
+    auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
     const auto runs = project->runs();
     if (runs.empty())
         std::printf("no runs yet\n");

@@ -28,7 +28,7 @@ int runReport(const std::vector<std::string>& args)
     char name[] = "medsiam-cli";
     char* argv[] = {name, nullptr};
     QGuiApplication app(argc, argv);
-    auto project = core::Project::open(p.value("PROJECT"));
+    auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
     const auto files = ui::writeRunReport(*project, p.value("RUN"), p.value("out"));
     for (const auto& f : files)
         std::printf("wrote %s\n", f.c_str());

@@ -1,10 +1,15 @@
 // medsiam: the desktop application.
 #include "mainwindow/MainWindow.h"
+#include "project/Importer.h"
 #include "system/Runtime.h"
+#include "util/FileLock.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QTimer>
+
+#include <cstdio>
+#include <unistd.h>
 
 int main(int argc, char** argv)
 {
@@ -13,6 +18,7 @@ int main(int argc, char** argv)
     QApplication::setOrganizationName(QStringLiteral("medsiam"));
     QApplication::setApplicationVersion(QStringLiteral(MEDSIAM_VERSION));
     medsiam::core::configureThreads();
+    medsiam::core::FileLock::setProcessPurpose("the medsiam desktop app");
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Self-supervised and transfer learning workstation for medical images"));
@@ -24,17 +30,26 @@ int main(int argc, char** argv)
     parser.addOption(screenshot);
     parser.process(app);
 
-    medsiam::ui::MainWindow window;
-    window.show();
-    if (!parser.positionalArguments().isEmpty())
-        window.openProject(parser.positionalArguments().first());
-    if (parser.isSet(screenshot)) {
-        const QString file = parser.value(screenshot);
-        QTimer::singleShot(500, &window, [&window, file] {
-            if (!window.grab().save(file))
-                qWarning("cannot write %s", qPrintable(file));
-            QApplication::quit();
-        });
+    int rc;
+    {
+        medsiam::ui::MainWindow window;
+        window.show();
+        if (!parser.positionalArguments().isEmpty())
+            window.openProject(parser.positionalArguments().first());
+        if (parser.isSet(screenshot)) {
+            const QString file = parser.value(screenshot);
+            QTimer::singleShot(500, &window, [&window, file] {
+                if (!window.grab().save(file))
+                    qWarning("cannot write %s", qPrintable(file));
+                QApplication::quit();
+            });
+        }
+        rc = app.exec();
     }
-    return app.exec();
+    if (medsiam::core::abandonedDecoderThreads() > 0) {
+        // A decoder is still stuck on a damaged file; exit() would pull its library from under it.
+        std::fflush(stdout);
+        ::_exit(rc);
+    }
+    return rc;
 }

@@ -6,17 +6,20 @@
 
 namespace medsiam::core {
 
-Database::Database(const std::string& path) : m_path(path)
+Database::Database(const std::string& path, bool readOnly) : m_path(path), m_readOnly(readOnly)
 {
-    if (sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    const int flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr) != SQLITE_OK) {
         const std::string why = m_db ? sqlite3_errmsg(m_db) : "out of memory";
         sqlite3_close(m_db);
         m_db = nullptr;
         throw UserError("cannot open project database '" + path + "': " + why);
     }
     sqlite3_busy_timeout(m_db, 10000);
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
+    if (!readOnly) {
+        exec("PRAGMA journal_mode=WAL");
+        exec("PRAGMA synchronous=NORMAL");
+    }
     exec("PRAGMA foreign_keys=ON");
 }
 
@@ -36,18 +39,32 @@ Database::Statement& Database::cached(const std::string& sql)
     return *it->second;
 }
 
+namespace {
+
+[[noreturn]] void throwFor(int code, const std::string& message)
+{
+    if ((code & 0xff) == SQLITE_FULL)
+        throw DiskFullError(message + "; the last change was not saved, everything before it is kept");
+    if ((code & 0xff) == SQLITE_READONLY)
+        throw UserError(message + " (the project is open read-only: nothing can be changed)");
+    throw UserError(message);
+}
+
+} // namespace
+
 void Database::fail(const std::string& what) const
 {
-    throw UserError(what + " (" + m_path + "): " + sqlite3_errmsg(m_db));
+    throwFor(sqlite3_extended_errcode(m_db), what + " (" + m_path + "): " + sqlite3_errmsg(m_db));
 }
 
 void Database::exec(const std::string& sql)
 {
     char* err = nullptr;
-    if (sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    const int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
         const std::string why = err ? err : "unknown error";
         sqlite3_free(err);
-        throw UserError("database error (" + m_path + "): " + why);
+        throwFor(rc, "database error (" + m_path + "): " + why);
     }
 }
 

@@ -14,8 +14,9 @@ namespace medsiam::core {
 /// A connection is used by one thread at a time.
 class Database {
 public:
-    /// Opens or creates the database file. Throws UserError naming the file.
-    explicit Database(const std::string& path);
+    /// Opens or creates the database file (read-only: opens an existing one and refuses every
+    /// write). Throws UserError naming the file.
+    explicit Database(const std::string& path, bool readOnly = false);
     ~Database();
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
@@ -75,12 +76,15 @@ public:
     /// Runs a single-value query and returns the first column of the first row (0 when none).
     int64_t scalar(const std::string& sql);
     const std::string& path() const { return m_path; }
-    /// Throws UserError with SQLite's message for this connection.
+    /// Throws UserError with SQLite's message for this connection (DiskFullError when the disk
+    /// is full).
     [[noreturn]] void fail(const std::string& what) const;
+    bool readOnly() const { return m_readOnly; }
 
 private:
     sqlite3* m_db = nullptr;
     std::string m_path;
+    bool m_readOnly = false;
     std::unordered_map<std::string, std::unique_ptr<Statement>> m_statements;
 };
 

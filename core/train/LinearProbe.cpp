@@ -105,6 +105,7 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
 
     // The probe's own run.
     const std::string id = newRunId(project, "probe");
+    const auto owner = project.lockRun(id);
     result.runId = id;
     const std::string dir = runDir(project, id);
     ProbeConfig stored = config;

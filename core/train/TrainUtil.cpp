@@ -186,6 +186,9 @@ JobOutcome cancelledAfter(int64_t step)
 JobState runRecorded(Project& project, const std::string& runId, const std::string& kind, const std::string& configJson,
                      JobObserver& observer, const std::function<JobOutcome()>& body)
 {
+    // Held until the run's record says how it ended: while it is held the run is live, and a
+    // second job of the same run (another process, or a second window) is refused.
+    const auto owner = project.lockRun(runId);
     JobOutcome outcome;
     try {
         project.recordRun({runId, kind, toString(JobState::Running), "", configJson, "{}", "", ""});

@@ -73,7 +73,8 @@ JobOutcome cancelledAfter(int64_t step);
 
 /// Runs a training job's body with its run record kept current: Running before, the body's
 /// outcome after; an exception ends it as Failed with its message. The observer hears each
-/// state. Returns the final state.
+/// state. Returns the final state. Holds the run's lock throughout; throws UserError (and
+/// changes nothing) when another job is training the run.
 JobState runRecorded(Project& project, const std::string& runId, const std::string& kind, const std::string& configJson,
                      JobObserver& observer, const std::function<JobOutcome()>& body);
 

@@ -11,4 +11,14 @@ public:
     explicit UserError(const std::string& message) : std::runtime_error(message) {}
 };
 
+/// A write failed because the disk (or the user's quota) is full. Whatever was being written is
+/// left as it was before; the message names the file or project and says what was kept.
+class DiskFullError : public UserError {
+public:
+    explicit DiskFullError(const std::string& message) : UserError(message) {}
+};
+
+/// True for the errno values that mean "no room left": ENOSPC, EDQUOT and EFBIG.
+bool isDiskFullErrno(int err);
+
 } // namespace medsiam::core

@@ -1,5 +1,6 @@
 // The clinician's first hour, offscreen: import through the dialog, browse, label with keys and
 // undo, splits without leakage, window/level, and a 100k-image grid that decodes only what shows.
+#include "OnModal.h"
 #include "UiTestSupport.h"
 
 #include "browser/BrowserView.h"
@@ -37,6 +38,7 @@
 #include <QMimeData>
 #include <QTimer>
 #include <QMouseEvent>
+#include <QProcess>
 #include <QPushButton>
 #include <QScrollBar>
 #include <QSpinBox>
@@ -355,6 +357,89 @@ private Q_SLOTS:
         QTRY_VERIFY(!viewer.loading() && viewer.view()->hasImage());
         // The first pixel of image i holds i (test::writeImageFolder), shown in the file's window.
         QCOMPARE(qGray(viewer.view()->renderedImage().pixel(0, 0)), 9);
+    }
+
+    /// A project another program is writing to opens read-only, after asking: browsing works,
+    /// labeling and import do not; once that program is gone, File > Reopen for Editing brings
+    /// the labels back.
+    void aProjectInUseOpensReadOnly()
+    {
+        QTemporaryDir tmp;
+        const QString project = tmp.filePath("p");
+        makeLabeledProject(project, tmp.filePath("src"), 6);
+        // Another program holds the project's lock (flock(1) stands in for it; it says no name).
+        QFile::resize(project + "/project.lock", 0);
+        QProcess holder;
+        holder.start("flock", {"-o", "-x", project + "/project.lock", "sleep", "60"}); // -o: flock alone holds it
+        QVERIFY(holder.waitForStarted());
+        QTRY_VERIFY(core::Project::writer(project.toStdString()).has_value());
+        ui::MainWindow w;
+        w.show();
+        w.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        QString asked;
+        test::onModal<QMessageBox>([&](QMessageBox* box) {
+            asked = box->text();
+            for (QAbstractButton* b : box->buttons())
+                if (b->text() == "Open Read-Only")
+                    b->click();
+        });
+        QVERIFY(w.openProject(project));
+        QVERIFY2(asked.contains("is changing this project right now"), qPrintable(asked));
+        QVERIFY(w.session()->readOnly());
+        QVERIFY(w.windowTitle().contains("(read-only)"));
+        QCOMPARE(int(w.session()->rows().size()), 6);
+        // Key 1 labels nothing, and the import is refused with a reason.
+        w.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        QListView* list = w.browser()->listView();
+        list->setFocus();
+        QTest::keyClick(list, Qt::Key_1);
+        QCOMPARE(w.session()->unlabeledCount(), int64_t(6));
+        MessageCatcher refused;
+        QVERIFY(!w.showImportDialog({tmp.filePath("src")}));
+        QVERIFY2(refused.text.contains("read-only"), qPrintable(refused.text));
+        // The other program ends: the project reopens for editing and labels again.
+        holder.kill();
+        QVERIFY(holder.waitForFinished());
+        QAction* reopen = nullptr;
+        for (QAction* a : w.findChildren<QAction*>())
+            if (a->text() == "Reopen for &Editing")
+                reopen = a;
+        QVERIFY(reopen && reopen->isVisible());
+        reopen->trigger();
+        QVERIFY(!w.session()->readOnly());
+        QVERIFY(!w.windowTitle().contains("(read-only)"));
+        w.activateWindow(); // the message boxes took the focus
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        list = w.browser()->listView();
+        list->setFocus();
+        QTest::keyClick(list, Qt::Key_1);
+        QCOMPARE(w.session()->unlabeledCount(), int64_t(5));
+    }
+
+    /// A project whose catalogue was emptied (a crash, a full disk) is not replaced by an empty
+    /// one: the window offers the newest backup, and the images come back.
+    void anEmptyCatalogueIsRestoredFromItsBackup()
+    {
+        QTemporaryDir tmp;
+        const QString project = tmp.filePath("p");
+        makeLabeledProject(project, tmp.filePath("src"), 4); // closing it leaves a backup
+        QFile::resize(project + "/project.sqlite", 0);
+        QFile::remove(project + "/project.sqlite-wal");
+        ui::MainWindow w;
+        w.show();
+        QString asked;
+        test::onModal<QMessageBox>([&](QMessageBox* box) {
+            asked = box->text();
+            for (QAbstractButton* b : box->buttons())
+                if (b->text() == "Restore Backup")
+                    b->click();
+        });
+        QVERIFY(w.openProject(project));
+        QVERIFY2(asked.contains("is empty (0 bytes)") && asked.contains("Restore the backup of"), qPrintable(asked));
+        QCOMPARE(int(w.session()->rows().size()), 4);
+        QVERIFY(QFileInfo(project + "/project.sqlite").size() > 0);
     }
 
     void keysLabelUndoRestoresAndLabelsSurviveReopening()

@@ -50,6 +50,7 @@ ClassPanel::ClassPanel(ProjectSession& session, QWidget* parent) : QWidget(paren
     m_unlabeled = new QLabel(this);
     auto* edit = new QPushButton(tr("Edit classes..."), this);
     edit->setFocusPolicy(Qt::NoFocus);
+    edit->setEnabled(!m_session.readOnly());
     connect(edit, &QPushButton::clicked, this, &ClassPanel::editSchemaRequested);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);

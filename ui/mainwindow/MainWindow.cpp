@@ -13,6 +13,7 @@
 #include "project/Importer.h"
 #include "project/NewProjectDialog.h"
 #include "project/Project.h"
+#include "project/ProjectBackup.h"
 #include "project/ProjectSession.h"
 #include "splits/SplitsDialog.h"
 #include "util/Error.h"
@@ -56,6 +57,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     m_central->addWidget(m_welcome);
     setCentralWidget(m_central);
     m_counts = new QLabel(this);
+    m_readOnlyLabel = new QLabel(this);
+    m_readOnlyLabel->setObjectName(QStringLiteral("readOnlyLabel"));
+    m_readOnlyLabel->setStyleSheet(QStringLiteral("QLabel { color: #b35c00; font-weight: bold; }"));
+    m_readOnlyLabel->hide();
+    statusBar()->addPermanentWidget(m_readOnlyLabel);
     statusBar()->addPermanentWidget(m_counts);
     buildDocks();
     buildActions();
@@ -114,19 +120,34 @@ void MainWindow::buildActions()
     QAction* importCsv = file->addAction(tr("Import &Labels from CSV..."), this, &MainWindow::importLabelsCsv);
     QAction* exportCsv = file->addAction(tr("&Export Labels to CSV..."), this, &MainWindow::exportLabelsCsv);
     file->addSeparator();
+    m_reopenWritable = file->addAction(tr("Reopen for &Editing"), this, &MainWindow::reopenForEditing);
+    m_reopenWritable->setToolTip(tr("The project is open read-only because another program was changing it; "
+                                    "reopen it for labeling, import and training once that program has finished"));
+    m_reopenWritable->setVisible(false);
     QAction* close = file->addAction(tr("&Close Project"), this, [this] { closeProject(); });
     file->addSeparator();
     file->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
 
     QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    // A step whose write fails (a full disk) stays where it was on the stack, with a message.
     m_undo = edit->addAction(tr("&Undo"), this, [this] {
-        if (m_session)
+        if (!m_session)
+            return;
+        try {
             m_session->undoStack()->undo();
+        } catch (const core::UserError& e) {
+            showError(tr("Cannot undo"), QString::fromStdString(e.what()));
+        }
     });
     m_undo->setShortcut(QKeySequence::Undo);
     m_redo = edit->addAction(tr("&Redo"), this, [this] {
-        if (m_session)
+        if (!m_session)
+            return;
+        try {
             m_session->undoStack()->redo();
+        } catch (const core::UserError& e) {
+            showError(tr("Cannot redo"), QString::fromStdString(e.what()));
+        }
     });
     // Both usual redo keys, whatever the platform theme lists.
     m_redo->setShortcuts({QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence(Qt::CTRL | Qt::Key_Y)});
@@ -185,6 +206,10 @@ void MainWindow::buildActions()
         m_viewMenu->addAction(d->toggleViewAction());
 
     m_projectActions << import << importCsv << exportCsv << close << clear << classes << splits << map;
+    m_writeActions << import << importCsv << clear << classes << splits << pretrain << finetune;
+    for (QAction* a : label->actions())
+        if (a->shortcut().count() == 1 && a->shortcut()[0].key() >= Qt::Key_1 && a->shortcut()[0].key() <= Qt::Key_9)
+            m_writeActions << a;
     updateRecentMenu();
 }
 
@@ -192,8 +217,12 @@ void MainWindow::updateActions()
 {
     for (QAction* a : m_projectActions)
         a->setEnabled(m_session != nullptr);
-    m_undo->setEnabled(m_session && m_session->undoStack()->canUndo());
-    m_redo->setEnabled(m_session && m_session->undoStack()->canRedo());
+    const bool readOnly = m_session && m_session->readOnly();
+    for (QAction* a : m_writeActions)
+        a->setEnabled(m_session != nullptr && !readOnly);
+    m_reopenWritable->setVisible(readOnly);
+    m_undo->setEnabled(m_session && !readOnly && m_session->undoStack()->canUndo());
+    m_redo->setEnabled(m_session && !readOnly && m_session->undoStack()->canRedo());
     if (m_session) {
         m_undo->setText(tr("&Undo %1").arg(m_session->undoStack()->undoText()));
         m_redo->setText(tr("&Redo %1").arg(m_session->undoStack()->redoText()));
@@ -259,6 +288,8 @@ bool MainWindow::switchTo(const std::function<std::unique_ptr<ProjectSession>()>
         showError(failureTitle, QString::fromStdString(e.what()));
         return false;
     }
+    if (!session)
+        return false;
     closeProject();
     m_session = std::move(session);
     attachSession();
@@ -274,7 +305,72 @@ void MainWindow::chooseProject()
 
 bool MainWindow::openProject(const QString& dir)
 {
-    return switchTo([&] { return ProjectSession::open(dir); }, tr("Cannot open project"));
+    return switchTo([&] { return openSession(dir); }, tr("Cannot open project"));
+}
+
+std::unique_ptr<ProjectSession> MainWindow::openSession(const QString& dir)
+{
+    try {
+        return ProjectSession::open(dir);
+    } catch (const core::ProjectBusyError& e) {
+        QMessageBox box(QMessageBox::Question, tr("Project in use"),
+                        tr("%1 is changing this project right now.\n\nOpen it read-only? You can browse and view the images; "
+                           "labeling, import and training are off until you reopen it for editing (File menu) once "
+                           "that program has finished.")
+                            .arg(QString::fromStdString(e.owner().describe())),
+                        QMessageBox::Cancel, this);
+        QPushButton* readOnly = box.addButton(tr("Open Read-Only"), QMessageBox::AcceptRole);
+        box.setDefaultButton(readOnly);
+        box.exec();
+        if (box.clickedButton() != readOnly)
+            return nullptr;
+        return ProjectSession::open(dir, true);
+    } catch (const core::DamagedProjectError& e) {
+        const auto backups = core::listBackups(dir.toStdString());
+        const core::ProjectBackupInfo* usable = nullptr;
+        for (const auto& b : backups)
+            if (b.images >= 0) {
+                usable = &b;
+                break;
+            }
+        if (!usable) {
+            showError(tr("Damaged project"), QString::fromStdString(e.what()) + tr("\n\nThe project has no backup to restore."));
+            return nullptr;
+        }
+        QMessageBox box(QMessageBox::Warning, tr("Damaged project"),
+                        QString::fromStdString(e.what()) +
+                            tr("\n\nRestore the backup of %1 (%2 images, %3 labels, %4 runs)? The damaged catalogue is kept "
+                               "beside it, and runs trained since are found again from their folders; images imported "
+                               "since then must be imported again.")
+                                .arg(QString::fromStdString(usable->createdAt))
+                                .arg(usable->images)
+                                .arg(usable->labels)
+                                .arg(usable->runs),
+                        QMessageBox::Cancel, this);
+        QPushButton* restore = box.addButton(tr("Restore Backup"), QMessageBox::AcceptRole);
+        box.exec();
+        if (box.clickedButton() != restore)
+            return nullptr;
+        const auto result = core::restoreProjectBackup(dir.toStdString(), usable->path);
+        statusBar()->showMessage(tr("Restored the backup of %1; %n run(s) found again", nullptr, int(result.runsFound.size()))
+                                     .arg(QString::fromStdString(result.backup.createdAt)),
+                                 10000);
+        return ProjectSession::open(dir);
+    }
+}
+
+void MainWindow::reopenForEditing()
+{
+    if (!m_session || !m_session->readOnly())
+        return;
+    const QString dir = m_session->dir();
+    if (const auto owner = core::Project::writer(dir.toStdString())) {
+        QMessageBox::information(this, tr("Project still in use"),
+                                 tr("%1 is still changing this project. Try again when it has finished.")
+                                     .arg(QString::fromStdString(owner->describe())));
+        return;
+    }
+    switchTo([&] { return ProjectSession::open(dir); }, tr("Cannot reopen the project"));
 }
 
 void MainWindow::attachSession()
@@ -303,7 +399,13 @@ void MainWindow::attachSession()
     connect(m_viewer, &ViewerPanel::sourceChanged, m_tags, &TagsPanel::showFile);
     connect(m_viewer, &ViewerPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
     connect(m_browser, &BrowserView::selectionCountChanged, this, &MainWindow::updateStatus);
-    connect(m_classes, &ClassPanel::classActivated, this, [this](qint64 id) { m_session->labelImages(labelTargets(), id); });
+    connect(m_classes, &ClassPanel::classActivated, this, [this](qint64 id) {
+        try {
+            m_session->labelImages(labelTargets(), id);
+        } catch (const core::UserError& e) {
+            showError(tr("Cannot save the label"), QString::fromStdString(e.what()));
+        }
+    });
     connect(m_map, &MapPanel::imageActivated, this, &MainWindow::showImageAnywhere);
     connect(m_results, &ResultsPanel::imageActivated, this, &MainWindow::showImageAnywhere);
     connect(m_training, &TrainingPanel::runFinished, this, [this](const QString& run, const QString& state) {
@@ -334,7 +436,17 @@ void MainWindow::attachSession()
 
     m_summary->showSummary(s.project().summary());
     resizeDocks({m_classesDock, m_viewerDock}, {270, 520}, Qt::Horizontal);
-    setWindowTitle(tr("%1 - medsiam").arg(QDir::toNativeSeparators(s.dir())));
+    setWindowTitle(s.readOnly() ? tr("%1 (read-only) - medsiam").arg(QDir::toNativeSeparators(s.dir()))
+                                : tr("%1 - medsiam").arg(QDir::toNativeSeparators(s.dir())));
+    if (s.readOnly()) {
+        const auto owner = core::Project::writer(s.dir().toStdString());
+        m_readOnlyLabel->setText(tr("Read-only"));
+        m_readOnlyLabel->setToolTip(owner ? tr("%1 is changing this project").arg(QString::fromStdString(owner->describe()))
+                                          : tr("Opened read-only"));
+        m_readOnlyLabel->show();
+    } else {
+        m_readOnlyLabel->hide();
+    }
     rememberRecent(s.dir());
     updateActions();
     updateStatus();
@@ -383,6 +495,7 @@ bool MainWindow::closeProject()
     }
     m_central->setCurrentWidget(m_welcome);
     m_session.reset();
+    m_readOnlyLabel->hide();
     setWindowTitle(tr("medsiam"));
     m_counts->clear();
     updateActions();
@@ -394,6 +507,10 @@ ImportDialog* MainWindow::showImportDialog(const QStringList& sources)
 {
     if (!m_session) {
         showError(tr("Import"), tr("Create or open a project first (File > New Project)."));
+        return nullptr;
+    }
+    if (m_session->readOnly()) {
+        showError(tr("Import"), tr("The project is open read-only; reopen it for editing (File menu) to import."));
         return nullptr;
     }
     auto* d = new ImportDialog(*m_session, sources, this);

@@ -65,8 +65,14 @@ protected:
 
 private:
     /// Replaces the open project by the one `makeSession` opens or creates; a UserError becomes
-    /// a dialog titled `failureTitle` and the open project stays.
+    /// a dialog titled `failureTitle` and the open project stays, as it does when `makeSession`
+    /// returns null (the user cancelled).
     bool switchTo(const std::function<std::unique_ptr<ProjectSession>()>& makeSession, const QString& failureTitle);
+    /// Opens a project; when another program writes to it, asks whether to open it read-only;
+    /// when its catalogue is damaged, offers to restore the newest backup. Null: cancelled.
+    std::unique_ptr<ProjectSession> openSession(const QString& dir);
+    /// Reopens a read-only project for editing once the program writing to it has finished.
+    void reopenForEditing();
     void buildActions();
     void buildDocks();
     void attachSession();
@@ -115,6 +121,9 @@ private:
     QMenu* m_recentMenu;
     QMenu* m_viewMenu;
     QList<QAction*> m_projectActions;
+    QList<QAction*> m_writeActions; ///< also off while the project is open read-only
+    QAction* m_reopenWritable = nullptr;
+    QLabel* m_readOnlyLabel;
     QAction* m_undo = nullptr;
     QAction* m_redo = nullptr;
     QAction* m_advance;

@@ -118,12 +118,12 @@ void MapPanel::updateButtons()
 {
     const bool busy = computing();
     m_compute->setText(busy ? tr("Cancel") : tr("Compute Map"));
-    m_compute->setEnabled(busy || m_run->count() > 0);
+    m_compute->setEnabled(busy || (m_run->count() > 0 && !m_session.readOnly()));
     m_run->setEnabled(!busy);
     m_method->setEnabled(!busy);
     m_perplexity->setEnabled(!busy && m_method->currentIndex() == 0);
     m_recompute->setEnabled(!busy);
-    m_suggest->setEnabled(!busy && !m_suggesting && m_run->count() > 0);
+    m_suggest->setEnabled(!busy && !m_suggesting && m_run->count() > 0 && !m_session.readOnly());
 }
 
 namespace {

@@ -1,8 +1,11 @@
 #include "map/SuggestionsDialog.h"
 
+#include "util/Error.h"
+
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 
+#include <QMessageBox>
 #include <QDialogButtonBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
@@ -104,9 +107,16 @@ void SuggestionsDialog::applyChosen()
     for (const auto& [c, ids] : byClass)
         n += ids.size();
     m_session.undoStack()->beginMacro(tr("Accept %n label suggestion(s)", nullptr, n));
-    for (const auto& [c, ids] : byClass)
-        if (c >= 0 && c < static_cast<int>(classes.size()))
-            m_session.labelImages(ids, classes[static_cast<size_t>(c)].id);
+    try {
+        for (const auto& [c, ids] : byClass)
+            if (c >= 0 && c < static_cast<int>(classes.size()))
+                m_session.labelImages(ids, classes[static_cast<size_t>(c)].id);
+    } catch (const core::UserError& e) {
+        // The classes labeled before the failure stay, as one undoable step.
+        m_session.undoStack()->endMacro();
+        QMessageBox::warning(this, tr("Cannot save the labels"), QString::fromStdString(e.what()));
+        return;
+    }
     m_session.undoStack()->endMacro();
     done(Applied);
 }

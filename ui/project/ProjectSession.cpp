@@ -13,7 +13,9 @@ namespace medsiam::ui {
 
 namespace {
 
-// One labeling step: the images, the class they got, and the classes they had before.
+// One labeling step: the images, the class they got, and the classes they had before. It is
+// pushed after its first write succeeded (QUndoStack would keep a step whose write failed), so
+// its first redo() has nothing to do.
 class LabelCommand : public QUndoCommand {
 public:
     LabelCommand(ProjectSession& session, std::vector<std::pair<int64_t, int64_t>> after,
@@ -21,12 +23,20 @@ public:
         : QUndoCommand(text), m_session(session), m_after(std::move(after)), m_before(std::move(before))
     {
     }
-    void redo() override { m_session.writeLabels(m_after); }
+    void redo() override
+    {
+        if (m_written) {
+            m_written = false;
+            return;
+        }
+        m_session.writeLabels(m_after);
+    }
     void undo() override { m_session.writeLabels(m_before); }
 
 private:
     ProjectSession& m_session;
     std::vector<std::pair<int64_t, int64_t>> m_after, m_before;
+    bool m_written = true;
 };
 
 } // namespace
@@ -45,10 +55,13 @@ ProjectSession::ProjectSession(std::unique_ptr<core::Project> project) : m_proje
 
 ProjectSession::~ProjectSession() = default;
 
-std::unique_ptr<ProjectSession> ProjectSession::open(const QString& dir)
+std::unique_ptr<ProjectSession> ProjectSession::open(const QString& dir, bool readOnly)
 {
-    return std::unique_ptr<ProjectSession>(new ProjectSession(core::Project::open(dir.toStdString())));
+    return std::unique_ptr<ProjectSession>(new ProjectSession(
+        core::Project::open(dir.toStdString(), readOnly ? core::ProjectAccess::ReadOnly : core::ProjectAccess::ReadWrite)));
 }
+
+bool ProjectSession::readOnly() const { return m_project->readOnly(); }
 
 std::unique_ptr<ProjectSession> ProjectSession::create(const QString& dir, int cacheResolution)
 {
@@ -124,8 +137,11 @@ void ProjectSession::labelImages(const QVector<qint64>& imageIds, int64_t classI
     }
     if (after.empty())
         return;
+    if (readOnly())
+        throw core::UserError(tr("The project is open read-only: labels cannot be changed.").toStdString());
     const QString what = classId > 0 ? tr("Label %n image(s) %1", nullptr, int(after.size())).arg(className(classId))
                                      : tr("Clear the label of %n image(s)", nullptr, int(after.size()));
+    writeLabels(after); // throws, changing nothing, when the labels cannot be saved
     m_undo->push(new LabelCommand(*this, std::move(after), std::move(before), what));
 }
 
@@ -199,7 +215,8 @@ void ProjectSession::reloadClasses()
                 c.shortcut = std::to_string(k);
                 usedKeys.insert(c.shortcut);
             }
-        m_project->updateClass(c);
+        if (!readOnly())
+            m_project->updateClass(c); // read-only, the colour and key hold for this window only
     }
     recountLabels();
     Q_EMIT classesChanged();
@@ -223,7 +240,7 @@ void ProjectSession::reload()
     m_cache.reset();
     if (!m_rows.empty()) {
         try {
-            m_cache = std::make_shared<core::ImageCache>(*m_project, m_cacheResolution);
+            m_cache = m_project->openCache(m_cacheResolution);
         } catch (const core::UserError&) {
             m_cache.reset(); // no cache yet: the browser draws placeholders
         }

@@ -27,13 +27,17 @@ namespace medsiam::ui {
 class ProjectSession : public QObject {
     Q_OBJECT
 public:
-    /// Opens an existing project or creates one; throws core::UserError in plain words.
-    static std::unique_ptr<ProjectSession> open(const QString& dir);
+    /// Opens an existing project or creates one; throws core::UserError in plain words
+    /// (core::ProjectBusyError when another program is writing to it, core::DamagedProjectError
+    /// when its catalogue is damaged). Read-only, nothing can be labeled, imported or trained.
+    static std::unique_ptr<ProjectSession> open(const QString& dir, bool readOnly = false);
     static std::unique_ptr<ProjectSession> create(const QString& dir, int cacheResolution);
     ~ProjectSession() override;
 
     QString dir() const;
     core::Project& project() { return *m_project; }
+    /// Opened read-only because another program writes to the project.
+    bool readOnly() const;
     int cacheResolution() const { return m_cacheResolution; }
     /// The cache at the project's resolution, or null while the project has no images.
     std::shared_ptr<const core::ImageCache> cache() const { return m_cache; }
@@ -53,7 +57,8 @@ public:
 
     QUndoStack* undoStack() const { return m_undo; }
 
-    /// Labels images with a class (classId <= 0 clears), as one undoable step.
+    /// Labels images with a class (classId <= 0 clears), as one undoable step. Throws
+    /// core::UserError when the label cannot be saved (read-only, a full disk); nothing changes then.
     void labelImages(const QVector<qint64>& imageIds, int64_t classId);
     /// Writes labels (classId <= 0 clears) without touching the undo stack: the undo commands'
     /// work. Commits at once; emits labelsChanged.

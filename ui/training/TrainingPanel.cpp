@@ -372,16 +372,17 @@ void TrainingPanel::cancel()
 void TrainingPanel::updateButtons()
 {
     const bool busy = training();
-    m_newPretrain->setEnabled(!busy);
-    m_newFinetune->setEnabled(!busy);
+    const bool writable = !m_session.readOnly();
+    m_newPretrain->setEnabled(!busy && writable);
+    m_newFinetune->setEnabled(!busy && writable);
     m_pause->setEnabled(busy);
     m_cancel->setEnabled(busy);
     if (!busy)
         m_pause->setText(tr("Pause"));
     bool resumable = false;
-    if (!busy)
+    if (!busy && writable)
         if (const auto r = m_session.project().run(currentRun().toStdString()))
-            resumable = r->state == "cancelled" || r->state == "failed" || r->state == "queued";
+            resumable = r->state == "cancelled" || r->state == "failed" || r->state == "queued" || r->state == "interrupted";
     m_continue->setEnabled(resumable);
 }
 
