@@ -7,19 +7,71 @@
 #include "util/CancelToken.h"
 #include "util/Text.h"
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
 
 namespace medsiam::cli {
 
 namespace {
 
 core::CancelToken* g_cancel = nullptr;
+std::atomic<int> g_interrupts{0};
 extern "C" void onInterrupt(int)
 {
     if (g_cancel)
         g_cancel->requestStop();
+    if (g_interrupts.fetch_add(1) >= 1)
+        ::_exit(130); // a second Ctrl-C: at once
 }
+
+/// Ends the process a few seconds after Ctrl-C or SIGTERM when the import has not returned by
+/// then (a decoder stuck in a library cannot be interrupted). What was committed is kept: the
+/// catalogue is transactional and bytes beyond the cache's index are reclaimed next time.
+class InterruptWatchdog {
+public:
+    explicit InterruptWatchdog(double graceSeconds) : m_grace(graceSeconds), m_thread([this] { watch(); }) {}
+    ~InterruptWatchdog()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_done = true;
+        }
+        m_cv.notify_all();
+        m_thread.join();
+    }
+
+private:
+    void watch()
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        std::chrono::steady_clock::time_point since{};
+        while (!m_done) {
+            m_cv.wait_for(lock, std::chrono::milliseconds(100));
+            if (g_interrupts.load() == 0)
+                continue;
+            const auto now = std::chrono::steady_clock::now();
+            if (since == std::chrono::steady_clock::time_point{})
+                since = now;
+            if (!m_done && now - since > std::chrono::duration<double>(m_grace)) {
+                const char msg[] = "\nmedsiam-cli import: stopped. Files committed before the signal are kept; files still "
+                                   "being decoded were abandoned. Run the import again to go on.\n";
+                (void)!::write(2, msg, sizeof msg - 1);
+                ::_exit(130);
+            }
+        }
+    }
+    double m_grace;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_done = false;
+    std::thread m_thread;
+};
 
 class CliImportObserver : public core::ImportObserver {
 public:
@@ -61,6 +113,7 @@ int runImport(const std::vector<std::string>& args)
         .flag("labels-from-folders", "name each image's class after its first sub-folder")
         .option("class-names", "A,B,...", "class names for the integer labels of .npz archives")
         .flag("keep-duplicates", "import files even when the same content is already in the project")
+        .option("file-timeout", "SECONDS", "give up a file whose decoding takes longer (0: no limit)", "120")
         .threadsOption("decoding threads (0: every core)");
     if (!p.parse(args))
         return 0;
@@ -83,6 +136,7 @@ int runImport(const std::vector<std::string>& args)
     o.threads = p.threads();
     o.labelsFromFolders = p.has("labels-from-folders");
     o.keepDuplicates = p.has("keep-duplicates");
+    o.fileTimeoutSeconds = p.doubleValue("file-timeout", 0, 1e7);
     if (p.has("class-names"))
         for (const std::string& n : core::text::split(p.value("class-names"), ','))
             o.classNames.push_back(core::text::trim(n));
@@ -115,7 +169,11 @@ int runImport(const std::vector<std::string>& args)
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
     CliImportObserver observer;
-    const core::ImportSummary s = core::importSources(*project, o, &observer, &cancel);
+    core::ImportSummary s;
+    {
+        InterruptWatchdog watchdog(3.0);
+        s = core::importSources(*project, o, &observer, &cancel);
+    }
     observer.finish();
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
@@ -139,7 +197,11 @@ int runImport(const std::vector<std::string>& args)
         for (const auto& problem : l.rowProblems)
             std::printf("  %s\n", problem.c_str());
     }
-    if (s.filesWithIssues > 0)
+    if (s.filesTimedOut > 0)
+        std::printf("%zu files were given up after %.0f s of decoding (see the issues)\n", s.filesTimedOut, o.fileTimeoutSeconds);
+    if (s.filesWithWarnings > 0)
+        std::printf("%zu files were imported with a warning\n", s.filesWithWarnings);
+    if (s.filesWithIssues > 0 || s.filesWithWarnings > 0)
         std::printf("See the reasons with: medsiam-cli info %s --issues\n", project->dir().c_str());
     return s.cancelled ? 130 : 0;
 }

@@ -8,7 +8,9 @@
 #include "Commands.h"
 
 #include "io/ImageDecoder.h"
+#include "project/Importer.h"
 #include "util/Error.h"
+#include "util/FileLock.h"
 #ifdef MEDSIAM_CLI_ENGINE
 #include "system/Runtime.h"
 #endif
@@ -66,6 +68,7 @@ const Command kCommands[] = {
     {"suggest", "suggest labels for unlabeled images from their labeled neighbours", ENGINE(medsiam::cli::runSuggest)},
     {"gradcam", "Grad-CAM heatmap of a fine-tuned run on an image (PNG overlay)", ENGINE(medsiam::cli::runGradCam)},
     {"report", "a run's plots (PNG, SVG) and CSVs: curves, confusion, ROC, t-SNE map", ENGINE(medsiam::cli::runReport)},
+    {"repair", "check a project, list the backups of its catalogue, restore one", medsiam::cli::runRepair},
 };
 
 #ifndef MEDSIAM_CLI_ENGINE
@@ -148,18 +151,29 @@ int main(int argc, char** argv)
         if (!c.run)
             return execEngine(argv);
 #endif
+        // Named in the project's lock, so that another program can say who is writing.
+        medsiam::core::FileLock::setProcessPurpose(std::string("medsiam-cli ") + c.name);
+        int rc;
         try {
-            return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+            rc = c.run(std::vector<std::string>(args.begin() + 1, args.end()));
         } catch (const medsiam::cli::UsageError& e) {
             std::fprintf(stderr, "medsiam-cli %s: %s\nRun `medsiam-cli %s --help` for usage.\n", c.name, e.what(), c.name);
-            return 2;
+            rc = 2;
         } catch (const medsiam::core::UserError& e) {
             std::fprintf(stderr, "medsiam-cli %s: error: %s\n", c.name, e.what());
-            return 1;
+            rc = 1;
         } catch (const std::exception& e) {
             std::fprintf(stderr, "medsiam-cli %s: unexpected error: %s\n", c.name, e.what());
-            return 1;
+            rc = 1;
         }
+        if (medsiam::core::abandonedDecoderThreads() > 0) {
+            // A decoder thread is still stuck on a damaged file: exit() would destroy the
+            // library state it is using. Everything worth keeping is committed already.
+            std::fflush(stdout);
+            std::fflush(stderr);
+            ::_exit(rc);
+        }
+        return rc;
     }
     std::fprintf(stderr, "medsiam-cli: unknown command '%s'\n\n", cmd.c_str());
     printUsage(stderr);

@@ -1,6 +1,5 @@
 #include "data/ImageCache.h"
 
-#include "project/Project.h"
 #include "util/Error.h"
 
 #include <cerrno>
@@ -32,6 +31,13 @@ ImageCacheWriter::~ImageCacheWriter()
         ::close(m_fd);
 }
 
+void ImageCacheWriter::reclaimBeyond(int64_t end)
+{
+    struct stat st{};
+    if (::fstat(m_fd, &st) == 0 && st.st_size > end && ::ftruncate(m_fd, end) != 0)
+        throw UserError("cannot shorten cache file '" + m_path + "': " + std::strerror(errno));
+}
+
 CacheEntry ImageCacheWriter::append(const FittedImage& f)
 {
     if (f.image.width != m_side || f.image.height != m_side)
@@ -46,9 +52,12 @@ CacheEntry ImageCacheWriter::append(const FittedImage& f)
     while (left > 0) {
         const ssize_t n = ::pwrite(m_fd, p, left, at);
         if (n < 0) {
-            if (errno == EINTR)
+            const int err = errno;
+            if (err == EINTR)
                 continue;
-            throw UserError("cannot write cache file '" + m_path + "': " + std::strerror(errno));
+            if (isDiskFullErrno(err))
+                throw DiskFullError("cannot write cache file '" + m_path + "': " + std::strerror(err));
+            throw UserError("cannot write cache file '" + m_path + "': " + std::strerror(err));
         }
         p += n;
         at += n;
@@ -60,26 +69,21 @@ CacheEntry ImageCacheWriter::append(const FittedImage& f)
 
 void ImageCacheWriter::sync()
 {
-    if (::fdatasync(m_fd) != 0)
-        throw UserError("cannot flush cache file '" + m_path + "': " + std::strerror(errno));
+    if (::fdatasync(m_fd) != 0) {
+        const int err = errno;
+        if (isDiskFullErrno(err))
+            throw DiskFullError("cannot flush cache file '" + m_path + "': " + std::strerror(err));
+        throw UserError("cannot flush cache file '" + m_path + "': " + std::strerror(err));
+    }
 }
 
-ImageCache::ImageCache(Project& project, int side) : m_side(side)
+ImageCache::ImageCache(const std::string& cacheDir, int side, std::vector<CacheEntry> entries)
+    : m_side(side), m_entries(std::move(entries))
 {
-    auto s = project.db().prepare(
-        "SELECT image_id,offset,channels,content_x,content_y,content_w,content_h FROM cache_entries WHERE resolution=? ORDER BY image_id");
-    s.bind(1, side);
-    while (s.step()) {
-        CacheEntry e;
-        e.imageId = s.columnInt(0);
-        e.offset = s.columnInt(1);
-        e.channels = static_cast<int>(s.columnInt(2));
-        e.content = {static_cast<int>(s.columnInt(3)), static_cast<int>(s.columnInt(4)), static_cast<int>(s.columnInt(5)),
-                     static_cast<int>(s.columnInt(6))};
-        m_byId[e.imageId] = static_cast<int64_t>(m_entries.size());
-        m_entries.push_back(e);
-    }
-    const std::string path = cacheFilePath(project.cacheDir(), side);
+    m_byId.reserve(m_entries.size());
+    for (size_t i = 0; i < m_entries.size(); ++i)
+        m_byId[m_entries[i].imageId] = static_cast<int64_t>(i);
+    const std::string path = cacheFilePath(cacheDir, side);
     if (m_entries.empty())
         return;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -8,8 +8,6 @@
 
 namespace medsiam::core {
 
-class Project;
-
 /// Where one image's pixels sit in a cache file.
 struct CacheEntry {
     int64_t imageId = 0;
@@ -33,7 +31,16 @@ public:
     ImageCacheWriter(const ImageCacheWriter&) = delete;
     ImageCacheWriter& operator=(const ImageCacheWriter&) = delete;
 
+    /// Where the next image goes: the end of the committed index, read in the same database
+    /// transaction that will record the new entries, so that two writers can never give two
+    /// images one offset (see Project::cacheEnd).
+    void seek(int64_t end) { m_end = end; }
+    /// Cuts the file back to `end` when it is longer: bytes appended by an import that was
+    /// killed before its commit, which no entry refers to. Call with the project's lock and in a
+    /// transaction.
+    void reclaimBeyond(int64_t end);
     /// Writes a side x side image; returns its entry (imageId left for the caller to set).
+    /// Throws DiskFullError when the disk is full, UserError for other write errors.
     CacheEntry append(const FittedImage& image);
     /// Flushes written bytes to disk (fdatasync); call before committing the index.
     void sync();
@@ -50,9 +57,9 @@ private:
 /// for training loaders, the thumbnail browser and GPU uploads. Any thread may read.
 class ImageCache {
 public:
-    /// Maps the cache file and loads its index from the project. Throws UserError when the
-    /// project has no cache at this resolution.
-    ImageCache(Project& project, int side);
+    /// Maps the cache file of `side` under `cacheDir` with its index (Project::cacheEntries).
+    /// Throws UserError when the file is missing or shorter than the index says.
+    ImageCache(const std::string& cacheDir, int side, std::vector<CacheEntry> entries);
     ~ImageCache();
     ImageCache(const ImageCache&) = delete;
     ImageCache& operator=(const ImageCache&) = delete;

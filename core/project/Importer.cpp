@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace fs = std::filesystem;
 
@@ -37,6 +38,7 @@ struct FittedFrame {
 struct FileResult {
     enum class Status { Pending, Imported, AlreadyPresent, Issue } status = Status::Pending;
     std::string reason;
+    bool timedOut = false;
     std::string hash;
     ImageMeta meta;
     std::vector<FittedFrame> frames;
@@ -48,8 +50,12 @@ using Clock = std::chrono::steady_clock;
 /// there (DICOM); larger ones are read again by their decoder.
 constexpr uint64_t kKeepFilesUpTo = 4 << 20;
 
-FileResult processFile(const ScannedFile& file, const ImportOptions& options, int side,
-                       const std::unordered_map<std::string, std::string>& known)
+const ImageDecoder* decoderFor(const ImportOptions& options, ImageFormat format)
+{
+    return options.decoderFor ? options.decoderFor(format) : DecoderRegistry::instance().find(format);
+}
+
+FileResult processFile(const ScannedFile& file, const ImportOptions& options, int side, const std::unordered_set<std::string>& known)
 {
     FileResult r;
     // One read gives the first bytes that tell the format and the content hash; a file that
@@ -61,7 +67,7 @@ FileResult processFile(const ScannedFile& file, const ImportOptions& options, in
         digest = digestFile(file.path, kSniffBytes, kKeepFilesUpTo, [&](const FileDigest& head) {
             sniff = sniffHead(file.path, head.head, head.size);
             const bool image = sniff.format != ImageFormat::Unknown && sniff.format != ImageFormat::DicomDir;
-            decoder = image ? DecoderRegistry::instance().find(sniff.format) : nullptr;
+            decoder = image ? decoderFor(options, sniff.format) : nullptr;
             return decoder != nullptr;
         });
     } catch (const UserError& e) {
@@ -116,9 +122,139 @@ FileResult processFile(const ScannedFile& file, const ImportOptions& options, in
         r.status = FileResult::Status::Issue;
         r.reason = std::string("cannot decode: ") + e.what();
         r.frames.clear();
+    } catch (...) {
+        r.status = FileResult::Status::Issue;
+        r.reason = "cannot decode: the decoder failed";
+        r.frames.clear();
     }
     return r;
 }
+
+std::atomic<int> g_abandoned{0};
+
+/// What the decoding workers share with the committing thread. Workers hold a reference, so
+/// that one left behind on a file that hangs its decoder can finish (or not) safely after the
+/// import has returned.
+struct Work {
+    ImportOptions options;
+    std::vector<ScannedFile> files;
+    std::unordered_set<std::string> knownAtStart; ///< content hashes in the project when the import began
+    int side = 0;
+    size_t window = 0;
+    std::atomic<bool> cancelled{false};
+
+    std::mutex m;
+    std::condition_variable workCv, doneCv;
+    std::vector<FileResult> results;
+    std::vector<char> ready;
+    size_t next = 0, committedUpTo = 0;
+    bool stop = false;
+    struct Worker {
+        std::thread thread;
+        long file = -1; ///< the file it decodes, -1 when idle
+        Clock::time_point since;
+        bool abandoned = false;
+    };
+    std::vector<std::unique_ptr<Worker>> workers; ///< stable addresses: each thread keeps its own
+    int running = 0; ///< workers in their loop and not abandoned
+
+    void startWorker(const std::shared_ptr<Work>& self)
+    {
+        auto w = std::make_unique<Worker>();
+        Worker* me = w.get();
+        ++running;
+        workers.push_back(std::move(w));
+        me->thread = std::thread([self, me] { self->workerLoop(*me); });
+    }
+
+    void workerLoop(Worker& me)
+    {
+        std::unique_lock<std::mutex> lock(m);
+        const size_t total = files.size();
+        for (;;) {
+            workCv.wait(lock, [&] { return stop || next >= total || next < committedUpTo + window; });
+            if (stop || next >= total || cancelled.load())
+                break;
+            const size_t i = next++;
+            me.file = static_cast<long>(i);
+            me.since = Clock::now();
+            lock.unlock();
+            FileResult r = processFile(files[i], options, side, knownAtStart);
+            lock.lock();
+            me.file = -1;
+            if (me.abandoned) {
+                --g_abandoned; // its file was reported as timed out; its place was taken
+                return;
+            }
+            results[i] = std::move(r);
+            ready[i] = 1;
+            doneCv.notify_all();
+        }
+        --running;
+        doneCv.notify_all();
+    }
+
+    /// Gives up the files whose decoding has run past the timeout: each is reported, and a new
+    /// worker takes the stuck one's place. Returns the earliest time another may time out.
+    Clock::time_point abandonStuck(const std::shared_ptr<Work>& self) // with m held
+    {
+        Clock::time_point nextCheck = Clock::now() + std::chrono::seconds(1);
+        if (options.fileTimeoutSeconds <= 0)
+            return Clock::time_point::max();
+        const auto limit = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.fileTimeoutSeconds));
+        const size_t count = workers.size();
+        for (size_t k = 0; k < count; ++k) {
+            Worker& w = *workers[k];
+            if (w.abandoned || w.file < 0)
+                continue;
+            const auto deadline = w.since + limit;
+            if (Clock::now() < deadline) {
+                nextCheck = std::min(nextCheck, deadline);
+                continue;
+            }
+            FileResult r;
+            r.status = FileResult::Status::Issue;
+            char buf[160];
+            std::snprintf(buf, sizeof buf, "decoding did not finish within %.0f s and was given up (the file may be damaged "
+                                           "in a way that makes its decoder loop)", options.fileTimeoutSeconds);
+            r.reason = buf;
+            r.timedOut = true;
+            results[static_cast<size_t>(w.file)] = std::move(r);
+            ready[static_cast<size_t>(w.file)] = 1;
+            w.abandoned = true;
+            ++g_abandoned;
+            --running;
+            if (next < files.size() && !stop)
+                startWorker(self);
+        }
+        doneCv.notify_all();
+        return nextCheck;
+    }
+
+    /// Ends the workers: waits for those that are working normally and leaves the abandoned
+    /// ones to themselves (they hold their own reference to this).
+    void finish()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m);
+            stop = true;
+        }
+        workCv.notify_all();
+        for (auto& w : workers) {
+            bool abandoned;
+            {
+                std::lock_guard<std::mutex> lock(m);
+                abandoned = w->abandoned;
+            }
+            if (!w->thread.joinable())
+                continue; // finished before
+            if (abandoned)
+                w->thread.detach();
+            else
+                w->thread.join();
+        }
+    }
+};
 
 // Class names for integer labels of an archive: options, else "<archive>.json" {"classes": [...]}.
 std::vector<std::string> archiveClassNames(const std::string& archive, const ImportOptions& options)
@@ -171,51 +307,76 @@ std::optional<LabelKeyKind> parseLabelKeyKind(const std::string& t)
     return std::nullopt;
 }
 
+int abandonedDecoderThreads() { return g_abandoned.load(); }
+
 ImportSummary importSources(Project& project, const ImportOptions& options, ImportObserver* observer, const CancelToken* cancel)
 {
     const auto start = Clock::now();
     ImportSummary summary;
     if (options.sources.empty())
         throw UserError("nothing to import: give at least one folder or file");
-    // Read and check the label CSV before touching the project, so a typo costs nothing.
+    if (project.readOnly())
+        throw UserError("the project '" + project.dir() + "' is open read-only; nothing can be imported into it");
+    // Refuse a typo before touching the project: a missing source, a bad label table.
+    for (const auto& source : options.sources) {
+        std::error_code ec;
+        if (!fs::exists(source, ec))
+            throw UserError("'" + source + "' does not exist" + (fs::is_symlink(source, ec) ? " (a broken symbolic link)" : "") +
+                            "; nothing was imported");
+    }
     if (options.labels)
         checkLabelCsv(*options.labels);
 
     const int side = project.cacheResolution();
     ScanResult scan = scanSources(options.sources, project.dir());
     summary.filesFound = scan.files.size();
+    const size_t total = scan.files.size();
     if (observer)
         observer->scanFinished(scan.files.size());
+    {
+        Database::Transaction tx(project.db());
+        for (const auto& [path, reason] : scan.issues)
+            project.recordIssue(path, reason);
+        tx.commit();
+    }
     for (const auto& [path, reason] : scan.issues) {
-        project.recordIssue(path, reason);
         ++summary.filesWithIssues;
         if (observer)
             observer->issue(path, reason);
     }
 
-    std::unordered_map<std::string, std::string> known; // content hash -> source path
-    {
-        auto q = project.db().prepare("SELECT content_hash, MIN(source_path) FROM images GROUP BY content_hash");
-        while (q.step())
-            known.emplace(q.columnText(0), q.columnText(1));
-    }
+    // Content hash -> the source path that holds it. Read again before each batch is committed
+    // (see refreshKnown), so that a second writer's files are seen even when its lock was bypassed.
+    std::unordered_map<std::string, std::string> known;
+    int64_t knownUpTo = 0;
+    auto refreshKnown = [&] {
+        auto q = project.db().prepare("SELECT id, content_hash, source_path FROM images WHERE id>? ORDER BY id");
+        q.bind(1, knownUpTo);
+        while (q.step()) {
+            knownUpTo = q.columnInt(0);
+            known.emplace(q.columnText(1), q.columnText(2));
+        }
+    };
+    refreshKnown();
     (void)DecoderRegistry::instance(); // register codecs and IO factories before threads start
 
     ImageCacheWriter cache(project.cacheDir(), side);
+    {
+        // Bytes past the committed index were appended by an import that died before its commit.
+        Database::Transaction tx(project.db());
+        cache.reclaimBeyond(project.cacheEnd(side));
+        tx.commit();
+    }
     const int threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
     const size_t chunk = std::max<size_t>(1, options.chunkFiles);
     std::map<std::string, std::vector<std::string>> classNameCache;
-
-    auto insertEntry = project.db().prepare(
-        "INSERT INTO cache_entries(image_id,resolution,offset,channels,content_x,content_y,content_w,content_h) VALUES(?,?,?,?,?,?,?,?)");
-    std::atomic<size_t> doneInRun{0};
 
     auto emitProgress = [&](size_t done) {
         if (!observer)
             return;
         ImportProgress p;
         p.filesDone = done;
-        p.filesTotal = scan.files.size();
+        p.filesTotal = total;
         p.itemsAdded = summary.itemsAdded;
         p.issues = summary.filesWithIssues;
         p.elapsedSeconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -226,37 +387,27 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
 
     // Workers decode files in any order within a bounded window ahead of the commit point; this
     // thread commits finished files strictly in file order, in batches, while workers go on.
-    const size_t total = scan.files.size();
-    const size_t window = std::max<size_t>(chunk * 4, static_cast<size_t>(threads) * 8);
-    std::vector<FileResult> results(total);
-    std::vector<char> ready(total, 0);
-    std::mutex m;
-    std::condition_variable workCv, doneCv;
-    size_t next = 0, committedUpTo = 0;
-    int running = std::max(1, std::min<int>(threads, static_cast<int>(total)));
-    bool stop = false;
-
-    std::vector<std::thread> pool;
-    if (total > 0)
-        for (int t = 0; t < running; ++t)
-            pool.emplace_back([&] {
-                std::unique_lock<std::mutex> lock(m);
-                for (;;) {
-                    workCv.wait(lock, [&] { return stop || next >= total || next < committedUpTo + window; });
-                    if (stop || next >= total || (cancel && cancel->stopRequested()))
-                        break;
-                    const size_t i = next++;
-                    lock.unlock();
-                    FileResult r = processFile(scan.files[i], options, side, known);
-                    lock.lock();
-                    results[i] = std::move(r);
-                    ready[i] = 1;
-                    doneInRun.fetch_add(1);
-                    doneCv.notify_all();
-                }
-                --running;
-                doneCv.notify_all();
-            });
+    auto work = std::make_shared<Work>();
+    work->options = options;
+    work->files = std::move(scan.files);
+    for (const auto& [hash, path] : known)
+        work->knownAtStart.insert(hash);
+    work->side = side;
+    work->window = std::max<size_t>(chunk * 4, static_cast<size_t>(threads) * 8);
+    work->results.resize(total);
+    work->ready.assign(total, 0);
+    // However this function ends (a full disk throws), the workers are stopped and joined first.
+    struct Finish {
+        Work& w;
+        ~Finish() { w.finish(); }
+    } finishGuard{*work};
+    {
+        std::lock_guard<std::mutex> lock(work->m);
+        const int n = std::max(1, std::min<int>(threads, static_cast<int>(total)));
+        if (total > 0)
+            for (int t = 0; t < n; ++t)
+                work->startWorker(work);
+    }
 
     auto commitOne = [&](FileResult& r, const ScannedFile& file) {
         if (r.status == FileResult::Status::Imported && !options.keepDuplicates) {
@@ -279,6 +430,7 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
         if (r.status == FileResult::Status::Issue) {
             project.recordIssue(file.path, r.reason);
             ++summary.filesWithIssues;
+            summary.filesTimedOut += r.timedOut;
             if (observer)
                 observer->issue(file.path, r.reason);
             return;
@@ -310,9 +462,8 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
             rec.contentHash = r.hash;
             const int64_t id = project.insertImage(rec);
             CacheEntry e = cache.append(f.image);
-            insertEntry.bind(1, id).bind(2, side).bind(3, e.offset).bind(4, e.channels);
-            insertEntry.bind(5, e.content.x).bind(6, e.content.y).bind(7, e.content.width).bind(8, e.content.height);
-            insertEntry.run();
+            e.imageId = id;
+            project.insertCacheEntry(side, e);
             if (f.label >= 0) {
                 const std::string name = names && f.label < static_cast<int>(names->size()) ? (*names)[f.label] : std::to_string(f.label);
                 project.setLabel(id, project.ensureClass(name), "archive");
@@ -324,6 +475,15 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
             ++summary.itemsAdded;
         }
         project.clearIssue(file.path);
+        if (!r.meta.warnings.empty()) {
+            std::string text;
+            for (const auto& w : r.meta.warnings)
+                text += (text.empty() ? "" : "; ") + w;
+            project.recordIssue(file.path, text, IssueSeverity::Warning);
+            ++summary.filesWithWarnings;
+            if (observer)
+                observer->issue(file.path, "imported with a warning: " + text);
+        }
         known.emplace(r.hash, file.path);
         ++summary.filesImported;
     };
@@ -335,50 +495,64 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
     const auto commitInterval = std::chrono::milliseconds(250);
     auto lastCommit = Clock::now();
     auto readyEnd = [&] { // with m held
-        size_t end = committedUpTo;
-        while (end < total && ready[end] && end - committedUpTo < 4 * chunk)
+        size_t end = work->committedUpTo;
+        while (end < total && work->ready[end] && end - work->committedUpTo < 4 * chunk)
             ++end;
         return end;
     };
-    while (committedUpTo < total) {
-        size_t end;
-        {
-            std::unique_lock<std::mutex> lock(m);
-            doneCv.wait_until(lock, std::max(lastCommit + commitInterval, Clock::now() + std::chrono::milliseconds(10)),
-                              [&] { return running == 0 || readyEnd() - committedUpTo >= chunk; });
-            end = readyEnd();
-            if (end == committedUpTo) {
-                if (running == 0)
-                    break; // cancelled: nothing more will arrive
-                lock.unlock();
-                lastCommit = Clock::now(); // nothing to commit yet: report progress, wait another interval
-                emitProgress(doneInRun.load());
-                continue;
+    ImportSummary committed = summary; // the counts as of the last commit
+    try {
+        while (work->committedUpTo < total) {
+            size_t end;
+            {
+                std::unique_lock<std::mutex> lock(work->m);
+                if (cancel && cancel->stopRequested())
+                    work->cancelled = true;
+                const auto timeoutCheck = work->abandonStuck(work);
+                const auto wakeAt = std::min(timeoutCheck, std::max(lastCommit + commitInterval, Clock::now() + std::chrono::milliseconds(10)));
+                work->doneCv.wait_until(lock, wakeAt, [&] { return work->running == 0 || readyEnd() - work->committedUpTo >= chunk; });
+                work->abandonStuck(work);
+                end = readyEnd();
+                if (end == work->committedUpTo) {
+                    if (work->running == 0 && (work->cancelled || work->next >= total))
+                        break; // cancelled: nothing more will arrive
+                    lock.unlock();
+                    lastCommit = Clock::now(); // nothing to commit yet: report progress, wait another interval
+                    emitProgress(work->committedUpTo);
+                    continue;
+                }
             }
+            Database::Transaction tx(project.db());
+            refreshKnown();
+            cache.seek(project.cacheEnd(side));
+            for (size_t i = work->committedUpTo; i < end; ++i) {
+                FileResult r;
+                {
+                    std::lock_guard<std::mutex> lock(work->m);
+                    r = std::move(work->results[i]);
+                    work->results[i] = FileResult(); // release the pixels
+                }
+                commitOne(r, work->files[i]);
+            }
+            cache.sync();
+            tx.commit();
+            committed = summary;
+            {
+                std::lock_guard<std::mutex> lock(work->m);
+                work->committedUpTo = end;
+            }
+            work->workCv.notify_all();
+            lastCommit = Clock::now();
+            emitProgress(end);
         }
-        Database::Transaction tx(project.db());
-        for (size_t i = committedUpTo; i < end; ++i) {
-            commitOne(results[i], scan.files[i]);
-            results[i] = FileResult(); // release the pixels
-        }
-        cache.sync();
-        tx.commit();
-        {
-            std::lock_guard<std::mutex> lock(m);
-            committedUpTo = end;
-        }
-        workCv.notify_all();
-        lastCommit = Clock::now();
-        emitProgress(committedUpTo);
+    } catch (const DiskFullError& e) {
+        throw DiskFullError("the disk holding the project '" + project.dir() + "' is full: " + std::to_string(committed.filesImported) +
+                            " files were imported (" + std::to_string(committed.itemsAdded) +
+                            " images) and are kept; run the import again when there is space, it goes on where it stopped (" +
+                            e.what() + ")");
     }
-    {
-        std::lock_guard<std::mutex> lock(m);
-        stop = true;
-    }
-    workCv.notify_all();
-    for (auto& t : pool)
-        t.join();
-    summary.cancelled = committedUpTo < total;
+    work->finish();
+    summary.cancelled = work->committedUpTo < total;
 
     if (options.labels && !summary.cancelled)
         summary.labels = applyLabelCsv(project, *options.labels);

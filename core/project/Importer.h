@@ -3,6 +3,7 @@
 #include "util/CancelToken.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,6 +77,13 @@ struct ImportOptions {
     std::optional<LabelCsvOptions> labels;
     std::vector<std::string> classNames; ///< names for integer labels in .npz archives (else a sidecar JSON, else "0", "1", ...)
     size_t chunkFiles = 64;           ///< files decoded between two commits
+    /// A file whose decoding takes longer than this is given up and reported, and the rest of
+    /// the import goes on (a damaged file can make a library loop forever). 0: no limit.
+    double fileTimeoutSeconds = kDefaultFileTimeoutSeconds;
+    static constexpr double kDefaultFileTimeoutSeconds = 120;
+    /// The decoder for a format; empty: the built-in DecoderRegistry. Tests give decoders that
+    /// misbehave here.
+    std::function<const ImageDecoder*(ImageFormat)> decoderFor;
 };
 
 struct ImportProgress {
@@ -93,6 +101,8 @@ struct ImportSummary {
     size_t filesImported = 0;
     size_t filesAlreadyPresent = 0;
     size_t filesWithIssues = 0;
+    size_t filesTimedOut = 0;   ///< given up after ImportOptions::fileTimeoutSeconds (also counted as issues)
+    size_t filesWithWarnings = 0; ///< imported, with a warning recorded (e.g. values beyond BitsStored)
     int64_t itemsAdded = 0;
     double seconds = 0;
     bool cancelled = false;
@@ -113,7 +123,15 @@ public:
 /// catalogue rows in file order, so the result is the same whatever the thread count.
 /// Files already in the project (same content) are skipped; every file not imported gets an
 /// import_issues row with its reason. Cancel keeps everything committed so far.
+/// Needs the project open for writing. Throws UserError, before changing anything, when a
+/// source does not exist or the label table is bad; DiskFullError, keeping every batch committed
+/// before, when the disk fills up.
 ImportSummary importSources(Project& project, const ImportOptions& options, ImportObserver* observer = nullptr,
                             const CancelToken* cancel = nullptr);
+
+/// Decoder threads still busy with a file that an import gave up on (ImportOptions::
+/// fileTimeoutSeconds). A process that has some should end with _exit() rather than exit():
+/// such a thread may still be inside a library whose static objects exit() would destroy.
+int abandonedDecoderThreads();
 
 } // namespace medsiam::core

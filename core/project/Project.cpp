@@ -1,7 +1,11 @@
 #include "project/Project.h"
 
+#include "project/ProjectBackup.h"
+
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 
 #include "util/Error.h"
 #include "util/Text.h"
@@ -117,6 +121,12 @@ CREATE TABLE embeddings(
     R"SQL(
 ALTER TABLE images ADD COLUMN slice_axis INTEGER NOT NULL DEFAULT -1;
 )SQL",
+    // 5: the end of each cache file is found from its index inside the writing transaction;
+    // an imported file can carry a warning (severity 'warning') beside the files not imported
+    R"SQL(
+CREATE INDEX cache_entries_end ON cache_entries(resolution, offset);
+ALTER TABLE import_issues ADD COLUMN severity TEXT NOT NULL DEFAULT 'error';
+)SQL",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 static_assert(kMigrationCount == Project::kSchemaVersion, "one migration per schema version");
@@ -132,9 +142,69 @@ std::vector<std::pair<std::string, int64_t>> counts(Database& db, const std::str
 
 } // namespace
 
-Project::Project(std::string dir, std::unique_ptr<Database> db) : m_dir(std::move(dir)), m_db(std::move(db)) {}
+Project::Project(std::string dir, std::unique_ptr<Database> db, std::shared_ptr<FileLock> lock)
+    : m_dir(std::move(dir)), m_lock(std::move(lock)), m_db(std::move(db))
+{
+}
+
+Project::~Project()
+{
+    if (m_lock && m_lock.use_count() == 1)
+        backupProject(*this); // never throws
+}
 
 bool Project::exists(const std::string& dir) { return fs::is_regular_file(fs::path(dir) / kDatabaseName); }
+
+std::string projectDatabasePath(const std::string& dir) { return (fs::path(dir) / kDatabaseName).string(); }
+
+std::shared_ptr<FileLock> lockProjectForWriting(const std::string& dir)
+{
+    LockOwner owner;
+    auto lock = FileLock::tryAcquire((fs::path(dir) / "project.lock").string(), true, &owner);
+    if (!lock)
+        throw ProjectBusyError("the project '" + dir + "' is being changed by " + owner.describe() +
+                                   "; wait until it has finished, or open the project read-only",
+                               owner);
+    return lock;
+}
+
+std::optional<LockOwner> Project::writer(const std::string& dir)
+{
+    return FileLock::currentOwner((fs::path(dir) / "project.lock").string());
+}
+
+namespace {
+
+/// Refuses a catalogue file that SQLite would silently treat as a new, empty database (0 bytes)
+/// or that is not a database at all, before anything writes to it.
+void checkDatabaseFile(const std::string& dir, const std::string& path)
+{
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    const std::string advice = " Nothing was changed. Restore a backup with `medsiam-cli repair " + dir +
+                               " --restore` (or File > Open Project in the desktop app, which offers it).";
+    if (ec)
+        throw UserError("cannot read '" + path + "': " + ec.message());
+    if (size == 0)
+        throw DamagedProjectError("the project's catalogue '" + path + "' is empty (0 bytes): it was lost, perhaps in a crash "
+                                  "or on a full disk." + advice);
+    char head[16] = {};
+    {
+        std::ifstream in(path, std::ios::binary);
+        in.read(head, sizeof head);
+        if (in.gcount() < static_cast<std::streamsize>(sizeof head) || std::memcmp(head, "SQLite format 3", 16) != 0)
+            throw DamagedProjectError("the project's catalogue '" + path + "' is not an SQLite database (damaged or "
+                                      "overwritten)." + advice);
+    }
+}
+
+bool isCorruption(const std::string& message)
+{
+    return message.find("malformed") != std::string::npos || message.find("not a database") != std::string::npos ||
+           message.find("corrupt") != std::string::npos;
+}
+
+} // namespace
 
 std::unique_ptr<Project> Project::create(const std::string& dir, int cacheResolution)
 {
@@ -149,21 +219,57 @@ std::unique_ptr<Project> Project::create(const std::string& dir, int cacheResolu
     if (ec)
         throw UserError("cannot create project folder '" + dir + "': " + ec.message());
     const std::string abs = fs::absolute(dir).lexically_normal().string();
-    auto p = std::unique_ptr<Project>(new Project(abs, std::make_unique<Database>((fs::path(abs) / kDatabaseName).string())));
+    auto lock = lockProjectForWriting(abs);
+    if (exists(abs)) // another program created it while this one waited for the folder
+        throw UserError("a medsiam project already exists in '" + dir + "'");
+    auto p = std::unique_ptr<Project>(new Project(abs, std::make_unique<Database>(projectDatabasePath(abs)), std::move(lock)));
     p->migrate();
     p->setSetting("cache_resolution", std::to_string(cacheResolution));
     return p;
 }
 
-std::unique_ptr<Project> Project::open(const std::string& dir)
+std::unique_ptr<Project> Project::open(const std::string& dir, ProjectAccess access)
 {
     if (!exists(dir))
         throw UserError("'" + dir + "' is not a medsiam project (no " + kDatabaseName + " in it)");
     const std::string abs = fs::absolute(dir).lexically_normal().string();
-    auto p = std::unique_ptr<Project>(new Project(abs, std::make_unique<Database>((fs::path(abs) / kDatabaseName).string())));
-    p->migrate();
-    std::error_code ec;
-    fs::create_directories(fs::path(abs) / "cache", ec);
+    const bool readOnly = access == ProjectAccess::ReadOnly;
+    std::shared_ptr<FileLock> lock = readOnly ? nullptr : lockProjectForWriting(abs);
+    const std::string path = projectDatabasePath(abs);
+    checkDatabaseFile(abs, path);
+    if (readOnly && Database(path, true).userVersion() < kSchemaVersion) {
+        // Written by an older medsiam: upgraded once by a writer, when no other program is one.
+        try {
+            open(abs, ProjectAccess::ReadWrite);
+        } catch (const ProjectBusyError& e) {
+            throw UserError("project '" + abs + "' was written by an older medsiam and must be upgraded before it can be read, "
+                            "but " + e.owner().describe() + " is writing to it; try again when it has finished");
+        }
+    }
+    std::unique_ptr<Project> p;
+    try {
+        p.reset(new Project(abs, std::make_unique<Database>(path, readOnly), std::move(lock)));
+        if (!readOnly) {
+            auto check = p->m_db->prepare("PRAGMA quick_check(1)");
+            const std::string verdict = check.step() ? check.columnText(0) : std::string("no answer");
+            if (verdict != "ok")
+                throw DamagedProjectError("the project's catalogue '" + path + "' is damaged (SQLite: " + verdict +
+                                          "). Nothing was changed. Restore a backup with `medsiam-cli repair " + abs + " --restore`.");
+        }
+        p->migrate();
+    } catch (const DamagedProjectError&) {
+        throw;
+    } catch (const UserError& e) {
+        if (isCorruption(e.what()))
+            throw DamagedProjectError(std::string("the project's catalogue is damaged: ") + e.what() +
+                                      ". Nothing was changed. Restore a backup with `medsiam-cli repair " + abs + " --restore`.");
+        throw;
+    }
+    if (!readOnly) {
+        std::error_code ec;
+        fs::create_directories(fs::path(abs) / "cache", ec);
+        backupProject(*p);
+    }
     return p;
 }
 
@@ -178,6 +284,8 @@ void Project::migrate()
     if (current > kSchemaVersion)
         throw UserError("project '" + m_dir + "' was written by a newer medsiam (schema " + std::to_string(current) +
                         "); this build reads up to schema " + std::to_string(kSchemaVersion));
+    if (current < kSchemaVersion && readOnly())
+        throw UserError("project '" + m_dir + "' was written by an older medsiam and must be upgraded before it can be read");
     for (int v = current; v < kSchemaVersion; ++v) {
         Database::Transaction t(*m_db);
         m_db->exec(kMigrations[v]);
@@ -223,6 +331,48 @@ int64_t Project::insertImage(const ImageRecord& r)
     s.bind(17, r.meta.sliceAxis);
     s.step();
     return m_db->lastInsertId();
+}
+
+std::vector<CacheEntry> Project::cacheEntries(int side)
+{
+    std::vector<CacheEntry> out;
+    auto s = m_db->prepare(
+        "SELECT image_id,offset,channels,content_x,content_y,content_w,content_h FROM cache_entries WHERE resolution=? ORDER BY image_id");
+    s.bind(1, side);
+    while (s.step()) {
+        CacheEntry e;
+        e.imageId = s.columnInt(0);
+        e.offset = s.columnInt(1);
+        e.channels = static_cast<int>(s.columnInt(2));
+        e.content = {static_cast<int>(s.columnInt(3)), static_cast<int>(s.columnInt(4)), static_cast<int>(s.columnInt(5)),
+                     static_cast<int>(s.columnInt(6))};
+        out.push_back(e);
+    }
+    return out;
+}
+
+std::unique_ptr<ImageCache> Project::openCache(int side)
+{
+    return std::make_unique<ImageCache>(cacheDir(), side, cacheEntries(side));
+}
+
+int64_t Project::cacheEnd(int side)
+{
+    // Entries never overlap, so the one at the highest offset ends last (index cache_entries_end).
+    auto& s = m_db->cached("SELECT offset, channels FROM cache_entries WHERE resolution=? ORDER BY offset DESC LIMIT 1");
+    s.bind(1, side);
+    const int64_t end = s.step() ? s.columnInt(0) + int64_t(side) * side * s.columnInt(1) : 0;
+    s.reset();
+    return end;
+}
+
+void Project::insertCacheEntry(int side, const CacheEntry& e)
+{
+    auto& s = m_db->cached(
+        "INSERT INTO cache_entries(image_id,resolution,offset,channels,content_x,content_y,content_w,content_h) VALUES(?,?,?,?,?,?,?,?)");
+    s.bind(1, e.imageId).bind(2, side).bind(3, e.offset).bind(4, e.channels);
+    s.bind(5, e.content.x).bind(6, e.content.y).bind(7, e.content.width).bind(8, e.content.height);
+    s.run();
 }
 
 int64_t Project::ensureClass(const std::string& name)
@@ -326,13 +476,28 @@ void Project::recordRun(const RunRecord& run)
         .run();
 }
 
+namespace {
+
+std::string runLockPath(const Project& project, const std::string& runId) { return runDir(project, runId) + "/run.lock"; }
+
+/// A record read from the index, with "running" corrected to "interrupted" when no process
+/// holds the run's lock any more.
+RunRecord liveRecord(const Project& project, RunRecord r)
+{
+    if ((r.state == "running" || r.state == "cancelling") && !FileLock::currentOwner(runLockPath(project, r.id)))
+        r.state = "interrupted";
+    return r;
+}
+
+} // namespace
+
 std::vector<RunRecord> Project::runs()
 {
     std::vector<RunRecord> out;
     auto s = m_db->prepare("SELECT id,kind,state,parent,config,summary,created_at,updated_at FROM runs ORDER BY created_at,id");
     while (s.step())
-        out.push_back({s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4), s.columnText(5),
-                       s.columnText(6), s.columnText(7)});
+        out.push_back(liveRecord(*this, {s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4),
+                                         s.columnText(5), s.columnText(6), s.columnText(7)}));
     return out;
 }
 
@@ -342,8 +507,19 @@ std::optional<RunRecord> Project::run(const std::string& runId)
     s.bind(1, runId);
     if (!s.step())
         return std::nullopt;
-    return RunRecord{s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4), s.columnText(5),
-                     s.columnText(6), s.columnText(7)};
+    return liveRecord(*this, {s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4), s.columnText(5),
+                              s.columnText(6), s.columnText(7)});
+}
+
+std::shared_ptr<FileLock> Project::lockRun(const std::string& runId)
+{
+    std::error_code ec;
+    fs::create_directories(runDir(*this, runId), ec);
+    LockOwner owner;
+    auto lock = FileLock::tryAcquire(runLockPath(*this, runId), false, &owner);
+    if (!lock)
+        throw UserError("run '" + runId + "' is already training in " + owner.describe() + "; stop it there first");
+    return lock;
 }
 
 void Project::storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions)
@@ -518,12 +694,13 @@ void Project::setSplit(int64_t imageId, const std::string& split)
         .run();
 }
 
-void Project::recordIssue(const std::string& path, const std::string& reason)
+void Project::recordIssue(const std::string& path, const std::string& reason, IssueSeverity severity)
 {
-    m_db->cached("INSERT INTO import_issues(path,reason) VALUES(?,?) ON CONFLICT(path) DO UPDATE SET "
-                  "reason=excluded.reason, recorded_at=datetime('now')")
+    m_db->cached("INSERT INTO import_issues(path,reason,severity) VALUES(?,?,?) ON CONFLICT(path) DO UPDATE SET "
+                  "reason=excluded.reason, severity=excluded.severity, recorded_at=datetime('now')")
         .bind(1, path)
         .bind(2, reason)
+        .bind(3, severity == IssueSeverity::Warning ? "warning" : "error")
         .run();
 }
 
@@ -532,7 +709,16 @@ void Project::clearIssue(const std::string& path) { m_db->cached("DELETE FROM im
 std::vector<std::pair<std::string, std::string>> Project::issues()
 {
     std::vector<std::pair<std::string, std::string>> out;
-    auto s = m_db->prepare("SELECT path,reason FROM import_issues ORDER BY path");
+    auto s = m_db->prepare("SELECT path,reason FROM import_issues WHERE severity='error' ORDER BY path");
+    while (s.step())
+        out.emplace_back(s.columnText(0), s.columnText(1));
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Project::warnings()
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    auto s = m_db->prepare("SELECT path,reason FROM import_issues WHERE severity='warning' ORDER BY path");
     while (s.step())
         out.emplace_back(s.columnText(0), s.columnText(1));
     return out;
@@ -558,8 +744,10 @@ ProjectSummary Project::summary()
         s.bySplit.emplace_back(split, q.columnInt(0));
     }
     s.bySplit.emplace_back("(none)", s.images - m_db->scalar("SELECT COUNT(*) FROM splits"));
-    s.issues = m_db->scalar("SELECT COUNT(*) FROM import_issues");
-    s.issuesByReason = counts(*m_db, "SELECT reason,COUNT(*) FROM import_issues GROUP BY reason ORDER BY 2 DESC, 1");
+    s.issues = m_db->scalar("SELECT COUNT(*) FROM import_issues WHERE severity='error'");
+    s.warnings = m_db->scalar("SELECT COUNT(*) FROM import_issues WHERE severity='warning'");
+    s.issuesByReason =
+        counts(*m_db, "SELECT reason,COUNT(*) FROM import_issues WHERE severity='error' GROUP BY reason ORDER BY 2 DESC, 1");
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(cacheDir(), ec))
         if (e.is_regular_file())

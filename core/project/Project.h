@@ -1,6 +1,9 @@
 #pragma once
+#include "data/ImageCache.h"
 #include "io/ImageDecoder.h"
 #include "project/Database.h"
+#include "util/Error.h"
+#include "util/FileLock.h"
 
 #include <map>
 #include <memory>
@@ -34,7 +37,8 @@ struct ProjectSummary {
     std::vector<std::pair<std::string, int64_t>> byModality;
     std::vector<std::pair<std::string, int64_t>> byClass; ///< in class order, "(unlabeled)" last
     std::vector<std::pair<std::string, int64_t>> bySplit; ///< train, val, test, "(none)"
-    int64_t issues = 0;
+    int64_t issues = 0;   ///< files not imported
+    int64_t warnings = 0; ///< files imported with a warning
     std::vector<std::pair<std::string, int64_t>> issuesByReason; ///< most frequent first
 };
 
@@ -45,6 +49,10 @@ struct TrainingItem {
     std::string split; ///< "train", "val", "test" or empty
     std::string patientId; ///< empty when the source has none
 };
+
+/// An import issue is an error (the file was not imported) or a warning (it was, but the user
+/// should know something about it).
+enum class IssueSeverity { Error, Warning };
 
 /// A training run in the project's index (its files live in runs/<id>/).
 struct RunRecord {
@@ -79,25 +87,58 @@ struct ClassInfo {
     std::string shortcut;
 };
 
+/// How a project is opened. One process at a time may write to a project (it holds the
+/// project's lock, project.lock); any number may read it meanwhile.
+enum class ProjectAccess { ReadWrite, ReadOnly };
+
+/// Another program is writing to the project; owner() says which.
+class ProjectBusyError : public UserError {
+public:
+    ProjectBusyError(const std::string& message, LockOwner owner) : UserError(message), m_owner(std::move(owner)) {}
+    const LockOwner& owner() const { return m_owner; }
+
+private:
+    LockOwner m_owner;
+};
+
+/// project.sqlite is empty, not a database or damaged. Nothing was changed; the project's
+/// backups (listBackups) can restore it.
+class DamagedProjectError : public UserError {
+public:
+    using UserError::UserError;
+};
+
 /// A medsiam project: a folder holding project.sqlite (the catalogue: images, classes,
 /// labels, splits, import issues, cache index) and cache/ (decoded uint8 images).
 /// Every write is its own committed transaction unless a caller groups writes in one.
 /// A Project object is used from one thread at a time.
 class Project {
 public:
-    static constexpr int kSchemaVersion = 4;
+    static constexpr int kSchemaVersion = 5;
     static constexpr int kDefaultCacheResolution = 256;
 
-    /// Creates the folder and an empty catalogue. Throws UserError if a project is already there.
+    /// Creates the folder and an empty catalogue, holding the write lock. Throws UserError if a
+    /// project is already there, ProjectBusyError if another program is creating it.
     static std::unique_ptr<Project> create(const std::string& dir, int cacheResolution = kDefaultCacheResolution);
-    /// Opens an existing project, migrating its schema forward. Throws UserError when `dir`
-    /// holds no project or one written by a newer medsiam.
-    static std::unique_ptr<Project> open(const std::string& dir);
+    /// Opens an existing project. For writing it takes the project's lock (ProjectBusyError
+    /// naming the holder when another program has it), checks the catalogue and keeps a backup
+    /// of it (see ProjectBackup.h), and migrates its schema forward. Read-only, nothing in the
+    /// folder is changed. Throws UserError when `dir` holds no project or one written by a newer
+    /// medsiam, DamagedProjectError when its catalogue is empty or damaged.
+    static std::unique_ptr<Project> open(const std::string& dir, ProjectAccess access = ProjectAccess::ReadWrite);
+    /// The last writer of a process to close the project leaves a backup of the catalogue when it
+    /// changed (see ProjectBackup.h).
+    ~Project();
+    Project(const Project&) = delete;
+    Project& operator=(const Project&) = delete;
     /// Opens when present, else creates.
     static std::unique_ptr<Project> openOrCreate(const std::string& dir, int cacheResolution = kDefaultCacheResolution);
     static bool exists(const std::string& dir);
+    /// The program writing to the project now, another one or this one; nullopt when none is.
+    static std::optional<LockOwner> writer(const std::string& dir);
 
     const std::string& dir() const { return m_dir; }
+    bool readOnly() const { return !m_lock; }
     std::string cacheDir() const;
     Database& db() { return *m_db; }
     int cacheResolution();
@@ -107,6 +148,17 @@ public:
 
     /// Inserts a catalogue row (no transaction of its own) and returns its id.
     int64_t insertImage(const ImageRecord& record);
+    /// The index of the cache at `side`, in image-id order.
+    std::vector<CacheEntry> cacheEntries(int side);
+    /// The cache at `side` with its index (memory-mapped). Throws UserError when it is missing
+    /// or damaged.
+    std::unique_ptr<ImageCache> openCache(int side);
+    /// Where the committed part of the cache file at `side` ends: past its last indexed image.
+    /// Read it inside the transaction that appends, so that offsets are handed out one writer
+    /// at a time.
+    int64_t cacheEnd(int side);
+    /// Records where an image's pixels are in the cache at `side` (no transaction of its own).
+    void insertCacheEntry(int side, const CacheEntry& entry);
     /// The id of the class with this name, created (at the end of the class order) when new.
     int64_t ensureClass(const std::string& name);
     std::vector<ClassInfo> classes();
@@ -118,9 +170,14 @@ public:
     void replaceSplits(const std::vector<std::pair<int64_t, std::string>>& assignments);
     /// Inserts or updates (state, summary) a run.
     void recordRun(const RunRecord& run);
+    /// Every run. A run recorded as running (or stopping) whose training process is gone (it
+    /// was killed, or the computer went down) is reported as "interrupted": it can be resumed.
     std::vector<RunRecord> runs();
     /// One run's record; nullopt when the project has no run of that id.
     std::optional<RunRecord> run(const std::string& runId);
+    /// The lock a run's training holds while it runs (runs/<id>/run.lock): one process and one
+    /// job at a time per run. Throws UserError naming the holder when the run is training.
+    std::shared_ptr<FileLock> lockRun(const std::string& runId);
     /// Replaces a run's stored predictions, in one transaction.
     void storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions);
     /// A run's stored predictions in image-id order (empty when it has none).
@@ -143,18 +200,28 @@ public:
     int64_t removeClass(int64_t classId);
     /// Sets an image's split: "train", "val" or "test".
     void setSplit(int64_t imageId, const std::string& split);
-    void recordIssue(const std::string& path, const std::string& reason);
+    void recordIssue(const std::string& path, const std::string& reason, IssueSeverity severity = IssueSeverity::Error);
     void clearIssue(const std::string& path);
+    /// The files that were not imported, with their reasons, by path.
     std::vector<std::pair<std::string, std::string>> issues();
+    /// The files that were imported with a warning, by path.
+    std::vector<std::pair<std::string, std::string>> warnings();
 
     ProjectSummary summary();
 
 private:
-    Project(std::string dir, std::unique_ptr<Database> db);
+    Project(std::string dir, std::unique_ptr<Database> db, std::shared_ptr<FileLock> lock);
     void migrate();
     std::string m_dir;
+    std::shared_ptr<FileLock> m_lock; ///< null when read-only; released after the database closes
     std::unique_ptr<Database> m_db;
 };
+
+/// The path of a project's catalogue database, project.sqlite.
+std::string projectDatabasePath(const std::string& dir);
+/// Takes a project's write lock for this process (shared by its connections), or throws
+/// ProjectBusyError naming the program that holds it.
+std::shared_ptr<FileLock> lockProjectForWriting(const std::string& dir);
 
 /// Writes every labeled image to a CSV that applyLabelCsv() reads back (key column "image",
 /// relative paths with "#frame" for multi-frame files; label; split; patient_id; sop_uid).

@@ -15,7 +15,7 @@ namespace medsiam::core {
 ImageSet::ImageSet(Project& project)
 {
     const int side = project.cacheResolution();
-    m_cache = std::make_unique<ImageCache>(project, side);
+    m_cache = project.openCache(side);
     for (const auto& c : project.classes())
         m_classNames.push_back(c.name);
     const auto all = project.trainingItems();

@@ -74,7 +74,7 @@ private Q_SLOTS:
         QCOMPARE(sum.bySplit.at(1), std::make_pair(std::string("val"), int64_t(524)));
         QCOMPARE(sum.bySplit.at(2), std::make_pair(std::string("test"), int64_t(624)));
         // The memory-mapped cache holds every image, letterboxed to 32 px.
-        ImageCache cache(*p, 32);
+        ImageCache cache(p->cacheDir(), 32, p->cacheEntries(32));
         QCOMPARE(cache.size(), size_t(5030));
         QCOMPARE(cache.entries()[0].channels, 1);
         QCOMPARE(cache.entries()[0].content.width, 32);
@@ -160,7 +160,7 @@ private Q_SLOTS:
         QVERIFY(cv::imwrite(path, m));
         auto p = Project::create(tmp.filePath("p").toStdString(), 16);
         QCOMPARE(runImport(*p, {path}).itemsAdded, int64_t(1));
-        ImageCache cache(*p, 16);
+        ImageCache cache(p->cacheDir(), 16, p->cacheEntries(16));
         const Image8 img = cache.image(0);
         for (int i = 0; i < 256; ++i) {
             const int want = depth == CV_8U ? i : static_cast<int>(std::lround(i * 255.0 / 255.0));
@@ -328,7 +328,7 @@ private Q_SLOTS:
         QVERIFY(!rest.cancelled);
         QCOMPARE(rest.filesAlreadyPresent, first.filesImported);
         QCOMPARE(count(*p, "SELECT COUNT(*) FROM images"), int64_t(40));
-        ImageCache cache(*p, 16);
+        ImageCache cache(p->cacheDir(), 16, p->cacheEntries(16));
         QCOMPARE(cache.size(), size_t(40));
     }
 
