@@ -27,6 +27,10 @@ struct ImageMeta {
     int bits = 8;       ///< bits stored per sample in the source
     int frameCount = 1; ///< frames (DICOM), slices along the chosen axis (volumes), items (npz)
     int sliceAxis = -1; ///< volumes: the axis the slices were cut along (see VolumeSlicing)
+    /// What the user should know about a file that was decoded anyway ("1,204 pixel values exceed
+    /// BitsStored 12 and were masked to it"); the importer records them as warnings. Not stored
+    /// in the images table.
+    std::vector<std::string> warnings;
 };
 
 /// How volumes are cut into 2-D slices.
@@ -36,10 +40,13 @@ struct VolumeSlicing {
     bool contentOnly = true;   ///< skip slices that are constant (no content)
 };
 
-/// Limits that protect against hostile or broken headers. Checked before any large allocation.
+/// Limits that protect against hostile or broken headers. Checked, against the file's real size
+/// too, before any large allocation (docs/IMPORT.md lists them).
 struct DecodeLimits {
-    int64_t maxPixelsPerFrame = int64_t(1) << 28; ///< 16384 x 16384
-    int64_t maxFrameBytes = int64_t(1) << 30;
+    int64_t maxPixelsPerFrame = int64_t(1) << 26; ///< 67 million pixels, 8192 x 8192
+    int64_t maxFrameBytes = int64_t(1) << 30;     ///< 1 GiB
+    int64_t maxVolumeVoxels = int64_t(1) << 27;   ///< 134 million voxels (512 x 512 x 512): 512 MiB once read as float
+    int64_t maxDecodedBytes = int64_t(1) << 31;   ///< 2 GiB: what one file (a volume, an archive entry) may inflate to
 };
 
 struct DecodeOptions {

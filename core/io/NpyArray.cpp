@@ -2,6 +2,7 @@
 
 #include "util/AtomicFile.h"
 #include "util/Error.h"
+#include "util/SafeSize.h"
 #include "util/Text.h"
 
 #include <cstring>
@@ -157,6 +158,8 @@ NpyArray parseNpy(std::vector<uint8_t> bytes, const std::string& what)
         while (p < header.size() && header[p] == ' ')
             ++p;
         size_t e = p;
+        if (p >= header.size())
+            fail("malformed header");
         if (header[p] == '\'') {
             e = header.find('\'', p + 1);
             return e == std::string::npos ? std::string() : header.substr(p + 1, e - p - 1);
@@ -191,6 +194,8 @@ NpyArray parseNpy(std::vector<uint8_t> bytes, const std::string& what)
     if (valueOf("fortran_order") != "False")
         fail("Fortran-ordered arrays are not supported");
     const std::string shape = valueOf("shape");
+    if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')')
+        fail("malformed shape " + shape);
     for (const std::string& part : text::split(shape.substr(1, shape.size() - 2), ',')) {
         if (text::trim(part).empty())
             continue;
@@ -199,7 +204,10 @@ NpyArray parseNpy(std::vector<uint8_t> bytes, const std::string& what)
             fail("malformed shape " + shape);
         a.shape.push_back(d);
     }
-    const uint64_t expected = static_cast<uint64_t>(a.elementCount()) * a.itemSize;
+    int64_t count = 0, need = 0;
+    if (!checkedProduct(a.shape, count) || !checkedMul(count, a.itemSize, need))
+        fail("shape " + a.shapeText() + " is too large (its size overflows)");
+    const uint64_t expected = static_cast<uint64_t>(need);
     const uint64_t have = bytes.size() - headerStart - headerLen;
     if (have < expected)
         fail("data truncated: shape " + a.shapeText() + " needs " + std::to_string(expected) + " bytes, found " + std::to_string(have));

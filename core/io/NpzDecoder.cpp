@@ -30,7 +30,7 @@ ImageMeta NpzDecoder::decode(const std::string& path, const DecodeOptions& optio
 
     int base = 0;
     for (const Part& part : parts) {
-        NpyArray images = parseNpy(zip.read(*zip.find(part.imagesKey)), part.imagesKey);
+        NpyArray images = parseNpy(zip.read(*zip.find(part.imagesKey), uint64_t(options.limits.maxDecodedBytes)), part.imagesKey);
         if (images.kind != 'u' || images.itemSize != 1)
             throw UserError(part.imagesKey + ": expected uint8 images, found " + images.dtypeName());
         const auto& s = images.shape;
@@ -44,7 +44,7 @@ ImageMeta NpzDecoder::decode(const std::string& path, const DecodeOptions& optio
 
         std::vector<int> labels(n, -1);
         if (const auto* le = zip.find(part.labelsKey)) {
-            NpyArray l = parseNpy(zip.read(*le), part.labelsKey);
+            NpyArray l = parseNpy(zip.read(*le, uint64_t(options.limits.maxDecodedBytes)), part.labelsKey);
             const bool single = (l.shape.size() == 1 || (l.shape.size() == 2 && l.shape[1] == 1));
             if (!single || l.shape[0] != n || l.kind == 'f')
                 throw UserError(part.labelsKey + ": expected " + std::to_string(n) + " integer class labels, found " +

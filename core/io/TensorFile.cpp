@@ -4,6 +4,7 @@
 #include "io/ZipArchive.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
+#include "util/SafeSize.h"
 
 #include <nlohmann/json.hpp>
 
@@ -88,7 +89,8 @@ int64_t RawTensor::numel() const
 {
     int64_t n = 1;
     for (int64_t d : shape)
-        n *= d;
+        if (!checkedMul(n, d, n))
+            return -1;
     return n;
 }
 
@@ -292,7 +294,10 @@ TensorFile readSafetensors(const std::string& path)
         if (begin > end || end > dataSize)
             fail("tensor '" + t.name + "' lies outside the file (offsets " + off.dump() + ", " + std::to_string(dataSize) +
                  " data bytes); the file is truncated");
-        if (end - begin != static_cast<uint64_t>(t.numel() * dtypeSize(t.dtype)))
+        int64_t need = 0;
+        if (t.numel() < 0 || !checkedMul(t.numel(), dtypeSize(t.dtype), need))
+            fail("tensor '" + t.name + "' has a shape " + t.shapeText() + " whose size overflows");
+        if (end - begin != static_cast<uint64_t>(need))
             fail("tensor '" + t.name + "' holds " + std::to_string(end - begin) + " bytes, but " + t.shapeText() + " " +
                  dtypeCode(t.dtype) + " needs " + std::to_string(t.numel() * dtypeSize(t.dtype)));
         t.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(dataStart + begin),
@@ -366,7 +371,7 @@ struct PyValue {
     PyRef storage;
 };
 
-PyRef make(PyValue::Kind kind)
+PyRef makeValue(PyValue::Kind kind)
 {
     auto v = std::make_shared<PyValue>();
     v->kind = kind;
@@ -376,6 +381,47 @@ PyRef make(PyValue::Kind kind)
 class RestrictedUnpickler {
 public:
     RestrictedUnpickler(std::vector<uint8_t> bytes, std::string what) : m_b(std::move(bytes)), m_what(std::move(what)) {}
+    RestrictedUnpickler(const RestrictedUnpickler&) = delete;
+    RestrictedUnpickler& operator=(const RestrictedUnpickler&) = delete;
+    /// Objects nest through shared pointers, and a chain of 200,000 lists would be destroyed
+    /// recursively, past the end of the stack: every link is cut first, so that each object
+    /// goes on its own.
+    ~RestrictedUnpickler()
+    {
+        for (auto& v : m_all) {
+            v->items.clear();
+            v->dict.clear();
+            v->storage.reset();
+        }
+    }
+
+    /// The most deeply a state dict's containers may nest. Real ones nest a few levels.
+    static constexpr int kMaxDepth = 1000;
+
+    /// The depth of the containers under `root`, walked without recursion (shared objects are
+    /// visited once). Throws when it is over kMaxDepth.
+    void checkDepth(const PyRef& root) const
+    {
+        std::vector<std::pair<const PyValue*, int>> stack{{root.get(), 1}};
+        std::unordered_map<const PyValue*, int> seen;
+        while (!stack.empty()) {
+            auto [v, depth] = stack.back();
+            stack.pop_back();
+            if (depth > kMaxDepth)
+                fail("containers nest more than " + std::to_string(kMaxDepth) + " levels deep; this is not a state dict");
+            auto [it, fresh] = seen.emplace(v, depth);
+            if (!fresh)
+                continue;
+            for (const auto& c : v->items)
+                stack.push_back({c.get(), depth + 1});
+            for (const auto& [k, c] : v->dict) {
+                stack.push_back({k.get(), depth + 1});
+                stack.push_back({c.get(), depth + 1});
+            }
+            if (v->storage)
+                stack.push_back({v->storage.get(), depth + 1});
+        }
+    }
 
     PyRef run()
     {
@@ -384,7 +430,11 @@ public:
             switch (op) {
             case 0x80: u8(); break;                        // PROTO
             case 0x95: skip(8); break;                     // FRAME
-            case '.': return pop();                        // STOP
+            case '.': {                                    // STOP
+                auto root = pop();
+                checkDepth(root);
+                return root;
+            }
             case '(': push(make(PyValue::Kind::Mark)); break;
             case 'N': push(make(PyValue::Kind::None)); break;
             case 0x88: push(boolean(true)); break;         // NEWTRUE
@@ -506,6 +556,13 @@ public:
     }
 
 private:
+    /// Every object is made here, so that the destructor can take them apart one by one.
+    PyRef make(PyValue::Kind kind)
+    {
+        auto v = makeValue(kind);
+        m_all.push_back(v);
+        return v;
+    }
     [[noreturn]] void fail(const std::string& why) const { throw UserError(m_what + ": " + why); }
     static std::string hex(uint8_t v)
     {
@@ -690,6 +747,7 @@ private:
     size_t m_pos = 0;
     std::vector<PyRef> m_stack;
     std::vector<PyRef> m_memo;
+    std::vector<PyRef> m_all;
 };
 
 bool isTensorDict(const PyRef& v)
@@ -752,16 +810,35 @@ TensorFile readTorchPickle(const std::string& path)
             it = storages.emplace(v->storage->s, zip.read(*entry)).first;
         }
         const auto& storage = it->second;
+        // Every element the shape and strides reach must lie in the storage: checked before the
+        // tensor is allocated, as a shape of (2^31 - 1,) over a 4-element storage must cost nothing.
+        auto damaged = [&](const std::string& why) {
+            throw UserError("'" + path + "': tensor '" + t.name + "' " + why + "; the file is damaged");
+        };
         const int64_t n = t.numel();
-        t.data.resize(static_cast<size_t>(n * es));
+        int64_t bytes = 0;
+        if (n < 0 || !checkedMul(n, es, bytes))
+            damaged("has a shape " + t.shapeText() + " whose size overflows");
+        if (v->offset < 0)
+            damaged("starts before its storage");
+        if (n > 0) {
+            int64_t last = v->offset;
+            for (size_t d = 0; d < t.shape.size(); ++d) {
+                int64_t step = 0;
+                if (v->stride[d] < 0 || !checkedMul(t.shape[d] - 1, v->stride[d], step) || __builtin_add_overflow(last, step, &last))
+                    damaged("has strides that reach outside its storage");
+            }
+            int64_t end = 0;
+            if (!checkedMul(last + 1, es, end) || static_cast<uint64_t>(end) > storage.size())
+                damaged("reaches outside its storage");
+        }
+        t.data.resize(static_cast<size_t>(bytes));
         bool contiguous = true;
         for (int64_t d = static_cast<int64_t>(t.shape.size()) - 1, expected = 1; d >= 0; --d) {
             contiguous = contiguous && (t.shape[d] == 1 || v->stride[d] == expected);
             expected *= t.shape[d];
         }
         if (contiguous && n > 0) {
-            if (v->offset < 0 || static_cast<uint64_t>((v->offset + n) * es) > storage.size())
-                throw UserError("'" + path + "': tensor '" + t.name + "' reaches outside its storage; the file is damaged");
             std::memcpy(t.data.data(), storage.data() + v->offset * es, t.data.size());
             file.tensors.push_back(std::move(t));
             continue;

@@ -1,7 +1,9 @@
 #include "io/VolumeDecoder.h"
 
 #include "image/Window.h"
+#include "io/VolumeHeader.h"
 #include "util/Error.h"
+#include "util/SafeSize.h"
 
 #include <itkImage.h>
 #include <itkImageFileReader.h>
@@ -28,14 +30,50 @@ void registerFactoriesOnce()
     });
 }
 
+/// ITK's NRRD reader reports errors through Teem's "biff", a process-wide message store that is
+/// not thread-safe: two threads reading damaged NRRD files at once crashed the importer (found by
+/// tests/fuzz/run.sh). NRRD files are read one at a time.
+std::mutex& nrrdMutex()
+{
+    static std::mutex m;
+    return m;
+}
+
 std::string firstLine(const std::string& s)
 {
     // ITK messages carry file/line context; keep the description the user can act on.
     const size_t d = s.find("Description:");
-    std::string t = d == std::string::npos ? s : s.substr(d + 12);
-    t.erase(0, t.find_first_not_of(" \n"));
-    const size_t nl = t.find('\n');
-    return nl == std::string::npos ? t : t.substr(0, nl);
+    if (d != std::string::npos) {
+        std::string t = s.substr(d + 12);
+        t.erase(0, t.find_first_not_of(" \n"));
+        const size_t nl = t.find('\n');
+        return nl == std::string::npos ? t : t.substr(0, nl);
+    }
+    // Otherwise: "file.cxx:769:", "ITK ERROR: NrrdImageIO(0x..): Read: Error reading ...", then
+    // Teem's "[nrrd] function: reason" lines, the last of which says what is wrong.
+    std::string best, nrrd;
+    size_t start = 0;
+    while (start < s.size()) {
+        size_t end = s.find('\n', start);
+        if (end == std::string::npos)
+            end = s.size();
+        std::string line = s.substr(start, end - start);
+        start = end + 1;
+        if (line.empty() || (line.back() == ':' && line.find(".cxx:") != std::string::npos))
+            continue;
+        if (line.rfind("[nrrd] ", 0) == 0) {
+            line = line.substr(7);
+            const size_t colon = line.find(": ");
+            if (colon != std::string::npos && colon + 2 < line.size())
+                nrrd = line.substr(colon + 2);
+            continue;
+        }
+        if (best.empty()) {
+            const size_t paren = line.find("): ");
+            best = line.rfind("ITK ERROR: ", 0) == 0 && paren != std::string::npos ? line.substr(paren + 3) : line;
+        }
+    }
+    return !nrrd.empty() ? nrrd : best;
 }
 
 } // namespace
@@ -69,6 +107,9 @@ ImageMeta VolumeDecoder::decode(const std::string& path, const DecodeOptions& op
     ImageMeta m;
     m.photometric = "MONOCHROME2";
 
+    // Our own reading of the header first: ITK trusts it (an MHA with NDims = -1 makes MetaIO loop
+    // forever; a 10 kB file claiming 4 billion voxels makes it allocate them).
+    const VolumeHeaderFacts facts = checkVolumeHeaderFile(path, options.limits);
     itk::ImageIOBase::Pointer io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
     if (!io)
         throw UserError("not a readable volume (no ITK reader accepts it)");
@@ -76,6 +117,9 @@ ImageMeta VolumeDecoder::decode(const std::string& path, const DecodeOptions& op
     m.format = ioName.find("Nifti") != std::string::npos ? ImageFormat::Nifti
              : ioName.find("Nrrd") != std::string::npos  ? ImageFormat::Nrrd
                                                           : ImageFormat::MetaImage;
+    std::unique_lock<std::mutex> nrrdLock(nrrdMutex(), std::defer_lock);
+    if (m.format == ImageFormat::Nrrd)
+        nrrdLock.lock();
     try {
         io->SetFileName(path);
         io->ReadImageInformation();
@@ -89,9 +133,10 @@ ImageMeta VolumeDecoder::decode(const std::string& path, const DecodeOptions& op
         throw UserError("multi-component volumes (" + std::to_string(io->GetNumberOfComponents()) + " components per voxel) are not supported");
     int64_t voxels = 1;
     for (unsigned d = 0; d < std::min(dims, 3u); ++d)
-        voxels *= static_cast<int64_t>(io->GetDimensions(d));
-    if (voxels <= 0 || voxels > (int64_t(1) << 31))
-        throw UserError("volume too large or empty (" + std::to_string(voxels) + " voxels)");
+        if (!checkedMul(voxels, static_cast<int64_t>(io->GetDimensions(d)), voxels))
+            voxels = -1;
+    if (voxels <= 0 || voxels > options.limits.maxVolumeVoxels || voxels > facts.voxels)
+        throw UserError("volume too large, empty or inconsistent with its header (" + std::to_string(voxels) + " voxels)");
     m.bits = static_cast<int>(io->GetComponentSize() * 8);
 
     Volume::Pointer vol;
@@ -104,6 +149,8 @@ ImageMeta VolumeDecoder::decode(const std::string& path, const DecodeOptions& op
     } catch (const itk::ExceptionObject& e) {
         throw UserError("cannot read volume: " + firstLine(e.what()));
     }
+    if (nrrdLock.owns_lock())
+        nrrdLock.unlock();
     const auto size = vol->GetLargestPossibleRegion().GetSize();
     const auto spacing = vol->GetSpacing();
     const int nx = static_cast<int>(size[0]), ny = static_cast<int>(size[1]), nz = static_cast<int>(size[2]);

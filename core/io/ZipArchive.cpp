@@ -1,6 +1,8 @@
 #include "io/ZipArchive.h"
 
 #include "util/Error.h"
+#include "util/SafeSize.h"
+#include "util/Text.h"
 
 #include <algorithm>
 #include <cstring>
@@ -51,7 +53,7 @@ ZipArchive::ZipArchive(const std::string& path) : m_path(path), m_file(path, std
     if (eocd >= 20 && u32(&tail[eocd - 20]) == 0x07064b50) {
         const uint64_t z64 = u64(&tail[eocd - 20 + 8]);
         uint8_t rec[56];
-        if (z64 + 56 > m_fileSize)
+        if (z64 > m_fileSize || m_fileSize - z64 < 56)
             fail("truncated zip archive (bad Zip64 record)");
         m_file.seekg(static_cast<std::streamoff>(z64));
         m_file.read(reinterpret_cast<char*>(rec), 56);
@@ -61,7 +63,7 @@ ZipArchive::ZipArchive(const std::string& path) : m_path(path), m_file(path, std
         cdSize = u64(rec + 40);
         cdOffset = u64(rec + 48);
     }
-    if (cdOffset + cdSize > m_fileSize)
+    if (cdOffset > m_fileSize || cdSize > m_fileSize - cdOffset)
         fail("truncated zip archive (central directory beyond end of file)");
 
     std::vector<uint8_t> cd(cdSize);
@@ -74,6 +76,7 @@ ZipArchive::ZipArchive(const std::string& path) : m_path(path), m_file(path, std
         if (pos + 46 > cd.size() || u32(&cd[pos]) != 0x02014b50)
             fail("corrupt zip central directory");
         Entry e;
+        e.flags = u16(&cd[pos + 8]);
         e.method = u16(&cd[pos + 10]);
         e.crc32 = u32(&cd[pos + 16]);
         e.compressedSize = u32(&cd[pos + 20]);
@@ -117,11 +120,11 @@ const ZipArchive::Entry* ZipArchive::find(const std::string& name) const
     return nullptr;
 }
 
-std::vector<uint8_t> ZipArchive::read(const Entry& e)
+std::vector<uint8_t> ZipArchive::read(const Entry& e, uint64_t maxBytes)
 {
     auto fail = [&](const std::string& why) { throw UserError("'" + m_path + "', entry '" + e.name + "': " + why); };
     uint8_t local[30];
-    if (e.localHeaderOffset + 30 > m_fileSize)
+    if (e.localHeaderOffset > m_fileSize || m_fileSize - e.localHeaderOffset < 30)
         fail("truncated archive");
     m_file.clear();
     m_file.seekg(static_cast<std::streamoff>(e.localHeaderOffset));
@@ -129,10 +132,15 @@ std::vector<uint8_t> ZipArchive::read(const Entry& e)
     if (!m_file || u32(local) != 0x04034b50)
         fail("corrupt local header");
     const uint64_t dataStart = e.localHeaderOffset + 30 + u16(local + 26) + u16(local + 28);
-    if (dataStart + e.compressedSize > m_fileSize)
+    if (dataStart > m_fileSize || e.compressedSize > m_fileSize - dataStart)
         fail("truncated archive (entry data runs past the end of the file)");
-    if (e.size > (uint64_t(1) << 34))
-        fail("entry too large");
+    if (e.flags & 1)
+        fail("the entry is encrypted, which medsiam does not read");
+    if (e.size > maxBytes)
+        fail("the entry claims " + text::humanBytes(double(e.size)) + ", over the limit of " + text::humanBytes(double(maxBytes)));
+    if (e.method == 8 && !plausiblyInflates(e.compressedSize, e.size))
+        fail("the entry claims " + text::humanBytes(double(e.size)) + " from " + text::humanBytes(double(e.compressedSize)) +
+             " of compressed data, more than deflate can give (a damaged archive or a decompression bomb)");
     std::vector<uint8_t> packed(e.compressedSize);
     m_file.seekg(static_cast<std::streamoff>(dataStart));
     m_file.read(reinterpret_cast<char*>(packed.data()), static_cast<std::streamsize>(packed.size()));

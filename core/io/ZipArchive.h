@@ -18,6 +18,7 @@ public:
         uint64_t compressedSize = 0;
         uint64_t size = 0;
         uint64_t localHeaderOffset = 0;
+        uint16_t flags = 0; ///< general purpose bits; bit 0: encrypted
     };
 
     /// Opens the archive and reads its central directory. Throws UserError naming the file and
@@ -27,8 +28,12 @@ public:
     const std::vector<Entry>& entries() const { return m_entries; }
     /// The entry with this exact name, or nullptr.
     const Entry* find(const std::string& name) const;
-    /// Reads and inflates one entry whole, checking its size and CRC. Throws UserError.
-    std::vector<uint8_t> read(const Entry& entry);
+    /// Reads and inflates one entry whole, checking its size and CRC. Before anything is
+    /// allocated its declared size is checked against `maxBytes` and against what its compressed
+    /// bytes can hold (a central directory can claim anything); inflating stops at the declared
+    /// size. Throws UserError.
+    std::vector<uint8_t> read(const Entry& entry, uint64_t maxBytes = kDefaultMaxEntryBytes);
+    static constexpr uint64_t kDefaultMaxEntryBytes = uint64_t(1) << 31;
 
 private:
     std::string m_path;

@@ -73,22 +73,29 @@ extern "C" __attribute__((visibility("default"))) int medsiam_raster_read(const 
     *pageCount = 0;
     try {
         const int flags = cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR;
-        std::vector<cv::Mat> pages;
-        if (allPages) {
-            if (!cv::imreadmulti(path, pages, flags))
-                pages.clear();
-        } else {
-            cv::Mat one = cv::imread(path, flags);
-            if (!one.empty())
-                pages.push_back(one);
-        }
-        if (pages.empty())
+        // Pages are read one at a time: a TIFF of a thousand pages must not sit in memory at once.
+        const int count = allPages ? static_cast<int>(cv::imcount(path, flags)) : 1;
+        if (count < 1)
             return MEDSIAM_RASTER_UNREADABLE;
-        *pageCount = static_cast<int>(pages.size());
-        for (int i = 0; i < *pageCount; ++i) {
+        *pageCount = count;
+        for (int i = 0; i < count; ++i) {
             if (onlyPage >= 0 && onlyPage != i)
                 continue;
-            const cv::Mat& page = pages[static_cast<size_t>(i)];
+            cv::Mat page;
+            if (allPages) {
+                std::vector<cv::Mat> one;
+                if (!cv::imreadmulti(path, one, i, 1, flags) || one.empty()) {
+                    if (i == 0)
+                        return MEDSIAM_RASTER_UNREADABLE;
+                    setError(error, errorSize, "page " + std::to_string(i + 1) + " of " + std::to_string(count) + " cannot be read");
+                    return MEDSIAM_RASTER_ERROR;
+                }
+                page = one.front();
+            } else {
+                page = cv::imread(path, flags);
+                if (page.empty())
+                    return MEDSIAM_RASTER_UNREADABLE;
+            }
             if (static_cast<long long>(page.cols) * page.rows > maxPixels)
                 return MEDSIAM_RASTER_TOO_LARGE;
             const cv::Mat eight = toEightBit(page);
