@@ -245,8 +245,11 @@ std::vector<uint8_t> encapsulatedFrame(DcmDataset* ds, E_TransferSyntax xfer, in
 /// bits allocated: the bits BitsStored .. HighBit, sign-extended when PixelRepresentation is 1
 /// (as DCMTK's DicomImage reads them). False when the data is not of that kind, or larger than is
 /// worth reading whole for one frame (DicomImage reads frames one at a time).
+/// `beyondStored` counts the samples whose bits outside BitsStored .. HighBit held something
+/// (for signed data: anything but the sign repeated): the standard says to drop those bits, and
+/// the user is told, since a writer that got BitsStored wrong makes dark blotches this way.
 bool readNativeGrey(DcmItem* ds, DcmElement* elem, const DcmXfer& xfer, int frame, int64_t pixels, int frames, long bitsAllocated,
-                    int bitsStored, std::vector<double>& out)
+                    int bitsStored, std::vector<double>& out, int64_t& beyondStored)
 {
     if (!elem || !xfer.isNotEncapsulated() || !xfer.isLittleEndian() || (bitsAllocated != 8 && bitsAllocated != 16))
         return false;
@@ -262,13 +265,23 @@ bool readNativeGrey(DcmItem* ds, DcmElement* elem, const DcmXfer& xfer, int fram
     const int shift = static_cast<int>(highBit + 1 - bitsStored);
     const uint32_t mask = (uint32_t(1) << bitsStored) - 1, signBit = uint32_t(1) << (bitsStored - 1);
     const double wrap = static_cast<double>(uint32_t(1) << bitsStored);
+    const uint32_t allBits = bitsAllocated == 8 ? 0xFFu : 0xFFFFu;
+    const uint32_t storedBits = mask << shift, outside = allBits & ~storedBits;
     auto convert = [&](auto* samples) {
         const auto* p = samples + static_cast<size_t>(frame) * static_cast<size_t>(pixels);
         out.resize(static_cast<size_t>(pixels));
+        int64_t odd = 0;
         for (size_t i = 0; i < out.size(); ++i) {
-            const uint32_t u = (static_cast<uint32_t>(p[i]) >> shift) & mask;
-            out[i] = isSigned && (u & signBit) ? static_cast<double>(u) - wrap : static_cast<double>(u);
+            const uint32_t raw = static_cast<uint32_t>(p[i]);
+            const uint32_t u = (raw >> shift) & mask;
+            const bool negative = isSigned && (u & signBit);
+            out[i] = negative ? static_cast<double>(u) - wrap : static_cast<double>(u);
+            // Bits above HighBit may be clear, or repeat the sign of signed data (two's
+            // complement); anything else outside the stored bits is dropped.
+            const uint32_t extra = raw & outside;
+            odd += extra != 0 && !(negative && extra == (outside & ~((uint32_t(1) << shift) - 1)));
         }
+        beyondStored += odd;
     };
     if (bitsAllocated == 8) {
         Uint8* samples = nullptr;
@@ -282,6 +295,104 @@ bool readNativeGrey(DcmItem* ds, DcmElement* elem, const DcmXfer& xfer, int fram
         convert(samples);
     }
     return true;
+}
+
+/// Walks the element headers of a DICOM file held in memory and checks that every stated length
+/// fits in the bytes that follow. DCMTK allocates an element's stated length before it reads
+/// it, so a 225-byte file claiming a 2.8 GB element made it allocate 2.8 GB. Descends into
+/// sequences and items; fragments of encapsulated pixel data are skipped. A deflated dataset
+/// is not walked (DCMTK inflates it as a stream). Throws UserError naming the element.
+void checkElementLengths(const std::string& b)
+{
+    const size_t n = b.size();
+    size_t pos = n >= 132 && b.compare(128, 4, "DICM") == 0 ? 132 : 0;
+    auto u16 = [&](size_t at, bool le) {
+        return le ? uint16_t(uint8_t(b[at]) | uint8_t(b[at + 1]) << 8) : uint16_t(uint8_t(b[at]) << 8 | uint8_t(b[at + 1]));
+    };
+    auto u32 = [&](size_t at, bool le) {
+        return le ? uint32_t(u16(at, true)) | uint32_t(u16(at + 2, true)) << 16 : uint32_t(u16(at, false)) << 16 | u16(at + 2, false);
+    };
+    auto isLongVr = [](const char* vr) {
+        static const char* longs[] = {"OB", "OW", "OF", "SQ", "UT", "UN", "UC", "UR", "OD", "OL", "OV", "SV", "UV"};
+        for (const char* l : longs)
+            if (vr[0] == l[0] && vr[1] == l[1])
+                return true;
+        return false;
+    };
+    auto isVr = [](const char* vr) { return vr[0] >= 'A' && vr[0] <= 'Z' && vr[1] >= 'A' && vr[1] <= 'Z'; };
+    auto fail = [&](uint16_t g, uint16_t e, uint64_t length, size_t at) {
+        char tag[16];
+        std::snprintf(tag, sizeof tag, "(%04X,%04X)", g, e);
+        throw UserError(std::string("truncated or damaged DICOM file: element ") + tag + " claims " + text::humanBytes(double(length)) +
+                        " but only " + text::humanBytes(double(n - at)) + " follow");
+    };
+    bool explicitVr = true, littleEndian = true, inMeta = true, inFragments = false;
+    // Without a meta header the first element tells the encoding, as the sniffer found it.
+    if (pos + 6 <= n && u16(pos, true) != 0x0002)
+        explicitVr = isVr(b.data() + pos + 4);
+    std::string transferSyntax;
+    while (pos + 8 <= n) {
+        if (inMeta && u16(pos, true) != 0x0002) {
+            inMeta = false;
+            if (transferSyntax == "1.2.840.10008.1.2")
+                explicitVr = false;
+            else if (transferSyntax == "1.2.840.10008.1.2.2")
+                littleEndian = false;
+            else if (transferSyntax == "1.2.840.10008.1.2.1.99")
+                return; // deflated: a stream of its own
+            if (!transferSyntax.empty() && pos + 6 <= n && explicitVr && !isVr(b.data() + pos + 4))
+                explicitVr = false; // mislabelled implicit datasets exist (see loadDicom)
+        }
+        const bool le = inMeta || littleEndian;
+        const uint16_t g = u16(pos, le), e = u16(pos + 2, le);
+        if (g == 0xFFFE) { // item, item delimiter or sequence delimiter: tag and a 4-byte length
+            const uint32_t length = u32(pos + 4, le);
+            pos += 8;
+            if (e == 0xE0DD)
+                inFragments = false;
+            else if (e == 0xE000 && inFragments && length != 0xFFFFFFFFu) {
+                if (length > n - pos)
+                    fail(g, e, length, pos);
+                pos += length; // a compressed fragment
+            } else if (e == 0xE000 && length != 0xFFFFFFFFu && length > n - pos) {
+                fail(g, e, length, pos);
+            }
+            continue;
+        }
+        uint32_t length;
+        bool sequence = false;
+        if (inMeta || explicitVr) {
+            const char* vr = b.data() + pos + 4;
+            if (!isVr(vr)) {
+                // DCMTK reads an element without a valid VR as implicit: a 4-byte length.
+                length = u32(pos + 4, le);
+                pos += 8;
+            } else if (isLongVr(vr)) {
+                if (pos + 12 > n)
+                    return;
+                length = u32(pos + 8, le);
+                pos += 12;
+            } else {
+                length = u16(pos + 6, le);
+                pos += 8;
+            }
+            sequence = vr[0] == 'S' && vr[1] == 'Q';
+        } else {
+            length = u32(pos + 4, le);
+            pos += 8;
+            sequence = DcmTag(g, e).getEVR() == EVR_SQ; // implicit VR: the dictionary knows
+        }
+        if (length == 0xFFFFFFFFu) { // a sequence or encapsulated pixel data: walk into it
+            inFragments = g == 0x7FE0 && e == 0x0010;
+            continue;
+        }
+        if (length > n - pos)
+            fail(g, e, length, pos);
+        if (inMeta && g == 0x0002 && e == 0x0010)
+            transferSyntax = text::trim(b.substr(pos, length));
+        if (!sequence)
+            pos += length; // SQ contents are items, walked in turn
+    }
 }
 
 /// Reads a file's meta header as written and its dataset as implicit VR little endian.
@@ -320,6 +431,7 @@ LoadedDicom loadDicom(const std::string& path, DcmFileFormat& ff, size_t maxRead
 {
     LoadedDicom r;
     if (contents) {
+        checkElementLengths(*contents);
         // The caller's copy of the file: parsed from memory, every value loaded.
         DcmInputBufferStream in;
         in.setBuffer(contents->data(), static_cast<offile_off_t>(contents->size()));
@@ -524,6 +636,28 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
     const unsigned long partial = flags | access;
     if (bigEndian32 && ds->loadAllDataIntoMemory().bad())
         throw UserError("cannot read pixel data");
+    // Decompressed once, in place, before any frame is read: a DicomImage of frame 0 over the
+    // compressed data would decompress the dataset under the next frame's feet (frame 1 of a
+    // JPEG cine then had "no pixel data"). Grey frames are then read straight from memory.
+    E_TransferSyntax frameXfer = xfer;
+    if (wholeAtOnce) {
+        if (ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
+            throw UserError(std::string("cannot decompress the pixel data (") + xferInfo.getXferName() + ")");
+        frameXfer = EXS_LittleEndianExplicit;
+        pixelElem = nullptr;
+        ds->findAndGetElement(DCM_PixelData, pixelElem);
+    }
+    const DcmXfer frameXferInfo(frameXfer);
+    int64_t beyondStored = 0;
+    auto noteBeyondStored = [&] {
+        if (beyondStored == 0)
+            return;
+        const long highBit = intValue(ds, DCM_HighBit, m.bits - 1);
+        m.warnings.push_back(std::to_string(beyondStored) + " pixel values have bits set outside BitsStored " + std::to_string(m.bits) +
+                             " (HighBit " + std::to_string(highBit) + ", BitsAllocated " + std::to_string(bitsAllocated) +
+                             "); as the DICOM standard says, only the stored bits were used, which shows as dark or bright "
+                             "blotches if the file's writer meant more bits");
+    };
     for (int f = first; f <= last; ++f) {
         DecodedFrame out;
         out.index = f;
@@ -552,7 +686,8 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
             // common CT/MR case, without DicomImage's per-frame set-up (overlay search, internal
             // copies). Anything else goes through DicomImage.
             std::vector<double> direct;
-            if (!hasModalityLut && readNativeGrey(ds, pixelElem, xferInfo, f, pixels, m.frameCount, bitsAllocated, m.bits, direct)) {
+            if (!hasModalityLut &&
+                readNativeGrey(ds, pixelElem, frameXferInfo, f, pixels, m.frameCount, bitsAllocated, m.bits, direct, beyondStored)) {
                 for (double& x : direct)
                     x = x * slope + intercept;
                 out.image = renderMonochrome(direct, m.columns, m.rows, wc, ww, hasWindow, invert);
@@ -562,8 +697,8 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
                 continue;
             }
             std::unique_ptr<DicomImage> img =
-                hasModalityLut ? std::make_unique<DicomImage>(ds, xfer, partial, f, 1)
-                               : std::make_unique<DicomImage>(ds, xfer, 1.0, 0.0, partial, f, 1);
+                hasModalityLut ? std::make_unique<DicomImage>(ds, frameXfer, partial, f, 1)
+                               : std::make_unique<DicomImage>(ds, frameXfer, 1.0, 0.0, partial, f, 1);
             if (img->getStatus() != EIS_Normal)
                 throw UserError(statusText(*img));
             std::vector<double> v;
@@ -576,7 +711,7 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
             if (options.keepValues)
                 keepValues(out, v, wc, ww, hasWindow, invert);
         } else {
-            DicomImage img(ds, xfer, access, f, 1);
+            DicomImage img(ds, frameXfer, access, f, 1);
             if (img.getStatus() != EIS_Normal)
                 throw UserError(statusText(img));
             if (img.isMonochrome())
@@ -588,6 +723,7 @@ ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& opt
         }
         sink(std::move(out));
     }
+    noteBeyondStored();
     return m;
 }
 

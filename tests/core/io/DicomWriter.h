@@ -23,7 +23,7 @@ struct DicomSpec {
     bool rescale = false;
     double windowCentre = 0.0;
     double windowWidth = 0.0; ///< 0: no window in the file
-    std::string transferSyntax = "explicit"; ///< explicit, implicit, bigendian, jpegls, rle, jpeg
+    std::string transferSyntax = "explicit"; ///< explicit, implicit, bigendian, jpegls, rle, jpeg (lossless), jpeg-baseline
     /// When set, the meta header declares this transfer syntax UID while the dataset is written in
     /// `transferSyntax` (as some writers wrongly do).
     std::string declaredTransferSyntaxUid;
@@ -34,7 +34,7 @@ struct DicomSpec {
     int claimedRows = 0;       ///< when > 0, Rows/Columns written as this while pixels stay small
 };
 
-/// Writes the file; aborts the test on failure.
+/// Writes the file; throws std::runtime_error (which fails the test) when it cannot.
 void writeDicom(const std::string& path, const DicomSpec& spec);
 
 } // namespace medsiam::test

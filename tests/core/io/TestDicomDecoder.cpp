@@ -6,6 +6,7 @@
 #include "util/Error.h"
 
 #include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcuid.h>
 
@@ -238,6 +239,56 @@ private Q_SLOTS:
         QCOMPARE(frames.size(), size_t(1));
         QCOMPARE(frames[0].channels, 3);
         QCOMPARE(frames[0].pixels, s.pixels8);
+    }
+
+    /// Ultrasound cine as scanners store it: multi-frame JPEG baseline in YBR_FULL_422. Each of
+    /// the 30 frames is an item, in colour, and close to what was encoded (JPEG is lossy).
+    void ultrasoundCineInYbrFull422()
+    {
+        DicomSpec s;
+        s.rows = 48;
+        s.columns = 64;
+        s.frames = 30;
+        s.samplesPerPixel = 3;
+        s.photometric = "RGB";
+        s.modality = "US";
+        for (int f = 0; f < s.frames; ++f)
+            for (int y = 0; y < s.rows; ++y)
+                for (int x = 0; x < s.columns; ++x) {
+                    // A smooth scene that moves with the frame: JPEG keeps it within a few levels.
+                    s.pixels8.push_back(static_cast<uint8_t>(40 + 3 * x + f / 2));
+                    s.pixels8.push_back(static_cast<uint8_t>(30 + 4 * y));
+                    s.pixels8.push_back(static_cast<uint8_t>(120 + f * 2));
+                }
+        s.transferSyntax = "jpeg-baseline";
+        medsiam::test::writeDicom(file("cine.dcm"), s);
+        {
+            DcmFileFormat ff;
+            QVERIFY(ff.loadFile(file("cine.dcm").c_str()).good());
+            OFString photometric;
+            ff.getDataset()->findAndGetOFString(DCM_PhotometricInterpretation, photometric);
+            QCOMPARE(std::string(photometric.c_str()), std::string("YBR_FULL_422"));
+        }
+        ImageMeta meta;
+        std::vector<DecodedFrame> frames;
+        meta = DicomDecoder().decode(file("cine.dcm"), {}, [&](DecodedFrame&& f) { frames.push_back(std::move(f)); });
+        QCOMPARE(meta.frameCount, 30);
+        QCOMPARE(frames.size(), size_t(30));
+        const size_t frameBytes = size_t(s.rows) * s.columns * 3;
+        for (int f = 0; f < 30; ++f) {
+            QCOMPARE(frames[size_t(f)].index, f);
+            QCOMPARE(frames[size_t(f)].image.channels, 3);
+            // What was encoded, min-max stretched over the three channels as colour frames are;
+            // JPEG at quality 95 with 4:2:2 chroma stays within a few levels of it on average.
+            const uint8_t* in = s.pixels8.data() + frameBytes * size_t(f);
+            const auto [mn, mx] = std::minmax_element(in, in + frameBytes);
+            double error = 0;
+            const auto& px = frames[size_t(f)].image.pixels;
+            for (size_t i = 0; i < frameBytes; ++i)
+                error += std::abs(double(px[i]) - (in[i] - *mn) * 255.0 / (*mx - *mn));
+            error /= double(frameBytes);
+            QVERIFY2(error < 4.0, qPrintable(QString("frame %1 differs from what was encoded by %2 levels on average").arg(f).arg(error)));
+        }
     }
 
     void badFilesGiveReasons_data()
