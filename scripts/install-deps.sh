@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that medsiam's build, tests and benchmark
 # reference scripts need. Safe to run again: apt-get skips what is present.
+# With --fuzz, also clang and its libFuzzer runtime for tests/fuzz/run.sh (CI runs it).
 set -euo pipefail
 
 PACKAGES=(
@@ -21,6 +22,10 @@ PACKAGES=(
   # benchmark peers and the DICOM conformance reference
   python3 python3-numpy python3-pydicom python3-gdcm python3-sklearn python3-torch python3-torchvision
 )
+
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
