@@ -41,7 +41,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const QString kCli = QStringLiteral(MEDSIAM_CLI);
+/// The CLI under test: this build's, or MEDSIAM_CLI_UNDER_TEST (to measure another build).
+const QString kCli = qEnvironmentVariableIsEmpty("MEDSIAM_CLI_UNDER_TEST") ? QStringLiteral(MEDSIAM_CLI)
+                                                                            : qEnvironmentVariable("MEDSIAM_CLI_UNDER_TEST");
 
 /// `count` grey PNGs of `side` px named <prefix>NNN.png, each one flat level (its index), so that
 /// a cached image tells which file it came from.
