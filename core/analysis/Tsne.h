@@ -7,7 +7,7 @@
 // exactly for small N and, above `exactMaxPoints`, by FFT-accelerated interpolation onto a grid
 // (Linderman et al., 2019: 3 Lagrange nodes per box, the kernel applied by FFT convolution).
 // The affinities use the 3 x perplexity nearest neighbours, found exactly by matrix products.
-#include "train/JobEvents.h"
+#include "util/CancelToken.h"
 
 #include <ATen/core/Tensor.h>
 

@@ -1,6 +1,6 @@
 #pragma once
 // Batches from a project's image cache, feature extraction and the kNN monitor (LibTorch).
-#include "analysis/Metrics.h"
+#include "eval/Metrics.h"
 #include "data/Augment.h"
 #include "data/ImageCache.h"
 #include "models/Network.h"
@@ -27,8 +27,6 @@ public:
     /// Cache indices usable for self-supervised pretraining: every image outside val and test.
     std::vector<int64_t> pretrainIndices(const std::string& subset = "") const;
     int classOf(int64_t cacheIndex) const { return m_items[static_cast<size_t>(cacheIndex)].classIndex; }
-    /// 1 when every cached image is grayscale, else 3.
-    int naturalChannels() const;
 
 private:
     std::unique_ptr<ImageCache> m_cache;

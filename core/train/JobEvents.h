@@ -1,7 +1,7 @@
 #pragma once
 // What a running job tells the GUI and the CLI. Observers are called on the job's thread; the
 // GUI's adapter turns them into queued signals. No LibTorch here.
-#include "analysis/Metrics.h"
+#include "eval/Metrics.h"
 #include "util/CancelToken.h"
 
 #include <atomic>

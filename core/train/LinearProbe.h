@@ -1,7 +1,7 @@
 #pragma once
 // The linear probe: a frozen backbone, its features of the labeled images extracted once, and a
 // multinomial logistic regression (L-BFGS, L2 chosen on val) on top. Seconds on a CPU.
-#include "analysis/Metrics.h"
+#include "eval/Metrics.h"
 #include "models/ModelConfig.h"
 #include "train/JobEvents.h"
 

@@ -1,4 +1,4 @@
-#include "analysis/Metrics.h"
+#include "eval/Metrics.h"
 
 #include "util/Error.h"
 
@@ -115,6 +115,42 @@ std::string ClassificationMetrics::toJson() const
     j["support"] = support;
     j["confusion"] = confusion;
     return j.dump();
+}
+
+ClassificationMetrics ClassificationMetrics::fromJson(const std::string& text)
+{
+    ClassificationMetrics m;
+    const auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object())
+        return m;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    auto num = [&](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : nan; };
+    m.samples = j.value("samples", int64_t(0));
+    m.accuracy = j.contains("accuracy") ? num(j["accuracy"]) : 0.0;
+    m.balancedAccuracy = j.contains("balanced_accuracy") ? num(j["balanced_accuracy"]) : 0.0;
+    m.macroAuc = j.contains("macro_auc") ? num(j["macro_auc"]) : nan;
+    auto list = [&](const char* key, std::vector<double>& out) {
+        if (j.contains(key) && j[key].is_array())
+            for (const auto& v : j[key])
+                out.push_back(num(v));
+    };
+    list("precision", m.precision);
+    list("recall", m.recall);
+    list("f1", m.f1);
+    list("auc", m.auc);
+    if (j.contains("support") && j["support"].is_array())
+        for (const auto& v : j["support"])
+            m.support.push_back(v.is_number_integer() ? v.get<int64_t>() : 0);
+    if (j.contains("confusion") && j["confusion"].is_array())
+        for (const auto& row : j["confusion"]) {
+            std::vector<int64_t> r;
+            if (row.is_array())
+                for (const auto& v : row)
+                    r.push_back(v.is_number_integer() ? v.get<int64_t>() : 0);
+            m.confusion.push_back(std::move(r));
+        }
+    m.numClasses = static_cast<int>(m.support.size());
+    return m;
 }
 
 } // namespace medsiam::core

@@ -22,6 +22,8 @@ struct ClassificationMetrics {
 
     /// One JSON object (for metrics.jsonl and summary.json).
     std::string toJson() const;
+    /// Reads what toJson() wrote; missing fields stay at their defaults (NaN AUC when null).
+    static ClassificationMetrics fromJson(const std::string& json);
 };
 
 /// `probabilities` holds numClasses scores per sample, row-major; the prediction is the arg-max.
