@@ -8,6 +8,7 @@
 #include "map/MapPanel.h"
 #include "mainwindow/MainWindow.h"
 #include "project/Project.h"
+#include "project/RunStore.h"
 #include "project/ProjectSession.h"
 #include "system/Runtime.h"
 #include "train/PretrainJob.h"
@@ -185,7 +186,7 @@ int main(int argc, char** argv)
         c.model.backbone = medsiam::core::backbonePreset("bit-nano");
         c.model.backbone.inChannels = 1;
         c.model.backbone.numClasses = 2;
-        c.initWeights = medsiam::core::lastCheckpoint(*p, run);
+        c.initWeights = medsiam::core::RunStore(*p).lastCheckpoint(run);
         c.steps = 150;
         c.batch = 64;
         c.microBatch = 64;

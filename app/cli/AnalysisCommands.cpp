@@ -4,7 +4,7 @@
 #include "ProgressLine.h"
 
 #include "analysis/Embeddings.h"
-#include "analysis/MapStore.h"
+#include "analysis/Maps.h"
 #include "analysis/GradCam.h"
 #include "image/Png.h"
 #include "models/Checkpoint.h"
@@ -54,13 +54,13 @@ void writeLayout(const std::string& path, const std::vector<float>& layout)
 int runTsne(const std::vector<std::string>& args)
 {
     ArgParser p("medsiam-cli tsne (--project DIR --run RUN | --npy FILE --out FILE) [options]",
-                "2-D t-SNE (or PCA) map of a run's stored embeddings (see `embed`), written to runs/<id>/tsne.npy\n"
-                "(and --csv), or of the rows of any N x D matrix (.npy) written as an N x 2 float32 .npy.\n"
-                "Exact below --exact-max points, FFT-accelerated above.");
+                "2-D t-SNE (or PCA) map of a run's embeddings, written to runs/<id>/tsne.npy (and --csv), or of the\n"
+                "rows of any N x D matrix (.npy) written as an N x 2 float32 .npy. A run without stored embeddings\n"
+                "gets them first, with its last checkpoint (as `embed` does).");
     p.option("project", "DIR", "project folder (with --run)")
-        .option("run", "RUN", "the run whose stored embeddings to map")
+        .option("run", "RUN", "the run whose embeddings to map")
         .option("npy", "FILE", "input matrix, N x D (.npy, any numeric dtype)")
-        .option("out", "FILE", "output layout, N x 2 float32 (.npy)")
+        .option("out", "FILE", "output layout, N x 2 float32 (.npy); with --project, also stored in the run")
         .option("csv", "FILE", "also write image_id, split, class, x, y (project mode)")
         .option("perplexity", "P", "perplexity", "30")
         .option("iterations", "N", "iterations", "1000")
@@ -68,6 +68,8 @@ int runTsne(const std::vector<std::string>& args)
         .option("seed", "N", "random seed (used when PCA cannot initialize)", "0")
         .option("min-boxes", "N", "FFT grid: at least N boxes across the map", "20")
         .option("boxes-per-unit", "B", "FFT grid: boxes per unit of map span, at least", "0.5")
+        .option("size", "PX", "input size for embeddings computed now (default: the run's own)")
+        .flag("recompute", "compute the run's embeddings again even when they are stored")
         .threadsOption()
         .flag("cuda", "run on the GPU: exact neighbours at any N and the iterations as tensor operations")
         .flag("pca", "the PCA map instead (instant)");
@@ -79,36 +81,55 @@ int runTsne(const std::vector<std::string>& args)
     if (!projectMode && (!p.has("npy") || !p.has("out")))
         throw UsageError("give --project and --run, or --npy and --out");
     core::configureThreads(p.threads());
-    std::unique_ptr<core::Project> project;
-    core::EmbeddingSet set;
-    at::Tensor x;
-    std::string outPath = p.has("out") ? p.value("out") : std::string();
-    if (projectMode) {
-        project = core::Project::open(p.value("project"));
-        set = core::loadEmbeddings(*project, p.value("run"));
-        x = set.vectors;
-        if (outPath.empty())
-            outPath = core::mapLayoutPath(*project, p.value("run"), p.has("pca"));
-    } else {
-        x = readMatrix(p.value("npy"));
-    }
-    auto writeCsv = [&](const std::vector<float>& layout) {
-        if (!p.has("csv") || !project)
-            return;
-        auto meta = core::splitAndClassById(*project);
-        std::string out = "image_id,split,class,x,y\n";
-        char buf[64];
-        for (size_t i = 0; i < set.imageIds.size(); ++i) {
-            const auto& m = meta[set.imageIds[i]];
-            std::snprintf(buf, sizeof buf, ",%.6g,%.6g\n", layout[2 * i], layout[2 * i + 1]);
-            out += std::to_string(set.imageIds[i]) + "," + core::csvField(m.first) + "," + core::csvField(m.second) + buf;
-        }
-        core::writeFileAtomically(p.value("csv"), out);
+    if (p.has("cuda") && !core::runtimeInfo().cudaAvailable)
+        throw core::UserError("--cuda: no CUDA device is available to this LibTorch");
+    ProgressLine line;
+    auto showIteration = [&](int iteration, int iterations, double kl) {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "t-SNE iteration %d/%d  KL %.4f", iteration, iterations, kl);
+        line.update(buf, iteration == iterations);
     };
+    if (projectMode) {
+        auto project = core::Project::open(p.value("project"));
+        core::MapRequest r;
+        r.runId = p.value("run");
+        r.pca = p.has("pca");
+        r.perplexity = p.doubleValue("perplexity", 1, 1000);
+        r.iterations = p.intValue("iterations", 1, 100000);
+        r.exactMaxPoints = p.intValue("exact-max", 0, 100000);
+        r.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
+        r.cuda = p.has("cuda");
+        r.recomputeEmbeddings = p.has("recompute");
+        r.inputSize = p.has("size") ? p.intValue("size", 16, 4096) : 0;
+        r.progressEvery = 50;
+        const core::MapResult m = core::computeMap(*project, r, [&](const core::MapEvent& e) {
+            if (e.kind == core::MapEvent::Kind::ComputingEmbeddings)
+                std::fprintf(stderr, "run %s has no stored embeddings: computing them at %d px\n", r.runId.c_str(), e.inputSize);
+            else if (e.kind == core::MapEvent::Kind::Layout)
+                showIteration(e.iteration, e.iterations, e.kl);
+        });
+        line.finish();
+        const core::RunStore store(*project);
+        if (p.has("out"))
+            writeLayout(p.value("out"), m.layout);
+        if (p.has("csv")) {
+            auto meta = core::splitAndClassById(*project);
+            std::string out = "image_id,split,class,x,y\n";
+            char buf[64];
+            for (size_t i = 0; i < m.embeddings.imageIds.size(); ++i) {
+                const auto& c = meta[m.embeddings.imageIds[i]];
+                std::snprintf(buf, sizeof buf, ",%.6g,%.6g\n", m.layout[2 * i], m.layout[2 * i + 1]);
+                out += std::to_string(m.embeddings.imageIds[i]) + "," + core::csvField(c.first) + "," + core::csvField(c.second) + buf;
+            }
+            core::writeFileAtomically(p.value("csv"), out);
+        }
+        std::printf("%s, written to %s\n", m.summary().c_str(), store.mapPath(r.runId, r.pca).c_str());
+        return 0;
+    }
+    const at::Tensor x = readMatrix(p.value("npy"));
+    const std::string outPath = p.value("out");
     if (p.has("pca")) {
-        const auto layout = core::pcaMap(x);
-        writeLayout(outPath, layout);
-        writeCsv(layout);
+        writeLayout(outPath, core::pcaMap(x));
         std::printf("PCA map of %lld x %lld written to %s\n", static_cast<long long>(x.size(0)), static_cast<long long>(x.size(1)),
                     outPath.c_str());
         return 0;
@@ -121,15 +142,9 @@ int runTsne(const std::vector<std::string>& args)
     c.minBoxes = p.intValue("min-boxes", 4, 1000);
     c.boxesPerUnit = p.doubleValue("boxes-per-unit", 0.05, 10);
     c.useCuda = p.has("cuda");
-    ProgressLine line;
-    const auto r = core::runTsne(x, c, [&](const core::TsneProgress& pr) {
-        char buf[128];
-        std::snprintf(buf, sizeof buf, "t-SNE iteration %d/%d  KL %.4f", pr.iteration, pr.iterations, pr.kl);
-        line.update(buf, pr.iteration == pr.iterations);
-    });
+    const auto r = core::runTsne(x, c, [&](const core::TsneProgress& pr) { showIteration(pr.iteration, pr.iterations, pr.kl); });
     line.finish();
     writeLayout(outPath, r.layout);
-    writeCsv(r.layout);
     std::printf("t-SNE of %lld x %lld (%s%s) in %.2f s, KL %.4f, written to %s\n", static_cast<long long>(x.size(0)),
                 static_cast<long long>(x.size(1)), r.exact ? "exact" : "FFT-accelerated", c.useCuda ? ", GPU" : "", r.seconds, r.kl,
                 outPath.c_str());
@@ -153,11 +168,11 @@ int runEmbed(const std::vector<std::string>& args)
     auto project = core::Project::open(p.value("PROJECT"));
     const auto set = core::computeEmbeddings(*project, p.value("RUN"), p.intValue("size", 16, 4096), p.has("bf16"));
     if (p.has("npy"))
-        core::saveFloatNpy(p.value("npy"), set.vectors.data_ptr<float>(), {set.vectors.size(0), set.vectors.size(1)});
+        core::saveFloatNpy(p.value("npy"), set.vectors.data(), {set.count(), set.dims});
     if (p.has("csv"))
         core::writeEmbeddingsCsv(*project, set, p.value("csv"));
-    std::printf("embedded %lld images (%lld dimensions) with run %s at step %lld\n", static_cast<long long>(set.vectors.size(0)),
-                static_cast<long long>(set.vectors.size(1)), set.runId.c_str(), static_cast<long long>(set.checkpointStep));
+    std::printf("embedded %lld images (%lld dimensions) with run %s at step %lld\n", static_cast<long long>(set.count()),
+                static_cast<long long>(set.dims), set.runId.c_str(), static_cast<long long>(set.checkpointStep));
     return 0;
 }
 
@@ -177,7 +192,7 @@ int runSuggest(const std::vector<std::string>& args)
         return 0;
     core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
-    const auto set = core::loadEmbeddings(*project, p.value("RUN"));
+    const auto set = core::RunStore(*project).loadEmbeddings(p.value("RUN"));
     const int k = p.intValue("k", 1, 1000);
     const auto classes = project->classes();
     if (p.has("check")) {

@@ -2,6 +2,7 @@
 #include "Commands.h"
 
 #include "project/Project.h"
+#include "project/RunStore.h"
 #include "util/Csv.h"
 #include "util/Text.h"
 
@@ -71,12 +72,24 @@ int runInfo(const std::vector<std::string>& args)
 
 int runRuns(const std::vector<std::string>& args)
 {
-    ArgParser p("medsiam-cli runs PROJECT", "Lists the project's training runs: id, kind, state, parent run and summary.");
-    p.positional("PROJECT", "project folder");
+    ArgParser p("medsiam-cli runs PROJECT [--delete RUN]",
+                "Lists the project's training runs: id, kind, state, parent run and summary. A run whose training\n"
+                "process was killed shows as interrupted (`medsiam-cli resume` continues it). --delete removes a run:\n"
+                "its folder, checkpoints, curves, predictions and maps.");
+    p.positional("PROJECT", "project folder").multiOption("delete", "RUN", "delete this run");
     if (!p.parse(args))
         return 0;
+    if (p.has("delete")) {
+        auto project = core::Project::open(p.value("PROJECT"));
+        core::RunStore store(*project);
+        for (const auto& id : p.values("delete")) {
+            store.remove(id);
+            std::printf("deleted run %s\n", id.c_str());
+        }
+        return 0;
+    }
     auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
-    const auto runs = project->runs();
+    const auto runs = core::RunStore(*project).list();
     if (runs.empty())
         std::printf("no runs yet\n");
     for (const auto& r : runs)

@@ -29,55 +29,17 @@ void printBackups(const std::vector<core::ProjectBackupInfo>& backups)
     }
 }
 
-/// PRAGMA integrity_check of the catalogue and the cache index against the cache files.
 int check(const std::string& dir)
 {
-    auto project = core::Project::open(dir, core::ProjectAccess::ReadOnly);
-    int problems = 0;
-    {
-        auto s = project->db().prepare("PRAGMA integrity_check");
-        while (s.step()) {
-            const std::string line = s.columnText(0);
-            if (line != "ok") {
-                std::printf("catalogue: %s\n", line.c_str());
-                ++problems;
-            }
-        }
-    }
-    const int side = project->cacheResolution();
-    const auto entries = project->cacheEntries(side);
-    std::error_code ec;
-    const auto cacheFile = core::cacheFilePath(project->cacheDir(), side);
-    const uint64_t size = std::filesystem::exists(cacheFile, ec) ? std::filesystem::file_size(cacheFile, ec) : 0;
-    const int64_t end = project->cacheEnd(side);
-    if (static_cast<uint64_t>(end) > size) {
-        std::printf("cache: the index reaches byte %lld but %s holds %llu bytes\n", static_cast<long long>(end), cacheFile.c_str(),
-                    static_cast<unsigned long long>(size));
-        ++problems;
-    }
-    // Entries must not share bytes: each image has its own place.
-    std::vector<std::pair<int64_t, int64_t>> spans;
-    for (const auto& e : entries)
-        spans.emplace_back(e.offset, e.offset + int64_t(side) * side * e.channels);
-    std::sort(spans.begin(), spans.end());
-    int64_t overlaps = 0;
-    for (size_t i = 1; i < spans.size(); ++i)
-        overlaps += spans[i].first < spans[i - 1].second;
-    if (overlaps > 0) {
-        std::printf("cache: %lld images share bytes with another image\n", static_cast<long long>(overlaps));
-        ++problems;
-    }
-    const int64_t images = project->db().scalar("SELECT COUNT(*) FROM images");
-    if (static_cast<int64_t>(entries.size()) != images) {
-        std::printf("cache: %lld images but %zu cache entries at %d px\n", static_cast<long long>(images), entries.size(), side);
-        ++problems;
-    }
-    if (static_cast<uint64_t>(end) < size)
+    const core::ProjectCheck c = core::checkProject(dir);
+    for (const auto& problem : c.problems)
+        std::printf("%s\n", problem.c_str());
+    if (c.unreferencedCacheBytes > 0)
         std::printf("cache: %s unreferenced bytes at the end (from an import that was stopped; the next import reclaims them)\n",
-                    core::text::humanBytes(double(size - static_cast<uint64_t>(end))).c_str());
-    std::printf("%s: %lld images, %zu cache entries; %s\n", project->dir().c_str(), static_cast<long long>(images), entries.size(),
-                problems ? "problems found" : "no problems found");
-    return problems ? 1 : 0;
+                    core::text::humanBytes(double(c.unreferencedCacheBytes)).c_str());
+    std::printf("%s: %lld images, %lld cache entries; %s\n", dir.c_str(), static_cast<long long>(c.images),
+                static_cast<long long>(c.cacheEntries), c.problems.empty() ? "no problems found" : "problems found");
+    return c.problems.empty() ? 0 : 1;
 }
 
 } // namespace

@@ -1,5 +1,7 @@
 #include "analysis/GradCam.h"
 
+#include "project/RunStore.h"
+
 #include "data/Augment.h"
 #include "image/Png.h"
 #include "models/Checkpoint.h"
@@ -67,10 +69,11 @@ namespace {
 /// The run's checkpoint, after checking that the run is a fine-tuned classifier.
 std::string classifierCheckpoint(Project& project, const std::string& runId)
 {
-    if (const auto r = project.run(runId); r && r->kind != "finetune")
+    RunStore store(project);
+    if (const auto r = store.find(runId); r && r->kind != "finetune")
         throw UserError("Grad-CAM explains a classifier, and run '" + runId + "' is a " + r->kind +
                         " run; choose a fine-tuned (finetune) run");
-    return lastCheckpoint(project, runId);
+    return store.lastCheckpoint(runId);
 }
 
 } // namespace

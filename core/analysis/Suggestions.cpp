@@ -20,7 +20,8 @@ struct Split {
 
 std::vector<std::pair<int, double>> vote(const EmbeddingSet& set, const Split& s, int numClasses, int k)
 {
-    auto rows = [&](const std::vector<int64_t>& r) { return set.vectors.index_select(0, at::tensor(r, at::kLong)); };
+    const at::Tensor all = at::from_blob(const_cast<float*>(set.vectors.data()), {set.count(), set.dims}, at::kFloat);
+    auto rows = [&](const std::vector<int64_t>& r) { return all.index_select(0, at::tensor(r, at::kLong)); };
     const auto scores = knnScores(rows(s.bankRows), s.bankLabels, rows(s.queryRows), numClasses, k);
     std::vector<std::pair<int, double>> out;
     for (size_t q = 0; q < s.queryRows.size(); ++q) {

@@ -2,7 +2,7 @@
 // Label suggestions: for each unlabeled image, the class of its labeled nearest neighbours in
 // embedding space (cosine similarity, k neighbours weighted by exp(similarity / 0.1)) and a
 // confidence (the winning class's share of the weight). Exact search by matrix products.
-#include "analysis/Embeddings.h"
+#include "project/RunStore.h"
 
 #include <string>
 #include <vector>

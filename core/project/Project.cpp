@@ -303,6 +303,13 @@ int Project::cacheResolution()
     return static_cast<int>(v);
 }
 
+int Project::naturalChannels()
+{
+    auto s = m_db->prepare("SELECT COALESCE(MAX(channels), 1) FROM cache_entries WHERE resolution=?");
+    s.bind(1, cacheResolution());
+    return s.step() && s.columnInt(0) == 3 ? 3 : 1;
+}
+
 std::string Project::setting(const std::string& key, const std::string& fallback)
 {
     auto s = m_db->prepare("SELECT value FROM settings WHERE key=?");
@@ -412,28 +419,6 @@ std::vector<TrainingItem> Project::trainingItems()
     return out;
 }
 
-std::string runDir(const Project& project, const std::string& runId) { return project.dir() + "/runs/" + runId; }
-
-std::string runCheckpointPath(const Project& project, const std::string& runId)
-{
-    return runDir(project, runId) + "/checkpoints/last.safetensors";
-}
-
-void requireRun(const Project& project, const std::string& runId)
-{
-    if (!std::filesystem::exists(runDir(project, runId) + "/config.json"))
-        throw UserError("no run '" + runId + "' in " + project.dir() + " (see `medsiam-cli runs`)");
-}
-
-std::string lastCheckpoint(const Project& project, const std::string& runId)
-{
-    requireRun(project, runId);
-    const std::string path = runCheckpointPath(project, runId);
-    if (!std::filesystem::exists(path))
-        throw UserError("run '" + runId + "' has no checkpoint yet");
-    return path;
-}
-
 void Project::replaceSplits(const std::vector<std::pair<int64_t, std::string>>& assignments)
 {
     Database::Transaction tx(*m_db);
@@ -476,28 +461,13 @@ void Project::recordRun(const RunRecord& run)
         .run();
 }
 
-namespace {
-
-std::string runLockPath(const Project& project, const std::string& runId) { return runDir(project, runId) + "/run.lock"; }
-
-/// A record read from the index, with "running" corrected to "interrupted" when no process
-/// holds the run's lock any more.
-RunRecord liveRecord(const Project& project, RunRecord r)
-{
-    if ((r.state == "running" || r.state == "cancelling") && !FileLock::currentOwner(runLockPath(project, r.id)))
-        r.state = "interrupted";
-    return r;
-}
-
-} // namespace
-
 std::vector<RunRecord> Project::runs()
 {
     std::vector<RunRecord> out;
     auto s = m_db->prepare("SELECT id,kind,state,parent,config,summary,created_at,updated_at FROM runs ORDER BY created_at,id");
     while (s.step())
-        out.push_back(liveRecord(*this, {s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4),
-                                         s.columnText(5), s.columnText(6), s.columnText(7)}));
+        out.push_back({s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4), s.columnText(5),
+                       s.columnText(6), s.columnText(7)});
     return out;
 }
 
@@ -507,19 +477,38 @@ std::optional<RunRecord> Project::run(const std::string& runId)
     s.bind(1, runId);
     if (!s.step())
         return std::nullopt;
-    return liveRecord(*this, {s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4), s.columnText(5),
-                              s.columnText(6), s.columnText(7)});
+    return RunRecord{s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4), s.columnText(5),
+                     s.columnText(6), s.columnText(7)};
 }
 
-std::shared_ptr<FileLock> Project::lockRun(const std::string& runId)
+void Project::deleteRun(const std::string& runId)
 {
-    std::error_code ec;
-    fs::create_directories(runDir(*this, runId), ec);
-    LockOwner owner;
-    auto lock = FileLock::tryAcquire(runLockPath(*this, runId), false, &owner);
-    if (!lock)
-        throw UserError("run '" + runId + "' is already training in " + owner.describe() + "; stop it there first");
-    return lock;
+    Database::Transaction tx(*m_db);
+    for (const char* sql : {"DELETE FROM predictions WHERE run_id=?", "DELETE FROM embeddings WHERE run_id=?", "DELETE FROM runs WHERE id=?"})
+        m_db->prepare(sql).bind(1, runId).run();
+    tx.commit();
+}
+
+void Project::recordEmbeddings(const std::string& runId, int64_t checkpointStep, int64_t count, int64_t dims, int inputSize)
+{
+    m_db->prepare("INSERT INTO embeddings(run_id,checkpoint_step,count,dim,input_size) VALUES(?,?,?,?,?) ON CONFLICT(run_id) DO "
+                  "UPDATE SET checkpoint_step=excluded.checkpoint_step, count=excluded.count, dim=excluded.dim, "
+                  "input_size=excluded.input_size, created_at=datetime('now')")
+        .bind(1, runId)
+        .bind(2, checkpointStep)
+        .bind(3, count)
+        .bind(4, dims)
+        .bind(5, inputSize)
+        .run();
+}
+
+std::optional<std::pair<int64_t, int>> Project::embeddingsInfo(const std::string& runId)
+{
+    auto s = m_db->prepare("SELECT checkpoint_step, input_size FROM embeddings WHERE run_id=?");
+    s.bind(1, runId);
+    if (!s.step())
+        return std::nullopt;
+    return std::make_pair(s.columnInt(0), static_cast<int>(s.columnInt(1)));
 }
 
 void Project::storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions)
@@ -665,6 +654,23 @@ void Project::updateClass(const ClassInfo& info)
         .run();
     if (m_db->changes() == 0)
         throw UserError("no class with id " + std::to_string(info.id));
+}
+
+void Project::updateClasses(const std::vector<ClassInfo>& schema)
+{
+    Database::Transaction tx(*m_db);
+    // Free every key first, so that two classes can swap keys.
+    for (const auto& c : classes()) {
+        ClassInfo free = c;
+        free.shortcut = "-" + std::to_string(c.id);
+        updateClass(free);
+    }
+    for (ClassInfo info : schema) {
+        if (info.id <= 0)
+            info.id = ensureClass(info.name);
+        updateClass(info);
+    }
+    tx.commit();
 }
 
 int64_t Project::removeClass(int64_t classId)

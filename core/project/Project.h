@@ -142,6 +142,8 @@ public:
     std::string cacheDir() const;
     Database& db() { return *m_db; }
     int cacheResolution();
+    /// 3 when any cached image is in colour, else 1: the input channels a network needs.
+    int naturalChannels();
 
     std::string setting(const std::string& key, const std::string& fallback = {});
     void setSetting(const std::string& key, const std::string& value);
@@ -170,14 +172,16 @@ public:
     void replaceSplits(const std::vector<std::pair<int64_t, std::string>>& assignments);
     /// Inserts or updates (state, summary) a run.
     void recordRun(const RunRecord& run);
-    /// Every run. A run recorded as running (or stopping) whose training process is gone (it
-    /// was killed, or the computer went down) is reported as "interrupted": it can be resumed.
+    /// Every run as its row records it (RunStore::list() also tells which are still live).
     std::vector<RunRecord> runs();
-    /// One run's record; nullopt when the project has no run of that id.
+    /// One run's row; nullopt when the project has no run of that id.
     std::optional<RunRecord> run(const std::string& runId);
-    /// The lock a run's training holds while it runs (runs/<id>/run.lock): one process and one
-    /// job at a time per run. Throws UserError naming the holder when the run is training.
-    std::shared_ptr<FileLock> lockRun(const std::string& runId);
+    /// Deletes a run's row, its predictions and its embeddings row (one transaction).
+    void deleteRun(const std::string& runId);
+    /// Records that a run's embeddings (RunStore) were computed at `checkpointStep`.
+    void recordEmbeddings(const std::string& runId, int64_t checkpointStep, int64_t count, int64_t dims, int inputSize);
+    /// The checkpoint step and input size of a run's stored embeddings; nullopt when it has none.
+    std::optional<std::pair<int64_t, int>> embeddingsInfo(const std::string& runId);
     /// Replaces a run's stored predictions, in one transaction.
     void storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions);
     /// A run's stored predictions in image-id order (empty when it has none).
@@ -196,6 +200,9 @@ public:
     /// Renames a class and sets its colour and shortcut. Throws UserError for an empty or taken
     /// name, or a shortcut another class uses.
     void updateClass(const ClassInfo& info);
+    /// Applies a whole class table in one transaction (a failure changes nothing): names,
+    /// colours and keys, which two classes may swap; a class with id <= 0 is created.
+    void updateClasses(const std::vector<ClassInfo>& classes);
     /// Deletes a class and its labels in one transaction; returns how many labels went with it.
     int64_t removeClass(int64_t classId);
     /// Sets an image's split: "train", "val" or "test".
@@ -231,13 +238,5 @@ size_t exportLabelCsv(Project& project, const std::string& path);
 /// Normalises a user's split name ("Training", "valid", ...) to train/val/test; empty if unknown.
 std::string normaliseSplit(const std::string& value);
 
-/// runs/<id> of a project.
-std::string runDir(const Project& project, const std::string& runId);
-/// runs/<id>/checkpoints/last.safetensors, whether or not it exists yet.
-std::string runCheckpointPath(const Project& project, const std::string& runId);
-/// Throws UserError ("no run ...") unless runs/<id>/config.json exists.
-void requireRun(const Project& project, const std::string& runId);
-/// The run's last checkpoint; throws UserError when the run or its checkpoint does not exist.
-std::string lastCheckpoint(const Project& project, const std::string& runId);
 
 } // namespace medsiam::core

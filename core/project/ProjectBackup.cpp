@@ -153,6 +153,46 @@ void backupProject(Project& project)
     }
 }
 
+ProjectCheck checkProject(const std::string& dir)
+{
+    ProjectCheck out;
+    auto project = Project::open(dir, ProjectAccess::ReadOnly);
+    {
+        auto s = project->db().prepare("PRAGMA integrity_check");
+        while (s.step()) {
+            const std::string line = s.columnText(0);
+            if (line != "ok")
+                out.problems.push_back("catalogue: " + line);
+        }
+    }
+    const int side = project->cacheResolution();
+    const auto entries = project->cacheEntries(side);
+    out.cacheEntries = static_cast<int64_t>(entries.size());
+    out.images = project->db().scalar("SELECT COUNT(*) FROM images");
+    std::error_code ec;
+    const std::string cacheFile = cacheFilePath(project->cacheDir(), side);
+    const uint64_t size = fs::exists(cacheFile, ec) ? fs::file_size(cacheFile, ec) : 0;
+    const int64_t end = project->cacheEnd(side);
+    if (static_cast<uint64_t>(end) > size)
+        out.problems.push_back("cache: the index reaches byte " + std::to_string(end) + " but " + cacheFile + " holds " +
+                               std::to_string(size) + " bytes");
+    else
+        out.unreferencedCacheBytes = size - static_cast<uint64_t>(end);
+    std::vector<std::pair<int64_t, int64_t>> spans;
+    for (const auto& e : entries)
+        spans.emplace_back(e.offset, e.offset + int64_t(side) * side * e.channels);
+    std::sort(spans.begin(), spans.end());
+    int64_t overlaps = 0;
+    for (size_t i = 1; i < spans.size(); ++i)
+        overlaps += spans[i].first < spans[i - 1].second;
+    if (overlaps > 0)
+        out.problems.push_back("cache: " + std::to_string(overlaps) + " images share bytes with another image");
+    if (out.cacheEntries != out.images)
+        out.problems.push_back("cache: " + std::to_string(out.images) + " images but " + std::to_string(out.cacheEntries) +
+                               " cache entries at " + std::to_string(side) + " px");
+    return out;
+}
+
 RestoreResult restoreProjectBackup(const std::string& projectDir, const std::string& backupPath)
 {
     const std::string dir = fs::absolute(projectDir).lexically_normal().string();

@@ -29,6 +29,18 @@ std::vector<ProjectBackupInfo> listBackups(const std::string& projectDir);
 /// full disk) is skipped without a word to the caller: it must never stop the user's work.
 void backupProject(Project& project);
 
+/// What `medsiam-cli repair` finds in a project.
+struct ProjectCheck {
+    int64_t images = 0;
+    int64_t cacheEntries = 0;
+    std::vector<std::string> problems;  ///< each a sentence; empty: sound
+    uint64_t unreferencedCacheBytes = 0; ///< past the index's end (an import stopped before its commit)
+};
+
+/// SQLite's integrity check of the catalogue, and the cache index against the cache file (every
+/// entry inside the file, no two sharing a byte, one per image). Read-only.
+ProjectCheck checkProject(const std::string& projectDir);
+
 struct RestoreResult {
     ProjectBackupInfo backup;           ///< the backup restored
     std::string damagedCopy;            ///< where the catalogue it replaced was moved (kept, never deleted)

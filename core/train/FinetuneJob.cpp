@@ -3,6 +3,7 @@
 #include "models/Checkpoint.h"
 #include "models/WeightImport.h"
 #include "project/Project.h"
+#include "project/RunStore.h"
 #include "system/TorchCompat.h"
 #include "train/Features.h"
 #include "train/PretrainJob.h"
@@ -104,20 +105,18 @@ FinetuneSchedule finetuneSchedule(const FinetuneConfig& c, int64_t examples, int
     return s;
 }
 
-std::string FinetuneJob::create(Project& project, const FinetuneConfig& config)
+std::string FinetuneJob::create(Project& project, const FinetuneConfig& config, bool checkWeights)
 {
     FinetuneConfig::fromJson(config.toJson()); // validates
     config.model.backbone.validate();
-    if (!config.initWeights.empty())
+    if (checkWeights && !config.initWeights.empty())
         checkInitWeights(config.model, config.initWeights, true);
-    return registerRun(project, "finetune", "finetune", config.toJson());
+    return RunStore(project).create("finetune", "finetune", config.toJson());
 }
 
 FinetuneJob::FinetuneJob(Project& project, std::string runId) : m_project(project), m_id(std::move(runId))
 {
-    requireRun(project, m_id);
-    m_dir = runDir(project, m_id);
-    m_config = FinetuneConfig::fromJson(readWholeFile(m_dir + "/config.json"));
+    m_config = FinetuneConfig::fromJson(RunStore(project).readConfig(m_id));
 }
 
 int64_t FinetuneJob::resumeStep() const { return checkpointStep(m_project, m_id); }
@@ -139,7 +138,7 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
             present += n > 0;
         if (present < 2)
             throw UserError("fine-tuning needs labeled train images of at least two classes (assign a train split and labels)");
-        if (c.model.backbone.inChannels == 1 && data.naturalChannels() == 3)
+        if (c.model.backbone.inChannels == 1 && m_project.naturalChannels() == 3)
             throw UserError("the project holds colour images but the model takes 1 channel; use --in-channels 3");
         const auto [rows, columns] = m_project.medianImageSize();
         const FinetuneSchedule sched = finetuneSchedule(c, static_cast<int64_t>(pool.size()), rows, columns, data.cache().side());
@@ -149,14 +148,15 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
         const int channels = c.model.backbone.inChannels;
         const double baseLr = c.lr * c.batch / 512.0;
 
-        const std::string ckptPath = runCheckpointPath(m_project, m_id);
+        RunStore store(m_project);
+        const std::string ckptPath = store.checkpointPath(m_id);
         TrainingState state;
         // Initial weights skip the head: a new task starts its head at zero, as in BiT.
         Network net = startNetwork(c.model, c.seed, ckptPath, c.initWeights, true, device, observer, state);
         Sgd sgd(*net, c.momentum, c.weightDecay);
         sgd.load(state.optimizer);
         const int64_t startStep = state.step;
-        std::ofstream metrics = openMetrics(m_dir + "/metrics.jsonl", startStep);
+        MetricsLog metrics = store.openMetrics(m_id, startStep);
 
         at::Tensor classWeights;
         if (c.classWeighted) {
@@ -205,9 +205,12 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
         };
         auto logEval = [&](const EvalEvent& e) {
             observer.evaluation(e);
-            nlohmann::ordered_json j = {{"type", "eval"}, {"step", e.step}, {"split", e.split}};
-            j["metrics"] = nlohmann::json::parse(e.metrics.toJson());
-            metrics << j.dump() << "\n" << std::flush;
+            MetricsRecord r;
+            r.type = MetricsRecord::Type::Eval;
+            r.step = e.step;
+            r.split = e.split;
+            r.metrics = e.metrics;
+            metrics.append(r);
         };
         const auto valIdx = data.indices("val", true);
         const int64_t evalEvery = c.evalEvery > 0 ? c.evalEvery : std::max<int64_t>(1, sched.totalSteps / 10);
@@ -262,9 +265,9 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
             e.loss = lastLoss;
             e.lr = lr;
             observer.step(e);
-            nlohmann::ordered_json j = {{"type", "step"}, {"step", e.step}, {"epoch", e.epoch}, {"loss", e.loss},
-                                        {"lr", e.lr},     {"img_s", e.imagesPerSecond},     {"mixup_lambda", lambda}};
-            metrics << j.dump() << "\n" << std::flush;
+            MetricsRecord r = stepRecord(e);
+            r.mixupLambda = lambda;
+            metrics.append(r);
             if ((step + 1) % evalEvery == 0 && step + 1 < sched.totalSteps && !valIdx.empty()) {
                 const auto probs = predictProbabilities(*net, data, valIdx, sched.crop, c.bf16);
                 logEval({step + 1, "val", computeMetrics(labelsOf(data, valIdx), probs, c.model.backbone.numClasses)});
@@ -282,7 +285,7 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
             logEval(e);
             summary[e.split] = nlohmann::json::parse(e.metrics.toJson());
         }
-        writeFileAtomically(m_dir + "/summary.json", summary.dump(1) + "\n");
+        store.writeSummary(m_id, summary.dump(1));
         return {JobState::Completed, "", summary.dump()};
     });
 }
@@ -299,7 +302,7 @@ int evaluationSize(Project& project, const std::string& runId)
 std::vector<EvalEvent> evaluateRun(Project& project, const std::string& runId, bool bf16)
 {
     FinetuneJob job(project, runId);
-    const std::string ckpt = lastCheckpoint(project, runId);
+    const std::string ckpt = RunStore(project).lastCheckpoint(runId);
     TrainingState state;
     Network net = loadNetwork(ckpt, &state);
     ImageSet data(project);

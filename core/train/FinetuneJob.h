@@ -23,7 +23,8 @@ FinetuneSchedule finetuneSchedule(const FinetuneConfig& config, int64_t examples
 
 class FinetuneJob {
 public:
-    static std::string create(Project& project, const FinetuneConfig& config);
+    /// Creates a new run, as PretrainJob::create does.
+    static std::string create(Project& project, const FinetuneConfig& config, bool checkWeights = true);
     FinetuneJob(Project& project, std::string runId);
     const FinetuneConfig& config() const { return m_config; }
     const std::string& id() const { return m_id; }
@@ -34,7 +35,7 @@ public:
 
 private:
     Project& m_project;
-    std::string m_id, m_dir;
+    std::string m_id;
     FinetuneConfig m_config;
 };
 

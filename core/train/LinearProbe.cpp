@@ -3,6 +3,7 @@
 #include "models/Checkpoint.h"
 #include "models/WeightImport.h"
 #include "project/Project.h"
+#include "project/RunStore.h"
 #include "train/Features.h"
 #include "train/PretrainJob.h"
 #include "train/TrainUtil.h"
@@ -91,7 +92,7 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
     std::string parent;
     Network net(nullptr);
     if (!config.sourceRun.empty()) {
-        net = loadNetwork(lastCheckpoint(project, config.sourceRun));
+        net = loadNetwork(RunStore(project).lastCheckpoint(config.sourceRun));
         model = net->config();
         parent = config.sourceRun;
     } else {
@@ -100,85 +101,89 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
         if (!config.initWeights.empty())
             loadBackboneWeights(net->backbone(), config.initWeights);
     }
-    if (model.backbone.inChannels == 1 && data.naturalChannels() == 3)
+    if (model.backbone.inChannels == 1 && project.naturalChannels() == 3)
         throw UserError("the project holds colour images but the backbone takes 1 channel");
 
-    // The probe's own run.
-    const std::string id = newRunId(project, "probe");
-    const auto owner = project.lockRun(id);
-    result.runId = id;
-    const std::string dir = runDir(project, id);
+    // The probe's own run, recorded as it goes (a failure ends it as failed, with its reason).
+    RunStore store(project);
     ProbeConfig stored = config;
     stored.model = model;
-    writeFileAtomically(dir + "/config.json", stored.toJson() + "\n");
-    project.recordRun({id, "linear-probe", toString(JobState::Running), parent, stored.toJson(), "{}", "", ""});
-    observer.stateChanged(JobState::Running, "");
-
-    const auto norm = inputNormalizationFor(model.backbone);
-    auto features = [&](const std::vector<int64_t>& idx) {
-        return extractFeatures(*net, data.cache(), idx, config.inputSize, norm, config.bf16);
-    };
-    auto xTrain = features(trainIdx);
-    const auto mean = xTrain.mean(0, true), sd = xTrain.std(0, false, true).clamp_min(1e-6);
-    auto standardize = [&](const at::Tensor& x) { return (x - mean) / sd; };
-    xTrain = standardize(xTrain);
-    const auto xVal = standardize(features(valIdx)), xTest = standardize(features(testIdx));
-    const auto yTrain = at::tensor(std::vector<int64_t>(trainY.begin(), trainY.end()), at::kLong);
-    auto classWeights = at::ones({numClasses});
-    if (config.classWeighted) {
-        auto counts = at::bincount(yTrain, {}, numClasses).to(at::kFloat);
-        classWeights = at::where(counts > 0, double(trainY.size()) / (numClasses * counts.clamp_min(1)), at::zeros_like(counts));
-    }
-    std::vector<int> valY, testY;
-    for (auto i : valIdx)
-        valY.push_back(data.classOf(i));
-    for (auto i : testIdx)
-        testY.push_back(data.classOf(i));
-
-    std::ofstream log(dir + "/metrics.jsonl");
-    Fit best;
-    double bestScore = -1;
-    result.hasVal = !valIdx.empty();
-    result.hasTest = !testIdx.empty();
-    const std::vector<double> grid = result.hasVal ? config.l2Grid : std::vector<double>{1e-2};
-    for (double l2 : grid) {
-        Fit f = fitLogistic(xTrain, yTrain, numClasses, l2, classWeights);
-        double score = 0;
-        if (result.hasVal) {
-            const auto m = computeMetrics(valY, probabilities(f, xVal), numClasses);
-            score = m.balancedAccuracy;
-            log << nlohmann::json({{"type", "probe-l2"}, {"l2", l2}, {"val", nlohmann::json::parse(m.toJson())}}).dump() << "\n";
+    const std::string id = store.create("probe", "linear-probe", stored.toJson(), parent);
+    result.runId = id;
+    const JobState state = runRecorded(project, id, "linear-probe", stored.toJson(), observer, [&]() -> JobOutcome {
+        const auto norm = inputNormalizationFor(model.backbone);
+        auto features = [&](const std::vector<int64_t>& idx) {
+            return extractFeatures(*net, data.cache(), idx, config.inputSize, norm, config.bf16);
+        };
+        auto xTrain = features(trainIdx);
+        const auto mean = xTrain.mean(0, true), sd = xTrain.std(0, false, true).clamp_min(1e-6);
+        auto standardize = [&](const at::Tensor& x) { return (x - mean) / sd; };
+        xTrain = standardize(xTrain);
+        const auto xVal = standardize(features(valIdx)), xTest = standardize(features(testIdx));
+        const auto yTrain = at::tensor(std::vector<int64_t>(trainY.begin(), trainY.end()), at::kLong);
+        auto classWeights = at::ones({numClasses});
+        if (config.classWeighted) {
+            auto counts = at::bincount(yTrain, {}, numClasses).to(at::kFloat);
+            classWeights = at::where(counts > 0, double(trainY.size()) / (numClasses * counts.clamp_min(1)), at::zeros_like(counts));
         }
-        if (score > bestScore) {
-            bestScore = score;
-            best = f;
-            result.chosenL2 = l2;
+        std::vector<int> valY, testY;
+        for (auto i : valIdx)
+            valY.push_back(data.classOf(i));
+        for (auto i : testIdx)
+            testY.push_back(data.classOf(i));
+
+        MetricsLog log = store.openMetrics(id, 0);
+        Fit best;
+        double bestScore = -1;
+        result.hasVal = !valIdx.empty();
+        result.hasTest = !testIdx.empty();
+        const std::vector<double> grid = result.hasVal ? config.l2Grid : std::vector<double>{1e-2};
+        for (double l2 : grid) {
+            Fit f = fitLogistic(xTrain, yTrain, numClasses, l2, classWeights);
+            double score = 0;
+            if (result.hasVal) {
+                MetricsRecord r;
+                r.type = MetricsRecord::Type::ProbeL2;
+                r.l2 = l2;
+                r.metrics = computeMetrics(valY, probabilities(f, xVal), numClasses);
+                score = r.metrics.balancedAccuracy;
+                log.append(r);
+            }
+            if (score > bestScore) {
+                bestScore = score;
+                best = f;
+                result.chosenL2 = l2;
+            }
         }
+        std::vector<PredictionRecord> predictions;
+        auto predict = [&](const std::vector<int64_t>& idx, const at::Tensor& x, const std::vector<int>& y, const char* split) {
+            const auto p = probabilities(best, x);
+            for (size_t i = 0; i < idx.size(); ++i)
+                predictions.push_back({data.items()[static_cast<size_t>(idx[i])].imageId, split, y[i],
+                                       std::vector<float>(p.begin() + static_cast<std::ptrdiff_t>(i * numClasses),
+                                                          p.begin() + static_cast<std::ptrdiff_t>((i + 1) * numClasses))});
+            return computeMetrics(y, p, numClasses);
+        };
+        if (result.hasVal)
+            result.val = predict(valIdx, xVal, valY, "val");
+        if (result.hasTest)
+            result.test = predict(testIdx, xTest, testY, "test");
+        project.storePredictions(id, predictions);
+        result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        nlohmann::ordered_json summary = {{"l2", result.chosenL2}, {"train_images", trainIdx.size()}, {"seconds", result.seconds},
+                                          {"classes", result.classNames}};
+        if (result.hasVal)
+            summary["val"] = nlohmann::json::parse(result.val.toJson());
+        if (result.hasTest)
+            summary["test"] = nlohmann::json::parse(result.test.toJson());
+        store.writeSummary(id, summary.dump(1));
+        return {JobState::Completed, "", summary.dump()};
+    });
+    if (state != JobState::Completed) {
+        const auto record = store.find(id);
+        const auto j = nlohmann::json::parse(record ? record->summary : "{}", nullptr, false);
+        throw UserError("the linear probe failed: " + (j.is_object() ? j.value("error", std::string("see its run ") + id) : id));
     }
-    std::vector<PredictionRecord> predictions;
-    auto predict = [&](const std::vector<int64_t>& idx, const at::Tensor& x, const std::vector<int>& y, const char* split) {
-        const auto p = probabilities(best, x);
-        for (size_t i = 0; i < idx.size(); ++i)
-            predictions.push_back({data.items()[static_cast<size_t>(idx[i])].imageId, split, y[i],
-                                   std::vector<float>(p.begin() + static_cast<std::ptrdiff_t>(i * numClasses),
-                                                      p.begin() + static_cast<std::ptrdiff_t>((i + 1) * numClasses))});
-        return computeMetrics(y, p, numClasses);
-    };
-    if (result.hasVal)
-        result.val = predict(valIdx, xVal, valY, "val");
-    if (result.hasTest)
-        result.test = predict(testIdx, xTest, testY, "test");
-    project.storePredictions(id, predictions);
-    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    nlohmann::ordered_json summary = {{"l2", result.chosenL2}, {"train_images", trainIdx.size()}, {"seconds", result.seconds},
-                                      {"classes", result.classNames}};
-    if (result.hasVal)
-        summary["val"] = nlohmann::json::parse(result.val.toJson());
-    if (result.hasTest)
-        summary["test"] = nlohmann::json::parse(result.test.toJson());
-    writeFileAtomically(dir + "/summary.json", summary.dump(1) + "\n");
-    project.recordRun({id, "linear-probe", toString(JobState::Completed), parent, stored.toJson(), summary.dump(), "", ""});
-    observer.stateChanged(JobState::Completed, "");
     return result;
 }
 

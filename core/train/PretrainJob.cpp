@@ -3,6 +3,7 @@
 #include "models/Checkpoint.h"
 #include "models/WeightImport.h"
 #include "project/Project.h"
+#include "project/RunStore.h"
 #include "system/TorchCompat.h"
 #include "train/Features.h"
 #include "train/TrainUtil.h"
@@ -43,23 +44,21 @@ double learningRate(const PretrainConfig& c, int64_t step)
 
 } // namespace
 
-std::string PretrainJob::create(Project& project, const PretrainConfig& config)
+std::string PretrainJob::create(Project& project, const PretrainConfig& config, bool checkWeights)
 {
     PretrainConfig::fromJson(config.toJson()); // validates
     config.model.backbone.validate();
     config.model.heads.validate();
     if (!config.model.simsiamHeads)
         throw UserError("SimSiam pretraining needs a model with SimSiam heads");
-    if (!config.initWeights.empty())
+    if (checkWeights && !config.initWeights.empty())
         checkInitWeights(config.model, config.initWeights, false);
-    return registerRun(project, "simsiam", "simsiam-pretrain", config.toJson());
+    return RunStore(project).create("simsiam", "simsiam-pretrain", config.toJson());
 }
 
 PretrainJob::PretrainJob(Project& project, std::string runId) : m_project(project), m_id(std::move(runId))
 {
-    requireRun(project, m_id);
-    m_dir = runDir(project, m_id);
-    m_config = PretrainConfig::fromJson(readWholeFile(m_dir + "/config.json"));
+    m_config = PretrainConfig::fromJson(RunStore(project).readConfig(m_id));
 }
 
 int64_t PretrainJob::resumeStep() const { return checkpointStep(m_project, m_id); }
@@ -73,18 +72,19 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         if (static_cast<int64_t>(pool.size()) < c.batch)
             throw UserError("SimSiam needs at least one full batch: " + std::to_string(pool.size()) +
                             " images outside val/test, batch " + std::to_string(c.batch));
-        if (c.model.backbone.inChannels == 1 && data.naturalChannels() == 3)
+        if (c.model.backbone.inChannels == 1 && m_project.naturalChannels() == 3)
             throw UserError("the project holds colour images but the model takes 1 channel; use --in-channels 3");
         const auto device = c.cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
         const auto norm = c.normalization();
 
-        const std::string ckptPath = runCheckpointPath(m_project, m_id);
+        RunStore store(m_project);
+        const std::string ckptPath = store.checkpointPath(m_id);
         TrainingState state;
         Network net = startNetwork(c.model, c.seed, ckptPath, c.initWeights, false, device, observer, state);
         Sgd sgd(*net, c.momentum, c.weightDecay);
         sgd.load(state.optimizer);
         const int64_t startStep = state.step;
-        std::ofstream metrics = openMetrics(m_dir + "/metrics.jsonl", startStep);
+        MetricsLog metrics = store.openMetrics(m_id, startStep);
 
         const int64_t perEpoch = static_cast<int64_t>(pool.size()) / c.batch;
         const int channels = c.model.backbone.inChannels;
@@ -110,9 +110,15 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             const auto m = computeMetrics(truth, knnScores(bank, bankLabels, queries, numClasses), numClasses);
             MonitorEvent e{stepsDone, stepsDone / perEpoch, m.accuracy, m.balancedAccuracy, int64_t(bankIdx.size()), int64_t(queryIdx.size())};
             observer.monitor(e);
-            nlohmann::ordered_json j = {{"type", "knn"}, {"step", stepsDone}, {"epoch", e.epoch}, {"accuracy", e.knnAccuracy},
-                                        {"balanced_accuracy", e.knnBalancedAccuracy}, {"bank", e.bank}, {"queries", e.queries}};
-            metrics << j.dump() << "\n" << std::flush;
+            MetricsRecord r;
+            r.type = MetricsRecord::Type::Monitor;
+            r.step = stepsDone;
+            r.epoch = e.epoch;
+            r.knnAccuracy = e.knnAccuracy;
+            r.knnBalancedAccuracy = e.knnBalancedAccuracy;
+            r.bank = e.bank;
+            r.queries = e.queries;
+            metrics.append(r);
             lastMonitor = e;
             monitored = true;
         };
@@ -166,10 +172,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             e.collapseStd = lastStd;
             e.collapseHealthy = healthy;
             observer.step(e);
-            nlohmann::ordered_json j = {{"type", "step"}, {"step", e.step},     {"epoch", e.epoch},
-                                        {"loss", e.loss}, {"lr", e.lr},         {"img_s", e.imagesPerSecond},
-                                        {"collapse_std", e.collapseStd}};
-            metrics << j.dump() << "\n" << std::flush;
+            metrics.append(stepRecord(e));
             // Collapse: the outputs crowd into few directions; a healthy run stays near 1/sqrt(d). The
             // projector's last BatchNorm keeps every channel spread over the batch, so a collapsed run
             // shows about half the healthy value rather than zero (see docs/TRAINING.md).
@@ -191,7 +194,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
                                           {"healthy_std", healthy}, {"collapse_warning", warned}};
         if (monitored)
             summary["knn"] = {{"accuracy", lastMonitor.knnAccuracy}, {"balanced_accuracy", lastMonitor.knnBalancedAccuracy}};
-        writeFileAtomically(m_dir + "/summary.json", summary.dump(1) + "\n");
+        store.writeSummary(m_id, summary.dump(1));
         return {JobState::Completed, "", summary.dump()};
     });
 }

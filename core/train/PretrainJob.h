@@ -14,8 +14,10 @@ class Project;
 class PretrainJob {
 public:
     /// Creates a new run (folder, config.json, a Queued row in the project) and returns its id:
-    /// "simsiam-YYYYMMDD-HHMMSS" (with a suffix when taken). Validates the configuration first.
-    static std::string create(Project& project, const PretrainConfig& config);
+    /// "simsiam-YYYYMMDD-HHMMSS" (with a suffix when taken). Validates the configuration first and,
+    /// unless `checkWeights` is false (the caller checked them already), that its initial weights
+    /// fit the network.
+    static std::string create(Project& project, const PretrainConfig& config, bool checkWeights = true);
 
     /// Loads runs/<id>/config.json. Throws UserError when the run does not exist.
     PretrainJob(Project& project, std::string runId);
@@ -32,7 +34,6 @@ public:
 private:
     Project& m_project;
     std::string m_id;
-    std::string m_dir;
     PretrainConfig m_config;
 };
 

@@ -4,6 +4,7 @@
 #include "models/Checkpoint.h"
 #include "models/WeightImport.h"
 #include "project/Project.h"
+#include "project/RunStore.h"
 #include "train/JobEvents.h"
 #include "train/TrainConfig.h"
 #include "util/Error.h"
@@ -107,49 +108,6 @@ std::string currentErrorMessage()
     }
 }
 
-void truncateMetrics(const std::string& path, int64_t step)
-{
-    std::ifstream in(path);
-    if (!in)
-        return;
-    std::string kept, line;
-    while (std::getline(in, line)) {
-        if (line.empty())
-            continue;
-        try {
-            const auto j = nlohmann::json::parse(line);
-            if (j.value("step", int64_t(0)) > step)
-                continue;
-        } catch (const std::exception&) {
-            continue;
-        }
-        kept += line + "\n";
-    }
-    writeFileAtomically(path, kept);
-}
-
-std::string newRunId(const Project& project, const std::string& prefix)
-{
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    localtime_r(&now, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-    std::string id = prefix + "-" + buf;
-    for (int k = 2; std::filesystem::exists(runDir(project, id)); ++k)
-        id = prefix + "-" + buf + "-" + std::to_string(k);
-    std::filesystem::create_directories(runDir(project, id) + "/checkpoints");
-    return id;
-}
-
-std::string registerRun(Project& project, const std::string& idPrefix, const std::string& kind, const std::string& configJson)
-{
-    const std::string id = newRunId(project, idPrefix);
-    writeFileAtomically(runDir(project, id) + "/config.json", configJson + "\n");
-    project.recordRun({id, kind, toString(JobState::Queued), "", configJson, "{}", "", ""});
-    return id;
-}
-
 void checkInitWeights(const ModelConfig& model, const std::string& path, bool skipHead)
 {
     Network probe(model);
@@ -160,26 +118,15 @@ void checkInitWeights(const ModelConfig& model, const std::string& path, bool sk
         throw UserError("'" + path + "' does not fit " + model.backbone.name + ":" + report.problemText());
 }
 
-int64_t checkpointStep(const Project& project, const std::string& runId)
+int64_t checkpointStep(Project& project, const std::string& runId)
 {
-    const std::string path = runCheckpointPath(project, runId);
-    return std::filesystem::exists(path) ? readCheckpoint(path).state.step : 0;
-}
-
-bool inSubset(int64_t imageId, const std::string& subset)
-{
-    if (subset.empty())
-        return true;
-    uint64_t x = uint64_t(imageId) + 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    x ^= x >> 31;
-    return (subset == "a") == ((x & 1) == 0);
+    const RunStore store(project);
+    return store.hasCheckpoint(runId) ? readCheckpoint(store.checkpointPath(runId)).state.step : 0;
 }
 
 JobOutcome cancelledAfter(int64_t step)
 {
-    return {JobState::Cancelled, "cancelled after step " + std::to_string(step) + "; resume to continue",
+    return {JobState::Cancelled, "stopped after step " + std::to_string(step) + ", with its checkpoint",
             "{\"steps_done\": " + std::to_string(step) + "}"};
 }
 
@@ -188,7 +135,7 @@ JobState runRecorded(Project& project, const std::string& runId, const std::stri
 {
     // Held until the run's record says how it ended: while it is held the run is live, and a
     // second job of the same run (another process, or a second window) is refused.
-    const auto owner = project.lockRun(runId);
+    const auto owner = RunStore(project).lock(runId);
     JobOutcome outcome;
     try {
         project.recordRun({runId, kind, toString(JobState::Running), "", configJson, "{}", "", ""});
@@ -232,15 +179,6 @@ Network startNetwork(const ModelConfig& model, uint64_t seed, const std::string&
     return net;
 }
 
-std::ofstream openMetrics(const std::string& path, int64_t step)
-{
-    truncateMetrics(path, step);
-    std::ofstream out(path, std::ios::app);
-    if (!out)
-        throw UserError("cannot write " + path);
-    return out;
-}
-
 void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Sgd& sgd, int64_t stepsDone, int64_t epoch,
                             JobObserver& observer)
 {
@@ -268,6 +206,19 @@ StepEvent StepTimer::done(int64_t step, int images) const
     e.imagesPerSecond = images / stepSeconds;
     e.etaSeconds = elapsed / double(step + 1 - m_firstStep) * double(m_totalSteps - step - 1);
     return e;
+}
+
+MetricsRecord stepRecord(const StepEvent& e)
+{
+    MetricsRecord r;
+    r.type = MetricsRecord::Type::Step;
+    r.step = e.step;
+    r.epoch = e.epoch;
+    r.loss = e.loss;
+    r.lr = e.lr;
+    r.imagesPerSecond = e.imagesPerSecond;
+    r.collapseStd = e.collapseHealthy > 0 ? e.collapseStd : -1;
+    return r;
 }
 
 void checkLoss(double loss, int64_t step)

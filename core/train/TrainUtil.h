@@ -2,6 +2,7 @@
 // Pieces shared by the training jobs (LibTorch).
 #include "models/Checkpoint.h"
 #include "models/Network.h"
+#include "project/RunStore.h"
 #include "train/JobEvents.h"
 
 #include <ATen/core/Tensor.h>
@@ -44,22 +45,12 @@ at::Tensor toDevice(const at::Tensor& batch, const at::Device& device);
 /// any std::exception's text, LibTorch's errors without their C++ backtrace. Call in a catch.
 std::string currentErrorMessage();
 
-/// Keeps the records of metrics.jsonl up to `step`, so that a resumed run repeats none and skips
-/// none (lines cut short by a kill are dropped too).
-void truncateMetrics(const std::string& path, int64_t step);
-
-/// A new run id "<prefix>-YYYYMMDD-HHMMSS" (with a suffix when taken) and its folder.
-std::string newRunId(const Project& project, const std::string& prefix);
-
-/// Creates a run: a new id, runs/<id>/config.json and a Queued row of `kind` in the index.
-std::string registerRun(Project& project, const std::string& idPrefix, const std::string& kind, const std::string& configJson);
-
 /// Throws UserError unless the weight file fits the model's backbone. Checked on a throwaway
 /// network before a run exists: a mismatch is the user's to fix.
 void checkInitWeights(const ModelConfig& model, const std::string& path, bool skipHead);
 
 /// The step of the run's last checkpoint, 0 when it has none yet.
-int64_t checkpointStep(const Project& project, const std::string& runId);
+int64_t checkpointStep(Project& project, const std::string& runId);
 
 /// How a training job's body ended: the state, the observer's message and the run's summary JSON.
 struct JobOutcome {
@@ -84,9 +75,6 @@ JobState runRecorded(Project& project, const std::string& runId, const std::stri
 Network startNetwork(const ModelConfig& model, uint64_t seed, const std::string& checkpointPath, const std::string& initWeights,
                      bool skipHead, const at::Device& device, JobObserver& observer, TrainingState& state);
 
-/// A run's metrics.jsonl, cut back to `step` (see truncateMetrics) and opened for appending.
-std::ofstream openMetrics(const std::string& path, int64_t step);
-
 /// Writes the network and optimizer after `stepsDone` steps to the run's checkpoint and tells the
 /// observer.
 void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Sgd& sgd, int64_t stepsDone, int64_t epoch,
@@ -108,11 +96,11 @@ private:
     std::chrono::steady_clock::time_point m_loopStart, m_stepStart;
 };
 
+/// The metrics.jsonl record of a training step.
+MetricsRecord stepRecord(const StepEvent& event);
+
 /// Throws UserError, suggesting a lower learning rate, when step `step`'s loss is not finite.
 void checkLoss(double loss, int64_t step);
 
-/// Deterministic membership of an image in half "a" or "b" of a set (by image id), for chains
-/// such as supervised upstream on one half and SimSiam on the other.
-bool inSubset(int64_t imageId, const std::string& subset);
 
 } // namespace medsiam::core

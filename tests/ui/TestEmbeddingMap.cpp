@@ -14,6 +14,7 @@
 #include "browser/BrowserView.h"
 #include "models/ModelConfig.h"
 #include "project/Project.h"
+#include "project/RunStore.h"
 #include "project/ProjectSession.h"
 #include "system/Runtime.h"
 #include "train/PretrainJob.h"
@@ -304,7 +305,7 @@ private Q_SLOTS:
         // A damaged checkpoint: the map says why, and nothing is stored.
         {
             auto p = core::Project::open(project.toStdString());
-            core::writeFileAtomically(core::runCheckpointPath(*p, run), "not a checkpoint");
+            core::writeFileAtomically(core::RunStore(*p).checkpointPath(run), "not a checkpoint");
             p->db().exec("DELETE FROM embeddings"); // so that the map must embed with it
         }
         ui::MainWindow w;

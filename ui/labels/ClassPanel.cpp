@@ -197,25 +197,16 @@ void ClassSchemaDialog::accept()
     try {
         for (qint64 id : m_removed)
             m_session.removeClass(id);
-        // One transaction: a failure leaves the schema as it was.
-        core::Database::Transaction tx(m_session.project().db());
-        // Free every key first, so that two classes can swap keys.
-        for (const auto& c : std::vector<core::ClassInfo>(m_session.classes())) {
-            core::ClassInfo free = c;
-            free.shortcut = "-" + std::to_string(c.id);
-            m_session.project().updateClass(free);
-        }
+        std::vector<core::ClassInfo> schema;
         for (int r = 0; r < m_table->rowCount(); ++r) {
             core::ClassInfo info;
             info.id = m_table->item(r, 0)->data(Qt::UserRole).toLongLong();
             info.name = m_table->item(r, 0)->text().trimmed().toStdString();
-            if (info.id <= 0)
-                info.id = m_session.project().ensureClass(info.name);
             info.color = m_table->cellWidget(r, 1)->property("colour").value<QColor>().name().toStdString();
             info.shortcut = static_cast<QComboBox*>(m_table->cellWidget(r, 2))->currentText().toStdString();
-            m_session.project().updateClass(info);
+            schema.push_back(std::move(info));
         }
-        tx.commit();
+        m_session.project().updateClasses(schema); // one transaction: a failure changes nothing
         m_session.reload();
     } catch (const core::UserError& e) {
         QMessageBox::warning(this, tr("Classes"), QString::fromStdString(e.what()));

@@ -1,8 +1,8 @@
 #include "map/MapPanel.h"
 
-#include "analysis/MapStore.h"
 #include "map/EmbeddingMapView.h"
 #include "map/MapJob.h"
+#include "project/RunStore.h"
 #include "map/SuggestionsDialog.h"
 #include "analysis/Suggestions.h"
 #include "util/Error.h"
@@ -179,13 +179,12 @@ bool MapPanel::suggestLabels()
         SuggestionOutcome out;
         try {
             auto project = core::Project::open(dir.toStdString());
-            core::EmbeddingSet set;
-            try {
-                set = core::loadEmbeddings(*project, run.toStdString());
-            } catch (const core::UserError&) {
+            core::RunStore store(*project);
+            if (!store.hasEmbeddings(run.toStdString())) {
                 out.error = tr("Run %1 has no stored embeddings yet: press Compute Map first (it stores them).").arg(run);
                 return out;
             }
+            const core::EmbeddingSet set = store.loadEmbeddings(run.toStdString());
             out.suggestions = core::suggestLabels(*project, set);
             try {
                 out.check = core::checkSuggestions(*project, set);
@@ -212,7 +211,7 @@ void MapPanel::showStoredMap()
     m_view->setPlaceholder(tr("No %1 map of this run yet: press Compute Map.").arg(m_method->currentText()));
     setStatus(QString());
     try {
-        const auto map = core::loadMapLayout(m_session.project(), currentRun().toStdString(), m_method->currentIndex() == 1);
+        const auto map = core::RunStore(m_session.project()).loadMap(currentRun().toStdString(), m_method->currentIndex() == 1);
         if (!map)
             return;
         if (map->stale) {
@@ -239,13 +238,12 @@ bool MapPanel::compute(bool pca)
     }
     const QSignalBlocker block(m_method);
     m_method->setCurrentIndex(pca ? 1 : 0);
-    MapRequest r;
-    r.projectDir = m_session.dir();
-    r.runId = currentRun();
+    core::MapRequest r;
+    r.runId = currentRun().toStdString();
     r.pca = pca;
     r.perplexity = m_perplexity->value();
     r.recomputeEmbeddings = m_recompute->isChecked();
-    m_job = std::make_unique<MapJob>(r);
+    m_job = std::make_unique<MapJob>(m_session.dir(), r);
     m_jobIds.clear();
     connect(m_job.get(), &MapJob::stage, this, &MapPanel::setStatus);
     connect(m_job.get(), &MapJob::started, this, [this](const QVector<qint64>& ids, qint64 step, int dims) {
@@ -265,23 +263,25 @@ bool MapPanel::compute(bool pca)
         setStatus(text);
         Q_EMIT layoutShown(iteration, iterations);
     });
-    connect(m_job.get(), &MapJob::finished, this, [this](const QVector<float>& xy, bool cancelled, const QString& error, const QString& summary) {
-        if (error.isEmpty() && !xy.isEmpty()) {
+    connect(m_job.get(), &MapJob::finished, this, [this](core::JobState state, const QString& message) {
+        const QVector<float>& xy = m_job->finalLayout();
+        const bool failed = state == core::JobState::Failed, cancelled = state == core::JobState::Cancelled;
+        if (!failed && !xy.isEmpty()) {
             if (m_view->pointCount() == 0)
                 m_view->setMap(m_jobIds, xy);
             else
                 m_view->updatePositions(xy);
         }
-        if (!error.isEmpty()) {
-            m_view->setPlaceholder(tr("No map: %1").arg(error));
-            setStatus(tr("The map could not be computed: %1").arg(error));
+        if (failed) {
+            m_view->setPlaceholder(tr("No map: %1").arg(message));
+            setStatus(tr("The map could not be computed: %1").arg(message));
         } else if (cancelled) {
-            setStatus(tr("Cancelled; showing the layout reached (not stored). %1").arg(summary));
+            setStatus(tr("Cancelled; showing the layout reached (not stored). %1").arg(message));
         } else {
-            setStatus(summary + tr(". Stored in the run."));
+            setStatus(message + tr(". Stored in the run."));
         }
         updateButtons();
-        Q_EMIT computationFinished(cancelled, error);
+        Q_EMIT computationFinished(cancelled, failed ? message : QString());
     });
     setStatus(tr("Loading embeddings ..."));
     m_job->start();

@@ -1,6 +1,7 @@
 #include "project/RunChoice.h"
 
 #include "project/Project.h"
+#include "project/RunStore.h"
 
 #include <QComboBox>
 #include <QFileInfo>
@@ -15,13 +16,11 @@ void fillRunChoice(QComboBox* box, core::Project& project, const std::function<b
     const QString keep = box->currentData().toString();
     const QSignalBlocker block(box);
     box->clear();
-    auto runs = project.runs();
+    auto runs = core::RunStore(project).list();
     std::reverse(runs.begin(), runs.end()); // newest first
     for (const auto& r : runs)
-        if (accept(r)) {
-            const QString id = QString::fromStdString(r.id);
-            box->addItem(QObject::tr("%1 (%2, %3)").arg(id, QString::fromStdString(r.kind), QString::fromStdString(r.state)), id);
-        }
+        if (accept(r))
+            box->addItem(runLabel(r), QString::fromStdString(r.id));
     const int at = box->findData(keep);
     box->setCurrentIndex(at >= 0 ? at : 0);
 }
@@ -34,9 +33,15 @@ bool chooseByData(QComboBox* box, const QString& value)
     return at >= 0;
 }
 
-bool hasCheckpoint(core::Project& project, const core::RunRecord& run)
+QString runLabel(const core::RunRecord& run, const QString& state)
 {
-    return QFileInfo::exists(QString::fromStdString(core::runCheckpointPath(project, run.id)));
+    const QString kind = run.kind == "simsiam-pretrain" ? QObject::tr("SimSiam")
+                       : run.kind == "finetune"         ? QObject::tr("classifier")
+                       : run.kind == "linear-probe"     ? QObject::tr("linear probe")
+                                                        : QString::fromStdString(run.kind);
+    return QObject::tr("%1 (%2, %3)").arg(QString::fromStdString(run.id), kind, state.isEmpty() ? QString::fromStdString(run.state) : state);
 }
+
+bool hasCheckpoint(core::Project& project, const core::RunRecord& run) { return core::RunStore(project).hasCheckpoint(run.id); }
 
 } // namespace medsiam::ui

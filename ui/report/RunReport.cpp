@@ -1,7 +1,7 @@
 #include "report/RunReport.h"
 
-#include "analysis/MapStore.h"
-#include "analysis/Metrics.h"
+#include "project/RunStore.h"
+#include "eval/Metrics.h"
 #include "io/NpyArray.h"
 #include "project/Project.h"
 #include "util/AtomicFile.h"
@@ -235,22 +235,6 @@ void render(const std::string& dir, const std::string& name, QSize size, const s
     written.push_back(svgPath);
 }
 
-std::vector<nlohmann::json> readJsonl(const std::string& path)
-{
-    std::vector<nlohmann::json> out;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty())
-            continue;
-        try {
-            out.push_back(nlohmann::json::parse(line));
-        } catch (const std::exception&) {
-        }
-    }
-    return out;
-}
-
 /// ROC points of scores against a binary truth, from (0,0) to (1,1).
 std::vector<QPointF> rocPoints(const std::vector<int>& positive, const std::vector<float>& scores)
 {
@@ -277,8 +261,8 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
 {
     if (!QGuiApplication::instance())
         throw UserError("internal: the report needs a QGuiApplication");
-    core::requireRun(project, runId);
-    const std::string runPath = core::runDir(project, runId);
+    const core::RunStore store(project);
+    store.require(runId);
     fs::create_directories(outDir);
     std::vector<std::string> written;
     std::vector<std::string> classes;
@@ -286,22 +270,20 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
         classes.push_back(c.name);
 
     // 1. Curves from metrics.jsonl.
-    const auto records = readJsonl(runPath + "/metrics.jsonl");
     Series loss{"loss", {}, colour(0)}, knnAcc{"kNN accuracy", {}, colour(1)}, knnBal{"kNN balanced acc.", {}, colour(2)},
         valAuc{"val ROC AUC", {}, colour(3)}, valBal{"val balanced acc.", {}, colour(4)};
-    for (const auto& r : records) {
-        const std::string type = r.value("type", "");
-        const double step = r.value("step", 0.0);
-        if (type == "step")
-            loss.points.emplace_back(step, r.value("loss", 0.0));
-        else if (type == "knn") {
-            knnAcc.points.emplace_back(step, r.value("accuracy", 0.0));
-            knnBal.points.emplace_back(step, r.value("balanced_accuracy", 0.0));
-        } else if (type == "eval" && r.value("split", "") == "val" && r.contains("metrics")) {
-            const auto& m = r["metrics"];
-            if (m.contains("macro_auc") && m["macro_auc"].is_number())
-                valAuc.points.emplace_back(step, m["macro_auc"].get<double>());
-            valBal.points.emplace_back(step, m.value("balanced_accuracy", 0.0));
+    using Type = core::MetricsRecord::Type;
+    for (const auto& r : store.readMetrics(runId)) {
+        const double step = double(r.step);
+        if (r.type == Type::Step) {
+            loss.points.emplace_back(step, r.loss);
+        } else if (r.type == Type::Monitor) {
+            knnAcc.points.emplace_back(step, r.knnAccuracy);
+            knnBal.points.emplace_back(step, r.knnBalancedAccuracy);
+        } else if (r.type == Type::Eval && r.split == "val") {
+            if (std::isfinite(r.metrics.macroAuc))
+                valAuc.points.emplace_back(step, r.metrics.macroAuc);
+            valBal.points.emplace_back(step, r.metrics.balancedAccuracy);
         }
     }
     if (!loss.points.empty())
@@ -374,8 +356,8 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
 
     // 3. The t-SNE map, when `tsne` has been run for this run.
     std::optional<core::StoredMap> map;
-    if (fs::exists(runPath + "/embedding_ids.npy"))
-        map = core::loadMapLayout(project, runId, false);
+    if (store.hasEmbeddings(runId))
+        map = store.loadMap(runId, false);
     if (map && !map->stale) {
         std::map<int64_t, int> labelOf;
         for (const auto& item : project.trainingItems())

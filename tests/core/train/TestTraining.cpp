@@ -4,10 +4,11 @@
 #include "TestSupport.h"
 
 #include "analysis/Embeddings.h"
-#include "analysis/Metrics.h"
+#include "eval/Metrics.h"
 #include "analysis/Suggestions.h"
 #include "io/TensorFile.h"
 #include "project/Project.h"
+#include "project/RunStore.h"
 #include "system/Runtime.h"
 #include "train/FinetuneJob.h"
 #include "train/LinearProbe.h"
@@ -189,13 +190,15 @@ private Q_SLOTS:
         JobControl control;
         QCOMPARE(job.run(r, control), JobState::Completed);
         const EmbeddingSet set = computeEmbeddings(*project, id, 32);
-        QCOMPARE(set.vectors.size(0), int64_t(240));
-        QCOMPARE(set.vectors.size(1), int64_t(128));
+        QCOMPARE(set.count(), int64_t(240));
+        QCOMPARE(set.dims, int64_t(128));
+        QCOMPARE(set.vectors.size(), size_t(240 * 128));
         QCOMPARE(set.checkpointStep, int64_t(20));
         // Stored and read back exactly.
-        const EmbeddingSet back = loadEmbeddings(*project, id);
+        const EmbeddingSet back = RunStore(*project).loadEmbeddings(id);
         QCOMPARE(back.imageIds, set.imageIds);
-        QVERIFY(at::equal(back.vectors, set.vectors));
+        QVERIFY(back.vectors == set.vectors);
+        QCOMPARE(back.dims, set.dims);
         // Held-back labels: the neighbours' vote beats guessing the majority class.
         const SuggestionCheck check = checkSuggestions(*project, set, 10, 5);
         qInfo("suggestions on %lld held-back images: %.3f accurate (majority guess %.3f)", static_cast<long long>(check.heldBack),
@@ -272,7 +275,7 @@ private Q_SLOTS:
         QVERIFY(r.warnings.empty());
         QVERIFY(!r.monitors.empty()); // the kNN monitor ran on the labeled train/val images
         QVERIFY(r.monitors.back().knnAccuracy > 0.5);
-        const QString dir = QString::fromStdString(runDir(*project, id));
+        const QString dir = QString::fromStdString(RunStore(*project).dir(id));
         QVERIFY(QFile::exists(dir + "/summary.json"));
         QVERIFY(QFile::exists(dir + "/checkpoints/last.safetensors"));
         bool found = false;
@@ -313,7 +316,7 @@ private Q_SLOTS:
         QCOMPARE(runCancellingAt(*project, id, 7, r), JobState::Cancelled);
         QCOMPARE(int(r.steps.size()), 7); // not one batch more
         QCOMPARE(PretrainJob(*project, id).resumeStep(), int64_t(7));
-        QCOMPARE(stepNumbers(QString::fromStdString(runDir(*project, id))).size(), size_t(7));
+        QCOMPARE(stepNumbers(QString::fromStdString(RunStore(*project).dir(id))).size(), size_t(7));
         // Pause holds the job between batches until resumed.
         PretrainJob again(*project, id);
         JobControl control2;
@@ -329,7 +332,7 @@ private Q_SLOTS:
         QCOMPARE(r2.steps.front().step, int64_t(8));
         std::vector<int> expected(30);
         std::iota(expected.begin(), expected.end(), 1);
-        QCOMPARE(stepNumbers(QString::fromStdString(runDir(*project, id))), expected);
+        QCOMPARE(stepNumbers(QString::fromStdString(RunStore(*project).dir(id))), expected);
     }
 
     /// A run whose config.json no longer describes its checkpoint's model is not resumed into a
@@ -340,10 +343,10 @@ private Q_SLOTS:
         const std::string id = PretrainJob::create(*project, smallConfig());
         Recorder cancelled;
         QCOMPARE(runCancellingAt(*project, id, 3, cancelled), JobState::Cancelled);
-        QVERIFY(QString::fromStdString(cancelled.message).contains("resume to continue"));
+        QVERIFY2(QString::fromStdString(cancelled.message).contains("stopped after step 3, with its checkpoint"), cancelled.message.c_str());
         PretrainConfig edited = smallConfig();
         edited.model.heads.projectorDim *= 2;
-        writeFileAtomically(runDir(*project, id) + "/config.json", edited.toJson());
+        writeFileAtomically(RunStore(*project).dir(id) + "/config.json", edited.toJson());
         PretrainJob job(*project, id);
         Recorder r;
         JobControl control;
@@ -489,7 +492,7 @@ private Q_SLOTS:
             Recorder r;
             JobControl control;
             QCOMPARE(job.run(r, control), JobState::Completed);
-            const TensorFile f = readTensorFile(runDir(*project, id) + "/checkpoints/last.safetensors");
+            const TensorFile f = readTensorFile(RunStore(*project).dir(id) + "/checkpoints/last.safetensors");
             weights.push_back(f.find("model.backbone.stages.1.blocks.0.conv2.weight")->data);
         }
         const auto* a = reinterpret_cast<const float*>(weights[0].data());
