@@ -4,16 +4,19 @@
 #include "ProgressLine.h"
 
 #include "project/Project.h"
+#include "project/RunStore.h"
 #include "system/Runtime.h"
 #include "train/FinetuneJob.h"
 #include "train/LinearProbe.h"
 #include "train/PretrainJob.h"
-#include "train/Features.h"
+#include "train/RunRequest.h"
 #include "util/Error.h"
 #include "util/Text.h"
 
+#include <climits>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 
 namespace medsiam::cli {
 
@@ -92,10 +95,9 @@ int runJob(core::Project& project, const std::string& id)
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     g_control = nullptr;
-    const std::string dir = core::runDir(project, id);
     switch (state) {
     case core::JobState::Completed:
-        std::printf("run %s completed: %s\n", id.c_str(), (dir + "/summary.json").c_str());
+        std::printf("run %s completed: %s\n", id.c_str(), core::RunStore(project).summaryPath(id).c_str());
         return 0;
     case core::JobState::Cancelled:
         std::printf("run %s stopped; continue with: medsiam-cli resume %s %s\n", id.c_str(), project.dir().c_str(), id.c_str());
@@ -105,27 +107,65 @@ int runJob(core::Project& project, const std::string& id)
     }
 }
 
-void addBackboneOptions(ArgParser& p)
+/// Number options are read as numbers here (a typo is a usage error); whether a value makes
+/// sense is core's to say (RunRequest.h), in the words the desktop app uses too.
+std::optional<int> intOption(const ArgParser& p, const char* name)
 {
-    p.option("backbone", "NAME", "backbone (see `medsiam-cli model list`)", "bit-nano")
+    return p.has(name) ? std::optional<int>(p.intValue(name, INT_MIN, INT_MAX)) : std::nullopt;
+}
+std::optional<int64_t> stepsOption(const ArgParser& p, const char* name)
+{
+    return p.has(name) ? std::optional<int64_t>(p.intValue(name, INT_MIN, INT_MAX)) : std::nullopt;
+}
+std::optional<double> doubleOption(const ArgParser& p, const char* name)
+{
+    return p.has(name) ? std::optional<double>(p.doubleValue(name, -1e300, 1e300)) : std::nullopt;
+}
+std::optional<std::string> textOption(const ArgParser& p, const char* name)
+{
+    return p.has(name) ? std::optional<std::string>(p.value(name)) : std::nullopt;
+}
+
+void addBackboneOptions(ArgParser& p, int defaultSize)
+{
+    p.option("backbone", "NAME", "backbone (see `medsiam-cli model list`)", core::kDefaultBackbone)
         .option("norm", "KIND", "ResNet-v2 normalization: gn_ws (BiT), bn_ws or bn")
         .option("in-channels", "N", "1 or 3; default: 1 when every image is grayscale")
         .option("init", "FILE", "initial weights: BiT .npz, timm/torchvision weights or a medsiam checkpoint")
         .option("init-run", "RUN", "initial weights: the last checkpoint of an earlier run of this project")
-        .option("size", "PX", "network input size", "64")
+        .option("size", "PX", "network input size", defaultSize > 0 ? std::to_string(defaultSize) : std::string())
         .option("seed", "N", "random seed", "0")
         .threadsOption()
         .flag("bf16", "bf16 autocast (CPUs with AVX512-BF16, or CUDA)")
         .flag("cuda", "train on the GPU");
 }
 
-std::string initFromOptions(const ArgParser& p, core::Project& project)
+/// The options every kind of run shares, into a request.
+core::RunRequest requestFromOptions(const ArgParser& p)
 {
-    if (p.has("init") && p.has("init-run"))
-        throw UsageError("give --init or --init-run, not both");
-    if (p.has("init-run"))
-        return core::lastCheckpoint(project, p.value("init-run"));
-    return p.has("init") ? p.value("init") : std::string();
+    core::RunRequest r;
+    r.backbone = textOption(p, "backbone");
+    r.norm = textOption(p, "norm");
+    r.inChannels = intOption(p, "in-channels");
+    r.initFile = textOption(p, "init");
+    r.initRun = textOption(p, "init-run");
+    r.inputSize = intOption(p, "size");
+    if (p.has("seed"))
+        r.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
+    r.bf16 = p.has("bf16");
+    r.cuda = p.has("cuda");
+    return r;
+}
+
+core::RunContext runContext() { return {core::runtimeInfo().cudaAvailable}; }
+
+/// The built configuration, or the refusals as the command's error.
+template <typename Config>
+Config accepted(core::BuiltRun<Config> built)
+{
+    if (!built.ok())
+        throw core::UserError(built.message());
+    return *built.config;
 }
 
 /// A split's metrics: one summary line, then precision, recall and F1 per class.
@@ -139,59 +179,28 @@ void printMetrics(const char* indent, const std::string& split, const core::Clas
                     m.precision[k], m.recall[k], m.f1[k], static_cast<long long>(m.support[k]));
 }
 
-/// --subset: "", "a" or "b".
-std::string subsetFromOptions(const ArgParser& p)
-{
-    const std::string subset = p.has("subset") ? p.value("subset") : std::string();
-    if (!subset.empty() && subset != "a" && subset != "b")
-        throw UsageError("--subset takes a or b");
-    return subset;
-}
-
-bool cudaFromOptions(const ArgParser& p)
-{
-    if (p.has("cuda") && !core::runtimeInfo().cudaAvailable)
-        throw core::UserError("--cuda: no CUDA device is available to this LibTorch");
-    return p.has("cuda");
-}
-
-core::ModelConfig modelFromOptions(const ArgParser& p, core::Project& project)
-{
-    core::ModelConfig m;
-    m.backbone = core::backbonePreset(p.value("backbone"));
-    if (p.has("norm")) {
-        if (m.backbone.arch != core::BackboneArch::ResNetV2)
-            throw UsageError("--norm applies to ResNet-v2 backbones; " + m.backbone.name + " always uses BatchNorm");
-        m.backbone.norm = core::parseBackboneNorm(p.value("norm"));
-    }
-    m.backbone.inChannels = p.has("in-channels") ? p.intValue("in-channels", 1, 3) : core::ImageSet(project).naturalChannels();
-    if (m.backbone.inChannels == 2)
-        throw UsageError("--in-channels must be 1 or 3");
-    m.heads = core::defaultHeads(m.backbone);
-    return m;
-}
-
 } // namespace
 
 int runPretrain(const std::vector<std::string>& args)
 {
+    const core::PretrainConfig d;
     ArgParser p("medsiam-cli pretrain PROJECT [options]",
                 "SimSiam self-supervised pretraining on the project's images outside val and test, optionally\n"
                 "starting from BiT (or any) weights. Writes runs/<id>/ in the project; Ctrl-C writes a checkpoint\n"
                 "and stops, and `medsiam-cli resume` continues.");
     p.positional("PROJECT", "project folder");
-    addBackboneOptions(p);
-    p.option("steps", "N", "training steps", "300")
-        .option("batch", "N", "batch size", "64")
-        .option("lr", "LR", "base learning rate (lr = base x batch / 256, cosine decay)", "0.05")
-        .option("warmup", "N", "linear warmup steps", "0")
-        .option("weight-decay", "WD", "weight decay", "1e-4")
+    addBackboneOptions(p, d.inputSize);
+    p.option("steps", "N", "training steps", std::to_string(d.steps))
+        .option("batch", "N", "batch size", std::to_string(d.batch))
+        .option("lr", "LR", "base learning rate (lr = base x batch / 256, cosine decay)", core::text::formatNumber(d.baseLr))
+        .option("warmup", "N", "linear warmup steps", std::to_string(d.warmupSteps))
+        .option("weight-decay", "WD", "weight decay", core::text::formatNumber(d.weightDecay))
         .option("head-norm", "KIND", "projector/predictor normalization: bn, gn, ln or none", "bn")
         .option("projector-dim", "N", "projector dimension (default: 2048, scaled down for small backbones)")
         .option("predictor-dim", "N", "predictor bottleneck (default: projector / 4)")
         .option("projector-layers", "N", "projector layers: 2 or 3", "3")
-        .option("checkpoint-every", "N", "steps between checkpoints", "50")
-        .option("monitor-every", "N", "steps between kNN monitors (0: every epoch)", "0")
+        .option("checkpoint-every", "N", "steps between checkpoints", std::to_string(d.checkpointEvery))
+        .option("monitor-every", "N", "steps between kNN monitors (0: every epoch)", std::to_string(d.monitorEvery))
         .option("subset", "a|b", "train on one deterministic half of the images (for upstream/SimSiam chains)")
         .flag("no-stop-gradient", "drop SimSiam's stop-gradient (to see collapse happen)")
         .multiOption("no-aug", "PART", "switch off an augmentation: crop, flip, jitter, grayscale or blur")
@@ -201,52 +210,23 @@ int runPretrain(const std::vector<std::string>& args)
         return 0;
     core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
-    core::PretrainConfig c;
-    c.model = modelFromOptions(p, *project);
-    c.model.simsiamHeads = true;
-    c.model.heads.norm = core::parseHeadNorm(p.value("head-norm"));
-    if (p.has("projector-dim")) {
-        c.model.heads.projectorDim = p.intValue("projector-dim", 2, 65536);
-        c.model.heads.predictorHidden = std::max(1, c.model.heads.projectorDim / 4);
-    }
-    if (p.has("predictor-dim"))
-        c.model.heads.predictorHidden = p.intValue("predictor-dim", 1, 65536);
-    c.model.heads.projectorLayers = p.intValue("projector-layers", 2, 3);
-    c.model.heads.validate();
-    c.initWeights = initFromOptions(p, *project);
-    c.cuda = cudaFromOptions(p);
-    c.subset = subsetFromOptions(p);
-    c.steps = p.intValue("steps", 1, 100000000);
-    c.batch = p.intValue("batch", 2, 65536);
-    c.inputSize = p.intValue("size", 16, 4096);
-    c.baseLr = p.doubleValue("lr", 1e-8, 100);
-    c.warmupSteps = p.intValue("warmup", 0, 100000000);
-    c.weightDecay = p.doubleValue("weight-decay", 0, 1);
-    c.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
-    c.bf16 = p.has("bf16");
-    c.checkpointEvery = p.intValue("checkpoint-every", 1, 100000000);
-    c.monitorEvery = p.intValue("monitor-every", 0, 100000000);
-    c.stopGradient = !p.has("no-stop-gradient");
-    // Augmentation: the project's defaults (set by --save-aug or the GUI), then this run's switches.
-    c.augment = core::AugmentConfig::fromJson(project->setting("augment", "{}"));
-    auto setPart = [&](const std::string& part, bool on, const char* option) {
-        if (part == "crop")
-            c.augment.crop = on;
-        else if (part == "flip")
-            c.augment.flip = on;
-        else if (part == "jitter")
-            c.augment.colorJitter = on;
-        else if (part == "grayscale")
-            c.augment.grayscale = on;
-        else if (part == "blur")
-            c.augment.blur = on;
-        else
-            throw UsageError(std::string(option) + " takes crop, flip, jitter, grayscale or blur, not '" + part + "'");
-    };
-    for (const auto& part : p.values("aug"))
-        setPart(part, true, "--aug");
-    for (const auto& part : p.values("no-aug"))
-        setPart(part, false, "--no-aug");
+    core::RunRequest r = requestFromOptions(p);
+    r.steps = stepsOption(p, "steps");
+    r.batch = intOption(p, "batch");
+    r.lr = doubleOption(p, "lr");
+    r.warmupSteps = stepsOption(p, "warmup");
+    r.weightDecay = doubleOption(p, "weight-decay");
+    r.headNorm = textOption(p, "head-norm");
+    r.projectorDim = intOption(p, "projector-dim");
+    r.predictorDim = intOption(p, "predictor-dim");
+    r.projectorLayers = intOption(p, "projector-layers");
+    r.checkpointEvery = stepsOption(p, "checkpoint-every");
+    r.monitorEvery = stepsOption(p, "monitor-every");
+    r.subset = textOption(p, "subset");
+    r.noStopGradient = p.has("no-stop-gradient");
+    r.augmentOn = p.values("aug");
+    r.augmentOff = p.values("no-aug");
+    const core::PretrainConfig c = accepted(core::buildPretrain(*project, r, runContext()));
     if (p.has("save-aug"))
         project->setSetting("augment", c.augment.toJson());
     const std::string id = core::PretrainJob::create(*project, c);
@@ -255,6 +235,7 @@ int runPretrain(const std::vector<std::string>& args)
 
 int runFinetune(const std::vector<std::string>& args)
 {
+    const core::FinetuneConfig d;
     ArgParser p("medsiam-cli finetune PROJECT [options]",
                 "Trains a classifier on the labeled train images with BiT-HyperRule defaults (SGD lr 0.003 at batch\n"
                 "512 by micro-batches, momentum 0.9, no weight decay, warmup and x0.1 decays by dataset size, MixUp\n"
@@ -262,15 +243,15 @@ int runFinetune(const std::vector<std::string>& args)
                 "predictions. Start from BiT weights (--init), a SimSiam run (--init-run) or random; the same\n"
                 "command trains an upstream transfer source on any labeled project.");
     p.positional("PROJECT", "project folder");
-    addBackboneOptions(p);
+    addBackboneOptions(p, 0);
     p.option("steps", "N", "training steps (default: the HyperRule's; other values scale its schedule)")
-        .option("batch", "N", "effective batch size", "512")
-        .option("micro-batch", "N", "images per forward pass (gradients accumulate up to --batch)", "64")
-        .option("lr", "LR", "learning rate at batch 512 (scaled linearly with --batch)", "0.003")
+        .option("batch", "N", "effective batch size", std::to_string(d.batch))
+        .option("micro-batch", "N", "images per forward pass (gradients accumulate up to --batch)", std::to_string(d.microBatch))
+        .option("lr", "LR", "learning rate at batch 512 (scaled linearly with --batch)", core::text::formatNumber(d.lr))
         .option("resize", "PX", "resize before the random crop (default: the HyperRule's, scaled to the cache)")
         .option("mixup", "ALPHA", "MixUp alpha (default: 0.1 from 20k train images, else off)")
-        .option("checkpoint-every", "N", "steps between checkpoints", "50")
-        .option("eval-every", "N", "steps between validations (0: ten per run)", "0")
+        .option("checkpoint-every", "N", "steps between checkpoints", std::to_string(d.checkpointEvery))
+        .option("eval-every", "N", "steps between validations (0: ten per run)", std::to_string(d.evalEvery))
         .option("subset", "a|b", "train on one deterministic half of the labeled train images")
         .flag("class-weighted", "weight the loss by inverse class frequency")
         .flag("balanced-sampler", "draw every class equally often");
@@ -278,32 +259,19 @@ int runFinetune(const std::vector<std::string>& args)
         return 0;
     core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
-    core::FinetuneConfig c;
-    c.model = modelFromOptions(p, *project);
-    c.model.backbone.numClasses = static_cast<int>(project->classes().size());
-    if (c.model.backbone.numClasses < 2)
-        throw core::UserError("the project has " + std::to_string(c.model.backbone.numClasses) +
-                              " classes; fine-tuning needs labeled images of at least two");
-    c.initWeights = initFromOptions(p, *project);
-    c.cuda = cudaFromOptions(p);
-    if (p.has("steps"))
-        c.steps = p.intValue("steps", 1, 100000000);
-    c.batch = p.intValue("batch", 1, 1 << 20);
-    c.microBatch = std::min(c.batch, p.intValue("micro-batch", 1, 1 << 20));
-    c.lr = p.doubleValue("lr", 1e-8, 100);
-    if (p.has("size"))
-        c.crop = p.intValue("size", 16, 4096);
-    if (p.has("resize"))
-        c.resize = p.intValue("resize", 16, 8192);
-    if (p.has("mixup"))
-        c.mixupAlpha = p.doubleValue("mixup", 0, 100);
-    c.checkpointEvery = p.intValue("checkpoint-every", 1, 100000000);
-    c.evalEvery = p.intValue("eval-every", 0, 100000000);
-    c.subset = subsetFromOptions(p);
-    c.classWeighted = p.has("class-weighted");
-    c.balancedSampler = p.has("balanced-sampler");
-    c.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
-    c.bf16 = p.has("bf16");
+    core::RunRequest r = requestFromOptions(p);
+    r.steps = stepsOption(p, "steps");
+    r.batch = intOption(p, "batch");
+    r.microBatch = intOption(p, "micro-batch");
+    r.lr = doubleOption(p, "lr");
+    r.resize = intOption(p, "resize");
+    r.mixupAlpha = doubleOption(p, "mixup");
+    r.checkpointEvery = stepsOption(p, "checkpoint-every");
+    r.evalEvery = stepsOption(p, "eval-every");
+    r.subset = textOption(p, "subset");
+    r.classWeighted = p.has("class-weighted");
+    r.balancedSampler = p.has("balanced-sampler");
+    const core::FinetuneConfig c = accepted(core::buildFinetune(*project, r, runContext()));
     const std::string id = core::FinetuneJob::create(*project, c);
     return runJob<core::FinetuneJob>(*project, id);
 }
@@ -339,8 +307,13 @@ int runResume(const std::vector<std::string>& args)
     core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     const std::string id = p.value("RUN");
-    if (const auto r = project->run(id); r && r->kind == "finetune")
+    const auto r = core::RunStore(*project).find(id);
+    if (!r)
+        throw core::UserError("no run '" + id + "' in " + project->dir() + " (see `medsiam-cli runs`)");
+    if (r->kind == "finetune")
         return runJob<core::FinetuneJob>(*project, id);
+    if (r->kind != "simsiam-pretrain")
+        throw core::UserError("run '" + id + "' is a " + r->kind + "; only pretraining and fine-tuning runs are resumed");
     return runJob<core::PretrainJob>(*project, id);
 }
 
@@ -352,31 +325,24 @@ int runProbe(const std::vector<std::string>& args)
                 "project under the probe's own run.");
     p.positional("PROJECT", "project folder");
     p.option("run", "RUN", "probe the backbone of this pretraining run (its last checkpoint)");
-    addBackboneOptions(p);
+    addBackboneOptions(p, core::ProbeConfig{}.inputSize);
     p.flag("no-class-weights", "do not weight the loss by inverse class frequency");
     if (!p.parse(args))
         return 0;
     core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
-    core::ProbeConfig c;
-    if (p.has("run")) {
-        c.sourceRun = p.value("run");
-    } else {
-        c.model = modelFromOptions(p, *project);
-        c.initWeights = initFromOptions(p, *project);
-    }
-    c.inputSize = p.intValue("size", 16, 4096);
-    c.bf16 = p.has("bf16");
-    c.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
-    c.classWeighted = !p.has("no-class-weights");
+    core::RunRequest r = requestFromOptions(p);
+    r.probeRun = textOption(p, "run");
+    r.probeUnweighted = p.has("no-class-weights");
+    const core::ProbeConfig c = accepted(core::buildProbe(*project, r, runContext()));
     ConsoleObserver observer;
-    const core::ProbeResult r = core::runLinearProbe(*project, c, observer);
-    std::printf("probe %s (%s, L2 %g, %.1f s)\n", r.runId.c_str(), c.sourceRun.empty() ? c.model.backbone.name.c_str() : c.sourceRun.c_str(),
-                r.chosenL2, r.seconds);
-    if (r.hasVal)
-        printMetrics("  ", "val", r.val, r.classNames);
-    if (r.hasTest)
-        printMetrics("  ", "test", r.test, r.classNames);
+    const core::ProbeResult res = core::runLinearProbe(*project, c, observer);
+    std::printf("probe %s (%s, L2 %g, %.1f s)\n", res.runId.c_str(), c.sourceRun.empty() ? c.model.backbone.name.c_str() : c.sourceRun.c_str(),
+                res.chosenL2, res.seconds);
+    if (res.hasVal)
+        printMetrics("  ", "val", res.val, res.classNames);
+    if (res.hasTest)
+        printMetrics("  ", "test", res.test, res.classNames);
     return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "train/Features.h"
 
+#include "train/TrainConfig.h"
+
 #include "system/TorchCompat.h"
 #include "train/TrainUtil.h"
 #include "util/Error.h"
@@ -48,14 +50,6 @@ std::vector<int64_t> ImageSet::pretrainIndices(const std::string& subset) const
         if (m_items[i].split != "val" && m_items[i].split != "test" && inSubset(m_items[i].imageId, subset))
             out.push_back(static_cast<int64_t>(i));
     return out;
-}
-
-int ImageSet::naturalChannels() const
-{
-    for (const auto& e : m_cache->entries())
-        if (e.channels == 3)
-            return 3;
-    return 1;
 }
 
 at::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices, int size, int channels,

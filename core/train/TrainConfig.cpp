@@ -193,6 +193,17 @@ FinetuneConfig FinetuneConfig::fromJson(const std::string& text)
     return c;
 }
 
+bool inSubset(int64_t imageId, const std::string& subset)
+{
+    if (subset.empty())
+        return true;
+    uint64_t x = uint64_t(imageId) + 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return (subset == "a") == ((x & 1) == 0);
+}
+
 InputNormalization PretrainConfig::normalization() const
 {
     return inputNormalizationFor(model.backbone);

@@ -73,4 +73,8 @@ struct FinetuneConfig {
     static FinetuneConfig fromJson(const std::string& json);
 };
 
+/// Deterministic membership of an image in half "a" or "b" of a set (by image id), for chains
+/// such as supervised upstream on one half and SimSiam on the other; "" keeps every image.
+bool inSubset(int64_t imageId, const std::string& subset);
+
 } // namespace medsiam::core

@@ -106,4 +106,11 @@ bool parseDouble(std::string_view s, double& out)
     return true;
 }
 
+std::string formatNumber(double value)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", value);
+    return buf;
+}
+
 } // namespace medsiam::core::text

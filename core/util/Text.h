@@ -16,6 +16,8 @@ std::vector<std::string> split(std::string_view s, char sep);
 std::string humanBytes(double bytes);
 /// Seconds as "1h02m", "3m05s" or "12s".
 std::string humanDuration(double seconds);
+/// A number in its shortest form: 0.05, 0.0001, 300.
+std::string formatNumber(double value);
 /// Parses a whole string as an integer / floating point value; false on any junk.
 bool parseInt(std::string_view s, long long& out);
 bool parseDouble(std::string_view s, double& out);

@@ -17,8 +17,15 @@
 #include "models/ModelConfig.h"
 #include "train/PretrainJob.h"
 
+#include "io/TensorFile.h"
+
 #include <QApplication>
 #include <QComboBox>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QProcess>
+#include <QPushButton>
+#include <QRegularExpression>
 #include <QFile>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -29,6 +36,7 @@
 #include <QTest>
 #include <QTimer>
 
+#include <csignal>
 #include <functional>
 
 using namespace medsiam;
@@ -67,6 +75,7 @@ QString refusal(ui::TrainingPanel& panel, ui::TrainingJob::Kind kind, const std:
         const auto check = fill(d);
         onModal<QMessageBox>([](QMessageBox* box) { box->accept(); });
         d->accept();
+        QTRY_VERIFY_WITH_TIMEOUT(!d->checking(), 60000); // a weights file is checked off the GUI thread
         error = d->lastError();
         if (check)
             check();
@@ -283,6 +292,145 @@ private Q_SLOTS:
         QVERIFY2(error.contains("at least one full batch: 60 images outside val and test, batch 100"), qPrintable(error));
         QVERIFY(!panel->training());
         QVERIFY(panel->currentRun().isEmpty()); // no run was created
+    }
+
+    /// The CLI and the dialog refuse the same settings in the same words: both fill a request
+    /// that core's run builder checks (train/RunRequest.h).
+    void theCliAndTheDialogRefuseTheSameSettings()
+    {
+        QTemporaryDir tmp;
+        const QString oneClass = tmp.filePath("p");
+        makeProject(oneClass, tmp.filePath("src"), false); // one class, 60 images
+        const QString garbage = tmp.filePath("weights.npz");
+        {
+            QFile f(garbage);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("these are not weights");
+        }
+        using Fill = std::function<void(ui::NewRunDialog*)>;
+        auto fromFile = [](const QString& file) {
+            return [file](ui::NewRunDialog* d) {
+                d->batch()->setValue(8); // a batch that fits, so that the weights are what is refused
+                d->init()->setCurrentIndex(d->init()->findData(QStringLiteral("file")));
+                d->initFile()->setText(file);
+            };
+        };
+        struct Case {
+            const char* what;
+            ui::TrainingJob::Kind kind;
+            QStringList cli;
+            Fill fill;
+        };
+        const QList<Case> cases = {
+            {"one class to fine-tune on", ui::TrainingJob::Kind::Finetune, {"finetune", "--steps", "3"},
+             [](ui::NewRunDialog* d) { d->steps()->setValue(3); }},
+            {"a weights file that does not exist", ui::TrainingJob::Kind::Pretrain,
+             {"pretrain", "--batch", "8", "--init", "/no/such/weights.npz"}, fromFile("/no/such/weights.npz")},
+            {"a file that holds no weights", ui::TrainingJob::Kind::Pretrain, {"pretrain", "--batch", "8", "--init", garbage},
+             fromFile(garbage)},
+            {"a batch larger than the images", ui::TrainingJob::Kind::Pretrain, {"pretrain", "--batch", "100"},
+             [](ui::NewRunDialog* d) { d->batch()->setValue(100); }},
+            {"a SimSiam batch of one image", ui::TrainingJob::Kind::Pretrain, {"pretrain", "--batch", "1"},
+             [](ui::NewRunDialog* d) { d->batch()->setValue(1); }},
+        };
+        QStringList dialogSays;
+        {
+            ui::MainWindow w;
+            ui::TrainingPanel* panel = openWithTraining(w, oneClass);
+            QVERIFY(panel);
+            for (const Case& c : cases)
+                dialogSays << refusal(*panel, c.kind, [&](ui::NewRunDialog* d) {
+                    c.fill(d);
+                    return std::function<void()>();
+                });
+            QVERIFY(panel->currentRun().isEmpty()); // no run was created
+        } // the window gives the project back to the CLI
+        for (int i = 0; i < cases.size(); ++i) {
+            const Case& c = cases[i];
+            const QString dialog = dialogSays[i];
+            QProcess cli;
+            cli.start(QStringLiteral(MEDSIAM_CLI), QStringList{c.cli.front(), oneClass} + c.cli.mid(1));
+            QVERIFY(cli.waitForFinished(120000));
+            QCOMPARE(cli.exitCode(), 1);
+            const QString err = QString::fromUtf8(cli.readAllStandardError()).trimmed();
+            const QString prefix = QStringLiteral("medsiam-cli %1: error: ").arg(c.cli.front());
+            QVERIFY2(err.startsWith(prefix), qPrintable(err));
+            const QString cliMessage = err.mid(prefix.size());
+            qInfo("%s: %s", c.what, qPrintable(cliMessage));
+            QVERIFY2(!dialog.isEmpty(), c.what);
+            QCOMPARE(dialog, cliMessage);
+        }
+        auto p = core::Project::open(oneClass.toStdString(), core::ProjectAccess::ReadOnly);
+        QVERIFY(p->runs().empty()); // neither created a run
+    }
+
+    /// A run whose process was killed is "interrupted" (not running) for `runs` and the panel,
+    /// and can be resumed or deleted from both.
+    void aKilledRunIsInterruptedAndCanBeResumedOrDeleted()
+    {
+        auto startAndKill = [&](QString& id) {
+            QProcess train;
+            train.start(QStringLiteral(MEDSIAM_CLI), {"pretrain", m_project, "--steps", "3000", "--batch", "8", "--size", "16",
+                                                     "--checkpoint-every", "2", "--threads", "1"});
+            if (!train.waitForStarted())
+                return false;
+            const QStringList before = QDir(m_project + "/runs").entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+            for (int i = 0; i < 6000 && id.isEmpty(); ++i) {
+                QTest::qWait(10);
+                for (const QString& d : QDir(m_project + "/runs").entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+                    if (!before.contains(d) && QFile::exists(m_project + "/runs/" + d + "/checkpoints/last.safetensors"))
+                        id = d;
+            }
+            ::kill(static_cast<pid_t>(train.processId()), SIGKILL);
+            return train.waitForFinished(30000) && !id.isEmpty();
+        };
+        QString resumed, removed;
+        QVERIFY(startAndKill(resumed));
+        QVERIFY(startAndKill(removed));
+        QProcess runs;
+        runs.start(QStringLiteral(MEDSIAM_CLI), {"runs", m_project});
+        QVERIFY(runs.waitForFinished(30000));
+        const QString listed = QString::fromUtf8(runs.readAllStandardOutput());
+        for (const QString& id : {resumed, removed})
+            QVERIFY2(QRegularExpression(QRegularExpression::escape(id) + "\\s+simsiam-pretrain\\s+interrupted").match(listed).hasMatch(),
+                     qPrintable(listed));
+        // The panel says so, and Continue takes the first one up from its checkpoint.
+        ui::MainWindow w;
+        ui::TrainingPanel* panel = openWithTraining(w, m_project);
+        QVERIFY(panel);
+        QVERIFY(panel->selectRun(resumed));
+        QVERIFY2(panel->findChild<QComboBox*>()->currentText().contains("interrupted"), qPrintable(panel->findChild<QComboBox*>()->currentText()));
+        QPushButton* cont = nullptr;
+        for (QPushButton* b : panel->findChildren<QPushButton*>())
+            if (b->text() == "Continue")
+                cont = b;
+        QVERIFY(cont && cont->isEnabled());
+        const int before = panel->curvePoints("loss");
+        QSignalSpy finished(panel, &ui::TrainingPanel::runFinished);
+        cont->click();
+        QVERIFY(panel->training());
+        QTRY_VERIFY_WITH_TIMEOUT(panel->curvePoints("loss") >= before + 3, 60000);
+        panel->cancel();
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(finished.first()[1].toString(), QString("cancelled"));
+        // The second goes: from the CLI, and the first from the panel.
+        QProcess del;
+        del.start(QStringLiteral(MEDSIAM_CLI), {"runs", m_project, "--delete", removed});
+        // The window holds the project's lock: the CLI is refused, and says who holds it.
+        QVERIFY(del.waitForFinished(30000));
+        QCOMPARE(del.exitCode(), 1);
+        QVERIFY(QString::fromUtf8(del.readAllStandardError()).contains("is being changed by"));
+        QVERIFY(panel->deleteRun(resumed, false));
+        QVERIFY(!QDir(m_project + "/runs/" + resumed).exists());
+        w.closeProject();
+        del.start(QStringLiteral(MEDSIAM_CLI), {"runs", m_project, "--delete", removed});
+        QVERIFY(del.waitForFinished(30000));
+        QCOMPARE(del.exitCode(), 0);
+        QVERIFY(!QDir(m_project + "/runs/" + removed).exists());
+        runs.start(QStringLiteral(MEDSIAM_CLI), {"runs", m_project});
+        QVERIFY(runs.waitForFinished(30000));
+        const QString after = QString::fromUtf8(runs.readAllStandardOutput());
+        QVERIFY(!after.contains(resumed) && !after.contains(removed));
     }
 
 private:

@@ -1,8 +1,7 @@
 #include "training/NewRunDialog.h"
 
-#include "data/Augment.h"
-#include "data/ImageCache.h"
 #include "models/ModelConfig.h"
+#include "training/WeightCheckJob.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "project/RunChoice.h"
@@ -23,6 +22,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QVBoxLayout>
@@ -40,7 +40,7 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
         m_backbone->addItem(QString::fromStdString(p.name), QString::fromStdString(p.name));
         m_backbone->setItemData(m_backbone->count() - 1, QString::fromStdString(p.description), Qt::ToolTipRole);
     }
-    m_backbone->setCurrentIndex(std::max(0, m_backbone->findData(QStringLiteral("bit-nano"))));
+    m_backbone->setCurrentIndex(std::max(0, m_backbone->findData(QString::fromLatin1(core::kDefaultBackbone))));
     m_norm = new QComboBox(this);
     m_norm->addItem(tr("GroupNorm + weight standardization (BiT)"), QStringLiteral("gn_ws"));
     m_norm->addItem(tr("BatchNorm + weight standardization (Lu, Jha and Huo)"), QStringLiteral("bn_ws"));
@@ -76,17 +76,20 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
             m_initFile->setText(f);
     });
 
+    // The defaults are core's (the configurations' own), as the CLI's are.
+    const core::PretrainConfig pd;
+    const core::FinetuneConfig fd;
     m_steps = new QSpinBox(this);
     m_steps->setRange(pre ? 1 : 0, 100000000);
-    m_steps->setValue(pre ? 300 : 0);
+    m_steps->setValue(pre ? int(pd.steps) : int(fd.steps));
     if (!pre)
         m_steps->setSpecialValueText(tr("BiT-HyperRule"));
     m_batch = new QSpinBox(this);
-    m_batch->setRange(2, 65536);
-    m_batch->setValue(pre ? 64 : 512);
+    m_batch->setRange(1, 65536);
+    m_batch->setValue(pre ? pd.batch : fd.batch);
     m_size = new QSpinBox(this);
     m_size->setRange(pre ? 16 : 0, 4096);
-    m_size->setValue(pre ? 64 : 0);
+    m_size->setValue(pre ? pd.inputSize : fd.crop);
     m_size->setSuffix(tr(" px"));
     if (!pre)
         m_size->setSpecialValueText(tr("BiT-HyperRule"));
@@ -94,7 +97,7 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
     m_lr->setDecimals(5);
     m_lr->setRange(1e-5, 100);
     m_lr->setSingleStep(pre ? 0.01 : 0.001);
-    m_lr->setValue(pre ? 0.05 : 0.003);
+    m_lr->setValue(pre ? pd.baseLr : fd.lr);
     m_lr->setToolTip(pre ? tr("Base learning rate: lr = base x batch / 256, with cosine decay")
                          : tr("Learning rate at batch 512, scaled linearly with the batch"));
     m_seed = new QSpinBox(this);
@@ -143,17 +146,29 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
                            this);
     m_summary->setWordWrap(true);
 
-    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
+    m_checkLabel = new QLabel(this);
+    m_checkLabel->setWordWrap(true);
+    m_checkLabel->hide();
+    m_checkBusy = new QProgressBar(this);
+    m_checkBusy->setRange(0, 0);
+    m_checkBusy->hide();
+    auto* buttons = m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     buttons->button(QDialogButtonBox::Ok)->setText(tr("Start"));
     connect(buttons, &QDialogButtonBox::accepted, this, &NewRunDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_summary);
     layout->addLayout(form);
+    layout->addWidget(m_checkLabel);
+    layout->addWidget(m_checkBusy);
     layout->addWidget(buttons);
     connect(m_backbone, &QComboBox::currentIndexChanged, this, &NewRunDialog::updateNormChoices);
     updateNormChoices();
+    m_initial = {m_backbone->currentData().toString(), m_norm->currentData().toString(), m_steps->value(), m_batch->value(),
+                 m_size->value(), m_seed->value(), m_lr->value()};
 }
+
+NewRunDialog::~NewRunDialog() = default;
 
 void NewRunDialog::updateNormChoices()
 {
@@ -163,94 +178,123 @@ void NewRunDialog::updateNormChoices()
     m_norm->setCurrentIndex(std::max(0, m_norm->findData(QString::fromLatin1(v2 ? core::toString(b.norm) : "bn"))));
 }
 
-core::ModelConfig NewRunDialog::model() const
+core::RunRequest NewRunDialog::request() const
 {
-    core::ModelConfig m;
-    m.backbone = core::backbonePreset(m_backbone->currentData().toString().toStdString());
-    if (m.backbone.arch == core::BackboneArch::ResNetV2)
-        m.backbone.norm = core::parseBackboneNorm(m_norm->currentData().toString().toStdString());
-    m.backbone.inChannels = 1;
-    if (const auto cache = m_session.cache())
-        for (const auto& e : cache->entries())
-            if (e.channels == 3) {
-                m.backbone.inChannels = 3;
-                break;
-            }
-    m.heads = core::defaultHeads(m.backbone);
-    return m;
+    core::RunRequest r;
+    if (m_backbone->currentData().toString() != m_initial.backbone)
+        r.backbone = m_backbone->currentData().toString().toStdString();
+    if (m_norm->isEnabled() && m_norm->currentData().toString() != m_initial.norm)
+        r.norm = m_norm->currentData().toString().toStdString();
+    const QString choice = m_init->currentData().toString();
+    if (choice == QLatin1String("file"))
+        r.initFile = m_initFile->text().trimmed().toStdString();
+    else if (choice.startsWith(QLatin1String("run:")))
+        r.initRun = choice.mid(4).toStdString();
+    if (m_steps->value() != m_initial.steps)
+        r.steps = m_steps->value();
+    if (m_batch->value() != m_initial.batch)
+        r.batch = m_batch->value();
+    if (m_size->value() != m_initial.size)
+        r.inputSize = m_size->value();
+    if (m_lr->value() != m_initial.lr)
+        r.lr = m_lr->value();
+    if (m_seed->value() != m_initial.seed)
+        r.seed = static_cast<uint64_t>(m_seed->value());
+    r.bf16 = m_bf16->isChecked();
+    r.cuda = m_cuda->isChecked();
+    if (m_stopGradient)
+        r.noStopGradient = !m_stopGradient->isChecked();
+    if (m_classWeighted)
+        r.classWeighted = m_classWeighted->isChecked();
+    if (m_balanced)
+        r.balancedSampler = m_balanced->isChecked();
+    return r;
 }
 
-std::string NewRunDialog::initWeights() const
+bool NewRunDialog::checking() const { return m_check && m_check->running(); }
+
+void NewRunDialog::refuse(const QString& message)
 {
-    const QString choice = m_init->currentData().toString();
-    if (choice == QLatin1String("file")) {
-        const QString f = m_initFile->text().trimmed();
-        if (f.isEmpty())
-            throw core::UserError("choose the weights file to start from, or start from random initialization");
-        if (!QFileInfo(f).isFile())
-            throw core::UserError("the weights file '" + f.toStdString() + "' does not exist");
-        return f.toStdString();
-    }
-    if (choice.startsWith(QLatin1String("run:")))
-        return core::lastCheckpoint(m_session.project(), choice.mid(4).toStdString());
-    return {};
+    m_error = message;
+    QMessageBox::warning(this, tr("Cannot start the run"), m_error);
 }
 
 void NewRunDialog::accept()
 {
+    if (checking())
+        return;
     m_error.clear();
-    try {
-        core::Project& project = m_session.project();
-        if (m_session.rows().empty())
-            throw core::UserError("the project has no images yet: import some first");
-        if (m_kind == Kind::Pretrain) {
-            core::PretrainConfig c;
-            c.model = model();
-            c.model.simsiamHeads = true;
-            c.initWeights = initWeights();
-            c.steps = m_steps->value();
-            c.batch = m_batch->value();
-            c.inputSize = m_size->value();
-            c.baseLr = m_lr->value();
-            c.seed = static_cast<uint64_t>(m_seed->value());
-            c.bf16 = m_bf16->isChecked();
-            c.cuda = m_cuda->isChecked();
-            c.stopGradient = m_stopGradient->isChecked();
-            c.checkpointEvery = std::min<int64_t>(50, c.steps);
-            c.augment = core::AugmentConfig::fromJson(project.setting("augment", "{}"));
-            int64_t pool = 0;
-            for (const auto& r : m_session.rows())
-                pool += r.split != "val" && r.split != "test";
-            if (pool < c.batch)
-                throw core::UserError("SimSiam needs at least one full batch: " + std::to_string(pool) +
-                                      " images outside val and test, batch " + std::to_string(c.batch));
-            m_runId = QString::fromStdString(core::PretrainJob::create(project, c));
-        } else {
-            core::FinetuneConfig c;
-            c.model = model();
-            c.model.backbone.numClasses = static_cast<int>(m_session.classes().size());
-            if (c.model.backbone.numClasses < 2)
-                throw core::UserError("the project has " + std::to_string(c.model.backbone.numClasses) +
-                                      " classes; fine-tuning needs labeled images of at least two (Label > Edit Classes)");
-            c.initWeights = initWeights();
-            c.steps = m_steps->value();
-            c.batch = m_batch->value();
-            c.microBatch = std::min(c.batch, 64);
-            c.crop = m_size->value();
-            c.lr = m_lr->value();
-            c.seed = static_cast<uint64_t>(m_seed->value());
-            c.bf16 = m_bf16->isChecked();
-            c.cuda = m_cuda->isChecked();
-            c.classWeighted = m_classWeighted->isChecked();
-            c.balancedSampler = m_balanced->isChecked();
-            m_runId = QString::fromStdString(core::FinetuneJob::create(project, c));
-        }
-    } catch (const std::exception& e) {
-        m_error = QString::fromStdString(e.what());
-        QMessageBox::warning(this, tr("Cannot start the run"), m_error);
+    m_pretrain.reset();
+    m_finetune.reset();
+    const core::RunContext context{core::runtimeInfo().cudaAvailable};
+    std::string weights;
+    const core::ModelConfig* model = nullptr;
+    if (m_kind == Kind::Pretrain) {
+        auto built = core::buildPretrain(m_session.project(), request(), context);
+        if (!built.ok())
+            return refuse(QString::fromStdString(built.message()));
+        m_pretrain = *built.config;
+        weights = m_pretrain->initWeights;
+        model = &m_pretrain->model;
+    } else {
+        auto built = core::buildFinetune(m_session.project(), request(), context);
+        if (!built.ok())
+            return refuse(QString::fromStdString(built.message()));
+        m_finetune = *built.config;
+        weights = m_finetune->initWeights;
+        model = &m_finetune->model;
+    }
+    if (weights.empty())
+        return createRun();
+    // Off the GUI thread: the file is read whole and fitted to a network.
+    m_check = std::make_unique<WeightCheckJob>(*model, weights, m_kind == Kind::Finetune);
+    connect(m_check.get(), &BackgroundJob::finished, this, &NewRunDialog::weightsChecked);
+    const QFileInfo info(QString::fromStdString(weights));
+    m_checkLabel->setText(tr("Checking the weights in %1 (%2 MB) against %3 ...")
+                              .arg(info.fileName())
+                              .arg(double(info.size()) / (1 << 20), 0, 'f', 1)
+                              .arg(QString::fromStdString(model->backbone.name)));
+    m_checkLabel->show();
+    m_checkBusy->show();
+    m_buttons->button(QDialogButtonBox::Ok)->setEnabled(false);
+    m_check->start();
+}
+
+void NewRunDialog::weightsChecked(core::JobState state, const QString& message)
+{
+    m_checkBusy->hide();
+    m_checkLabel->hide();
+    m_buttons->button(QDialogButtonBox::Ok)->setEnabled(true);
+    if (m_closeAfterCheck) {
+        QDialog::reject();
         return;
     }
+    if (state != core::JobState::Completed)
+        return refuse(message);
+    createRun();
+}
+
+void NewRunDialog::createRun()
+{
+    try {
+        const std::string id = m_pretrain ? core::PretrainJob::create(m_session.project(), *m_pretrain, false)
+                                          : core::FinetuneJob::create(m_session.project(), *m_finetune, false);
+        m_runId = QString::fromStdString(id);
+    } catch (const std::exception& e) {
+        return refuse(QString::fromStdString(e.what()));
+    }
     QDialog::accept();
+}
+
+void NewRunDialog::reject()
+{
+    if (checking()) {
+        // The check cannot be interrupted mid-file; the dialog closes as soon as it is done.
+        m_closeAfterCheck = true;
+        m_checkLabel->setText(tr("Closing once the weights file has been read ..."));
+        return;
+    }
+    QDialog::reject();
 }
 
 } // namespace medsiam::ui

@@ -1,39 +1,53 @@
 #pragma once
 // The dialog that starts a training run: SimSiam pretraining or fine-tuning of a classifier.
+#include "train/RunRequest.h"
+
 #include <QDialog>
 #include <QString>
 
+#include <optional>
+#include <memory>
+
 class QCheckBox;
+class QDialogButtonBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QSpinBox;
 
+class QProgressBar;
+
 namespace medsiam::core {
-struct ModelConfig;
-struct PretrainConfig;
-struct FinetuneConfig;
+enum class JobState;
 } // namespace medsiam::core
 
 namespace medsiam::ui {
 
 class ProjectSession;
+class WeightCheckJob;
 
-/// Collects a run's settings with the CLI's defaults (medsiam-cli pretrain / finetune), checks
-/// them, and on OK creates the run in the project (runs/<id>/config.json and its record). A
-/// setting the engine refuses is explained and the dialog stays open with every field kept.
+/// Collects a run's settings, starting from core's defaults (those of medsiam-cli pretrain /
+/// finetune), and hands what the user changed to core's run builders (RunRequest.h), which
+/// refuse what the CLI refuses, in the same words. A weights file to start from is checked
+/// against the network on a worker thread (a BiT-R50x1 file is ~100 MB), with the dialog
+/// responsive meanwhile; on success the run is created in the project (runs/<id>/config.json
+/// and its record). A refused setting is explained and the dialog stays open with every field
+/// kept.
 class NewRunDialog : public QDialog {
     Q_OBJECT
 public:
     enum class Kind { Pretrain, Finetune };
     NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent = nullptr);
+    ~NewRunDialog() override;
 
     Kind kind() const { return m_kind; }
     /// The id of the run created on OK.
     QString runId() const { return m_runId; }
     /// The last refusal, in words (empty when none).
     QString lastError() const { return m_error; }
+    /// True while the weights file is being checked (the run is created once it fits).
+    bool checking() const;
 
     // The fields, for tests and for presets.
     QComboBox* backbone() const { return m_backbone; }
@@ -46,11 +60,16 @@ public:
     QDoubleSpinBox* learningRate() const { return m_lr; }
 
     void accept() override;
+    void reject() override;
 
 private:
-    core::ModelConfig model() const;
-    std::string initWeights() const;
+    /// The dialog's fields as a request: what differs from the values the dialog started with.
+    core::RunRequest request() const;
     void updateNormChoices();
+    void refuse(const QString& message);
+    /// Creates the run from the built configuration (after its weights were checked).
+    void createRun();
+    void weightsChecked(core::JobState state, const QString& message);
 
     ProjectSession& m_session;
     Kind m_kind;
@@ -69,8 +88,21 @@ private:
     QCheckBox* m_classWeighted = nullptr; // fine-tuning
     QCheckBox* m_balanced = nullptr;
     QLabel* m_summary;
+    QLabel* m_checkLabel;
+    QDialogButtonBox* m_buttons;
+    QProgressBar* m_checkBusy;
     QString m_runId;
     QString m_error;
+    std::unique_ptr<WeightCheckJob> m_check;
+    bool m_closeAfterCheck = false;
+    struct Initial {
+        QString backbone, norm;
+        int steps, batch, size, seed;
+        double lr;
+    } m_initial;
+    // The configuration built on accept, kept while its weights are checked.
+    std::optional<core::PretrainConfig> m_pretrain;
+    std::optional<core::FinetuneConfig> m_finetune;
 };
 
 } // namespace medsiam::ui

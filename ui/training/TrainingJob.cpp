@@ -5,7 +5,6 @@
 #include "train/JobEvents.h"
 #include "train/PretrainJob.h"
 
-#include <QMetaObject>
 #include <QVector>
 
 #include <chrono>
@@ -27,7 +26,7 @@ public:
             add({CurvePoint::Collapse, double(e.step), e.collapseStd});
             if (!m_healthySent) {
                 m_healthySent = true;
-                QMetaObject::invokeMethod(m_job, [job = m_job, h = e.collapseHealthy] { Q_EMIT job->healthyCollapse(h); }, Qt::QueuedConnection);
+                m_job->post([job = m_job, h = e.collapseHealthy] { Q_EMIT job->healthyCollapse(h); });
             }
         }
         const auto now = std::chrono::steady_clock::now();
@@ -43,9 +42,7 @@ public:
         if (e.collapseHealthy > 0)
             text += TrainingJob::tr(" · output std %1 (healthy %2)").arg(e.collapseStd, 0, 'f', 3).arg(e.collapseHealthy, 0, 'f', 3);
         flush();
-        QMetaObject::invokeMethod(
-            m_job, [job = m_job, e, text] { Q_EMIT job->progress(e.step, e.totalSteps, e.imagesPerSecond, e.etaSeconds, text); },
-            Qt::QueuedConnection);
+        m_job->post([job = m_job, e, text] { Q_EMIT job->stepProgress(e.step, e.totalSteps, e.imagesPerSecond, e.etaSeconds, text); });
     }
     void monitor(const core::MonitorEvent& e) override
     {
@@ -62,8 +59,10 @@ public:
             add({CurvePoint::ValAuc, double(e.step), e.metrics.macroAuc});
         flush();
     }
-    void stateChanged(core::JobState, const std::string& message) override
+    void stateChanged(core::JobState state, const std::string& message) override
     {
+        if (state == core::JobState::Running)
+            m_job->post([job = m_job] { Q_EMIT job->trainingStarted(); });
         std::lock_guard<std::mutex> lock(m_mutex);
         if (!message.empty())
             m_message = message;
@@ -75,7 +74,7 @@ public:
     }
     void warning(const std::string& message) override
     {
-        QMetaObject::invokeMethod(m_job, [job = m_job, m = QString::fromStdString(message)] { Q_EMIT job->warning(m); }, Qt::QueuedConnection);
+        m_job->post([job = m_job, m = QString::fromStdString(message)] { Q_EMIT job->warning(m); });
     }
     void flush()
     {
@@ -85,7 +84,7 @@ public:
             batch.swap(m_pending);
         }
         if (!batch.isEmpty())
-            QMetaObject::invokeMethod(m_job, [job = m_job, batch] { Q_EMIT job->points(batch); }, Qt::QueuedConnection);
+            m_job->post([job = m_job, batch] { Q_EMIT job->points(batch); });
     }
 
 private:
@@ -103,64 +102,39 @@ private:
 };
 
 TrainingJob::TrainingJob(QString projectDir, QString runId, Kind kind, QObject* parent)
-    : QObject(parent), m_dir(std::move(projectDir)), m_runId(std::move(runId)), m_kind(kind),
-      m_control(std::make_unique<core::JobControl>()), m_observer(std::make_unique<Observer>(this))
+    : BackgroundJob(parent), m_dir(std::move(projectDir)), m_runId(std::move(runId)), m_kind(kind),
+      m_observer(std::make_unique<Observer>(this))
 {
     qRegisterMetaType<CurvePoint>();
     qRegisterMetaType<QVector<CurvePoint>>();
 }
 
-TrainingJob::~TrainingJob()
-{
-    cancel();
-    if (m_thread.joinable())
-        m_thread.join();
-}
-
-void TrainingJob::cancel() { m_control->cancel(); }
+TrainingJob::~TrainingJob() { stopAndWait(); }
 
 void TrainingJob::setPaused(bool paused)
 {
     if (paused)
-        m_control->pause();
+        control().pause();
     else
-        m_control->resume();
+        control().resume();
 }
 
-bool TrainingJob::paused() const { return m_control->paused(); }
+bool TrainingJob::paused() const { return control().paused(); }
 
-void TrainingJob::start()
+BackgroundJob::Outcome TrainingJob::run()
 {
-    if (m_running)
-        return;
-    m_running = true;
-    m_thread = std::thread([this] {
-        core::JobState state = core::JobState::Failed;
-        QString message;
-        try {
-            auto project = core::Project::open(m_dir.toStdString());
-            const std::string id = m_runId.toStdString();
-            if (m_kind == Kind::Pretrain) {
-                core::PretrainJob job(*project, id);
-                state = job.run(*m_observer, *m_control);
-            } else {
-                core::FinetuneJob job(*project, id);
-                state = job.run(*m_observer, *m_control);
-            }
-            message = m_observer->lastMessage();
-        } catch (const std::exception& e) {
-            message = QString::fromStdString(e.what());
-        }
-        m_observer->flush();
-        QMetaObject::invokeMethod(
-            this,
-            [this, state, message] {
-                m_thread.join();
-                m_running = false;
-                Q_EMIT finished(QString::fromLatin1(core::toString(state)), message);
-            },
-            Qt::QueuedConnection);
-    });
+    auto project = core::Project::open(m_dir.toStdString());
+    const std::string id = m_runId.toStdString();
+    core::JobState state;
+    if (m_kind == Kind::Pretrain) {
+        core::PretrainJob job(*project, id);
+        state = job.run(*m_observer, control());
+    } else {
+        core::FinetuneJob job(*project, id);
+        state = job.run(*m_observer, control());
+    }
+    m_observer->flush();
+    return {state, m_observer->lastMessage()};
 }
 
 } // namespace medsiam::ui

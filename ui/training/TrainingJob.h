@@ -1,15 +1,10 @@
 #pragma once
 // A pretraining or fine-tuning run of the open project, trained on a worker thread with its own
-// project connection, reporting to the GUI thread through queued signals.
-#include <QObject>
+// project connection (the BackgroundJob pattern), reporting to the GUI thread through signals.
+#include "jobs/BackgroundJob.h"
+
 #include <QString>
-
-#include <memory>
-#include <thread>
-
-namespace medsiam::core {
-class JobControl;
-}
+#include <QVector>
 
 namespace medsiam::ui {
 
@@ -21,7 +16,7 @@ struct CurvePoint {
     double value;
 };
 
-class TrainingJob : public QObject {
+class TrainingJob : public BackgroundJob {
     Q_OBJECT
 public:
     enum class Kind { Pretrain, Finetune };
@@ -29,32 +24,29 @@ public:
     /// one continues from its last checkpoint.
     TrainingJob(QString projectDir, QString runId, Kind kind, QObject* parent = nullptr);
     ~TrainingJob() override; // cancels (a checkpoint is written) and waits
-    void start();
-    void cancel();
     void setPaused(bool paused);
     bool paused() const;
-    bool running() const { return m_running; }
     QString runId() const { return m_runId; }
 
 Q_SIGNALS:
+    /// The run is training (its record says so): the first step is on its way.
+    void trainingStarted();
     /// At most every 100 ms (and always for the last step): progress and the latest numbers.
-    void progress(qint64 step, qint64 totalSteps, double imagesPerSecond, double etaSeconds, const QString& text);
+    void stepProgress(qint64 step, qint64 totalSteps, double imagesPerSecond, double etaSeconds, const QString& text);
     /// New curve points (queued in batches).
     void points(const QVector<medsiam::ui::CurvePoint>& points);
     /// The collapse monitor's healthy level (1 / sqrt(dim)), once known.
     void healthyCollapse(double level);
     void warning(const QString& text);
-    /// The run ended: "completed", "cancelled" or "failed", with the job's message.
-    void finished(const QString& state, const QString& message);
+
+protected:
+    Outcome run() override;
 
 private:
     class Observer;
     QString m_dir, m_runId;
     Kind m_kind;
-    std::unique_ptr<core::JobControl> m_control;
     std::unique_ptr<Observer> m_observer;
-    std::thread m_thread;
-    bool m_running = false;
 };
 
 } // namespace medsiam::ui

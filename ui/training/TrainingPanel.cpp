@@ -2,6 +2,8 @@
 
 #include "project/Project.h"
 #include "project/ProjectSession.h"
+#include "project/RunStore.h"
+#include "util/Error.h"
 #include "project/RunChoice.h"
 #include "train/TrainConfig.h"
 #include "training/NewRunDialog.h"
@@ -9,7 +11,6 @@
 #include <QChart>
 #include <QChartView>
 #include <QComboBox>
-#include <QFile>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineSeries>
@@ -19,7 +20,6 @@
 #include <QValueAxis>
 #include <QVBoxLayout>
 
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -119,6 +119,8 @@ TrainingPanel::TrainingPanel(ProjectSession& session, QWidget* parent) : QWidget
     m_pause->setCheckable(true);
     m_cancel = new QPushButton(tr("Stop"), this);
     m_cancel->setToolTip(tr("Stop after the current step; a checkpoint is written and Continue resumes"));
+    m_delete = new QPushButton(tr("Delete..."), this);
+    m_delete->setToolTip(tr("Delete the run: its folder, checkpoints, curves, predictions and maps"));
     m_status = new QLabel(this);
     m_status->setWordWrap(true);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -150,6 +152,7 @@ TrainingPanel::TrainingPanel(ProjectSession& session, QWidget* parent) : QWidget
     bar->addWidget(m_continue);
     bar->addWidget(m_pause);
     bar->addWidget(m_cancel);
+    bar->addWidget(m_delete);
     auto* charts = new QHBoxLayout;
     for (QChartView* v : views)
         charts->addWidget(v, 1);
@@ -165,9 +168,10 @@ TrainingPanel::TrainingPanel(ProjectSession& session, QWidget* parent) : QWidget
     connect(m_newPretrain, &QPushButton::clicked, this, [this] { newRun(TrainingJob::Kind::Pretrain); });
     connect(m_newFinetune, &QPushButton::clicked, this, [this] { newRun(TrainingJob::Kind::Finetune); });
     connect(m_continue, &QPushButton::clicked, this, [this] {
-        if (const auto r = m_session.project().run(currentRun().toStdString()))
+        if (const auto r = core::RunStore(m_session.project()).find(currentRun().toStdString()))
             startRun(currentRun(), r->kind == "finetune" ? TrainingJob::Kind::Finetune : TrainingJob::Kind::Pretrain);
     });
+    connect(m_delete, &QPushButton::clicked, this, [this] { deleteRun(currentRun()); });
     connect(m_pause, &QPushButton::toggled, this, &TrainingPanel::setPaused);
     connect(m_cancel, &QPushButton::clicked, this, &TrainingPanel::cancel);
     connect(m_run, &QComboBox::currentIndexChanged, this, [this] {
@@ -220,34 +224,25 @@ void TrainingPanel::loadHistory()
         m_progress->setValue(0);
         return;
     }
-    QFile f(QString::fromStdString(core::runDir(m_session.project(), run.toStdString()) + "/metrics.jsonl"));
     QVector<CurvePoint> points;
-    if (f.open(QIODevice::ReadOnly)) {
-        while (!f.atEnd()) {
-            const QByteArray line = f.readLine().trimmed();
-            const auto j = nlohmann::json::parse(line.constData(), line.constData() + line.size(), nullptr, false);
-            if (!j.is_object())
-                continue; // a line being written
-            const std::string type = j.value("type", "");
-            const double step = j.value("step", 0.0);
-            if (type == "step") {
-                points.push_back({CurvePoint::Loss, step, j.value("loss", 0.0)});
-                if (j.contains("collapse_std"))
-                    points.push_back({CurvePoint::Collapse, step, j.value("collapse_std", 0.0)});
-            } else if (type == "knn") {
-                points.push_back({CurvePoint::KnnAccuracy, step, j.value("accuracy", 0.0)});
-                points.push_back({CurvePoint::KnnBalanced, step, j.value("balanced_accuracy", 0.0)});
-            } else if (type == "eval" && j.value("split", "") == "val" && j.contains("metrics")) {
-                const auto& m = j["metrics"];
-                points.push_back({CurvePoint::ValBalanced, step, m.value("balanced_accuracy", 0.0)});
-                if (m.contains("macro_auc") && m["macro_auc"].is_number())
-                    points.push_back({CurvePoint::ValAuc, step, m["macro_auc"].get<double>()});
-            }
+    using Type = core::MetricsRecord::Type;
+    for (const auto& r : core::RunStore(m_session.project()).readMetrics(run.toStdString())) {
+        const double step = double(r.step);
+        if (r.type == Type::Step) {
+            points.push_back({CurvePoint::Loss, step, r.loss});
+            if (r.collapseStd >= 0)
+                points.push_back({CurvePoint::Collapse, step, r.collapseStd});
+        } else if (r.type == Type::Monitor) {
+            points.push_back({CurvePoint::KnnAccuracy, step, r.knnAccuracy});
+            points.push_back({CurvePoint::KnnBalanced, step, r.knnBalancedAccuracy});
+        } else if (r.type == Type::Eval && r.split == "val") {
+            points.push_back({CurvePoint::ValBalanced, step, r.metrics.balancedAccuracy});
+            points.push_back({CurvePoint::ValAuc, step, r.metrics.macroAuc});
         }
     }
     addPoints(points);
     if (!training() || m_job->runId() != run) {
-        if (const auto r = m_session.project().run(run.toStdString())) {
+        if (const auto r = core::RunStore(m_session.project()).find(run.toStdString())) {
             m_status->setText(tr("Run %1: %2, %n step(s) recorded.", nullptr, curvePoints(QStringLiteral("loss")))
                                   .arg(run, QString::fromStdString(r->state)));
             m_progress->setValue(r->state == "completed" ? m_progress->maximum() : 0);
@@ -260,10 +255,18 @@ void TrainingPanel::addPoints(const QVector<CurvePoint>& points)
     std::map<int, QList<QPointF>> add;
     for (const auto& p : points) {
         QLineSeries* s = series(p.kind);
-        const double last = s->count() > 0 ? s->at(s->count() - 1).x() : -1;
         auto& pending = add[p.kind];
-        const double lastPending = pending.isEmpty() ? last : pending.back().x();
-        if (p.step > lastPending && std::isfinite(p.value)) // the file and the live feed may overlap
+        if (pending.isEmpty()) {
+            // A continued run goes on from its checkpoint: the points drawn beyond it are
+            // trained again, so they give way to the new ones.
+            int keep = s->count();
+            while (keep > 0 && s->at(keep - 1).x() >= p.step)
+                --keep;
+            if (keep < s->count())
+                s->removePoints(keep, s->count() - keep);
+        }
+        const double last = pending.isEmpty() ? (s->count() > 0 ? s->at(s->count() - 1).x() : -1) : pending.back().x();
+        if (p.step > last && std::isfinite(p.value))
             pending.push_back(QPointF(p.step, p.value));
     }
     for (auto& [kind, list] : add)
@@ -275,7 +278,7 @@ void TrainingPanel::addPoints(const QVector<CurvePoint>& points)
         m_healthy->replace(1, QPointF(collapse->at(collapse->count() - 1).x(), m_healthy->at(1).y()));
     if (collapse->count() > 0 && m_healthy->count() == 0) {
         // A recorded run: the level its configuration gives.
-        const auto r = m_session.project().run(currentRun().toStdString());
+        const auto r = core::RunStore(m_session.project()).find(currentRun().toStdString());
         if (r && r->kind == "simsiam-pretrain") {
             const double level = core::PretrainConfig::fromJson(r->config).healthyOutputStd();
             m_healthy->append({QPointF(0, level), QPointF(collapse->at(collapse->count() - 1).x(), level)});
@@ -314,7 +317,10 @@ bool TrainingPanel::startRun(const QString& runId, TrainingJob::Kind kind)
         if (m_job && currentRun() == m_job->runId() && m_healthy->count() == 0)
             m_healthy->append({QPointF(0, level), QPointF(1, level)});
     });
-    connect(m_job.get(), &TrainingJob::progress, this, [this](qint64 step, qint64 total, double, double eta, const QString& text) {
+    connect(m_job.get(), &TrainingJob::trainingStarted, this, [this] {
+        refreshRunLabels(); // the record now says "running"
+    });
+    connect(m_job.get(), &TrainingJob::stepProgress, this, [this](qint64 step, qint64 total, double, double eta, const QString& text) {
         if (!m_job || currentRun() != m_job->runId())
             return;
         m_progress->setRange(0, int(std::min<qint64>(total, 1 << 30)));
@@ -325,23 +331,30 @@ bool TrainingPanel::startRun(const QString& runId, TrainingJob::Kind kind)
         m_status->setText(t);
     });
     connect(m_job.get(), &TrainingJob::warning, this, [this](const QString& w) { m_status->setText(tr("Warning: %1").arg(w)); });
-    connect(m_job.get(), &TrainingJob::finished, this, [this](const QString& state, const QString& message) {
+    connect(m_job.get(), &TrainingJob::finished, this, [this](core::JobState state, const QString& message) {
         const QString run = m_job->runId();
         m_pause->setChecked(false);
         refreshRuns(); // the run's state in the list
         selectRun(run);
-        QString text = tr("Run %1 %2.").arg(run, state);
-        if (!message.isEmpty())
-            text += QLatin1Char(' ') + message;
-        if (state == QLatin1String("cancelled"))
-            text += tr(" Continue resumes it from its checkpoint.");
+        QString text;
+        switch (state) {
+        case core::JobState::Completed:
+            text = tr("Run %1 completed.").arg(run);
+            break;
+        case core::JobState::Cancelled:
+            text = tr("Run %1 stopped (%2); Continue resumes it from its checkpoint.").arg(run, message);
+            break;
+        default:
+            text = tr("Run %1 failed: %2").arg(run, message);
+        }
         m_status->setText(text);
         updateButtons();
-        Q_EMIT runFinished(run, state);
+        Q_EMIT runFinished(run, QString::fromLatin1(core::toString(state)));
     });
     refreshRuns();
     selectRun(runId);
-    clearCurves();
+    // A continued run's curves so far stay; the job's points replace those after its checkpoint.
+    loadHistory();
     m_status->setText(tr("Run %1: starting (loading the images) ...").arg(runId));
     m_progress->setRange(0, 0); // busy until the first step
     m_job->start();
@@ -359,6 +372,7 @@ void TrainingPanel::setPaused(bool paused)
     m_pause->setText(paused ? tr("Resume") : tr("Pause"));
     if (paused)
         m_status->setText(tr("Run %1 paused after the current step.").arg(m_job->runId()));
+    refreshRunLabels();
 }
 
 void TrainingPanel::cancel()
@@ -380,10 +394,55 @@ void TrainingPanel::updateButtons()
     if (!busy)
         m_pause->setText(tr("Pause"));
     bool resumable = false;
+    bool exists = false;
     if (!busy && writable)
-        if (const auto r = m_session.project().run(currentRun().toStdString()))
+        if (const auto r = core::RunStore(m_session.project()).find(currentRun().toStdString())) {
+            exists = true;
             resumable = r->state == "cancelled" || r->state == "failed" || r->state == "queued" || r->state == "interrupted";
+        }
     m_continue->setEnabled(resumable);
+    m_delete->setEnabled(exists);
+}
+
+void TrainingPanel::refreshRunLabels()
+{
+    core::RunStore store(m_session.project());
+    for (int i = 0; i < m_run->count(); ++i) {
+        const QString id = m_run->itemData(i).toString();
+        const auto r = store.find(id.toStdString());
+        if (!r)
+            continue;
+        QString state;
+        if (training() && m_job->runId() == id)
+            state = m_job->paused() ? tr("paused") : tr("running");
+        m_run->setItemText(i, runLabel(*r, state));
+    }
+}
+
+bool TrainingPanel::deleteRun(const QString& runId, bool ask)
+{
+    if (runId.isEmpty())
+        return false;
+    if (training() && m_job->runId() == runId) {
+        QMessageBox::information(this, tr("The run is training"), tr("Stop run %1 before deleting it.").arg(runId));
+        return false;
+    }
+    if (ask && QMessageBox::question(this, tr("Delete run"),
+                                     tr("Delete run %1? Its checkpoints, curves, predictions and maps are removed for good; "
+                                        "runs started from it keep their own weights.")
+                                         .arg(runId),
+                                     QMessageBox::Yes | QMessageBox::No, QMessageBox::No) != QMessageBox::Yes)
+        return false;
+    try {
+        core::RunStore(m_session.project()).remove(runId.toStdString());
+    } catch (const core::UserError& e) {
+        QMessageBox::warning(this, tr("Cannot delete the run"), QString::fromStdString(e.what()));
+        return false;
+    }
+    m_status->setText(tr("Run %1 deleted.").arg(runId));
+    refreshRuns();
+    Q_EMIT runDeleted(runId);
+    return true;
 }
 
 } // namespace medsiam::ui

@@ -43,6 +43,8 @@ public:
     void cancel();
     void refreshRuns();
     bool selectRun(const QString& runId);
+    /// Deletes a run (asking first, unless `ask` is false); false when refused or declined.
+    bool deleteRun(const QString& runId, bool ask = true);
     QString currentRun() const;
     QString statusText() const;
     /// Points drawn in a curve ("loss", "collapse", "knn accuracy", "val balanced accuracy", ...).
@@ -51,12 +53,16 @@ public:
 Q_SIGNALS:
     /// A run ended: its id and "completed", "cancelled" or "failed".
     void runFinished(const QString& runId, const QString& state);
+    /// A run was deleted (the map and results panels drop it).
+    void runDeleted(const QString& runId);
 
 private:
     void clearCurves();
     void loadHistory();
     void addPoints(const QVector<CurvePoint>& points);
     void updateButtons();
+    /// The run list's labels, with "running" or "paused" for the run this window trains.
+    void refreshRunLabels();
     QLineSeries* series(CurvePoint::Kind kind) const;
 
     ProjectSession& m_session;
@@ -66,6 +72,7 @@ private:
     QPushButton* m_continue;
     QPushButton* m_pause;
     QPushButton* m_cancel;
+    QPushButton* m_delete;
     QLabel* m_status;
     QProgressBar* m_progress;
     QChartView* m_lossView;
