@@ -3,7 +3,7 @@
 // words when there is nothing to show or the classes changed since the run was evaluated.
 #include "UiTestSupport.h"
 
-#include "analysis/Metrics.h"
+#include "eval/Metrics.h"
 #include "browser/BrowserView.h"
 #include "mainwindow/MainWindow.h"
 #include "models/ModelConfig.h"

@@ -1,23 +1,23 @@
 #include "browser/ThumbnailLoader.h"
 
-#include <QMetaObject>
 
 namespace medsiam::ui {
 
 ThumbnailLoader::ThumbnailLoader(Source source, int size, int capacity, QObject* parent)
-    : QObject(parent), m_source(std::move(source)), m_size(size), m_capacity(capacity), m_lru(capacity)
+    : BackgroundJob(parent), m_source(std::move(source)), m_size(size), m_capacity(capacity), m_lru(capacity)
 {
-    m_thread = std::thread([this] { run(); });
+    start();
 }
 
-ThumbnailLoader::~ThumbnailLoader()
+ThumbnailLoader::~ThumbnailLoader() { stopAndWait(); }
+
+void ThumbnailLoader::onCancel()
 {
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_stop = true;
     }
     m_wake.notify_all();
-    m_thread.join();
 }
 
 const QImage* ThumbnailLoader::cached(int64_t imageId)
@@ -58,7 +58,7 @@ bool ThumbnailLoader::busy() const
     return m_working || m_next < m_queue.size();
 }
 
-void ThumbnailLoader::run()
+BackgroundJob::Outcome ThumbnailLoader::run()
 {
     for (;;) {
         int64_t id = 0;
@@ -69,7 +69,7 @@ void ThumbnailLoader::run()
             m_working = false;
             m_wake.wait(lock, [this] { return m_stop || m_next < m_queue.size(); });
             if (m_stop)
-                return;
+                return {State::Cancelled, QString()};
             id = m_queue[m_next++];
             source = m_source;
             generation = m_generation;
@@ -77,17 +77,14 @@ void ThumbnailLoader::run()
         }
         QImage image = source ? source(id, m_size) : QImage();
         ++m_decodes;
-        QMetaObject::invokeMethod(
-            this,
-            [this, id, image, generation] {
-                {
-                    std::lock_guard<std::mutex> lock(m_mutex);
-                    if (generation != m_generation)
-                        return; // made from a cache that has since been replaced
-                }
-                deliver(id, image);
-            },
-            Qt::QueuedConnection);
+        post([this, id, image, generation] {
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                if (generation != m_generation)
+                    return; // made from a cache that has since been replaced
+            }
+            deliver(id, image);
+        });
     }
 }
 

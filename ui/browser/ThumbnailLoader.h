@@ -1,7 +1,8 @@
 #pragma once
+#include "jobs/BackgroundJob.h"
+
 #include <QCache>
 #include <QImage>
-#include <QObject>
 
 #include <atomic>
 #include <condition_variable>
@@ -16,8 +17,9 @@ namespace medsiam::ui {
 /// Makes thumbnails off the GUI thread and keeps the most recent ones in a bounded LRU.
 /// The view asks for what is on screen plus a prefetch margin; each request replaces the
 /// previous queue, so fast scrolling over 100k images decodes only what was actually shown
-/// (or about to be), never the rows scrolled past.
-class ThumbnailLoader : public QObject {
+/// (or about to be), never the rows scrolled past. A BackgroundJob that runs from construction
+/// to destruction, serving its queue.
+class ThumbnailLoader : public BackgroundJob {
     Q_OBJECT
 public:
     /// Turns an image id into a thumbnail at most `size` pixels on its long side. Runs on the
@@ -47,8 +49,11 @@ Q_SIGNALS:
     /// A thumbnail is ready (queued to the GUI thread).
     void thumbnailReady(qint64 imageId);
 
+protected:
+    Outcome run() override;
+    void onCancel() override;
+
 private:
-    void run();
     void deliver(qint64 imageId, const QImage& image);
     Source m_source;
     const int m_size;
@@ -62,7 +67,6 @@ private:
     bool m_stop = false;
     uint64_t m_generation = 0;
     std::atomic<int64_t> m_decodes{0};
-    std::thread m_thread;
 };
 
 } // namespace medsiam::ui

@@ -288,8 +288,9 @@ bool ImportDialog::running() const { return m_job && m_job->running(); }
 
 QString ImportDialog::resultText() const { return m_resultText->text(); }
 
-void ImportDialog::onFinished(const core::ImportSummary& s, const QString& error)
+void ImportDialog::onFinished(core::JobState state, const QString& error)
 {
+    const core::ImportSummary& s = m_job->summary();
     m_cancel->setEnabled(false);
     m_close->setEnabled(true);
     m_progress->setRange(0, 1);
@@ -299,7 +300,7 @@ void ImportDialog::onFinished(const core::ImportSummary& s, const QString& error
     m_issuesView->resizeColumnToContents(0);
     m_export->setEnabled(m_issues->rowCount() > 0);
     QString text;
-    if (!error.isEmpty()) {
+    if (state == core::JobState::Failed) {
         text = tr("The import stopped: %1").arg(error);
         QMessageBox::warning(this, tr("Import failed"), text);
     } else {

@@ -19,7 +19,8 @@ class QTableWidget;
 
 namespace medsiam::core {
 struct ImportSummary;
-}
+enum class JobState;
+} // namespace medsiam::core
 
 namespace medsiam::ui {
 
@@ -64,7 +65,7 @@ private:
     QWidget* buildOptionsPage();
     QWidget* buildProgressPage();
     void updateSources();
-    void onFinished(const core::ImportSummary& summary, const QString& error);
+    void onFinished(core::JobState state, const QString& error);
     ProjectSession& m_session;
     QStackedWidget* m_pages;
     QListWidget* m_sources;

@@ -408,6 +408,10 @@ void MainWindow::attachSession()
     });
     connect(m_map, &MapPanel::imageActivated, this, &MainWindow::showImageAnywhere);
     connect(m_results, &ResultsPanel::imageActivated, this, &MainWindow::showImageAnywhere);
+    connect(m_training, &TrainingPanel::runDeleted, this, [this] {
+        m_map->refreshRuns();
+        m_results->refreshRuns();
+    });
     connect(m_training, &TrainingPanel::runFinished, this, [this](const QString& run, const QString& state) {
         statusBar()->showMessage(tr("Run %1 %2").arg(run, state), 8000);
         m_map->refreshRuns(); // a new checkpoint to map

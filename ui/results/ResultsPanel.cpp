@@ -1,7 +1,7 @@
 #include "results/ResultsPanel.h"
 
 #include "analysis/GradCam.h"
-#include "analysis/Metrics.h"
+#include "eval/Metrics.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "project/RunChoice.h"
