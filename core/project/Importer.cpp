@@ -135,7 +135,7 @@ std::atomic<int> g_abandoned{0};
 /// What the decoding workers share with the committing thread. Workers hold a reference, so
 /// that one left behind on a file that hangs its decoder can finish (or not) safely after the
 /// import has returned.
-struct Work {
+struct Work : std::enable_shared_from_this<Work> {
     ImportOptions options;
     std::vector<ScannedFile> files;
     std::unordered_set<std::string> knownAtStart; ///< content hashes in the project when the import began
@@ -309,150 +309,246 @@ std::optional<LabelKeyKind> parseLabelKeyKind(const std::string& t)
 
 int abandonedDecoderThreads() { return g_abandoned.load(); }
 
-ImportSummary importSources(Project& project, const ImportOptions& options, ImportObserver* observer, const CancelToken* cancel)
-{
-    const auto start = Clock::now();
-    ImportSummary summary;
-    if (options.sources.empty())
-        throw UserError("nothing to import: give at least one folder or file");
-    if (project.readOnly())
-        throw UserError("the project '" + project.dir() + "' is open read-only; nothing can be imported into it");
-    // Refuse a typo before touching the project: a missing source, a bad label table.
-    for (const auto& source : options.sources) {
-        std::error_code ec;
-        if (!fs::exists(source, ec))
-            throw UserError("'" + source + "' does not exist" + (fs::is_symlink(source, ec) ? " (a broken symbolic link)" : "") +
-                            "; nothing was imported");
-    }
-    if (options.labels)
-        checkLabelCsv(*options.labels);
+namespace {
 
-    const int side = project.cacheResolution();
-    ScanResult scan = scanSources(options.sources, project.dir());
-    summary.filesFound = scan.files.size();
-    const size_t total = scan.files.size();
-    if (observer)
-        observer->scanFinished(scan.files.size());
+/// One import: the project, what is known of it, the cache it appends to and the counts so far.
+/// importSources() runs the steps in order; each is one method.
+class ImportRun {
+public:
+    ImportRun(Project& project, const ImportOptions& options, ImportObserver* observer, const CancelToken* cancel)
+        : m_project(project), m_options(options), m_observer(observer), m_cancel(cancel), m_side(project.cacheResolution()),
+          m_cache(project.cacheDir(), m_side)
     {
-        Database::Transaction tx(project.db());
-        for (const auto& [path, reason] : scan.issues)
-            project.recordIssue(path, reason);
-        tx.commit();
-    }
-    for (const auto& [path, reason] : scan.issues) {
-        ++summary.filesWithIssues;
-        if (observer)
-            observer->issue(path, reason);
     }
 
-    // Content hash -> the source path that holds it. Read again before each batch is committed
-    // (see refreshKnown), so that a second writer's files are seen even when its lock was bypassed.
-    std::unordered_map<std::string, std::string> known;
-    int64_t knownUpTo = 0;
-    auto refreshKnown = [&] {
-        auto q = project.db().prepare("SELECT id, content_hash, source_path FROM images WHERE id>? ORDER BY id");
-        q.bind(1, knownUpTo);
-        while (q.step()) {
-            knownUpTo = q.columnInt(0);
-            known.emplace(q.columnText(1), q.columnText(2));
+    /// Refuses a typo before the project is touched: a missing source, a bad label table.
+    static void checkInputs(Project& project, const ImportOptions& options)
+    {
+        if (options.sources.empty())
+            throw UserError("nothing to import: give at least one folder or file");
+        if (project.readOnly())
+            throw UserError("the project '" + project.dir() + "' is open read-only; nothing can be imported into it");
+        for (const auto& source : options.sources) {
+            std::error_code ec;
+            if (!fs::exists(source, ec))
+                throw UserError("'" + source + "' does not exist" + (fs::is_symlink(source, ec) ? " (a broken symbolic link)" : "") +
+                                "; nothing was imported");
         }
-    };
-    refreshKnown();
-    (void)DecoderRegistry::instance(); // register codecs and IO factories before threads start
-
-    ImageCacheWriter cache(project.cacheDir(), side);
-    {
-        // Bytes past the committed index were appended by an import that died before its commit.
-        Database::Transaction tx(project.db());
-        cache.reclaimBeyond(project.cacheEnd(side));
-        tx.commit();
+        if (options.labels)
+            checkLabelCsv(*options.labels);
     }
-    const int threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-    const size_t chunk = std::max<size_t>(1, options.chunkFiles);
-    std::map<std::string, std::vector<std::string>> classNameCache;
 
-    auto emitProgress = [&](size_t done) {
-        if (!observer)
-            return;
-        ImportProgress p;
-        p.filesDone = done;
-        p.filesTotal = total;
-        p.itemsAdded = summary.itemsAdded;
-        p.issues = summary.filesWithIssues;
-        p.elapsedSeconds = std::chrono::duration<double>(Clock::now() - start).count();
-        p.filesPerSecond = p.elapsedSeconds > 0 ? done / p.elapsedSeconds : 0;
-        p.etaSeconds = p.filesPerSecond > 0 ? (p.filesTotal - done) / p.filesPerSecond : -1;
-        observer->progress(p);
-    };
-
-    // Workers decode files in any order within a bounded window ahead of the commit point; this
-    // thread commits finished files strictly in file order, in batches, while workers go on.
-    auto work = std::make_shared<Work>();
-    work->options = options;
-    work->files = std::move(scan.files);
-    for (const auto& [hash, path] : known)
-        work->knownAtStart.insert(hash);
-    work->side = side;
-    work->window = std::max<size_t>(chunk * 4, static_cast<size_t>(threads) * 8);
-    work->results.resize(total);
-    work->ready.assign(total, 0);
-    // However this function ends (a full disk throws), the workers are stopped and joined first.
-    struct Finish {
-        Work& w;
-        ~Finish() { w.finish(); }
-    } finishGuard{*work};
+    ImportSummary run()
     {
+        ScanResult scan = scanSources(m_options.sources, m_project.dir());
+        m_summary.filesFound = scan.files.size();
+        if (m_observer)
+            m_observer->scanFinished(scan.files.size());
+        recordScanIssues(scan);
+        refreshKnown();
+        (void)DecoderRegistry::instance(); // register codecs and IO factories before threads start
+        {
+            // Bytes past the committed index were appended by an import that died before its commit.
+            Database::Transaction tx(m_project.db());
+            m_cache.reclaimBeyond(m_project.cacheEnd(m_side));
+            tx.commit();
+        }
+        auto work = startWorkers(std::move(scan.files));
+        // However this ends (a full disk throws), the workers are stopped and joined first.
+        struct Finish {
+            Work& w;
+            ~Finish() { w.finish(); }
+        } finishGuard{*work};
+        try {
+            commitInOrder(*work);
+        } catch (const DiskFullError& e) {
+            throw DiskFullError("the disk holding the project '" + m_project.dir() + "' is full: " +
+                                std::to_string(m_committed.filesImported) + " files were imported (" +
+                                std::to_string(m_committed.itemsAdded) +
+                                " images) and are kept; run the import again when there is space, it goes on where it stopped (" +
+                                e.what() + ")");
+        }
+        work->finish();
+        m_summary.cancelled = work->committedUpTo < work->files.size();
+        if (m_options.labels && !m_summary.cancelled)
+            m_summary.labels = applyLabelCsv(m_project, *m_options.labels);
+        m_summary.seconds = std::chrono::duration<double>(Clock::now() - m_start).count();
+        return m_summary;
+    }
+
+private:
+    void recordScanIssues(const ScanResult& scan)
+    {
+        Database::Transaction tx(m_project.db());
+        for (const auto& [path, reason] : scan.issues)
+            m_project.recordIssue(path, reason);
+        tx.commit();
+        for (const auto& [path, reason] : scan.issues) {
+            ++m_summary.filesWithIssues;
+            if (m_observer)
+                m_observer->issue(path, reason);
+        }
+    }
+
+    /// Content hash -> the source path that holds it, read again before each batch is
+    /// committed, so that a second writer's files are seen even when its lock was bypassed.
+    void refreshKnown()
+    {
+        auto q = m_project.db().prepare("SELECT id, content_hash, source_path FROM images WHERE id>? ORDER BY id");
+        q.bind(1, m_knownUpTo);
+        while (q.step()) {
+            m_knownUpTo = q.columnInt(0);
+            m_known.emplace(q.columnText(1), q.columnText(2));
+        }
+    }
+
+    /// Workers decode files in any order within a bounded window ahead of the commit point.
+    std::shared_ptr<Work> startWorkers(std::vector<ScannedFile> files)
+    {
+        const int threads = m_options.threads > 0 ? m_options.threads : std::max(1u, std::thread::hardware_concurrency());
+        auto work = std::make_shared<Work>();
+        work->options = m_options;
+        work->files = std::move(files);
+        for (const auto& [hash, path] : m_known)
+            work->knownAtStart.insert(hash);
+        work->side = m_side;
+        work->window = std::max<size_t>(chunk() * 4, static_cast<size_t>(threads) * 8);
+        const size_t total = work->files.size();
+        work->results.resize(total);
+        work->ready.assign(total, 0);
         std::lock_guard<std::mutex> lock(work->m);
         const int n = std::max(1, std::min<int>(threads, static_cast<int>(total)));
         if (total > 0)
             for (int t = 0; t < n; ++t)
                 work->startWorker(work);
+        return work;
     }
 
-    auto commitOne = [&](FileResult& r, const ScannedFile& file) {
-        if (r.status == FileResult::Status::Imported && !options.keepDuplicates) {
-            auto it = known.find(r.hash);
-            if (it != known.end()) {
-                r.status = FileResult::Status::AlreadyPresent;
-                r.frames.clear();
+    size_t chunk() const { return std::max<size_t>(1, m_options.chunkFiles); }
+
+    void emitProgress(size_t done, size_t total)
+    {
+        if (!m_observer)
+            return;
+        ImportProgress p;
+        p.filesDone = done;
+        p.filesTotal = total;
+        p.itemsAdded = m_summary.itemsAdded;
+        p.issues = m_summary.filesWithIssues;
+        p.elapsedSeconds = std::chrono::duration<double>(Clock::now() - m_start).count();
+        p.filesPerSecond = p.elapsedSeconds > 0 ? done / p.elapsedSeconds : 0;
+        p.etaSeconds = p.filesPerSecond > 0 ? (p.filesTotal - done) / p.filesPerSecond : -1;
+        m_observer->progress(p);
+    }
+
+    /// This thread commits finished files strictly in file order, in batches, while the workers
+    /// go on. A batch is `chunk` finished files, or whatever is finished a quarter second after
+    /// the last commit: each commit syncs the cache file and rewrites the database's index pages,
+    /// so committing after every file or two (as workers finish them) cost a tenth of the import
+    /// time on small DICOM files.
+    void commitInOrder(Work& work)
+    {
+        const size_t total = work.files.size();
+        const auto commitInterval = std::chrono::milliseconds(250);
+        auto lastCommit = Clock::now();
+        auto readyEnd = [&] { // with m held
+            size_t end = work.committedUpTo;
+            while (end < total && work.ready[end] && end - work.committedUpTo < 4 * chunk())
+                ++end;
+            return end;
+        };
+        m_committed = m_summary;
+        while (work.committedUpTo < total) {
+            size_t end;
+            {
+                std::unique_lock<std::mutex> lock(work.m);
+                if (m_cancel && m_cancel->stopRequested())
+                    work.cancelled = true;
+                const auto timeoutCheck = work.abandonStuck(self(work));
+                const auto wakeAt = std::min(timeoutCheck, std::max(lastCommit + commitInterval, Clock::now() + std::chrono::milliseconds(10)));
+                work.doneCv.wait_until(lock, wakeAt, [&] { return work.running == 0 || readyEnd() - work.committedUpTo >= chunk(); });
+                work.abandonStuck(self(work));
+                end = readyEnd();
+                if (end == work.committedUpTo) {
+                    if (work.running == 0 && (work.cancelled || work.next >= total))
+                        break; // cancelled: nothing more will arrive
+                    lock.unlock();
+                    lastCommit = Clock::now(); // nothing to commit yet: report progress, wait another interval
+                    emitProgress(work.committedUpTo, total);
+                    continue;
+                }
             }
+            commitBatch(work, end);
+            lastCommit = Clock::now();
+            emitProgress(end, total);
         }
-        if (r.status == FileResult::Status::AlreadyPresent) {
-            const std::string& original = known.at(r.hash);
-            if (original == file.path) {
-                ++summary.filesAlreadyPresent;
-                project.clearIssue(file.path);
-            } else {
-                r.status = FileResult::Status::Issue;
-                r.reason = "same content as '" + original + "', already in the project";
+    }
+
+    /// The shared pointer the workers hold, for a replacement worker.
+    static std::shared_ptr<Work> self(Work& work) { return work.shared_from_this(); }
+
+    /// Files committedUpTo .. end in one transaction, with the cache offsets read inside it.
+    void commitBatch(Work& work, size_t end)
+    {
+        Database::Transaction tx(m_project.db());
+        refreshKnown();
+        m_cache.seek(m_project.cacheEnd(m_side));
+        for (size_t i = work.committedUpTo; i < end; ++i) {
+            FileResult r;
+            {
+                std::lock_guard<std::mutex> lock(work.m);
+                r = std::move(work.results[i]);
+                work.results[i] = FileResult(); // release the pixels
             }
+            commitFile(r, work.files[i]);
         }
+        m_cache.sync();
+        tx.commit();
+        m_committed = m_summary;
+        {
+            std::lock_guard<std::mutex> lock(work.m);
+            work.committedUpTo = end;
+        }
+        work.workCv.notify_all();
+    }
+
+    /// A file already in the project (by content) is no new file; elsewhere it is an issue.
+    bool alreadyPresent(FileResult& r, const ScannedFile& file)
+    {
+        if (r.status == FileResult::Status::Imported && !m_options.keepDuplicates && m_known.count(r.hash)) {
+            r.status = FileResult::Status::AlreadyPresent;
+            r.frames.clear();
+        }
+        if (r.status != FileResult::Status::AlreadyPresent)
+            return false;
+        const std::string& original = m_known.at(r.hash);
+        if (original == file.path) {
+            ++m_summary.filesAlreadyPresent;
+            m_project.clearIssue(file.path);
+            return true;
+        }
+        r.status = FileResult::Status::Issue;
+        r.reason = "same content as '" + original + "', already in the project";
+        return false;
+    }
+
+    void commitFile(FileResult& r, const ScannedFile& file)
+    {
+        if (alreadyPresent(r, file))
+            return;
         if (r.status == FileResult::Status::Issue) {
-            project.recordIssue(file.path, r.reason);
-            ++summary.filesWithIssues;
-            summary.filesTimedOut += r.timedOut;
-            if (observer)
-                observer->issue(file.path, r.reason);
+            m_project.recordIssue(file.path, r.reason);
+            ++m_summary.filesWithIssues;
+            m_summary.filesTimedOut += r.timedOut;
+            if (m_observer)
+                m_observer->issue(file.path, r.reason);
             return;
         }
         if (r.status != FileResult::Status::Imported)
             return;
-        std::vector<std::string>* names = nullptr;
-        if (r.meta.format == ImageFormat::Npz) {
-            auto it = classNameCache.find(file.path);
-            if (it == classNameCache.end())
-                it = classNameCache.emplace(file.path, archiveClassNames(file.path, options)).first;
-            names = &it->second;
-            // Create the archive's classes in label order, so class 0 comes first.
-            std::set<int> present;
-            for (const FittedFrame& f : r.frames)
-                if (f.label >= 0)
-                    present.insert(f.label);
-            for (int label : present)
-                project.ensureClass(label < static_cast<int>(names->size()) ? (*names)[label] : std::to_string(label));
-        }
-        const std::string folderClass = options.labelsFromFolders ? firstFolder(file.relativePath) : std::string();
-        const int64_t folderClassId = folderClass.empty() ? 0 : project.ensureClass(folderClass);
+        const std::vector<std::string>* names = r.meta.format == ImageFormat::Npz ? &archiveClasses(r, file) : nullptr;
+        const std::string folderClass = m_options.labelsFromFolders ? firstFolder(file.relativePath) : std::string();
+        const int64_t folderClassId = folderClass.empty() ? 0 : m_project.ensureClass(folderClass);
         for (FittedFrame& f : r.frames) {
             ImageRecord rec;
             rec.sourcePath = file.path;
@@ -460,104 +556,69 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
             rec.meta = r.meta;
             rec.frameIndex = f.index;
             rec.contentHash = r.hash;
-            const int64_t id = project.insertImage(rec);
-            CacheEntry e = cache.append(f.image);
+            const int64_t id = m_project.insertImage(rec);
+            CacheEntry e = m_cache.append(f.image);
             e.imageId = id;
-            project.insertCacheEntry(side, e);
+            m_project.insertCacheEntry(m_side, e);
             if (f.label >= 0) {
                 const std::string name = names && f.label < static_cast<int>(names->size()) ? (*names)[f.label] : std::to_string(f.label);
-                project.setLabel(id, project.ensureClass(name), "archive");
+                m_project.setLabel(id, m_project.ensureClass(name), "archive");
             } else if (folderClassId) {
-                project.setLabel(id, folderClassId, "folder");
+                m_project.setLabel(id, folderClassId, "folder");
             }
             if (!f.split.empty())
-                project.setSplit(id, f.split);
-            ++summary.itemsAdded;
+                m_project.setSplit(id, f.split);
+            ++m_summary.itemsAdded;
         }
-        project.clearIssue(file.path);
+        m_project.clearIssue(file.path);
         if (!r.meta.warnings.empty()) {
             std::string text;
             for (const auto& w : r.meta.warnings)
                 text += (text.empty() ? "" : "; ") + w;
-            project.recordIssue(file.path, text, IssueSeverity::Warning);
-            ++summary.filesWithWarnings;
-            if (observer)
-                observer->issue(file.path, "imported with a warning: " + text);
+            m_project.recordIssue(file.path, text, IssueSeverity::Warning);
+            ++m_summary.filesWithWarnings;
+            if (m_observer)
+                m_observer->issue(file.path, "imported with a warning: " + text);
         }
-        known.emplace(r.hash, file.path);
-        ++summary.filesImported;
-    };
-
-    // Commits come in batches of `chunk` finished files, or with whatever is finished a quarter
-    // second after the last one: each commit syncs the cache file and rewrites the database's
-    // index pages, so committing after every file or two (as workers finish them) cost a tenth
-    // of the import time on small DICOM files.
-    const auto commitInterval = std::chrono::milliseconds(250);
-    auto lastCommit = Clock::now();
-    auto readyEnd = [&] { // with m held
-        size_t end = work->committedUpTo;
-        while (end < total && work->ready[end] && end - work->committedUpTo < 4 * chunk)
-            ++end;
-        return end;
-    };
-    ImportSummary committed = summary; // the counts as of the last commit
-    try {
-        while (work->committedUpTo < total) {
-            size_t end;
-            {
-                std::unique_lock<std::mutex> lock(work->m);
-                if (cancel && cancel->stopRequested())
-                    work->cancelled = true;
-                const auto timeoutCheck = work->abandonStuck(work);
-                const auto wakeAt = std::min(timeoutCheck, std::max(lastCommit + commitInterval, Clock::now() + std::chrono::milliseconds(10)));
-                work->doneCv.wait_until(lock, wakeAt, [&] { return work->running == 0 || readyEnd() - work->committedUpTo >= chunk; });
-                work->abandonStuck(work);
-                end = readyEnd();
-                if (end == work->committedUpTo) {
-                    if (work->running == 0 && (work->cancelled || work->next >= total))
-                        break; // cancelled: nothing more will arrive
-                    lock.unlock();
-                    lastCommit = Clock::now(); // nothing to commit yet: report progress, wait another interval
-                    emitProgress(work->committedUpTo);
-                    continue;
-                }
-            }
-            Database::Transaction tx(project.db());
-            refreshKnown();
-            cache.seek(project.cacheEnd(side));
-            for (size_t i = work->committedUpTo; i < end; ++i) {
-                FileResult r;
-                {
-                    std::lock_guard<std::mutex> lock(work->m);
-                    r = std::move(work->results[i]);
-                    work->results[i] = FileResult(); // release the pixels
-                }
-                commitOne(r, work->files[i]);
-            }
-            cache.sync();
-            tx.commit();
-            committed = summary;
-            {
-                std::lock_guard<std::mutex> lock(work->m);
-                work->committedUpTo = end;
-            }
-            work->workCv.notify_all();
-            lastCommit = Clock::now();
-            emitProgress(end);
-        }
-    } catch (const DiskFullError& e) {
-        throw DiskFullError("the disk holding the project '" + project.dir() + "' is full: " + std::to_string(committed.filesImported) +
-                            " files were imported (" + std::to_string(committed.itemsAdded) +
-                            " images) and are kept; run the import again when there is space, it goes on where it stopped (" +
-                            e.what() + ")");
+        m_known.emplace(r.hash, file.path);
+        ++m_summary.filesImported;
     }
-    work->finish();
-    summary.cancelled = work->committedUpTo < total;
 
-    if (options.labels && !summary.cancelled)
-        summary.labels = applyLabelCsv(project, *options.labels);
-    summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    return summary;
+    /// An archive's class names, with its classes created in label order (class 0 first).
+    const std::vector<std::string>& archiveClasses(const FileResult& r, const ScannedFile& file)
+    {
+        auto it = m_classNames.find(file.path);
+        if (it == m_classNames.end())
+            it = m_classNames.emplace(file.path, archiveClassNames(file.path, m_options)).first;
+        const auto& names = it->second;
+        std::set<int> present;
+        for (const FittedFrame& f : r.frames)
+            if (f.label >= 0)
+                present.insert(f.label);
+        for (int label : present)
+            m_project.ensureClass(label < static_cast<int>(names.size()) ? names[label] : std::to_string(label));
+        return names;
+    }
+
+    Project& m_project;
+    const ImportOptions& m_options;
+    ImportObserver* m_observer;
+    const CancelToken* m_cancel;
+    const Clock::time_point m_start = Clock::now();
+    const int m_side;
+    ImageCacheWriter m_cache;
+    ImportSummary m_summary, m_committed; ///< the counts so far, and as of the last commit
+    std::unordered_map<std::string, std::string> m_known;
+    int64_t m_knownUpTo = 0;
+    std::map<std::string, std::vector<std::string>> m_classNames;
+};
+
+} // namespace
+
+ImportSummary importSources(Project& project, const ImportOptions& options, ImportObserver* observer, const CancelToken* cancel)
+{
+    ImportRun::checkInputs(project, options);
+    return ImportRun(project, options, observer, cancel).run();
 }
 
 } // namespace medsiam::core
