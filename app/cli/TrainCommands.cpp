@@ -159,6 +159,16 @@ core::RunRequest requestFromOptions(const ArgParser& p)
 
 core::RunContext runContext() { return {core::runtimeInfo().cudaAvailable}; }
 
+/// The options pretraining and fine-tuning share, after the common ones.
+void trainingOptions(const ArgParser& p, core::RunRequest& r)
+{
+    r.steps = stepsOption(p, "steps");
+    r.batch = intOption(p, "batch");
+    r.lr = doubleOption(p, "lr");
+    r.checkpointEvery = stepsOption(p, "checkpoint-every");
+    r.subset = textOption(p, "subset");
+}
+
 /// The built configuration, or the refusals as the command's error.
 template <typename Config>
 Config accepted(core::BuiltRun<Config> built)
@@ -211,18 +221,14 @@ int runPretrain(const std::vector<std::string>& args)
     core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     core::RunRequest r = requestFromOptions(p);
-    r.steps = stepsOption(p, "steps");
-    r.batch = intOption(p, "batch");
-    r.lr = doubleOption(p, "lr");
+    trainingOptions(p, r);
     r.warmupSteps = stepsOption(p, "warmup");
     r.weightDecay = doubleOption(p, "weight-decay");
     r.headNorm = textOption(p, "head-norm");
     r.projectorDim = intOption(p, "projector-dim");
     r.predictorDim = intOption(p, "predictor-dim");
     r.projectorLayers = intOption(p, "projector-layers");
-    r.checkpointEvery = stepsOption(p, "checkpoint-every");
     r.monitorEvery = stepsOption(p, "monitor-every");
-    r.subset = textOption(p, "subset");
     r.noStopGradient = p.has("no-stop-gradient");
     r.augmentOn = p.values("aug");
     r.augmentOff = p.values("no-aug");
@@ -260,15 +266,11 @@ int runFinetune(const std::vector<std::string>& args)
     core::configureThreads(p.threads());
     auto project = core::Project::open(p.value("PROJECT"));
     core::RunRequest r = requestFromOptions(p);
-    r.steps = stepsOption(p, "steps");
-    r.batch = intOption(p, "batch");
+    trainingOptions(p, r);
     r.microBatch = intOption(p, "micro-batch");
-    r.lr = doubleOption(p, "lr");
     r.resize = intOption(p, "resize");
     r.mixupAlpha = doubleOption(p, "mixup");
-    r.checkpointEvery = stepsOption(p, "checkpoint-every");
     r.evalEvery = stepsOption(p, "eval-every");
-    r.subset = textOption(p, "subset");
     r.classWeighted = p.has("class-weighted");
     r.balancedSampler = p.has("balanced-sampler");
     const core::FinetuneConfig c = accepted(core::buildFinetune(*project, r, runContext()));

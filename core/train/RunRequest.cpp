@@ -119,6 +119,26 @@ std::string initWeightsOf(Project& project, const RunRequest& r, Refusals& refus
     return {};
 }
 
+/// The configuration when nothing was refused, else the refusals.
+template <typename Config>
+BuiltRun<Config> finish(const Config& config, Refusals& refusals)
+{
+    BuiltRun<Config> out;
+    out.refusals = std::move(refusals.list);
+    if (out.refusals.empty())
+        out.config = config;
+    return out;
+}
+
+/// Classes with labeled train images.
+int classesPresent(const ProjectFacts& facts)
+{
+    int present = 0;
+    for (int64_t n : facts.labeledTrain)
+        present += n > 0;
+    return present;
+}
+
 void commonChecks(const RunRequest& r, const RunContext& context, const ProjectFacts& facts, Refusals& refusals)
 {
     if (facts.images == 0)
@@ -135,7 +155,6 @@ void commonChecks(const RunRequest& r, const RunContext& context, const ProjectF
 
 BuiltRun<PretrainConfig> buildPretrain(Project& project, const RunRequest& r, const RunContext& context)
 {
-    BuiltRun<PretrainConfig> out;
     Refusals refusals;
     const ProjectFacts facts = factsOf(project, r.subset.value_or(""));
     PretrainConfig c; // its member initialisers are the defaults
@@ -210,15 +229,11 @@ BuiltRun<PretrainConfig> buildPretrain(Project& project, const RunRequest& r, co
     if (c.monitorEvery < 0)
         refusals.add("the kNN monitor runs every 1 step or more (0: every epoch)");
     refusals.guard([&] { c.model.backbone.validate(); });
-    out.refusals = std::move(refusals.list);
-    if (out.refusals.empty())
-        out.config = c;
-    return out;
+    return finish(c, refusals);
 }
 
 BuiltRun<FinetuneConfig> buildFinetune(Project& project, const RunRequest& r, const RunContext& context)
 {
-    BuiltRun<FinetuneConfig> out;
     Refusals refusals;
     const ProjectFacts facts = factsOf(project, r.subset.value_or(""));
     FinetuneConfig c;
@@ -243,9 +258,7 @@ BuiltRun<FinetuneConfig> buildFinetune(Project& project, const RunRequest& r, co
     c.cuda = r.cuda;
 
     commonChecks(r, context, facts, refusals);
-    int present = 0;
-    for (int64_t n : facts.labeledTrain)
-        present += n > 0;
+    const int present = classesPresent(facts);
     if (facts.classes < 2)
         refusals.add("the project has " + std::to_string(facts.classes) +
                      (facts.classes == 1 ? " class" : " classes") + "; fine-tuning needs labeled images of at least two");
@@ -269,15 +282,11 @@ BuiltRun<FinetuneConfig> buildFinetune(Project& project, const RunRequest& r, co
     if (c.evalEvery < 0)
         refusals.add("validation runs every 1 step or more (0: ten times per run)");
     refusals.guard([&] { c.model.backbone.validate(); });
-    out.refusals = std::move(refusals.list);
-    if (out.refusals.empty())
-        out.config = c;
-    return out;
+    return finish(c, refusals);
 }
 
 BuiltRun<ProbeConfig> buildProbe(Project& project, const RunRequest& r, const RunContext& context)
 {
-    BuiltRun<ProbeConfig> out;
     Refusals refusals;
     const ProjectFacts facts = factsOf(project, "");
     ProbeConfig c;
@@ -294,17 +303,11 @@ BuiltRun<ProbeConfig> buildProbe(Project& project, const RunRequest& r, const Ru
     c.seed = r.seed.value_or(c.seed);
     c.classWeighted = !r.probeUnweighted;
     commonChecks(r, context, facts, refusals);
-    int present = 0;
-    for (int64_t n : facts.labeledTrain)
-        present += n > 0;
-    if (facts.images > 0 && (facts.classes < 2 || present < 2))
+    if (facts.images > 0 && (facts.classes < 2 || classesPresent(facts) < 2))
         refusals.add("the linear probe needs labeled train images of at least two classes");
     if (c.inputSize < 16)
         refusals.add("the input size is at least 16 px");
-    out.refusals = std::move(refusals.list);
-    if (out.refusals.empty())
-        out.config = c;
-    return out;
+    return finish(c, refusals);
 }
 
 } // namespace medsiam::core
