@@ -135,6 +135,7 @@ int main(int argc, char** argv)
         return 0;
     }
 #ifdef MEDSIAM_CLI_ENGINE
+    medsiam::core::configureAllocator();
     medsiam::core::configureThreads();
     if (cmd == "--version" || cmd == "version") {
         printVersion();

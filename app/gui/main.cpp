@@ -17,6 +17,7 @@ int main(int argc, char** argv)
     QApplication::setApplicationName(QStringLiteral("medsiam"));
     QApplication::setOrganizationName(QStringLiteral("medsiam"));
     QApplication::setApplicationVersion(QStringLiteral(MEDSIAM_VERSION));
+    medsiam::core::configureAllocator();
     medsiam::core::configureThreads();
     medsiam::core::FileLock::setProcessPurpose("the medsiam desktop app");
 

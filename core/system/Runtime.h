@@ -3,6 +3,8 @@
 
 namespace medsiam::core {
 
+struct RunContext;
+
 /// Facts about the compute runtime, for `medsiam-cli --version` and the GUI's about box.
 struct RuntimeInfo {
     std::string torchVersion;
@@ -15,6 +17,17 @@ struct RuntimeInfo {
 /// one thread on some systems. Call once at start-up, before any tensor work.
 void configureThreads(int threads = 0);
 
+/// Keeps freed memory in the process instead of handing it back to the system after every
+/// tensor: glibc serves large blocks with fresh mmap()s by default, and a training step's
+/// activations then cost a page fault per 4 KiB on every step (half the step's time on a 2-core
+/// CPU, docs/TRAINING.md). Call once at start-up; a no-op outside glibc.
+void configureAllocator();
+
 RuntimeInfo runtimeInfo();
+
+/// Whether this CPU has AVX512-BF16 (native bf16 dot products).
+bool cpuHasAvx512Bf16();
+/// What the run builders need to know of this machine (RunRequest.h): CUDA, AVX512-BF16.
+RunContext machineContext();
 
 } // namespace medsiam::core
