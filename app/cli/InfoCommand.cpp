@@ -1,5 +1,6 @@
 #include "ArgParser.h"
 #include "Commands.h"
+#include "ResultsText.h"
 
 #include "project/Project.h"
 #include "project/RunStore.h"
@@ -92,9 +93,16 @@ int runRuns(const std::vector<std::string>& args)
     const auto runs = core::RunStore(*project).list();
     if (runs.empty())
         std::printf("no runs yet\n");
-    for (const auto& r : runs)
-        std::printf("%-28s %-17s %-10s %s%s\n  %s\n", r.id.c_str(), r.kind.c_str(), r.state.c_str(), r.parent.empty() ? "" : "from ",
-                    r.parent.c_str(), r.summary.c_str());
+    for (const auto& r : runs) {
+        std::printf("%-28s %-17s %-10s %s%s\n", r.id.c_str(), r.kind.c_str(), r.state.c_str(), r.parent.empty() ? "" : "from ",
+                    r.parent.c_str());
+        const auto summary = core::FinetuneSummary::read(r.summary);
+        // A classifier's results in words, its warnings next to them; other runs' summaries as stored.
+        if (summary.val || summary.test)
+            printClassifierResults("  ", summary, false);
+        else
+            std::printf("  %s\n", r.summary.c_str());
+    }
     return 0;
 }
 

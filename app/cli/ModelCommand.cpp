@@ -42,6 +42,7 @@ void addNetworkOptions(ArgParser& p)
 {
     p.option("backbone", "NAME", "named backbone (see `medsiam-cli model list`), e.g. bit-r50x1")
         .option("norm", "KIND", "backbone normalization: gn_ws (BiT), bn_ws (the paper's authors) or bn; ResNet-v2 only")
+        .option("stem", "KIND", "first layer: imagenet (7x7/2 conv and max-pool) or cifar (3x3/1 conv, no pooling)", "imagenet")
         .option("ws-eps", "EPS", "weight standardization eps (timm's BiT: 1e-8; the original BiT code: 1e-10)", "1e-8")
         .option("in-channels", "N", "input channels: 1 (grayscale) or 3", "3")
         .option("classes", "N", "classification head outputs; 0 for none", "0");
@@ -57,6 +58,8 @@ core::BackboneConfig backboneFromOptions(const ArgParser& p)
             throw UsageError("--norm applies to ResNet-v2 backbones; " + b.name + " always uses BatchNorm");
         b.norm = core::parseBackboneNorm(p.value("norm"));
     }
+    if (p.has("stem"))
+        b.stem = core::parseBackboneStem(p.value("stem"));
     b.wsEps = p.doubleValue("ws-eps", 1e-20, 1e-2);
     b.inChannels = p.intValue("in-channels", 1, 3);
     b.numClasses = p.intValue("classes", 0, 1000000);
@@ -83,7 +86,7 @@ void printLayerTable(const core::BackboneConfig& b, core::NetworkImpl& net, int 
         std::printf("%-12s %6s %8d %7s  %-18s %14s\n", name.c_str(), units.c_str(), ch, stride.c_str(), out.c_str(), grouped(params).c_str());
     };
     auto map = [&](int ch, int s) { return std::to_string(ch) + "x" + std::to_string(s) + "x" + std::to_string(s); };
-    row("stem", "-", b.stemChannels, "4", map(b.stemChannels, sizes[0]),
+    row("stem", "-", b.stemChannels, b.stem == core::BackboneStem::Cifar ? "1" : "4", map(b.stemChannels, sizes[0]),
         v2 ? core::parameterCount(bb, "stem.") : core::parameterCount(bb, "conv1.") + core::parameterCount(bb, "bn1."));
     for (size_t s = 0; s < b.layers.size(); ++s)
         row((v2 ? "stage" : "layer") + std::to_string(s + 1), std::to_string(b.layers[s]), b.channels[s], s == 0 ? "1" : "2",

@@ -1,12 +1,15 @@
 // medsiam-cli pretrain | resume | probe (run by medsiam-cli-engine)
 #include "ArgParser.h"
+#include "ResultsText.h"
 #include "Commands.h"
 #include "ProgressLine.h"
 
 #include "project/Project.h"
 #include "project/RunStore.h"
 #include "system/Runtime.h"
+#include "train/Budget.h"
 #include "train/FinetuneJob.h"
+#include "train/RunSummary.h"
 #include "train/LinearProbe.h"
 #include "train/PretrainJob.h"
 #include "train/RunRequest.h"
@@ -76,6 +79,43 @@ private:
     ProgressLine m_line;
 };
 
+/// "bit-nano (gn_ws, cifar stem)": the network of a run.
+std::string networkText(const core::ModelConfig& m)
+{
+    return m.backbone.name + " (" + core::toString(m.backbone.norm) + ", " + core::toString(m.backbone.stem) + " stem)";
+}
+
+std::string lengthText(int64_t steps, double budgetSeconds)
+{
+    if (budgetSeconds > 0)
+        return "budget " + core::formatDuration(budgetSeconds) + " (steps sized from the measured speed)";
+    return std::to_string(steps) + " steps";
+}
+
+void describe(const std::string& id, const core::PretrainConfig& c)
+{
+    std::fprintf(stderr, "run %s: SimSiam, %s at %d px, batch %d, %s, %s\n", id.c_str(), networkText(c.model).c_str(), c.inputSize,
+                 c.batch, lengthText(c.steps, c.budgetSeconds).c_str(), c.bf16 ? "bf16" : "fp32");
+}
+
+void describe(const std::string& id, const core::FinetuneConfig& c)
+{
+    std::fprintf(stderr, "run %s: %s recipe, %s at %d px, %s, batch %d, lr %g, %s%s, %s\n", id.c_str(), c.recipe.c_str(),
+                 networkText(c.model).c_str(), c.crop, c.optimizer.c_str(), c.batch, c.lr,
+                 lengthText(c.steps, c.budgetSeconds).c_str(),
+                 c.classWeighted ? ", classes weighted" : c.balancedSampler ? ", classes drawn equally" : "", c.bf16 ? "bf16" : "fp32");
+    if (!c.initWeights.empty())
+        std::fprintf(stderr, "  starting from %s\n", c.initWeights.c_str());
+}
+
+/// A finished fine-tuning run: which checkpoint was chosen, its val and test metrics, and the
+/// warnings when the numbers flatter it.
+void printOutcome(core::Project& project, const std::string& id, const core::FinetuneConfig&)
+{
+    printClassifierResults("", core::FinetuneSummary::read(core::RunStore(project).readSummary(id)));
+}
+void printOutcome(core::Project&, const std::string&, const core::PretrainConfig&) {}
+
 template <typename Job>
 int runJob(core::Project& project, const std::string& id)
 {
@@ -84,8 +124,7 @@ int runJob(core::Project& project, const std::string& id)
     if (from > 0)
         std::fprintf(stderr, "resuming run %s from step %lld\n", id.c_str(), static_cast<long long>(from));
     else
-        std::fprintf(stderr, "run %s: %s (%s), batch %d\n", id.c_str(), job.config().model.backbone.name.c_str(),
-                     core::toString(job.config().model.backbone.norm), job.config().batch);
+        describe(id, job.config());
     core::JobControl control;
     ConsoleObserver observer;
     g_control = &control;
@@ -98,6 +137,7 @@ int runJob(core::Project& project, const std::string& id)
     switch (state) {
     case core::JobState::Completed:
         std::printf("run %s completed: %s\n", id.c_str(), core::RunStore(project).summaryPath(id).c_str());
+        printOutcome(project, id, job.config());
         return 0;
     case core::JobState::Cancelled:
         std::printf("run %s stopped; continue with: medsiam-cli resume %s %s\n", id.c_str(), project.dir().c_str(), id.c_str());
@@ -128,15 +168,21 @@ std::optional<std::string> textOption(const ArgParser& p, const char* name)
 
 void addBackboneOptions(ArgParser& p, int defaultSize)
 {
-    p.option("backbone", "NAME", "backbone (see `medsiam-cli model list`)", core::kDefaultBackbone)
+    p.option("backbone", "NAME", std::string("backbone (see `medsiam-cli model list`); default: ") + core::kDefaultBackbone +
+                                     ", or the network of --init-run")
         .option("norm", "KIND", "ResNet-v2 normalization: gn_ws (BiT), bn_ws or bn")
+        .option("stem", "KIND", "first layer: imagenet (7x7/2 conv, max-pool) or cifar (3x3/1 conv, no pooling); default: "
+                                "cifar for images up to " + std::to_string(core::kSmallImageSide) +
+                                    " px started from random or a medsiam run, else imagenet")
         .option("in-channels", "N", "1 or 3; default: 1 when every image is grayscale")
         .option("init", "FILE", "initial weights: BiT .npz, timm/torchvision weights or a medsiam checkpoint")
-        .option("init-run", "RUN", "initial weights: the last checkpoint of an earlier run of this project")
-        .option("size", "PX", "network input size", defaultSize > 0 ? std::to_string(defaultSize) : std::string())
+        .option("init-run", "RUN", "initial weights: an earlier run of this project (a classifier's selected checkpoint)")
+        .option("size", "PX", "network input size (default: the images' own, 32-" + std::to_string(core::kSmallImageSide) + " px, through the cifar stem; else " +
+                                  (defaultSize > 0 ? std::to_string(defaultSize) : std::string("the recipe's")) + ")")
         .option("seed", "N", "random seed", "0")
         .threadsOption()
-        .flag("bf16", "bf16 autocast (CPUs with AVX512-BF16, or CUDA)")
+        .flag("bf16", "bf16 autocast (the default on CPUs with AVX512-BF16; elsewhere ~10x slower on the CPU)")
+        .flag("fp32", "no bf16 autocast, also on CPUs with AVX512-BF16")
         .flag("cuda", "train on the GPU");
 }
 
@@ -146,23 +192,29 @@ core::RunRequest requestFromOptions(const ArgParser& p)
     core::RunRequest r;
     r.backbone = textOption(p, "backbone");
     r.norm = textOption(p, "norm");
+    r.stem = textOption(p, "stem");
     r.inChannels = intOption(p, "in-channels");
     r.initFile = textOption(p, "init");
     r.initRun = textOption(p, "init-run");
     r.inputSize = intOption(p, "size");
     if (p.has("seed"))
         r.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
-    r.bf16 = p.has("bf16");
+    if (p.has("bf16"))
+        r.bf16 = true;
+    else if (p.has("fp32"))
+        r.bf16 = false;
     r.cuda = p.has("cuda");
     return r;
 }
 
-core::RunContext runContext() { return {core::runtimeInfo().cudaAvailable}; }
+core::RunContext runContext() { return core::machineContext(); }
 
 /// The options pretraining and fine-tuning share, after the common ones.
 void trainingOptions(const ArgParser& p, core::RunRequest& r)
 {
     r.steps = stepsOption(p, "steps");
+    if (p.has("budget"))
+        r.budgetSeconds = core::parseDuration(p.value("budget"));
     r.batch = intOption(p, "batch");
     r.lr = doubleOption(p, "lr");
     r.checkpointEvery = stepsOption(p, "checkpoint-every");
@@ -178,17 +230,6 @@ Config accepted(core::BuiltRun<Config> built)
     return *built.config;
 }
 
-/// A split's metrics: one summary line, then precision, recall and F1 per class.
-void printMetrics(const char* indent, const std::string& split, const core::ClassificationMetrics& m,
-                  const std::vector<std::string>& classNames)
-{
-    std::printf("%s%-5s %5lld images  accuracy %.3f  balanced accuracy %.3f  ROC AUC %.3f\n", indent, split.c_str(),
-                static_cast<long long>(m.samples), m.accuracy, m.balancedAccuracy, m.macroAuc);
-    for (int k = 0; k < m.numClasses; ++k)
-        std::printf("%s      %-14s precision %.3f  recall %.3f  F1 %.3f  (%lld)\n", indent, classNames[static_cast<size_t>(k)].c_str(),
-                    m.precision[k], m.recall[k], m.f1[k], static_cast<long long>(m.support[k]));
-}
-
 } // namespace
 
 int runPretrain(const std::vector<std::string>& args)
@@ -201,6 +242,7 @@ int runPretrain(const std::vector<std::string>& args)
     p.positional("PROJECT", "project folder");
     addBackboneOptions(p, d.inputSize);
     p.option("steps", "N", "training steps", std::to_string(d.steps))
+        .option("budget", "TIME", "train for this long instead (90s, 10m, 1h): the steps are sized to it")
         .option("batch", "N", "batch size", std::to_string(d.batch))
         .option("lr", "LR", "base learning rate (lr = base x batch / 256, cosine decay)", core::text::formatNumber(d.baseLr))
         .option("warmup", "N", "linear warmup steps", std::to_string(d.warmupSteps))
@@ -243,24 +285,37 @@ int runFinetune(const std::vector<std::string>& args)
 {
     const core::FinetuneConfig d;
     ArgParser p("medsiam-cli finetune PROJECT [options]",
-                "Trains a classifier on the labeled train images with BiT-HyperRule defaults (SGD lr 0.003 at batch\n"
-                "512 by micro-batches, momentum 0.9, no weight decay, warmup and x0.1 decays by dataset size, MixUp\n"
-                "from 20k images, resolution by image size), then evaluates on val and test and stores the\n"
-                "predictions. Start from BiT weights (--init), a SimSiam run (--init-run) or random; the same\n"
-                "command trains an upstream transfer source on any labeled project.");
+                "Trains a classifier on the labeled train images, keeps the checkpoint with the best validation score\n"
+                "(ROC AUC for two classes, balanced accuracy otherwise), evaluates it on val and test and stores its\n"
+                "predictions. The recipe follows the starting point (docs/TRAINING.md):\n"
+                "  adamw      random init (the default) or a medsiam run (--init-run): AdamW lr 0.002, weight decay\n"
+                "             0.05, batch 128, 5% warmup then cosine, random crops, flips, brightness and contrast,\n"
+                "             classes weighted when the smallest is under 35% of the images; 30 epochs, or --budget\n"
+                "  hyperrule  BiT, timm or torchvision weights (--init): BiT-HyperRule, SGD lr 0.003 at batch 512 by\n"
+                "             micro-batches, momentum 0.9, warmup and x0.1 decays by dataset size, MixUp from 20k\n"
+                "             images, resolution by image size\n"
+                "The same command trains an upstream transfer source on any labeled project.");
     p.positional("PROJECT", "project folder");
     addBackboneOptions(p, 0);
-    p.option("steps", "N", "training steps (default: the HyperRule's; other values scale its schedule)")
-        .option("batch", "N", "effective batch size", std::to_string(d.batch))
-        .option("micro-batch", "N", "images per forward pass (gradients accumulate up to --batch)", std::to_string(d.microBatch))
-        .option("lr", "LR", "learning rate at batch 512 (scaled linearly with --batch)", core::text::formatNumber(d.lr))
+    p.option("recipe", "NAME", "hyperrule or adamw (default: by the starting point, see above)")
+        .option("steps", "N", "training steps (default: the recipe's; the HyperRule's schedule scales to them)")
+        .option("budget", "TIME", "train for this long instead (90s, 10m, 1h): the steps and the schedule are sized to it")
+        .option("batch", "N", "effective batch size (default: the recipe's)")
+        .option("micro-batch", "N", "images per forward pass (gradients accumulate up to --batch)")
+        .option("lr", "LR", "learning rate (the HyperRule's is for batch 512 and scales with --batch)")
+        .option("optimizer", "NAME", "sgd (momentum 0.9) or adamw (default: the recipe's)")
+        .option("schedule", "NAME", "steps (warmup, x0.1 decays) or cosine (warmup, cosine to 0)")
+        .option("weight-decay", "WD", "weight decay (default: the recipe's)")
+        .option("label-smoothing", "E", "cross-entropy label smoothing", "0")
+        .option("class-balance", "KIND", "none, weighted (the loss) or sampler (equal draws); default: weighted when "
+                                         "a class is under 35% of the train images (adamw)")
         .option("resize", "PX", "resize before the random crop (default: the HyperRule's, scaled to the cache)")
-        .option("mixup", "ALPHA", "MixUp alpha (default: 0.1 from 20k train images, else off)")
+        .option("mixup", "ALPHA", "MixUp alpha (default: 0.1 from 20k train images with the HyperRule, else off)")
         .option("checkpoint-every", "N", "steps between checkpoints", std::to_string(d.checkpointEvery))
-        .option("eval-every", "N", "steps between validations (0: ten per run)", std::to_string(d.evalEvery))
+        .option("eval-every", "N", "steps between validations (default: 20 per run with adamw, 10 with the HyperRule)")
         .option("subset", "a|b", "train on one deterministic half of the labeled train images")
-        .flag("class-weighted", "weight the loss by inverse class frequency")
-        .flag("balanced-sampler", "draw every class equally often");
+        .flag("class-weighted", "same as --class-balance weighted")
+        .flag("balanced-sampler", "same as --class-balance sampler");
     if (!p.parse(args))
         return 0;
     core::configureThreads(p.threads());
@@ -273,6 +328,12 @@ int runFinetune(const std::vector<std::string>& args)
     r.evalEvery = stepsOption(p, "eval-every");
     r.classWeighted = p.has("class-weighted");
     r.balancedSampler = p.has("balanced-sampler");
+    r.recipe = textOption(p, "recipe");
+    r.optimizer = textOption(p, "optimizer");
+    r.schedule = textOption(p, "schedule");
+    r.weightDecay = doubleOption(p, "weight-decay");
+    r.labelSmoothing = doubleOption(p, "label-smoothing");
+    r.classBalance = textOption(p, "class-balance");
     const core::FinetuneConfig c = accepted(core::buildFinetune(*project, r, runContext()));
     const std::string id = core::FinetuneJob::create(*project, c);
     return runJob<core::FinetuneJob>(*project, id);

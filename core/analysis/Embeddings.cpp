@@ -22,7 +22,7 @@ EmbeddingSet computeEmbeddings(Project& project, const std::string& runId, int i
 {
     RunStore store(project);
     TrainingState state;
-    Network net = loadNetwork(store.lastCheckpoint(runId), &state);
+    Network net = loadNetwork(store.selectedCheckpoint(runId), &state);
     ImageSet data(project);
     std::vector<int64_t> all(data.cache().size());
     for (size_t i = 0; i < all.size(); ++i)

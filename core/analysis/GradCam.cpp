@@ -73,7 +73,7 @@ std::string classifierCheckpoint(Project& project, const std::string& runId)
     if (const auto r = store.find(runId); r && r->kind != "finetune")
         throw UserError("Grad-CAM explains a classifier, and run '" + runId + "' is a " + r->kind +
                         " run; choose a fine-tuned (finetune) run");
-    return store.lastCheckpoint(runId);
+    return store.selectedCheckpoint(runId);
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 
@@ -151,6 +152,41 @@ ClassificationMetrics ClassificationMetrics::fromJson(const std::string& text)
         }
     m.numClasses = static_cast<int>(m.support.size());
     return m;
+}
+
+std::vector<std::string> qualityWarnings(const ClassificationMetrics& m, const std::string& split,
+                                         const std::vector<std::string>& classNames)
+{
+    std::vector<std::string> out;
+    if (m.samples <= 0 || m.numClasses < 2 || m.confusion.size() != static_cast<size_t>(m.numClasses))
+        return out;
+    std::vector<int64_t> predicted(static_cast<size_t>(m.numClasses), 0);
+    for (const auto& row : m.confusion)
+        for (size_t k = 0; k < row.size() && k < predicted.size(); ++k)
+            predicted[k] += row[k];
+    const auto top = std::max_element(predicted.begin(), predicted.end());
+    const size_t k = static_cast<size_t>(top - predicted.begin());
+    const double share = double(*top) / double(m.samples);
+    const std::string name = k < classNames.size() ? "'" + classNames[k] + "'" : "class " + std::to_string(k);
+    char buf[512];
+    if (share >= 0.95) {
+        std::snprintf(buf, sizeof buf,
+                      "the classifier predicts %s for %.0f%% of the %s images: it has not learned to tell the classes apart, and its "
+                      "accuracy mostly says how common %s is. Try a longer budget, balanced classes (the adamw recipe "
+                      "balances them), or more labeled images of the other classes.",
+                      name.c_str(), 100 * share, split.c_str(), name.c_str());
+        out.push_back(buf);
+    }
+    const double chance = 1.0 / m.numClasses;
+    if (m.balancedAccuracy < chance + 0.05) {
+        std::snprintf(buf, sizeof buf,
+                      "its %s balanced accuracy %.3f is within 0.05 of chance (%.3f): the classifier is no better than "
+                      "guessing. Try a longer budget, another starting point (a SimSiam run, BiT weights), or check the "
+                      "labels.",
+                      split.c_str(), m.balancedAccuracy, chance);
+        out.push_back(buf);
+    }
+    return out;
 }
 
 } // namespace medsiam::core

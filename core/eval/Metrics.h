@@ -30,6 +30,13 @@ struct ClassificationMetrics {
 /// Throws UserError on inconsistent sizes or labels out of range.
 ClassificationMetrics computeMetrics(const std::vector<int>& truth, const std::vector<float>& probabilities, int numClasses);
 
+/// Plain-words warnings for a classifier whose numbers flatter it, each with what to try: one
+/// that predicts a single class for 95% or more of the images of `split`, and one whose balanced
+/// accuracy is within 0.05 of chance (1 / classes). Empty when neither holds (or no samples).
+/// `classNames` may be empty (then classes are numbered).
+std::vector<std::string> qualityWarnings(const ClassificationMetrics& metrics, const std::string& split,
+                                         const std::vector<std::string>& classNames);
+
 /// ROC AUC of scores for a binary truth (1 positive, 0 negative), with ties counted one half
 /// (Mann-Whitney U with average ranks). NaN when either class is absent.
 double rocAuc(const std::vector<int>& positive, const std::vector<float>& scores);

@@ -241,6 +241,25 @@ TensorFile readNpzTensors(const std::string& path)
 // ---------------------------------------------------------------------------------------------
 // safetensors
 
+std::map<std::string, std::string> readSafetensorsMetadata(const std::string& path)
+{
+    std::map<std::string, std::string> out;
+    std::ifstream in(path, std::ios::binary);
+    uint64_t headerSize = 0;
+    if (!in.read(reinterpret_cast<char*>(&headerSize), 8) || headerSize > (uint64_t(100) << 20))
+        return out;
+    std::string header(static_cast<size_t>(headerSize), '\0');
+    if (!in.read(header.data(), static_cast<std::streamsize>(headerSize)))
+        return out;
+    const auto j = nlohmann::json::parse(header, nullptr, false);
+    if (!j.is_object() || !j.contains("__metadata__") || !j["__metadata__"].is_object())
+        return out;
+    for (auto m = j["__metadata__"].begin(); m != j["__metadata__"].end(); ++m)
+        if (m->is_string())
+            out[m.key()] = m->get<std::string>();
+    return out;
+}
+
 TensorFile readSafetensors(const std::string& path)
 {
     TensorFile file;

@@ -58,6 +58,9 @@ TensorFile readTensorFile(const std::string& path);
 TensorFile readNpzTensors(const std::string& path);
 /// safetensors: 8-byte little-endian header size, JSON header, raw data.
 TensorFile readSafetensors(const std::string& path);
+/// The __metadata__ of a safetensors file, from its header alone (the tensors are not read).
+/// Empty when the file is not safetensors or its header cannot be read.
+std::map<std::string, std::string> readSafetensorsMetadata(const std::string& path);
 /// torch.save zip archives (PyTorch 1.6 and later) of a state dict, a plain dict or an
 /// OrderedDict, optionally nested under "state_dict" or "model". Read by a restricted unpickler
 /// that knows only tensors, storages and containers: it runs no code from the file.

@@ -31,6 +31,17 @@ const char* toString(HeadNorm norm)
     return "?";
 }
 
+const char* toString(BackboneStem stem) { return stem == BackboneStem::Cifar ? "cifar" : "imagenet"; }
+
+BackboneStem parseBackboneStem(const std::string& text)
+{
+    for (auto s : {BackboneStem::ImageNet, BackboneStem::Cifar})
+        if (text == toString(s))
+            return s;
+    throw UserError("unknown stem '" + text + "': use imagenet (7x7 stride-2 conv and max-pool, for images of 64 px and more) "
+                    "or cifar (3x3 stride-1 conv, no pooling, for small images)");
+}
+
 BackboneNorm parseBackboneNorm(const std::string& text)
 {
     for (auto n : {BackboneNorm::GnWs, BackboneNorm::BnWs, BackboneNorm::Bn})
@@ -88,7 +99,7 @@ void BackboneConfig::validate() const
 
 int64_t BackboneConfig::parameterCount(bool withHead) const
 {
-    int64_t n = int64_t(inChannels) * stemChannels * 49;
+    int64_t n = int64_t(inChannels) * stemChannels * (stem == BackboneStem::Cifar ? 9 : 49);
     int64_t in = stemChannels;
     if (arch == BackboneArch::ResNetV1)
         n += 2 * in; // bn1
@@ -124,7 +135,8 @@ int64_t BackboneConfig::parameterCount(bool withHead) const
 std::vector<int> BackboneConfig::featureMapSizes(int inputSize) const
 {
     auto down = [](int s) { return (s - 1) / 2 + 1; }; // 7x7/2 pad 3, 3x3/2 pad 1, 1x1/2 pad 0
-    std::vector<int> out{down(down(inputSize))};       // stem conv, then the 3x3/2 pool
+    // The ImageNet stem: conv, then the 3x3/2 pool; the CIFAR stem keeps the size.
+    std::vector<int> out{stem == BackboneStem::Cifar ? inputSize : down(down(inputSize))};
     for (size_t s = 0; s < layers.size(); ++s)
         out.push_back(s == 0 ? out.back() : down(out.back()));
     return out;
@@ -155,6 +167,7 @@ std::string ModelConfig::toJson() const
                      {"channels", b.channels},
                      {"bottleneck", b.bottleneck},
                      {"stem_channels", b.stemChannels},
+                     {"stem", toString(b.stem)},
                      {"norm", toString(b.norm)},
                      {"gn_groups", b.gnGroups},
                      {"gn_eps", b.gnEps},
@@ -193,7 +206,7 @@ ModelConfig ModelConfig::fromJson(const std::string& text)
     if (!j.is_object() || !j.contains("backbone") || !j["backbone"].is_object())
         throw UserError("model configuration has no 'backbone' section");
     const auto& b = j["backbone"];
-    std::string arch = toString(c.backbone.arch), norm = toString(c.backbone.norm);
+    std::string arch = toString(c.backbone.arch), norm = toString(c.backbone.norm), stem = toString(c.backbone.stem);
     field(b, "backbone", "name", c.backbone.name);
     field(b, "backbone", "arch", arch);
     field(b, "backbone", "layers", c.backbone.layers);
@@ -201,6 +214,7 @@ ModelConfig ModelConfig::fromJson(const std::string& text)
     field(b, "backbone", "bottleneck", c.backbone.bottleneck);
     field(b, "backbone", "stem_channels", c.backbone.stemChannels);
     field(b, "backbone", "norm", norm);
+    field(b, "backbone", "stem", stem);
     field(b, "backbone", "gn_groups", c.backbone.gnGroups);
     field(b, "backbone", "gn_eps", c.backbone.gnEps);
     field(b, "backbone", "ws_eps", c.backbone.wsEps);
@@ -215,6 +229,7 @@ ModelConfig ModelConfig::fromJson(const std::string& text)
     else
         throw UserError("model configuration: unknown backbone.arch '" + arch + "' (resnet_v2 or resnet_v1)");
     c.backbone.norm = parseBackboneNorm(norm);
+    c.backbone.stem = parseBackboneStem(stem);
     field(j, "model", "simsiam_heads", c.simsiamHeads);
     if (j.contains("heads") && j["heads"].is_object()) {
         const auto& h = j["heads"];

@@ -16,12 +16,20 @@ enum class BackboneNorm {
     Bn,   ///< BatchNorm + plain convs: a plain pre-activation ResNet-v2
 };
 
+/// The first layer. ImageNet networks shrink the input 4x at once (7x7 stride-2 conv, 3x3 stride-2
+/// max-pool); networks for small images (CIFAR, MedMNIST's 28 px ResNets) keep full resolution
+/// (one 3x3 stride-1 conv, no pooling), at 16x the cost per pixel.
+enum class BackboneStem { ImageNet, Cifar };
+
 /// Normalization inside the SimSiam projector and predictor.
 enum class HeadNorm { Bn, Gn, Ln, None };
 
 const char* toString(BackboneArch arch);
 const char* toString(BackboneNorm norm);
 const char* toString(HeadNorm norm);
+const char* toString(BackboneStem stem);
+/// "imagenet" or "cifar"; throws UserError listing both.
+BackboneStem parseBackboneStem(const std::string& text);
 /// Parse the spellings used on the command line and in config files ("gn_ws", "bn_ws", "bn"; "bn",
 /// "gn", "ln", "none"). Throw UserError listing the accepted values.
 BackboneNorm parseBackboneNorm(const std::string& text);
@@ -34,6 +42,7 @@ struct BackboneConfig {
     std::vector<int> channels; ///< output channels per stage (bottleneck width = channels / 4)
     bool bottleneck = true;    ///< v1 only: bottleneck (ResNet-50) or basic (ResNet-18) blocks
     int stemChannels = 64;
+    BackboneStem stem = BackboneStem::ImageNet;
     BackboneNorm norm = BackboneNorm::GnWs;
     int gnGroups = 32;
     double gnEps = 1e-5;

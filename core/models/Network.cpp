@@ -177,13 +177,17 @@ TORCH_MODULE(Stage);
 
 class StemImpl : public torch::nn::Module {
 public:
-    explicit StemImpl(StdConv2d c) : conv(register_module("conv", std::move(c))) {}
+    StemImpl(StdConv2d c, bool pool) : conv(register_module("conv", std::move(c))), pool(pool) {}
     torch::Tensor forward(const torch::Tensor& x)
     {
-        // BiT's fixed stem: 7x7/2 conv, zero pad 1, 3x3/2 max-pool without padding.
+        // BiT's fixed stem: 7x7/2 conv, zero pad 1, 3x3/2 max-pool without padding. The CIFAR
+        // stem is its 3x3/1 conv alone (pre-activation: the first unit's norm follows).
+        if (!pool)
+            return conv(x);
         return at::max_pool2d(at::constant_pad_nd(conv(x), {1, 1, 1, 1}, 0), {3, 3}, {2, 2});
     }
     StdConv2d conv;
+    bool pool;
 };
 TORCH_MODULE(Stem);
 
@@ -208,7 +212,10 @@ public:
     {
         V2Parts p{cfg.norm != BackboneNorm::Bn, cfg.norm == BackboneNorm::GnWs, &m_config};
         const bool gain = p.standardize && cfg.inChannels == 1;
-        stem = register_module("stem", Stem(StdConv2d(cfg.inChannels, cfg.stemChannels, 7, 2, 3, p.standardize, cfg.wsEps, gain)));
+        const bool cifar = cfg.stem == BackboneStem::Cifar;
+        stem = register_module("stem", Stem(StdConv2d(cfg.inChannels, cfg.stemChannels, cifar ? 3 : 7, cifar ? 1 : 2, cifar ? 1 : 3,
+                                                      p.standardize, cfg.wsEps, gain),
+                                            !cifar));
         auto list = torch::nn::ModuleList();
         int in = cfg.stemChannels;
         for (size_t s = 0; s < cfg.layers.size(); ++s) {
@@ -323,7 +330,8 @@ class ResNetV1Impl : public BackboneImpl {
 public:
     explicit ResNetV1Impl(const BackboneConfig& cfg) : BackboneImpl(cfg)
     {
-        conv1 = register_module("conv1", PlainConv(cfg.inChannels, cfg.stemChannels, 7, 2));
+        cifarStem = cfg.stem == BackboneStem::Cifar;
+        conv1 = register_module("conv1", PlainConv(cfg.inChannels, cfg.stemChannels, cifarStem ? 3 : 7, cifarStem ? 1 : 2));
         bn1 = register_module("bn1", Norm2d(cfg.stemChannels, false, 1, cfg.bnEps, cfg.bnMomentum));
         int in = cfg.stemChannels;
         for (size_t s = 0; s < cfg.layers.size(); ++s) {
@@ -346,7 +354,8 @@ public:
     }
     torch::Tensor stemForward(const torch::Tensor& x)
     {
-        return at::max_pool2d(at::relu(bn1(conv1(x))), {3, 3}, {2, 2}, {1, 1});
+        auto y = at::relu(bn1(conv1(x)));
+        return cifarStem ? y : at::max_pool2d(y, {3, 3}, {2, 2}, {1, 1});
     }
     torch::Tensor forwardFeatures(const torch::Tensor& x) override
     {
@@ -382,6 +391,7 @@ public:
 
     PlainConv conv1{nullptr};
     Norm2d bn1{nullptr};
+    bool cifarStem = false;
     std::vector<std::vector<V1Block>> layers;
     torch::Tensor fcWeight, fcBias;
 };

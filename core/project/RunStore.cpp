@@ -186,6 +186,28 @@ std::string RunStore::lastCheckpoint(const std::string& runId) const
     return checkpointPath(runId);
 }
 
+std::string RunStore::selectedCheckpoint(const std::string& runId) const
+{
+    const std::string last = lastCheckpoint(runId);
+    std::error_code ec;
+    if (!fs::exists(checkpointPath(runId, true), ec))
+        return last;
+    try {
+        const auto summary = nlohmann::json::parse(readSummary(runId));
+        if (summary.contains("selected") && summary["selected"].value("checkpoint", "") == "best")
+            return checkpointPath(runId, true);
+    } catch (const std::exception&) {
+        // An unreadable summary: the last checkpoint, which always exists.
+    }
+    return last;
+}
+
+void RunStore::writeConfig(const std::string& runId, const std::string& json)
+{
+    require(runId);
+    writeFileAtomically(configPath(runId), json + "\n");
+}
+
 void RunStore::writeSummary(const std::string& runId, const std::string& json) { writeFileAtomically(summaryPath(runId), json + "\n"); }
 
 std::string RunStore::readSummary(const std::string& runId) const

@@ -106,8 +106,14 @@ public:
     void require(const std::string& runId) const;
     bool exists(const std::string& runId) const;
     std::string readConfig(const std::string& runId) const;
-    /// The checkpoint to continue from or to use; throws UserError when the run has none yet.
+    /// Replaces config.json (atomically): a budgeted run records the steps it plans.
+    void writeConfig(const std::string& runId, const std::string& json);
+    /// The checkpoint to continue from; throws UserError when the run has none yet.
     std::string lastCheckpoint(const std::string& runId) const;
+    /// The checkpoint to use a classifier with: the one with the best validation score when the
+    /// run kept one and chose it (summary.json says which), else the last. Throws UserError when
+    /// the run has no checkpoint yet.
+    std::string selectedCheckpoint(const std::string& runId) const;
     bool hasCheckpoint(const std::string& runId) const;
     void writeSummary(const std::string& runId, const std::string& json);
     /// summary.json, or "{}" when the run has not ended.

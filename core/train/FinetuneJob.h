@@ -1,25 +1,38 @@
 #pragma once
-// Supervised training of a classifier as a resumable job (fine-tuning with BiT-HyperRule
-// defaults, or upstream training of a transfer source): runs/<id>/ as for pretraining, plus
-// per-image val/test probabilities stored in the project.
+// Supervised training of a classifier as a resumable job (fine-tuning by the HyperRule or the
+// AdamW recipe, or upstream training of a transfer source): runs/<id>/ as for pretraining, plus
+// the checkpoint with the best validation score, and per-image val/test probabilities of the
+// selected checkpoint stored in the project.
+#include "train/Budget.h"
 #include "train/JobEvents.h"
 #include "train/TrainConfig.h"
 
 #include <string>
+#include <vector>
 
 namespace medsiam::core {
 
 class Project;
 
-/// The schedule a fine-tuning run follows: the HyperRule's, scaled to `steps` when set.
+/// The schedule a fine-tuning run follows: the HyperRule's (scaled to `steps` when set), or the
+/// AdamW recipe's cosine; in fractions of the run, so that a budget can size it.
 struct FinetuneSchedule {
-    int64_t totalSteps = 0, warmupSteps = 0;
-    std::vector<int64_t> decaySteps;
+    int64_t totalSteps = 0;  ///< 0: a budgeted run that has not measured its speed yet
+    LrSchedule lr;
     double mixupAlpha = 0;
     int resize = 0, crop = 0;
-    double lr(double baseLr, int64_t step) const; ///< linear warmup, then x0.1 at each decay
+    AugmentConfig augment;   ///< the training views
 };
 FinetuneSchedule finetuneSchedule(const FinetuneConfig& config, int64_t examples, int rows, int columns, int cacheSide);
+
+/// Epochs of an AdamW-recipe run given neither steps nor a budget.
+constexpr int kAdamWDefaultEpochs = 30;
+
+/// How a classifier is chosen among its checkpoints: ROC AUC for two classes, balanced accuracy
+/// otherwise (NaN AUC counts as worst).
+double selectionScore(const ClassificationMetrics& validation);
+/// "val_auc" or "val_balanced_accuracy": what selectionScore measures for `classes` classes.
+const char* selectionMetricName(int classes);
 
 class FinetuneJob {
 public:
@@ -29,8 +42,10 @@ public:
     const FinetuneConfig& config() const { return m_config; }
     const std::string& id() const { return m_id; }
     int64_t resumeStep() const;
-    /// Trains (continuing from the last checkpoint when there is one), then evaluates on val and
-    /// test and stores the predictions. Never throws; failures end in JobState::Failed.
+    /// Trains (continuing from the last checkpoint when there is one), keeping the checkpoint
+    /// with the best validation score, then evaluates the selected one (the best, or the last
+    /// when it scores as well) on val and test and stores its predictions. Never throws;
+    /// failures end in JobState::Failed.
     JobState run(JobObserver& observer, JobControl& control);
 
 private:
@@ -42,8 +57,8 @@ private:
 /// The input size a fine-tuned run evaluates at (its crop).
 int evaluationSize(Project& project, const std::string& runId);
 
-/// Evaluates a fine-tuned run's last checkpoint on val and test (for example after labels were
-/// corrected) and replaces its stored predictions. Throws UserError.
+/// Evaluates a fine-tuned run's selected checkpoint on val and test (for example after labels
+/// were corrected) and replaces its stored predictions. Throws UserError.
 std::vector<EvalEvent> evaluateRun(Project& project, const std::string& runId, bool bf16 = false);
 
 } // namespace medsiam::core

@@ -177,7 +177,7 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
         if (result.hasTest)
             summary["test"] = nlohmann::json::parse(result.test.toJson());
         store.writeSummary(id, summary.dump(1));
-        return {JobState::Completed, "", summary.dump()};
+        return {JobState::Completed, "", summary.dump(), ""};
     });
     if (state != JobState::Completed) {
         const auto record = store.find(id);

@@ -5,6 +5,7 @@
 #include "project/Project.h"
 #include "project/RunStore.h"
 #include "system/TorchCompat.h"
+#include "train/Budget.h"
 #include "train/Features.h"
 #include "train/TrainUtil.h"
 #include "util/AtomicFile.h"
@@ -15,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -33,13 +35,16 @@ namespace {
 /// The collapse warning fires when the projections' std falls below this fraction of 1/sqrt(d).
 constexpr double kCollapseRatio = 0.7;
 
-double learningRate(const PretrainConfig& c, int64_t step)
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+/// SimSiam's schedule: cosine over the run after an optional linear warmup of `warmupSteps`.
+LrSchedule pretrainSchedule(const PretrainConfig& c, int64_t totalSteps)
 {
-    const double lr0 = c.baseLr * c.batch / 256.0;
-    if (step < c.warmupSteps)
-        return lr0 * double(step + 1) / double(c.warmupSteps);
-    const double t = double(step - c.warmupSteps) / double(std::max<int64_t>(1, c.steps - c.warmupSteps));
-    return lr0 * 0.5 * (1.0 + std::cos(M_PI * t));
+    LrSchedule s;
+    s.shape = LrSchedule::Shape::Cosine;
+    s.warmup = totalSteps > 0 ? std::min(0.5, double(c.warmupSteps) / double(totalSteps)) : 0;
+    return s;
 }
 
 } // namespace
@@ -65,8 +70,9 @@ int64_t PretrainJob::resumeStep() const { return checkpointStep(m_project, m_id)
 
 JobState PretrainJob::run(JobObserver& observer, JobControl& control)
 {
-    const PretrainConfig& c = m_config;
+    PretrainConfig& c = m_config;
     return runRecorded(m_project, m_id, "simsiam-pretrain", c.toJson(), observer, [&]() -> JobOutcome {
+        RunLength length(c.budgetSeconds, c.steps);
         ImageSet data(m_project);
         const auto pool = data.pretrainIndices(c.subset);
         if (static_cast<int64_t>(pool.size()) < c.batch)
@@ -84,6 +90,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         Sgd sgd(*net, c.momentum, c.weightDecay);
         sgd.load(state.optimizer);
         const int64_t startStep = state.step;
+        length.resume(state.extraJson);
         MetricsLog metrics = store.openMetrics(m_id, startStep);
 
         const int64_t perEpoch = static_cast<int64_t>(pool.size()) / c.batch;
@@ -91,15 +98,21 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         const double healthy = c.healthyOutputStd();
         std::vector<int64_t> order;
         int64_t orderEpoch = -1;
-        auto save = [&](int64_t stepsDone) { saveTrainingCheckpoint(ckptPath, *net, sgd, stepsDone, stepsDone / perEpoch, observer); };
+        auto save = [&](int64_t stepsDone) {
+            const auto t = Clock::now();
+            saveTrainingCheckpoint(ckptPath, *net, sgd, stepsDone, stepsDone / perEpoch, observer, length.checkpointExtra());
+            length.saveTimed(secondsSince(t));
+        };
         // kNN monitor on the labeled train (bank) and val (queries) images.
         const auto bankIdx = data.indices("train", true), queryIdx = data.indices("val", true);
         const int numClasses = static_cast<int>(data.classNames().size());
         MonitorEvent lastMonitor;
         bool monitored = false;
+        const bool monitoring = !bankIdx.empty() && !queryIdx.empty() && numClasses >= 2;
         auto monitor = [&](int64_t stepsDone) {
-            if (bankIdx.empty() || queryIdx.empty() || numClasses < 2)
+            if (!monitoring)
                 return;
+            const auto t = Clock::now();
             const auto bank = extractFeatures(*net, data.cache(), bankIdx, c.inputSize, norm, c.bf16);
             const auto queries = extractFeatures(*net, data.cache(), queryIdx, c.inputSize, norm, c.bf16);
             std::vector<int> bankLabels, truth;
@@ -121,18 +134,26 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             metrics.append(r);
             lastMonitor = e;
             monitored = true;
+            length.evalTimed(secondsSince(t));
+        };
+        // A budgeted run: sized from the measured speed, re-sized at every monitor and checkpoint.
+        const auto replan = [&](int64_t stepsDone, bool record = true) {
+            if (!length.budgeted())
+                return;
+            const int64_t total = std::max(length.totalSteps(), stepsDone);
+            const int monitorsLeft = !monitoring ? 0
+                                     : c.monitorEvery > 0 ? static_cast<int>((total - stepsDone) / c.monitorEvery)
+                                                          : static_cast<int>((total - stepsDone) / perEpoch);
+            const int64_t evalImages = static_cast<int64_t>(bankIdx.size() + queryIdx.size());
+            const bool changed = length.replan(stepsDone, monitorsLeft, static_cast<int>((total - stepsDone) / c.checkpointEvery),
+                                               monitoring && !monitored ? 1 : 0, std::max<int64_t>(1, evalImages), 2 * c.batch);
+            c.steps = length.totalSteps();
+            if (changed && record)
+                store.writeConfig(m_id, c.toJson());
         };
 
-        bool warned = false;
-        double lastLoss = 0, lastStd = 0;
-        StepTimer timer(startStep, c.steps);
-        for (int64_t step = startStep; step < c.steps; ++step) {
-            control.waitWhilePaused();
-            if (control.cancelled()) {
-                observer.stateChanged(JobState::Cancelling, "");
-                save(step);
-                return cancelledAfter(step);
-            }
+        // SimSiam's loss on two views of step `step`'s batch, with its gradients; z1 for the collapse monitor.
+        auto forwardBackward = [&](int64_t step, at::Tensor& z1) {
             const int64_t epoch = step / perEpoch;
             if (epoch != orderEpoch) {
                 order = pool;
@@ -142,10 +163,9 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             }
             const auto first = order.begin() + static_cast<std::ptrdiff_t>((step % perEpoch) * c.batch);
             const std::vector<int64_t> batch(first, first + c.batch);
-            timer.start();
             auto x1 = toDevice(makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0), device);
             auto x2 = toDevice(makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1), device);
-            at::Tensor loss, z1;
+            at::Tensor loss;
             {
                 compat::Autocast autocast(c.cuda, c.bf16);
                 auto out = net->simsiam(x1, x2);
@@ -158,14 +178,67 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             }
             sgd.zeroGrad();
             loss.backward();
-            const double lr = learningRate(c, step);
-            const double lr0 = c.baseLr * c.batch / 256.0;
+            return loss.item<double>();
+        };
+        if (length.budgeted()) {
+            // One pass to warm up, then two timed ones; nothing is updated.
+            for (int i = 0; i < 3; ++i) {
+                const auto t = Clock::now();
+                at::Tensor unused;
+                forwardBackward(startStep, unused);
+                length.stepTimed(secondsSince(t), i == 0);
+            }
+            sgd.zeroGrad();
+            replan(startStep);
+            if (length.totalSteps() <= startStep)
+                throw UserError("the time budget of " + formatDuration(length.budgetSeconds()) + " is used up: no further step fits");
+        }
+
+        bool warned = false;
+        double lastLoss = 0, lastStd = 0;
+        const double lr0 = c.baseLr * c.batch / 256.0;
+        int64_t step = startStep;
+        for (; step < length.totalSteps(); ++step) {
+            const auto pauseStart = Clock::now();
+            control.waitWhilePaused();
+            length.paused(secondsSince(pauseStart));
+            if (control.cancelled()) {
+                observer.stateChanged(JobState::Cancelling, "");
+                save(step);
+                auto out = cancelledAfter(step);
+                out.configJson = c.toJson();
+                return out;
+            }
+            if (step > startStep && length.budgeted()) {
+                // Re-sized every step from the speed so far: a machine that slows down still ends its
+                // schedule within the budget.
+                replan(step, false);
+                if (step >= length.totalSteps())
+                    break;
+                if (length.outOfTime(0)) {
+                    observer.warning("the time budget ran out " + std::to_string(length.totalSteps() - step) +
+                                     " steps before the plan's end (the machine got slower)");
+                    break;
+                }
+            }
+            const auto t = Clock::now();
+            const int64_t epoch = step / perEpoch;
+            const double lr = lr0 * pretrainSchedule(c, length.totalSteps()).factor(length.advance(step), length.totalSteps());
+            at::Tensor z1;
+            const double loss = forwardBackward(step, z1);
             sgd.step([&](const std::string& name) { return c.fixedPredictorLr && name.rfind("predictor.", 0) == 0 ? lr0 : lr; });
-            lastLoss = loss.item<double>();
+            lastLoss = loss;
             checkLoss(lastLoss, step);
             const auto zn = z1 / z1.norm(2, {1}, true).clamp_min(1e-12);
             lastStd = zn.std(0, false).mean().item<double>();
-            StepEvent e = timer.done(step, c.batch);
+            const double seconds = secondsSince(t);
+            length.stepTimed(seconds);
+            StepEvent e;
+            e.step = step + 1;
+            e.totalSteps = length.totalSteps();
+            e.imagesPerSecond = c.batch / seconds;
+            e.etaSeconds = length.budgeted() ? std::max(0.0, length.budgetSeconds() - length.elapsedSeconds())
+                                             : seconds * double(length.totalSteps() - step - 1);
             e.epoch = epoch;
             e.loss = lastLoss;
             e.lr = lr;
@@ -182,20 +255,33 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
                 warned = true;
             }
             const bool epochEnd = (step + 1) % perEpoch == 0;
-            if (c.monitorEvery > 0 ? (step + 1) % c.monitorEvery == 0 : epochEnd)
+            if (c.monitorEvery > 0 ? (step + 1) % c.monitorEvery == 0 : epochEnd) {
                 monitor(step + 1);
-            if ((step + 1) % c.checkpointEvery == 0 && step + 1 < c.steps)
+                replan(step + 1);
+            }
+            if ((step + 1) % c.checkpointEvery == 0 && step + 1 < length.totalSteps()) {
                 save(step + 1);
+                replan(step + 1);
+            }
         }
         if (!monitored)
-            monitor(c.steps);
-        save(c.steps);
-        nlohmann::ordered_json summary = {{"steps_done", c.steps}, {"final_loss", lastLoss}, {"final_collapse_std", lastStd},
+            monitor(step);
+        save(step);
+        if (length.budgeted())
+            c.steps = step;
+        nlohmann::ordered_json summary = {{"steps_done", step}, {"final_loss", lastLoss}, {"final_collapse_std", lastStd},
                                           {"healthy_std", healthy}, {"collapse_warning", warned}};
+        if (length.budgeted()) {
+            summary["budget_seconds"] = length.budgetSeconds();
+            summary["planned_steps"] = length.totalSteps();
+            summary["seconds"] = length.elapsedSeconds();
+        }
         if (monitored)
             summary["knn"] = {{"accuracy", lastMonitor.knnAccuracy}, {"balanced_accuracy", lastMonitor.knnBalancedAccuracy}};
         store.writeSummary(m_id, summary.dump(1));
-        return {JobState::Completed, "", summary.dump()};
+        JobOutcome out{JobState::Completed, "", summary.dump(), ""};
+        out.configJson = c.toJson();
+        return out;
     });
 }
 

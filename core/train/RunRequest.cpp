@@ -1,9 +1,11 @@
 #include "train/RunRequest.h"
 
+#include "io/TensorFile.h"
 #include "project/Project.h"
 #include "project/RunStore.h"
 #include "util/Error.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -33,6 +35,19 @@ struct ProjectFacts {
     int classes = 0;
     int cacheResolution = 0;
     int naturalChannels = 1;
+    int medianSide = 0;                   ///< the larger side of the median image
+    bool smallImages() const { return medianSide > 0 && medianSide <= kSmallImageSide; }
+    /// The smallest class's share of the labeled train images (1 when there are none).
+    double minorityShare() const
+    {
+        int64_t total = 0, smallest = -1;
+        for (int64_t n : labeledTrain) {
+            total += n;
+            if (n > 0 && (smallest < 0 || n < smallest))
+                smallest = n;
+        }
+        return total > 0 && smallest >= 0 ? double(smallest) / double(total) : 1.0;
+    }
 };
 
 ProjectFacts factsOf(Project& project, const std::string& subset)
@@ -51,6 +66,10 @@ ProjectFacts factsOf(Project& project, const std::string& subset)
     }
     f.cacheResolution = project.cacheResolution();
     f.naturalChannels = project.naturalChannels();
+    if (f.images > 0) {
+        const auto [rows, columns] = project.medianImageSize();
+        f.medianSide = std::max(rows, columns);
+    }
     return f;
 }
 
@@ -72,25 +91,74 @@ struct Refusals {
     }
 };
 
-/// The backbone with its normalization and input channels: shared by every kind of run.
-std::optional<ModelConfig> modelOf(const RunRequest& r, const ProjectFacts& facts, Refusals& refusals)
+/// What a run starts from: its weights file ("" random) and, for a medsiam checkpoint (an earlier
+/// run), the model it holds.
+struct StartPoint {
+    std::string weights;
+    std::optional<ModelConfig> checkpointModel;
+    bool external() const { return !weights.empty() && !checkpointModel; }
+};
+
+/// The backbone with its stem, normalization and input channels: shared by every kind of run.
+/// Unnamed, it is the checkpoint's (a run continued from an earlier one) or the default; the
+/// stem follows the images (smallImageStem) unless ImageNet-class weights need theirs.
+std::optional<ModelConfig> modelOf(const RunRequest& r, const ProjectFacts& facts, const StartPoint& start, Refusals& refusals)
 {
     ModelConfig m;
-    if (!refusals.guard([&] { m.backbone = backbonePreset(r.backbone.value_or(kDefaultBackbone)); }))
+    const bool fromCheckpoint = start.checkpointModel && !r.backbone;
+    if (fromCheckpoint) {
+        m.backbone = start.checkpointModel->backbone;
+        m.backbone.numClasses = 0;
+    } else if (!refusals.guard([&] { m.backbone = backbonePreset(r.backbone.value_or(kDefaultBackbone)); })) {
         return std::nullopt;
+    }
+    if (r.stem)
+        refusals.guard([&] { m.backbone.stem = parseBackboneStem(*r.stem); });
+    else if (!fromCheckpoint && !start.external() && facts.smallImages() && r.inputSize.value_or(0) <= kSmallImageSide)
+        m.backbone.stem = BackboneStem::Cifar;
     if (r.norm) {
         if (m.backbone.arch != BackboneArch::ResNetV2)
             refusals.add("the normalization can be chosen for ResNet-v2 (BiT) backbones; " + m.backbone.name + " always uses BatchNorm");
         else
             refusals.guard([&] { m.backbone.norm = parseBackboneNorm(*r.norm); });
     }
-    m.backbone.inChannels = r.inChannels.value_or(facts.naturalChannels);
+    m.backbone.inChannels = r.inChannels.value_or(fromCheckpoint ? m.backbone.inChannels : facts.naturalChannels);
     if (m.backbone.inChannels != 1 && m.backbone.inChannels != 3)
         refusals.add("the network takes 1 (grey) or 3 (colour) input channels, not " + std::to_string(m.backbone.inChannels));
     else if (m.backbone.inChannels == 1 && facts.naturalChannels == 3)
         refusals.add("the project holds colour images but the network would take 1 channel; give it 3 input channels");
-    m.heads = defaultHeads(m.backbone);
+    m.heads = fromCheckpoint && start.checkpointModel->simsiamHeads ? start.checkpointModel->heads : defaultHeads(m.backbone);
     return m;
+}
+
+/// The input size a run gets when the user names none: small images through the CIFAR stem keep
+/// about their own resolution (32 to kSmallImageSide px); otherwise `imagenetSize`, never finer
+/// than the cache.
+int defaultInputSize(const ProjectFacts& facts, const ModelConfig& model, int imagenetSize)
+{
+    if (model.backbone.stem == BackboneStem::Cifar) {
+        const int side = facts.medianSide > 0 ? (facts.medianSide + 7) / 8 * 8 : 32;
+        return std::clamp(side, 32, kSmallImageSide);
+    }
+    return facts.cacheResolution > 0 ? std::min(imagenetSize, facts.cacheResolution) : imagenetSize;
+}
+
+/// The model a medsiam checkpoint holds, from its header; nullopt for other weight files.
+std::optional<ModelConfig> checkpointModel(const std::string& path)
+{
+    std::error_code ec;
+    if (path.empty() || !fs::is_regular_file(path, ec))
+        return std::nullopt;
+    const auto meta = readSafetensorsMetadata(path);
+    const auto format = meta.find("format");
+    const auto config = meta.find("config");
+    if (format == meta.end() || format->second != "medsiam-checkpoint" || config == meta.end())
+        return std::nullopt;
+    try {
+        return ModelConfig::fromJson(config->second);
+    } catch (const UserError&) {
+        return std::nullopt;
+    }
 }
 
 /// The weights a run starts from: a file, an earlier run's last checkpoint, or none (random).
@@ -102,7 +170,7 @@ std::string initWeightsOf(Project& project, const RunRequest& r, Refusals& refus
     }
     if (r.initRun) {
         std::string path;
-        refusals.guard([&] { path = RunStore(project).lastCheckpoint(*r.initRun); });
+        refusals.guard([&] { path = RunStore(project).selectedCheckpoint(*r.initRun); });
         return path;
     }
     if (r.initFile) {
@@ -117,6 +185,14 @@ std::string initWeightsOf(Project& project, const RunRequest& r, Refusals& refus
         return f;
     }
     return {};
+}
+
+StartPoint startOf(Project& project, const RunRequest& r, Refusals& refusals)
+{
+    StartPoint start;
+    start.weights = initWeightsOf(project, r, refusals);
+    start.checkpointModel = checkpointModel(start.weights);
+    return start;
 }
 
 /// The configuration when nothing was refused, else the refusals.
@@ -149,16 +225,26 @@ void commonChecks(const RunRequest& r, const RunContext& context, const ProjectF
         refusals.add("the subset is 'a' or 'b' (one half of the images each), not '" + *r.subset + "'");
     if (r.checkpointEvery && *r.checkpointEvery < 1)
         refusals.add("checkpoints are written every 1 step or more");
+    if (r.budgetSeconds && r.steps)
+        refusals.add("give a number of steps or a time budget, not both");
+    if (r.budgetSeconds && !(*r.budgetSeconds >= 1))
+        refusals.add("a time budget is at least 1 second");
 }
 
 } // namespace
+
+std::string recipeFor(const std::string& initWeights)
+{
+    return !initWeights.empty() && !checkpointModel(initWeights) ? kRecipeHyperRule : kRecipeAdamW;
+}
 
 BuiltRun<PretrainConfig> buildPretrain(Project& project, const RunRequest& r, const RunContext& context)
 {
     Refusals refusals;
     const ProjectFacts facts = factsOf(project, r.subset.value_or(""));
     PretrainConfig c; // its member initialisers are the defaults
-    if (auto m = modelOf(r, facts, refusals))
+    const StartPoint start = startOf(project, r, refusals);
+    if (auto m = modelOf(r, facts, start, refusals))
         c.model = *m;
     c.model.simsiamHeads = true;
     if (r.headNorm)
@@ -172,17 +258,18 @@ BuiltRun<PretrainConfig> buildPretrain(Project& project, const RunRequest& r, co
     if (r.projectorLayers)
         c.model.heads.projectorLayers = *r.projectorLayers;
     refusals.guard([&] { c.model.heads.validate(); });
-    c.initWeights = initWeightsOf(project, r, refusals);
-    c.steps = r.steps.value_or(c.steps);
+    c.initWeights = start.weights;
+    c.budgetSeconds = r.budgetSeconds.value_or(0);
+    c.steps = r.budgetSeconds ? 0 : r.steps.value_or(c.steps);
     c.batch = r.batch.value_or(c.batch);
-    c.inputSize = r.inputSize.value_or(c.inputSize);
+    c.inputSize = r.inputSize.value_or(defaultInputSize(facts, c.model, c.inputSize));
     c.baseLr = r.lr.value_or(c.baseLr);
     c.warmupSteps = r.warmupSteps.value_or(c.warmupSteps);
     c.weightDecay = r.weightDecay.value_or(c.weightDecay);
     c.seed = r.seed.value_or(c.seed);
-    c.bf16 = r.bf16;
+    c.bf16 = r.bf16.value_or(!r.cuda && context.cpuBf16);
     c.cuda = r.cuda;
-    c.checkpointEvery = r.checkpointEvery.value_or(std::min<int64_t>(c.checkpointEvery, std::max<int64_t>(1, c.steps)));
+    c.checkpointEvery = r.checkpointEvery.value_or(c.steps > 0 ? std::min<int64_t>(c.checkpointEvery, c.steps) : c.checkpointEvery);
     c.monitorEvery = r.monitorEvery.value_or(c.monitorEvery);
     c.stopGradient = !r.noStopGradient;
     c.subset = r.subset.value_or("");
@@ -208,7 +295,7 @@ BuiltRun<PretrainConfig> buildPretrain(Project& project, const RunRequest& r, co
         setPart(part, false);
 
     commonChecks(r, context, facts, refusals);
-    if (c.steps < 1)
+    if (c.steps < 1 && !c.budgetSeconds)
         refusals.add("a run trains for at least 1 step");
     if (c.batch < 2)
         refusals.add("SimSiam compares the images of a batch: the batch needs at least 2 images");
@@ -221,7 +308,7 @@ BuiltRun<PretrainConfig> buildPretrain(Project& project, const RunRequest& r, co
         refusals.add("the learning rate must be above 0");
     if (c.warmupSteps < 0)
         refusals.add("the warmup cannot be negative");
-    else if (c.warmupSteps > 0 && c.warmupSteps >= c.steps)
+    else if (c.warmupSteps > 0 && c.steps > 0 && c.warmupSteps >= c.steps)
         refusals.add("the warmup (" + std::to_string(c.warmupSteps) + " steps) must be shorter than the run (" +
                      std::to_string(c.steps) + " steps)");
     if (c.weightDecay < 0 || c.weightDecay > 1)
@@ -232,29 +319,89 @@ BuiltRun<PretrainConfig> buildPretrain(Project& project, const RunRequest& r, co
     return finish(c, refusals);
 }
 
+namespace {
+
+/// The AdamW recipe's training views: a random crop of 75-100% of the image with a mild change of
+/// aspect, a horizontal flip and mild brightness and contrast changes (docs/TRAINING.md).
+AugmentConfig adamwAugment()
+{
+    AugmentConfig a = AugmentConfig::none();
+    a.crop = true;
+    a.cropScaleMin = 0.75;
+    a.cropScaleMax = 1.0;
+    a.flip = true;
+    a.colorJitter = true;
+    a.jitterProbability = 0.8;
+    a.brightness = 0.2;
+    a.contrast = 0.2;
+    a.saturation = 0;
+    a.hue = 0;
+    return a;
+}
+
+/// The recipe's defaults, before the user's settings.
+void applyRecipe(FinetuneConfig& c, const ProjectFacts& facts)
+{
+    if (c.recipe == kRecipeHyperRule)
+        return; // FinetuneConfig's member initialisers are the HyperRule's
+    c.optimizer = "adamw";
+    c.schedule = "cosine";
+    c.warmupFraction = 0.05;
+    c.lr = 2e-3;
+    c.weightDecay = 0.05;
+    c.batch = 128;
+    c.microBatch = 128;
+    c.mixupAlpha = 0;
+    c.validations = 20;
+    c.augment = adamwAugment();
+    // A minority class under 35% of the labeled train images: the loss weighs classes equally.
+    c.classWeighted = facts.minorityShare() < 0.35;
+}
+
+} // namespace
+
 BuiltRun<FinetuneConfig> buildFinetune(Project& project, const RunRequest& r, const RunContext& context)
 {
     Refusals refusals;
     const ProjectFacts facts = factsOf(project, r.subset.value_or(""));
     FinetuneConfig c;
-    if (auto m = modelOf(r, facts, refusals))
+    const StartPoint start = startOf(project, r, refusals);
+    if (auto m = modelOf(r, facts, start, refusals))
         c.model = *m;
+    c.model.simsiamHeads = false;
     c.model.backbone.numClasses = facts.classes;
-    c.initWeights = initWeightsOf(project, r, refusals);
-    c.steps = r.steps.value_or(c.steps);
+    c.initWeights = start.weights;
+    c.recipe = r.recipe.value_or(start.external() ? kRecipeHyperRule : kRecipeAdamW);
+    if (c.recipe != kRecipeHyperRule && c.recipe != kRecipeAdamW) {
+        refusals.add("the recipes are hyperrule (BiT's, for ImageNet-class weights) and adamw (for random init and SimSiam "
+                     "runs); there is no '" + c.recipe + "'");
+        c.recipe = kRecipeAdamW;
+    }
+    applyRecipe(c, facts);
+    c.budgetSeconds = r.budgetSeconds.value_or(0);
+    c.steps = r.budgetSeconds ? 0 : r.steps.value_or(c.steps);
     c.batch = r.batch.value_or(c.batch);
     c.microBatch = std::min(c.batch, r.microBatch.value_or(c.microBatch));
     c.lr = r.lr.value_or(c.lr);
-    c.crop = r.inputSize.value_or(c.crop);
+    c.weightDecay = r.weightDecay.value_or(c.weightDecay);
+    c.optimizer = r.optimizer.value_or(c.optimizer);
+    c.schedule = r.schedule.value_or(c.schedule);
+    c.labelSmoothing = r.labelSmoothing.value_or(c.labelSmoothing);
+    c.crop = r.inputSize.value_or(c.recipe == kRecipeAdamW ? defaultInputSize(facts, c.model, 128) : c.crop);
     c.resize = r.resize.value_or(c.resize);
     c.mixupAlpha = r.mixupAlpha.value_or(c.mixupAlpha);
     c.checkpointEvery = r.checkpointEvery.value_or(c.checkpointEvery);
     c.evalEvery = r.evalEvery.value_or(c.evalEvery);
     c.subset = r.subset.value_or("");
-    c.classWeighted = r.classWeighted;
-    c.balancedSampler = r.balancedSampler;
+    if (r.classBalance || r.classWeighted || r.balancedSampler) {
+        const std::string balance = r.classBalance.value_or(r.balancedSampler ? "sampler" : "weighted");
+        if (balance != "none" && balance != "weighted" && balance != "sampler")
+            refusals.add("class balancing is none, weighted (the loss) or sampler (equal draws), not '" + balance + "'");
+        c.classWeighted = balance == "weighted" || r.classWeighted;
+        c.balancedSampler = balance == "sampler" || r.balancedSampler;
+    }
     c.seed = r.seed.value_or(c.seed);
-    c.bf16 = r.bf16;
+    c.bf16 = r.bf16.value_or(!r.cuda && context.cpuBf16);
     c.cuda = r.cuda;
 
     commonChecks(r, context, facts, refusals);
@@ -273,6 +420,14 @@ BuiltRun<FinetuneConfig> buildFinetune(Project& project, const RunRequest& r, co
         refusals.add("the micro-batch needs at least 1 image");
     if (!(c.lr > 0))
         refusals.add("the learning rate must be above 0");
+    if (c.weightDecay < 0 || c.weightDecay > 1)
+        refusals.add("the weight decay is between 0 and 1");
+    if (c.optimizer != "sgd" && c.optimizer != "adamw")
+        refusals.add("the optimizers are sgd and adamw, not '" + c.optimizer + "'");
+    if (c.schedule != "steps" && c.schedule != "cosine")
+        refusals.add("the schedules are steps (x0.1 decays) and cosine, not '" + c.schedule + "'");
+    if (c.labelSmoothing < 0 || c.labelSmoothing >= 1)
+        refusals.add("label smoothing is at least 0 and below 1");
     if (c.crop != 0 && c.crop < 16)
         refusals.add("the crop is at least 16 px");
     if (c.crop > 0 && c.resize > 0 && c.crop > c.resize)
@@ -280,7 +435,7 @@ BuiltRun<FinetuneConfig> buildFinetune(Project& project, const RunRequest& r, co
     if (c.mixupAlpha > 100)
         refusals.add("the MixUp alpha is at most 100");
     if (c.evalEvery < 0)
-        refusals.add("validation runs every 1 step or more (0: ten times per run)");
+        refusals.add("validation runs every 1 step or more (0: " + std::to_string(c.validations) + " times per run)");
     refusals.guard([&] { c.model.backbone.validate(); });
     return finish(c, refusals);
 }
@@ -294,12 +449,16 @@ BuiltRun<ProbeConfig> buildProbe(Project& project, const RunRequest& r, const Ru
         c.sourceRun = *r.probeRun;
         refusals.guard([&] { (void)RunStore(project).lastCheckpoint(c.sourceRun); });
     } else {
-        if (auto m = modelOf(r, facts, refusals))
+        const StartPoint start = startOf(project, r, refusals);
+        if (auto m = modelOf(r, facts, start, refusals))
             c.model = *m;
-        c.initWeights = initWeightsOf(project, r, refusals);
+        c.initWeights = start.weights;
     }
-    c.inputSize = r.inputSize.value_or(c.inputSize);
-    c.bf16 = r.bf16;
+    std::optional<ModelConfig> probed = r.probeRun ? std::nullopt : std::optional<ModelConfig>(c.model);
+    if (r.probeRun && RunStore(project).exists(*r.probeRun) && RunStore(project).hasCheckpoint(*r.probeRun))
+        probed = checkpointModel(RunStore(project).lastCheckpoint(*r.probeRun));
+    c.inputSize = r.inputSize.value_or(probed ? defaultInputSize(facts, *probed, c.inputSize) : c.inputSize);
+    c.bf16 = r.bf16.value_or(!r.cuda && context.cpuBf16);
     c.seed = r.seed.value_or(c.seed);
     c.classWeighted = !r.probeUnweighted;
     commonChecks(r, context, facts, refusals);

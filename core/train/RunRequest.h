@@ -25,18 +25,20 @@ struct RunRequest {
     // The network and where it starts
     std::optional<std::string> backbone;  ///< see `medsiam-cli model list`
     std::optional<std::string> norm;      ///< gn_ws, bn_ws or bn (ResNet-v2 backbones)
+    std::optional<std::string> stem;      ///< imagenet or cifar; default: by the images' size (smallImageStem)
     std::optional<int> inChannels;        ///< 1 or 3; default: 1 when every image is grey
     std::optional<std::string> initFile;  ///< BiT .npz, timm/torchvision weights, a medsiam checkpoint
     std::optional<std::string> initRun;   ///< the last checkpoint of an earlier run of the project
     // Training
     std::optional<int64_t> steps;
+    std::optional<double> budgetSeconds;  ///< a time budget (parseDuration); instead of steps
     std::optional<int> batch;
     std::optional<int> inputSize;         ///< pretraining's input, fine-tuning's crop
     std::optional<double> lr;
     std::optional<uint64_t> seed;
     std::optional<int64_t> checkpointEvery;
     std::optional<std::string> subset;    ///< "a" or "b"
-    bool bf16 = false;
+    std::optional<bool> bf16;             ///< unset: on for CPU runs where the CPU has AVX512-BF16 (RunContext)
     bool cuda = false;
     // SimSiam pretraining
     std::optional<int64_t> warmupSteps;
@@ -47,20 +49,40 @@ struct RunRequest {
     bool noStopGradient = false;
     std::vector<std::string> augmentOn, augmentOff; ///< crop, flip, jitter, grayscale, blur
     // Fine-tuning
+    std::optional<std::string> recipe;    ///< hyperrule or adamw; default: by the starting point (see recipeFor)
+    std::optional<std::string> optimizer; ///< sgd or adamw
+    std::optional<std::string> schedule;  ///< steps or cosine
+    std::optional<std::string> classBalance; ///< none, weighted or sampler
+    std::optional<double> labelSmoothing;
     std::optional<int> microBatch;
     std::optional<int> resize;
     std::optional<double> mixupAlpha;
     std::optional<int64_t> evalEvery;
-    bool classWeighted = false;
-    bool balancedSampler = false;
+    bool classWeighted = false;           ///< same as classBalance "weighted"
+    bool balancedSampler = false;         ///< same as classBalance "sampler"
     // Linear probe
     std::optional<std::string> probeRun;  ///< probe this run's backbone (else `backbone` from `initFile`)
     bool probeUnweighted = false;
 };
 
+/// Images whose median side is at most this many pixels are "small" (MedMNIST's 28 px, CIFAR's
+/// 32): a network started from random weights or a medsiam run gets the CIFAR stem for them and
+/// keeps their resolution, unless the user asks for a larger input. The CIFAR stem costs ~4x the
+/// ImageNet stem's time per image at the same input size (docs/TRAINING.md), so larger images
+/// keep the ImageNet stem.
+constexpr int kSmallImageSide = 40;
+
+/// The fine-tuning recipe for a run started from `initWeights` ("" random; a medsiam checkpoint;
+/// or other weights: BiT, timm, torchvision): the HyperRule for ImageNet-class weights, the AdamW
+/// recipe otherwise (docs/TRAINING.md says why).
+std::string recipeFor(const std::string& initWeights);
+
 /// What the builders know about the machine (LibTorch knows it; this header must not).
 struct RunContext {
     bool cudaAvailable = false;
+    /// The CPU has AVX512-BF16: bf16 autocast is then the default for CPU runs (several times
+    /// faster there). Without it, bf16 is emulated and ~10x slower (docs/TRAINING.md).
+    bool cpuBf16 = false;
 };
 
 /// A built configuration, or the reasons it cannot be one (each a full sentence for the user).

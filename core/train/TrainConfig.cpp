@@ -64,6 +64,7 @@ std::string PretrainConfig::toJson() const
     j["model"] = nlohmann::json::parse(model.toJson());
     j["init_weights"] = initWeights;
     j["steps"] = steps;
+    j["budget_seconds"] = budgetSeconds;
     j["batch"] = batch;
     j["input_size"] = inputSize;
     j["base_lr"] = baseLr;
@@ -90,6 +91,7 @@ PretrainConfig PretrainConfig::fromJson(const std::string& text)
     readRunConfig(text, "simsiam-pretrain", "SimSiam pretraining", c.model, [&](const nlohmann::json& j) {
         readIf(j, "init_weights", c.initWeights);
         readIf(j, "steps", c.steps);
+        readIf(j, "budget_seconds", c.budgetSeconds);
         readIf(j, "batch", c.batch);
         readIf(j, "input_size", c.inputSize);
         readIf(j, "base_lr", c.baseLr);
@@ -107,8 +109,10 @@ PretrainConfig PretrainConfig::fromJson(const std::string& text)
         if (j.contains("augment"))
             c.augment = AugmentConfig::fromJson(j["augment"].dump());
     });
-    if (c.steps < 1 || c.batch < 2 || c.inputSize < 16 || c.baseLr <= 0 || c.checkpointEvery < 1)
-        throw UserError("run configuration: steps >= 1, batch >= 2, input size >= 16 px, lr > 0 and checkpoint_every >= 1 are needed");
+    if ((c.steps < 1 && c.budgetSeconds <= 0) || c.steps < 0 || c.budgetSeconds < 0 || c.batch < 2 || c.inputSize < 16 ||
+        c.baseLr <= 0 || c.checkpointEvery < 1)
+        throw UserError("run configuration: steps >= 1 (or a time budget), batch >= 2, input size >= 16 px, lr > 0 and "
+                        "checkpoint_every >= 1 are needed");
     return c;
 }
 
@@ -141,7 +145,12 @@ std::string FinetuneConfig::toJson() const
     j["job"] = "finetune";
     j["model"] = nlohmann::json::parse(model.toJson());
     j["init_weights"] = initWeights;
+    j["recipe"] = recipe;
     j["steps"] = steps;
+    j["budget_seconds"] = budgetSeconds;
+    j["optimizer"] = optimizer;
+    j["schedule"] = schedule;
+    j["warmup_fraction"] = warmupFraction;
     j["batch"] = batch;
     j["micro_batch"] = microBatch;
     j["resize"] = resize;
@@ -158,6 +167,10 @@ std::string FinetuneConfig::toJson() const
     j["cuda"] = cuda;
     j["checkpoint_every"] = checkpointEvery;
     j["eval_every"] = evalEvery;
+    j["validations"] = validations;
+    j["label_smoothing"] = labelSmoothing;
+    if (augment)
+        j["augment"] = nlohmann::json::parse(augment->toJson());
     return j.dump(1);
 }
 
@@ -166,7 +179,12 @@ FinetuneConfig FinetuneConfig::fromJson(const std::string& text)
     FinetuneConfig c;
     readRunConfig(text, "finetune", "fine-tuning", c.model, [&](const nlohmann::json& j) {
         readIf(j, "init_weights", c.initWeights);
+        readIf(j, "recipe", c.recipe);
         readIf(j, "steps", c.steps);
+        readIf(j, "budget_seconds", c.budgetSeconds);
+        readIf(j, "optimizer", c.optimizer);
+        readIf(j, "schedule", c.schedule);
+        readIf(j, "warmup_fraction", c.warmupFraction);
         readIf(j, "batch", c.batch);
         readIf(j, "micro_batch", c.microBatch);
         readIf(j, "resize", c.resize);
@@ -183,7 +201,21 @@ FinetuneConfig FinetuneConfig::fromJson(const std::string& text)
         readIf(j, "cuda", c.cuda);
         readIf(j, "checkpoint_every", c.checkpointEvery);
         readIf(j, "eval_every", c.evalEvery);
+        readIf(j, "validations", c.validations);
+        readIf(j, "label_smoothing", c.labelSmoothing);
+        if (j.contains("augment") && !j["augment"].is_null())
+            c.augment = AugmentConfig::fromJson(j["augment"].dump());
     });
+    if (c.recipe != kRecipeHyperRule && c.recipe != kRecipeAdamW)
+        throw UserError("run configuration: unknown recipe '" + c.recipe + "' (hyperrule or adamw)");
+    if (c.optimizer != "sgd" && c.optimizer != "adamw")
+        throw UserError("run configuration: unknown optimizer '" + c.optimizer + "' (sgd or adamw)");
+    if (c.schedule != "steps" && c.schedule != "cosine")
+        throw UserError("run configuration: unknown schedule '" + c.schedule + "' (steps or cosine)");
+    if (c.budgetSeconds < 0 || c.validations < 1 || c.warmupFraction < 0 || c.warmupFraction >= 1 || c.labelSmoothing < 0 ||
+        c.labelSmoothing >= 1)
+        throw UserError("run configuration: budget_seconds >= 0, validations >= 1, 0 <= warmup_fraction < 1 and "
+                        "0 <= label_smoothing < 1 are needed");
     if (c.steps < 0 || c.batch < 1 || c.microBatch < 1 || c.lr <= 0 || c.checkpointEvery < 1 || c.resize < 0 || c.crop < 0 ||
         (c.crop && c.resize && c.crop > c.resize))
         throw UserError("run configuration: steps >= 0, batch and micro-batch >= 1, lr > 0, checkpoint_every >= 1 and "

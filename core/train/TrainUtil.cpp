@@ -25,18 +25,33 @@ namespace medsiam::core {
 
 namespace fs = std::filesystem;
 
-Sgd::Sgd(NetworkImpl& net, double momentum, double weightDecay) : m_momentum(momentum), m_weightDecay(weightDecay)
+Optimizer::Optimizer(NetworkImpl& net)
 {
     for (const auto& p : net.named_parameters(true))
         m_params.emplace_back(p.key(), p.value());
 }
 
-void Sgd::zeroGrad()
+void Optimizer::zeroGrad()
 {
     for (auto& [name, p] : m_params)
         if (p.grad().defined())
             p.mutable_grad() = at::Tensor();
 }
+
+void Optimizer::loadBuffers(const std::vector<std::pair<std::string, at::Tensor>>& state, const std::string& suffix,
+                            std::map<std::string, at::Tensor>& into) const
+{
+    for (const auto& [key, t] : state) {
+        if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
+            continue;
+        const std::string name = key.substr(0, key.size() - suffix.size());
+        for (const auto& [pname, p] : m_params)
+            if (pname == name)
+                into[name] = t.to(p.device()).clone();
+    }
+}
+
+Sgd::Sgd(NetworkImpl& net, double momentum, double weightDecay) : Optimizer(net), m_momentum(momentum), m_weightDecay(weightDecay) {}
 
 void Sgd::step(const std::function<double(const std::string&)>& lrFor)
 {
@@ -67,17 +82,79 @@ std::vector<std::pair<std::string, at::Tensor>> Sgd::state() const
     return out;
 }
 
-void Sgd::load(const std::vector<std::pair<std::string, at::Tensor>>& state)
+void Sgd::load(const std::vector<std::pair<std::string, at::Tensor>>& state) { loadBuffers(state, ".momentum", m_buffers); }
+
+AdamW::AdamW(NetworkImpl& net, double weightDecay) : Optimizer(net), m_weightDecay(weightDecay) {}
+
+void AdamW::step(const std::function<double(const std::string&)>& lrFor)
 {
-    const std::string suffix = ".momentum";
-    for (const auto& [key, t] : state) {
-        if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
+    constexpr double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    torch::NoGradGuard guard;
+    ++m_step;
+    const double correction1 = 1 - std::pow(beta1, double(m_step));
+    const double correction2 = 1 - std::pow(beta2, double(m_step));
+    for (auto& [name, p] : m_params) {
+        if (!p.grad().defined())
             continue;
-        const std::string name = key.substr(0, key.size() - suffix.size());
-        for (const auto& [pname, p] : m_params)
-            if (pname == name)
-                m_buffers[name] = t.to(p.device()).clone();
+        const auto g = p.grad();
+        const double lr = lrFor(name);
+        if (m_weightDecay != 0 && p.dim() > 1)
+            p.mul_(1 - lr * m_weightDecay);
+        auto first = m_first.find(name);
+        if (first == m_first.end()) {
+            first = m_first.emplace(name, at::zeros_like(p)).first;
+            m_second.emplace(name, at::zeros_like(p));
+        }
+        auto& m = first->second;
+        auto& v = m_second.at(name);
+        m.mul_(beta1).add_(g, 1 - beta1);
+        v.mul_(beta2).addcmul_(g, g, 1 - beta2);
+        const auto denom = (v / correction2).sqrt_().add_(eps);
+        p.addcdiv_(m, denom, -lr / correction1);
     }
+}
+
+std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const
+{
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    out.emplace_back("adamw.step", at::full({1}, static_cast<double>(m_step), at::kDouble));
+    for (const auto& [name, p] : m_params) {
+        auto it = m_first.find(name);
+        if (it == m_first.end())
+            continue;
+        out.emplace_back(name + ".exp_avg", it->second);
+        out.emplace_back(name + ".exp_avg_sq", m_second.at(name));
+    }
+    return out;
+}
+
+void AdamW::load(const std::vector<std::pair<std::string, at::Tensor>>& state)
+{
+    for (const auto& [key, t] : state)
+        if (key == "adamw.step")
+            m_step = static_cast<int64_t>(t.to(at::kDouble).item<double>());
+    loadBuffers(state, ".exp_avg", m_first);
+    loadBuffers(state, ".exp_avg_sq", m_second);
+    // A moment without its partner (a damaged or hand-made checkpoint) starts again at zero.
+    for (auto it = m_first.begin(); it != m_first.end();)
+        if (!m_second.count(it->first))
+            it = m_first.erase(it);
+        else
+            ++it;
+    for (auto it = m_second.begin(); it != m_second.end();)
+        if (!m_first.count(it->first))
+            it = m_second.erase(it);
+        else
+            ++it;
+}
+
+std::unique_ptr<Optimizer> makeOptimizer(const std::string& name, NetworkImpl& net, double momentum, double weightDecay)
+{
+    if (name == "sgd")
+        return std::make_unique<Sgd>(net, momentum, weightDecay);
+    if (name == "adamw")
+        return std::make_unique<AdamW>(net, weightDecay);
+    throw UserError("unknown optimizer '" + name + "': use sgd or adamw");
 }
 
 void useChannelsLast(NetworkImpl& net)
@@ -127,7 +204,7 @@ int64_t checkpointStep(Project& project, const std::string& runId)
 JobOutcome cancelledAfter(int64_t step)
 {
     return {JobState::Cancelled, "stopped after step " + std::to_string(step) + ", with its checkpoint",
-            "{\"steps_done\": " + std::to_string(step) + "}"};
+            "{\"steps_done\": " + std::to_string(step) + "}", ""};
 }
 
 JobState runRecorded(Project& project, const std::string& runId, const std::string& kind, const std::string& configJson,
@@ -143,13 +220,16 @@ JobState runRecorded(Project& project, const std::string& runId, const std::stri
         outcome = body();
     } catch (...) {
         const std::string message = currentErrorMessage();
-        outcome = {JobState::Failed, message, nlohmann::json({{"error", message}}).dump()};
+        outcome = {JobState::Failed, message, nlohmann::json({{"error", message}}).dump(), ""};
     }
     try {
-        project.recordRun({runId, kind, toString(outcome.state), "", configJson, outcome.summaryJson, "", ""});
+        if (!outcome.configJson.empty())
+            RunStore(project).writeConfig(runId, outcome.configJson);
+        project.recordRun({runId, kind, toString(outcome.state), "",
+                           outcome.configJson.empty() ? configJson : outcome.configJson, outcome.summaryJson, "", ""});
     } catch (...) {
         // The run's files are written; a record that cannot be updated is reported, not thrown.
-        outcome = {JobState::Failed, "the run's record could not be updated: " + currentErrorMessage(), outcome.summaryJson};
+        outcome = {JobState::Failed, "the run's record could not be updated: " + currentErrorMessage(), outcome.summaryJson, ""};
     }
     observer.stateChanged(outcome.state, outcome.message);
     return outcome.state;
@@ -179,13 +259,14 @@ Network startNetwork(const ModelConfig& model, uint64_t seed, const std::string&
     return net;
 }
 
-void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Sgd& sgd, int64_t stepsDone, int64_t epoch,
-                            JobObserver& observer)
+void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Optimizer& optimizer, int64_t stepsDone, int64_t epoch,
+                            JobObserver& observer, const std::string& extraJson)
 {
     TrainingState s;
     s.step = stepsDone;
     s.epoch = epoch;
-    s.optimizer = sgd.state();
+    s.optimizer = optimizer.state();
+    s.extraJson = extraJson;
     saveCheckpoint(path, net, s);
     observer.checkpointSaved(path, stepsDone);
 }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,23 +19,56 @@ namespace medsiam::core {
 
 class Project;
 
-/// SGD with momentum and weight decay, PyTorch's update rule (dampening 0, no Nesterov), with the
-/// momentum buffers kept by parameter name so that checkpoints carry them. Parameters listed in
-/// `frozen` are left alone.
-class Sgd {
+/// An optimizer whose state is kept by parameter name, so that checkpoints carry it
+/// ("<parameter>.<buffer>" keys in the checkpoint's optimizer section).
+class Optimizer {
 public:
-    Sgd(NetworkImpl& net, double momentum, double weightDecay);
+    virtual ~Optimizer() = default;
     void zeroGrad();
     /// `lrFor` gives each parameter's learning rate by name.
-    void step(const std::function<double(const std::string&)>& lrFor);
-    std::vector<std::pair<std::string, at::Tensor>> state() const;
-    void load(const std::vector<std::pair<std::string, at::Tensor>>& state);
+    virtual void step(const std::function<double(const std::string&)>& lrFor) = 0;
+    virtual std::vector<std::pair<std::string, at::Tensor>> state() const = 0;
+    virtual void load(const std::vector<std::pair<std::string, at::Tensor>>& state) = 0;
+
+protected:
+    explicit Optimizer(NetworkImpl& net);
+    /// The state tensors under `key` ("<parameter>.<suffix>") moved to their parameter's device.
+    void loadBuffers(const std::vector<std::pair<std::string, at::Tensor>>& state, const std::string& suffix,
+                     std::map<std::string, at::Tensor>& into) const;
+    std::vector<std::pair<std::string, at::Tensor>> m_params;
+};
+
+/// SGD with momentum and weight decay, PyTorch's update rule (dampening 0, no Nesterov).
+class Sgd : public Optimizer {
+public:
+    Sgd(NetworkImpl& net, double momentum, double weightDecay);
+    void step(const std::function<double(const std::string&)>& lrFor) override;
+    std::vector<std::pair<std::string, at::Tensor>> state() const override;
+    void load(const std::vector<std::pair<std::string, at::Tensor>>& state) override;
 
 private:
     double m_momentum, m_weightDecay;
-    std::vector<std::pair<std::string, at::Tensor>> m_params;
     std::map<std::string, at::Tensor> m_buffers;
 };
+
+/// AdamW (Loshchilov and Hutter, 2019), PyTorch's update rule (betas 0.9 and 0.999, eps 1e-8),
+/// with decoupled weight decay on the weights of convolutions and linear layers only: norm
+/// scales and biases (1-D parameters) are not decayed.
+class AdamW : public Optimizer {
+public:
+    AdamW(NetworkImpl& net, double weightDecay);
+    void step(const std::function<double(const std::string&)>& lrFor) override;
+    std::vector<std::pair<std::string, at::Tensor>> state() const override;
+    void load(const std::vector<std::pair<std::string, at::Tensor>>& state) override;
+
+private:
+    double m_weightDecay;
+    int64_t m_step = 0;
+    std::map<std::string, at::Tensor> m_first, m_second;
+};
+
+/// "sgd" or "adamw", as a run's config names it; throws UserError for another name.
+std::unique_ptr<Optimizer> makeOptimizer(const std::string& name, NetworkImpl& net, double momentum, double weightDecay);
 
 /// On CUDA: 4-D weights in channels-last layout (faster convolutions with bf16 on tensor cores).
 void useChannelsLast(NetworkImpl& net);
@@ -57,6 +91,7 @@ struct JobOutcome {
     JobState state = JobState::Completed;
     std::string message;
     std::string summaryJson = "{}";
+    std::string configJson;  ///< the run's config when the job changed it (a budget's plan); "" otherwise
 };
 
 /// The outcome of a job cancelled after `step` steps, its checkpoint saved: resumable.
@@ -77,8 +112,8 @@ Network startNetwork(const ModelConfig& model, uint64_t seed, const std::string&
 
 /// Writes the network and optimizer after `stepsDone` steps to the run's checkpoint and tells the
 /// observer.
-void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Sgd& sgd, int64_t stepsDone, int64_t epoch,
-                            JobObserver& observer);
+void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Optimizer& optimizer, int64_t stepsDone, int64_t epoch,
+                            JobObserver& observer, const std::string& extraJson = "{}");
 
 /// Times a training loop: the rate of the step just done and the time left, from the steps done
 /// since the loop (re)started at `firstStep`. Make it just before the loop.

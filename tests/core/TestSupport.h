@@ -17,5 +17,9 @@ QString systemPython();
 std::string errorOf(const std::function<void()>& f);
 void writeBytes(const QString& path, const std::vector<uint8_t>& bytes);
 void writeText(const QString& path, const std::string& text);
+/// A small two-class dataset (discs vs rings with noise, 28 px) as a NumPy archive in `dir`,
+/// imported with the medsiam-cli at `cli` at 32 px: 160 train, 40 val, 40 test images. Returns
+/// the project's folder, or "" when it could not be built.
+QString makeShapesProject(const QString& dir, const QString& cli);
 
 } // namespace medsiam::test

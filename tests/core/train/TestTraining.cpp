@@ -39,38 +39,7 @@ using namespace medsiam::core;
 
 namespace {
 
-/// A small two-class dataset (discs vs rings with noise, 28 px) as a NumPy archive, imported
-/// with medsiam-cli at 32 px: 160 train, 40 val, 40 test images.
-QString makeProject(const QString& dir)
-{
-    const QString npz = dir + "/shapes.npz", project = dir + "/shapes.medsiam";
-    const QString script = QString(R"PY(
-import numpy as np
-rng = np.random.default_rng(7)
-yy, xx = np.mgrid[0:28, 0:28]
-def make(n):
-    imgs, labels = [], []
-    for i in range(n):
-        c = i % 2
-        cx, cy, r = rng.uniform(10, 18), rng.uniform(10, 18), rng.uniform(5, 9)
-        d = np.hypot(xx - cx, yy - cy)
-        shape = (d < r) if c == 0 else (np.abs(d - r) < 1.5)
-        img = 40 + 160 * shape + rng.normal(0, 20, (28, 28))
-        imgs.append(np.clip(img, 0, 255).astype(np.uint8)); labels.append([c])
-    return np.stack(imgs), np.array(labels, dtype=np.uint8)
-tr, trl = make(160); va, val = make(40); te, tel = make(40)
-np.savez('%1', train_images=tr, train_labels=trl, val_images=va, val_labels=val, test_images=te, test_labels=tel)
-)PY").arg(npz);
-    QProcess py;
-    py.start(medsiam::test::systemPython(), {"-c", script});
-    if (!py.waitForFinished(60000) || py.exitCode() != 0)
-        return {};
-    QProcess cli;
-    cli.start(QStringLiteral(MEDSIAM_CLI), {"import", npz, "--project", project, "--size", "32"});
-    if (!cli.waitForFinished(120000) || cli.exitCode() != 0)
-        return {};
-    return project;
-}
+QString makeProject(const QString& dir) { return medsiam::test::makeShapesProject(dir, QStringLiteral(MEDSIAM_CLI)); }
 
 PretrainConfig smallConfig()
 {
@@ -449,14 +418,16 @@ private Q_SLOTS:
         QCOMPARE(int(r.decaySteps.size()), decays.size());
         for (int i = 0; i < decays.size(); ++i)
             QCOMPARE(r.decaySteps[static_cast<size_t>(i)], int64_t(decays[i]));
-        // The schedule a run follows: linear warmup, then x0.1 at each decay.
+        // The schedule a run follows: linear warmup, then x0.1 at each decay, as fractions of the run.
         FinetuneConfig c;
         const FinetuneSchedule s = finetuneSchedule(c, examples, 28, 28, 512);
-        QCOMPARE(s.lr(0.003, 0), 0.003 / warmup);
-        QCOMPARE(s.lr(0.003, warmup - 1), 0.003);
-        QCOMPARE(s.lr(0.003, decays[0] - 1), 0.003);
-        QVERIFY(std::abs(s.lr(0.003, decays[0]) - 0.0003) < 1e-12);
-        QVERIFY(std::abs(s.lr(0.003, total - 1) - 0.000003) < 1e-12);
+        QCOMPARE(s.totalSteps, int64_t(total));
+        const auto lrAt = [&](const FinetuneSchedule& f, int64_t step) { return 0.003 * f.lr.factor(double(step) / double(f.totalSteps), f.totalSteps); };
+        QVERIFY(std::abs(lrAt(s, 0) - 0.003 / warmup) < 1e-12);
+        QVERIFY(std::abs(lrAt(s, warmup - 1) - 0.003) < 1e-12);
+        QVERIFY(std::abs(lrAt(s, decays[0] - 1) - 0.003) < 1e-12);
+        QVERIFY(std::abs(lrAt(s, decays[0]) - 0.0003) < 1e-12);
+        QVERIFY(std::abs(lrAt(s, total - 1) - 0.000003) < 1e-12);
         // Resolution: small images -> 160/128, large -> 512/480; a 64 px cache caps the crop.
         QCOMPARE(s.crop, 128);
         QCOMPARE(s.resize, 160);
@@ -466,8 +437,9 @@ private Q_SLOTS:
         // A shorter run keeps the rule's shape.
         c.steps = total / 10;
         const FinetuneSchedule shortRun = finetuneSchedule(c, examples, 28, 28, 512);
-        QCOMPARE(shortRun.warmupSteps, int64_t(warmup / 10));
-        QCOMPARE(shortRun.decaySteps.front(), int64_t(decays.front() / 10));
+        QCOMPARE(shortRun.totalSteps, int64_t(total / 10));
+        QVERIFY(std::abs(lrAt(shortRun, decays.front() / 10 - 1) - 0.003) < 1e-12);
+        QVERIFY(std::abs(lrAt(shortRun, decays.front() / 10 + 1) - 0.0003) < 1e-12);
     }
 
     void microBatchesGiveTheFullBatchGradient()
