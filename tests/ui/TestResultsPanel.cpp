@@ -15,6 +15,7 @@
 
 #include <QApplication>
 #include <QListWidget>
+#include <QProcess>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTableWidget>
@@ -198,6 +199,61 @@ private Q_SLOTS:
         QVERIFY(panel->currentRun().isEmpty());
         QVERIFY2(panel->summaryText().contains("fine-tune a classifier"), qPrintable(panel->summaryText()));
         QCOMPARE(panel->confusion()->rowCount(), 0);
+    }
+
+    void aOneClassClassifierIsCalledOut()
+    {
+        // Noise images with labels that say nothing about them, 9 in 10 of them "normal", and no
+        // class balancing: the classifier learns the prior and calls every image normal. Its
+        // accuracy looks fine (~90%); the CLI's output and the panel must say what it is.
+        QTemporaryDir tmp;
+        const QString dir = tmp.filePath("p");
+        {
+            auto p = test::makeImportedProject(dir, tmp.filePath("src"), 60);
+            const int64_t normal = p->ensureClass("normal"), pneumonia = p->ensureClass("pneumonia");
+            std::vector<std::pair<int64_t, int64_t>> labels;
+            const auto rows = p->catalogue();
+            for (size_t i = 0; i < rows.size(); ++i)
+                labels.emplace_back(rows[i].imageId, i % 10 == 3 ? pneumonia : normal);
+            p->setLabels(labels, "user");
+            test::assignSplits(*p, [](int i) { return i < 30 ? "train" : i < 50 ? "val" : "test"; });
+        }
+        QProcess cli;
+        cli.start(QStringLiteral(MEDSIAM_CLI), {"finetune", dir, "--backbone", "bit-nano", "--steps", "30", "--batch", "10", "--size", "16",
+                                                "--class-balance", "none", "--threads", "2"});
+        QVERIFY(cli.waitForFinished(300000));
+        const QString out = QString::fromUtf8(cli.readAllStandardOutput());
+        QVERIFY2(cli.exitCode() == 0, qPrintable(out + cli.readAllStandardError()));
+        QVERIFY2(out.contains("WARNING: the classifier predicts 'normal' for 100% of the validation images"), qPrintable(out));
+        // The warning sits next to the numbers it qualifies.
+        QVERIFY2(out.indexOf("WARNING") > out.indexOf("  test "), qPrintable(out));
+
+        {
+            ui::MainWindow w;
+            ui::ResultsPanel* panel = openWithResults(w, dir);
+            QVERIFY(panel);
+            QVERIFY2(panel->summaryText().startsWith("test: 10 images"), qPrintable(panel->summaryText()));
+            QVERIFY2(panel->warningText().contains("predicts 'normal' for 100% of the validation images"),
+                     qPrintable(panel->warningText()));
+            QVERIFY2(panel->modelText().startsWith("Model: the "), qPrintable(panel->modelText()));
+        }
+        // Another run's panel follows the same rule on that run's own validation predictions.
+        std::vector<int> truth;
+        std::vector<float> probs;
+        {
+            auto p = core::Project::open(m_project.toStdString(), core::ProjectAccess::ReadOnly);
+            for (const auto& r : p->predictions(m_run.toStdString()))
+                if (r.split == "val") {
+                    truth.push_back(r.truth);
+                    probs.insert(probs.end(), r.probabilities.begin(), r.probabilities.end());
+                }
+        }
+        const bool warned = !core::qualityWarnings(core::computeMetrics(truth, probs, 2), "validation", {"normal", "pneumonia"}).empty();
+        ui::MainWindow w;
+        ui::ResultsPanel* panel = openWithResults(w, m_project);
+        QVERIFY(panel);
+        QVERIFY(panel->selectRun(m_run));
+        QCOMPARE(!panel->warningText().isEmpty(), warned);
     }
 
     void classesChangedSinceTheEvaluationAreExplained()

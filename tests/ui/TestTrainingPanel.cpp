@@ -11,6 +11,7 @@
 #include "project/Importer.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
+#include "project/RunStore.h"
 #include "system/Runtime.h"
 #include "training/NewRunDialog.h"
 #include "training/TrainingPanel.h"
@@ -27,7 +28,10 @@
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QFile>
+#include <QLabel>
 #include <QLineEdit>
+#include <QJsonObject>
+#include <QJsonDocument>
 #include <QMessageBox>
 #include <QSettings>
 #include <QSignalSpy>
@@ -60,6 +64,7 @@ void makeProject(const QString& dir, const QString& src, bool classes)
 // A small, quick run: `steps` steps of batch 8 at 16 px.
 void smallRun(ui::NewRunDialog* d, int steps)
 {
+    d->length()->setCurrentIndex(d->length()->findData(QStringLiteral("steps")));
     d->steps()->setValue(steps);
     d->batch()->setValue(8);
     d->inputSize()->setValue(16);
@@ -296,6 +301,34 @@ private Q_SLOTS:
 
     /// The CLI and the dialog refuse the same settings in the same words: both fill a request
     /// that core's run builder checks (train/RunRequest.h).
+    void theDialogTrainsForATimeBudgetByDefault()
+    {
+        // A clinician's first fine-tune: 10 minutes, the recipe for the starting point chosen.
+        ui::MainWindow w;
+        ui::TrainingPanel* panel = openWithTraining(w, m_project);
+        QVERIFY(panel);
+        ui::NewRunDialog d(*w.session(), ui::NewRunDialog::Kind::Finetune, &w);
+        QCOMPARE(d.length()->currentData().toString(), QString("budget"));
+        QCOMPARE(d.budget()->value(), 10);
+        QVERIFY(!d.steps()->isEnabled());
+        QVERIFY2(d.recipe()->text().startsWith("AdamW"), qPrintable(d.recipe()->text()));
+        d.budget()->setValue(3);
+        d.accept();
+        QVERIFY2(d.lastError().isEmpty(), qPrintable(d.lastError()));
+        QVERIFY(!d.runId().isEmpty());
+        QFile f(m_project + "/runs/" + d.runId() + "/config.json");
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QJsonObject config = QJsonDocument::fromJson(f.readAll()).object();
+        QCOMPARE(config["budget_seconds"].toDouble(), 180.0);
+        QCOMPARE(config["recipe"].toString(), QString("adamw"));
+        QCOMPARE(config["optimizer"].toString(), QString("adamw"));
+        // Editing the steps chooses a run of that many steps instead.
+        d.steps()->setValue(5);
+        QCOMPARE(d.length()->currentData().toString(), QString("steps"));
+        QVERIFY(!d.budget()->isEnabled());
+        core::RunStore(w.session()->project()).remove(d.runId().toStdString());
+    }
+
     void theCliAndTheDialogRefuseTheSameSettings()
     {
         QTemporaryDir tmp;

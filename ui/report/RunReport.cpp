@@ -1,6 +1,7 @@
 #include "report/RunReport.h"
 
 #include "project/RunStore.h"
+#include "train/RunSummary.h"
 #include "eval/Metrics.h"
 #include "io/NpyArray.h"
 #include "project/Project.h"
@@ -20,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -318,6 +320,7 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
         core::writeFileAtomically(outDir + "/predictions.csv", csv);
         written.push_back(outDir + "/predictions.csv");
     }
+    std::map<std::string, core::ClassificationMetrics> splitMetrics;
     for (const auto& [split, rows] : bySplit) {
         std::vector<int> truth;
         std::vector<float> flat;
@@ -326,6 +329,7 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
             flat.insert(flat.end(), probs.begin(), probs.end());
         }
         const auto m = core::computeMetrics(truth, flat, static_cast<int>(classes.size()));
+        splitMetrics.emplace(split, m);
         render(outDir, "confusion_" + split, {520, 460},
                [&](QPainter& p, const QRectF& a) {
                    drawConfusion(p, a, QString("confusion matrix: %1, %2 images").arg(QString::fromStdString(split)).arg(m.samples),
@@ -352,6 +356,32 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
                                 "true positive rate", roc, true);
                },
                written);
+    }
+
+    // 2b. The results in words: which checkpoint, the numbers per split, and the warnings next to them.
+    if (!bySplit.empty()) {
+        const auto summary = core::FinetuneSummary::read(store.readSummary(runId));
+        std::string text = "run " + runId + "\n";
+        if (summary.val || summary.test)
+            text += "model: " + summary.selectionText() + "\n";
+        char line[256];
+        for (const char* split : {"val", "test", "train"}) {
+            const auto it = splitMetrics.find(split);
+            if (it == splitMetrics.end())
+                continue;
+            const auto& m = it->second;
+            std::snprintf(line, sizeof line, "%-5s %5lld images  accuracy %.3f  balanced accuracy %.3f  ROC AUC %.3f\n", split,
+                          static_cast<long long>(m.samples), m.accuracy, m.balancedAccuracy, m.macroAuc);
+            text += line;
+        }
+        // Judged on validation, as everywhere; without labeled validation images, on test (or what there is).
+        const auto judged = splitMetrics.count("val") ? splitMetrics.find("val") : splitMetrics.count("test") ? splitMetrics.find("test")
+                                                                                                            : splitMetrics.begin();
+        const auto warnings = core::qualityWarnings(judged->second, judged->first == "val" ? "validation" : judged->first, classes);
+        for (const auto& w : warnings)
+            text += "WARNING: " + w + "\n";
+        core::writeFileAtomically(outDir + "/results.txt", text);
+        written.push_back(outDir + "/results.txt");
     }
 
     // 3. The t-SNE map, when `tsne` has been run for this run.

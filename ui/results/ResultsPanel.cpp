@@ -5,6 +5,8 @@
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "project/RunChoice.h"
+#include "project/RunStore.h"
+#include "train/RunSummary.h"
 
 #include <QComboBox>
 #include <QFileInfo>
@@ -23,6 +25,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 
 namespace medsiam::ui {
@@ -55,6 +58,13 @@ ResultsPanel::ResultsPanel(ProjectSession& session, QWidget* parent) : QWidget(p
     m_summary = new QLabel(this);
     m_summary->setWordWrap(true);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_model = new QLabel(this);
+    m_model->setWordWrap(true);
+    m_warning = new QLabel(this);
+    m_warning->setWordWrap(true);
+    m_warning->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_warning->setStyleSheet(QStringLiteral("QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0b000; padding: 6px; }"));
+    m_warning->hide();
     m_perClass = new QTableWidget(this);
     m_perClass->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_perClass->verticalHeader()->hide();
@@ -83,6 +93,8 @@ ResultsPanel::ResultsPanel(ProjectSession& session, QWidget* parent) : QWidget(p
     auto* leftLayout = new QVBoxLayout(left);
     leftLayout->setContentsMargins(0, 0, 0, 0);
     leftLayout->addWidget(m_summary);
+    leftLayout->addWidget(m_model);
+    leftLayout->addWidget(m_warning);
     leftLayout->addWidget(m_perClass, 1);
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
@@ -194,6 +206,8 @@ bool ResultsPanel::selectSplit(const QString& split) { return chooseByData(m_spl
 QString ResultsPanel::currentRun() const { return m_run->currentData().toString(); }
 
 QString ResultsPanel::summaryText() const { return m_summary->text(); }
+QString ResultsPanel::modelText() const { return m_model->text(); }
+QString ResultsPanel::warningText() const { return m_warning->isHidden() ? QString() : m_warning->text(); }
 
 void ResultsPanel::loadRun()
 {
@@ -221,6 +235,38 @@ void ResultsPanel::loadRun()
     showSplit();
 }
 
+void ResultsPanel::showVerdict(const std::string& split, const core::ClassificationMetrics& shown)
+{
+    // Which checkpoint: from the run's summary (older runs and probes say less).
+    const auto summary = core::FinetuneSummary::read(core::RunStore(m_session.project()).readSummary(currentRun().toStdString()));
+    m_model->setText(summary.val || summary.test ? tr("Model: %1.").arg(QString::fromStdString(summary.selectionText())) : QString());
+    // The warnings follow the validation predictions, as on the command line; without labeled
+    // validation images, the split shown.
+    std::optional<core::ClassificationMetrics> val;
+    if (split == "val") {
+        val = shown;
+    } else {
+        const int k = static_cast<int>(m_classNames.size());
+        std::vector<int> truth;
+        std::vector<float> probs;
+        for (const auto& p : m_predictions)
+            if (p.split == "val" && p.truth >= 0 && p.truth < k && static_cast<int>(p.probabilities.size()) == k) {
+                truth.push_back(p.truth);
+                probs.insert(probs.end(), p.probabilities.begin(), p.probabilities.end());
+            }
+        if (!truth.empty())
+            val = core::computeMetrics(truth, probs, k);
+    }
+    const auto warnings = val ? core::qualityWarnings(*val, "validation", m_classNames) : core::qualityWarnings(shown, split, m_classNames);
+    QStringList lines;
+    for (const auto& w : warnings)
+        lines << tr("Warning: %1").arg(QString::fromStdString(w));
+    if (!lines.isEmpty()) {
+        m_warning->setText(lines.join(QStringLiteral("\n\n")));
+        m_warning->show();
+    }
+}
+
 void ResultsPanel::showSplit()
 {
     m_perClass->clear();
@@ -231,6 +277,9 @@ void ResultsPanel::showSplit()
     m_images->clear();
     m_cam->clear();
     m_cellTitle->setText(tr("Click a cell of the confusion matrix to list its images."));
+    m_model->clear();
+    m_warning->clear();
+    m_warning->hide();
     if (m_run->count() == 0) {
         m_summary->setText(tr("No classification results yet: fine-tune a classifier (Train > New Fine-tuning); its "
                               "predictions on val and test appear here."));
@@ -253,6 +302,7 @@ void ResultsPanel::showSplit()
         return;
     }
     const core::ClassificationMetrics m = core::computeMetrics(truth, probs, k);
+    showVerdict(split, m);
     m_summary->setText(tr("%1: %2 images · accuracy %3 · balanced accuracy %4 · ROC AUC %5")
                            .arg(QString::fromStdString(split))
                            .arg(m.samples)

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 class QComboBox;
@@ -14,6 +15,7 @@ class QTableWidget;
 
 namespace medsiam::core {
 struct PredictionRecord;
+struct ClassificationMetrics;
 }
 
 namespace medsiam::ui {
@@ -36,6 +38,11 @@ public:
     bool selectSplit(const QString& split);
     QString currentRun() const;
     QString summaryText() const;
+    /// Which checkpoint the run's numbers come from, and the warnings when they flatter the
+    /// classifier (one class predicted for nearly every image, balanced accuracy near chance):
+    /// empty when there is nothing to warn about.
+    QString modelText() const;
+    QString warningText() const;
     QTableWidget* confusion() const { return m_confusion; }
     QTableWidget* perClass() const { return m_perClass; }
     QListWidget* cellImages() const { return m_images; }
@@ -56,6 +63,7 @@ protected:
 private:
     void loadRun();
     void showSplit();
+    void showVerdict(const std::string& split, const core::ClassificationMetrics& shown);
     /// Computes the Grad-CAM of an image under the current run on a worker thread; a newer
     /// request supersedes one still running.
     void explain(qint64 imageId);
@@ -64,6 +72,8 @@ private:
     QComboBox* m_run;
     QComboBox* m_split;
     QLabel* m_summary;
+    QLabel* m_model;
+    QLabel* m_warning;
     QTableWidget* m_perClass;
     QTableWidget* m_confusion;
     QLabel* m_cellTitle;

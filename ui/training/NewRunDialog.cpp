@@ -79,11 +79,31 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
     // The defaults are core's (the configurations' own), as the CLI's are.
     const core::PretrainConfig pd;
     const core::FinetuneConfig fd;
+    // How long: a time budget (the schedule is sized to end within it) or a number of steps.
+    m_length = new QComboBox(this);
+    m_length->addItem(tr("Train for a time budget"), QStringLiteral("budget"));
+    m_length->addItem(tr("Train for a number of steps"), QStringLiteral("steps"));
+    m_budget = new QSpinBox(this);
+    m_budget->setRange(1, 30 * 24 * 60);
+    m_budget->setValue(kDefaultBudgetMinutes);
+    m_budget->setSuffix(tr(" min"));
+    m_budget->setToolTip(tr("The whole run, evaluation included, ends within this time: its speed is measured on the first "
+                            "steps and its schedule sized to fit"));
     m_steps = new QSpinBox(this);
     m_steps->setRange(pre ? 1 : 0, 100000000);
     m_steps->setValue(pre ? int(pd.steps) : int(fd.steps));
     if (!pre)
-        m_steps->setSpecialValueText(tr("BiT-HyperRule"));
+        m_steps->setSpecialValueText(tr("by the recipe"));
+    const auto updateLength = [this] {
+        const bool budget = m_length->currentData().toString() == QLatin1String("budget");
+        m_budget->setEnabled(budget);
+        m_steps->setEnabled(!budget);
+    };
+    connect(m_length, &QComboBox::currentIndexChanged, this, updateLength);
+    // Editing one of the two chooses it.
+    connect(m_steps, &QSpinBox::valueChanged, this, [this] { m_length->setCurrentIndex(m_length->findData(QStringLiteral("steps"))); });
+    connect(m_budget, &QSpinBox::valueChanged, this, [this] { m_length->setCurrentIndex(m_length->findData(QStringLiteral("budget"))); });
+    updateLength();
     m_batch = new QSpinBox(this);
     m_batch->setRange(1, 65536);
     m_batch->setValue(pre ? pd.batch : fd.batch);
@@ -92,17 +112,19 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
     m_size->setValue(pre ? pd.inputSize : fd.crop);
     m_size->setSuffix(tr(" px"));
     if (!pre)
-        m_size->setSpecialValueText(tr("BiT-HyperRule"));
+        m_size->setSpecialValueText(tr("by the recipe"));
     m_lr = new QDoubleSpinBox(this);
     m_lr->setDecimals(5);
     m_lr->setRange(1e-5, 100);
     m_lr->setSingleStep(pre ? 0.01 : 0.001);
     m_lr->setValue(pre ? pd.baseLr : fd.lr);
     m_lr->setToolTip(pre ? tr("Base learning rate: lr = base x batch / 256, with cosine decay")
-                         : tr("Learning rate at batch 512, scaled linearly with the batch"));
+                         : tr("Left as it is, the recipe's own: AdamW 0.002, or the BiT-HyperRule's 0.003 at batch 512 "
+                              "(scaled with the batch)"));
     m_seed = new QSpinBox(this);
     m_seed->setRange(0, 2147483647);
-    m_bf16 = new QCheckBox(tr("bf16 autocast (CPUs with AVX512-BF16, or CUDA)"), this);
+    m_bf16 = new QCheckBox(tr("bf16 autocast (on by default where the CPU has AVX512-BF16)"), this);
+    m_bf16->setChecked(core::machineContext().cpuBf16);
     m_cuda = new QCheckBox(tr("Train on the GPU"), this);
     const bool cuda = core::runtimeInfo().cudaAvailable;
     m_cuda->setEnabled(cuda);
@@ -113,7 +135,17 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
     form->addRow(tr("Normalization:"), m_norm);
     form->addRow(tr("Start from:"), m_init);
     form->addRow(QString(), initRow);
+    form->addRow(tr("Length:"), m_length);
+    form->addRow(tr("Time budget:"), m_budget);
     form->addRow(tr("Steps:"), m_steps);
+    if (!pre) {
+        m_recipe = new QLabel(this);
+        m_recipe->setWordWrap(true);
+        form->addRow(tr("Recipe:"), m_recipe);
+        connect(m_init, &QComboBox::currentIndexChanged, this, &NewRunDialog::updateRecipe);
+        connect(m_initFile, &QLineEdit::editingFinished, this, &NewRunDialog::updateRecipe);
+        updateRecipe();
+    }
     form->addRow(pre ? tr("Batch:") : tr("Effective batch:"), m_batch);
     form->addRow(pre ? tr("Input size:") : tr("Crop size:"), m_size);
     form->addRow(pre ? tr("Base learning rate:") : tr("Learning rate:"), m_lr);
@@ -178,6 +210,17 @@ void NewRunDialog::updateNormChoices()
     m_norm->setCurrentIndex(std::max(0, m_norm->findData(QString::fromLatin1(v2 ? core::toString(b.norm) : "bn"))));
 }
 
+void NewRunDialog::updateRecipe()
+{
+    const QString choice = m_init->currentData().toString();
+    // A file is judged by its header only (a medsiam checkpoint or other weights): cheap.
+    const std::string weights = choice == QLatin1String("file") ? m_initFile->text().trimmed().toStdString() : std::string();
+    const bool hyperRule = core::recipeFor(weights) == core::kRecipeHyperRule;
+    m_recipe->setText(hyperRule ? tr("BiT-HyperRule: SGD with momentum, step decays and MixUp, for ImageNet-class weights")
+                                : tr("AdamW with a cosine schedule, augmentation and class balancing, for random init or a "
+                                     "medsiam run (docs/TRAINING.md)"));
+}
+
 core::RunRequest NewRunDialog::request() const
 {
     core::RunRequest r;
@@ -190,7 +233,9 @@ core::RunRequest NewRunDialog::request() const
         r.initFile = m_initFile->text().trimmed().toStdString();
     else if (choice.startsWith(QLatin1String("run:")))
         r.initRun = choice.mid(4).toStdString();
-    if (m_steps->value() != m_initial.steps)
+    if (m_length->currentData().toString() == QLatin1String("budget"))
+        r.budgetSeconds = 60.0 * m_budget->value();
+    else if (m_steps->value() != m_initial.steps)
         r.steps = m_steps->value();
     if (m_batch->value() != m_initial.batch)
         r.batch = m_batch->value();
@@ -200,7 +245,8 @@ core::RunRequest NewRunDialog::request() const
         r.lr = m_lr->value();
     if (m_seed->value() != m_initial.seed)
         r.seed = static_cast<uint64_t>(m_seed->value());
-    r.bf16 = m_bf16->isChecked();
+    if (m_bf16->isChecked() != core::machineContext().cpuBf16 || m_cuda->isChecked())
+        r.bf16 = m_bf16->isChecked();
     r.cuda = m_cuda->isChecked();
     if (m_stopGradient)
         r.noStopGradient = !m_stopGradient->isChecked();
@@ -226,7 +272,7 @@ void NewRunDialog::accept()
     m_error.clear();
     m_pretrain.reset();
     m_finetune.reset();
-    const core::RunContext context{core::runtimeInfo().cudaAvailable};
+    const core::RunContext context = core::machineContext();
     std::string weights;
     const core::ModelConfig* model = nullptr;
     if (m_kind == Kind::Pretrain) {

@@ -54,7 +54,13 @@ public:
     QComboBox* norm() const { return m_norm; }
     QComboBox* init() const { return m_init; }
     QLineEdit* initFile() const { return m_initFile; }
+    QComboBox* length() const { return m_length; }
+    /// The time budget in minutes (used when length() says "budget", the default).
+    QSpinBox* budget() const { return m_budget; }
     QSpinBox* steps() const { return m_steps; }
+    /// Fine-tuning: the recipe the chosen starting point gets.
+    QLabel* recipe() const { return m_recipe; }
+    static constexpr int kDefaultBudgetMinutes = 10;
     QSpinBox* batch() const { return m_batch; }
     QSpinBox* inputSize() const { return m_size; }
     QDoubleSpinBox* learningRate() const { return m_lr; }
@@ -66,6 +72,7 @@ private:
     /// The dialog's fields as a request: what differs from the values the dialog started with.
     core::RunRequest request() const;
     void updateNormChoices();
+    void updateRecipe();
     void refuse(const QString& message);
     /// Creates the run from the built configuration (after its weights were checked).
     void createRun();
@@ -77,7 +84,10 @@ private:
     QComboBox* m_norm;
     QComboBox* m_init;
     QLineEdit* m_initFile;
+    QComboBox* m_length;
+    QSpinBox* m_budget;
     QSpinBox* m_steps;
+    QLabel* m_recipe = nullptr;
     QSpinBox* m_batch;
     QSpinBox* m_size;
     QDoubleSpinBox* m_lr;

@@ -1,4 +1,5 @@
 #include "training/TrainingPanel.h"
+#include "train/RunSummary.h"
 
 #include "project/Project.h"
 #include "project/ProjectSession.h"
@@ -338,9 +339,20 @@ bool TrainingPanel::startRun(const QString& runId, TrainingJob::Kind kind)
         selectRun(run);
         QString text;
         switch (state) {
-        case core::JobState::Completed:
+        case core::JobState::Completed: {
             text = tr("Run %1 completed.").arg(run);
+            // A classifier: which checkpoint, its test numbers, and what flatters them.
+            const auto summary = core::FinetuneSummary::read(core::RunStore(m_session.project()).readSummary(run.toStdString()));
+            if (summary.test)
+                text += tr(" Model: %1; test accuracy %2, balanced accuracy %3, ROC AUC %4.")
+                            .arg(QString::fromStdString(summary.selectionText()))
+                            .arg(summary.test->accuracy, 0, 'f', 3)
+                            .arg(summary.test->balancedAccuracy, 0, 'f', 3)
+                            .arg(summary.test->macroAuc, 0, 'f', 3);
+            for (const auto& w : summary.warnings)
+                text += tr("\nWarning: %1").arg(QString::fromStdString(w));
             break;
+        }
         case core::JobState::Cancelled:
             text = tr("Run %1 stopped (%2); Continue resumes it from its checkpoint.").arg(run, message);
             break;
