@@ -20,14 +20,6 @@ std::string errorOf(const std::function<void()>& f)
     return "(no error)";
 }
 
-QString sharedDir()
-{
-    const QByteArray env = qgetenv("MEDSIAM_SHARED_DIR");
-    if (!env.isEmpty())
-        return QString::fromLocal8Bit(env);
-    return QDir::cleanPath(QStringLiteral(MEDSIAM_SOURCE_DIR "/../shared"));
-}
-
 QString systemPython() { return QStringLiteral("/usr/bin/python3"); }
 
 void writeBytes(const QString& path, const std::vector<uint8_t>& bytes)

@@ -8,9 +8,6 @@
 
 namespace medsiam::test {
 
-/// The shared folder beside the checkout (bench peers, datasets), from MEDSIAM_SHARED_DIR or
-/// <source>/../shared.
-QString sharedDir();
 /// Debian's python3 with numpy, pydicom, gdcm and scikit-learn (not a pyenv one on PATH).
 QString systemPython();
 /// The message of the UserError that `f` throws, or "(no error)".

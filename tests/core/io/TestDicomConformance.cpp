@@ -1,5 +1,6 @@
 // Runs Debian's pydicom test corpus through medsiam's import and compares it with the
-// reference decoder (pydicom + gdcm, ../shared/bench/reference_dicom_decode.py):
+// reference decoder (pydicom + gdcm, ../shared/bench/reference_dicom_decode.py, whose path
+// MEDSIAM_REFERENCE_DECODER gives; bench/dicom_conformance.sh runs this, not ctest):
 // every image the reference decodes is imported, its windowed 8-bit statistics agree within
 // one grey level, and every other file carries a reason in import_issues.
 #include "TestSupport.h"
@@ -49,8 +50,9 @@ private Q_SLOTS:
     void corpusMatchesReference()
     {
         QVERIFY2(QDir(kCorpus).exists(), "the pydicom corpus is missing: run scripts/install-deps.sh (python3-pydicom)");
-        const QString script = medsiam::test::sharedDir() + "/bench/reference_dicom_decode.py";
-        QVERIFY2(QFile::exists(script), qPrintable("reference decoder not found: " + script));
+        const QString script = QString::fromLocal8Bit(qgetenv("MEDSIAM_REFERENCE_DECODER"));
+        QVERIFY2(QFile::exists(script), qPrintable("reference decoder not found: '" + script +
+                                                   "' (set MEDSIAM_REFERENCE_DECODER; bench/dicom_conformance.sh does)"));
         QTemporaryDir tmp;
         const QString statsPath = tmp.filePath("ref.jsonl");
         QProcess ref;
