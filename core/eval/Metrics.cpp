@@ -189,4 +189,13 @@ std::vector<std::string> qualityWarnings(const ClassificationMetrics& m, const s
     return out;
 }
 
+std::vector<std::string> classifierWarnings(const std::map<std::string, ClassificationMetrics>& bySplit,
+                                            const std::vector<std::string>& classNames)
+{
+    if (bySplit.empty())
+        return {};
+    const auto judged = bySplit.count("val") ? bySplit.find("val") : bySplit.count("test") ? bySplit.find("test") : bySplit.begin();
+    return qualityWarnings(judged->second, judged->first == "val" ? "validation" : judged->first, classNames);
+}
+
 } // namespace medsiam::core

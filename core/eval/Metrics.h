@@ -1,6 +1,7 @@
 #pragma once
 // Classification metrics, computed the way scikit-learn defines them (see docs/TRAINING.md).
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ ClassificationMetrics computeMetrics(const std::vector<int>& truth, const std::v
 /// `classNames` may be empty (then classes are numbered).
 std::vector<std::string> qualityWarnings(const ClassificationMetrics& metrics, const std::string& split,
                                          const std::vector<std::string>& classNames);
+
+/// The warnings of a classifier evaluated on several splits ("val", "test", ...): judged on val,
+/// as model selection is; without labeled validation images on test, else on the first split.
+std::vector<std::string> classifierWarnings(const std::map<std::string, ClassificationMetrics>& bySplit,
+                                            const std::vector<std::string>& classNames);
 
 /// ROC AUC of scores for a binary truth (1 positive, 0 negative), with ties counted one half
 /// (Mann-Whitney U with average ranks). NaN when either class is absent.

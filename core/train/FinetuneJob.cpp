@@ -390,12 +390,7 @@ void FinetuneRun::trainStep(int64_t step)
     checkLoss(m_lastLoss, step);
     const double seconds = secondsSince(t);
     m_length.stepTimed(seconds);
-    StepEvent e;
-    e.step = step + 1;
-    e.totalSteps = m_length.totalSteps();
-    e.imagesPerSecond = c.batch / seconds;
-    e.etaSeconds = m_length.budgeted() ? std::max(0.0, m_length.budgetSeconds() - m_length.elapsedSeconds())
-                                       : seconds * double(m_length.totalSteps() - step - 1);
+    StepEvent e = timedStep(m_length, step, c.batch, seconds);
     e.epoch = (step + 1) * c.batch / static_cast<int64_t>(m_pool.size());
     e.loss = m_lastLoss;
     e.lr = lr;
@@ -484,15 +479,13 @@ JobOutcome FinetuneRun::finish(int64_t stepsDone, bool outOfTime)
                            {"why", m_valIdx.empty() ? "no labeled validation images: the last checkpoint"
                                    : selected == "best" ? "the best validation score"
                                                         : "the last checkpoint scores as well as any earlier one on val"}};
-    std::vector<std::string> warnings;
+    std::map<std::string, ClassificationMetrics> bySplit;
     for (const auto& e : evaluateAndStore(m_project, m_id, *m_net, *m_data, m_sched.crop, c.bf16, selectedStep)) {
         logEval(e);
         summary[e.split] = nlohmann::json::parse(e.metrics.toJson());
-        if (e.split == "val")
-            warnings = qualityWarnings(e.metrics, "validation", names);
+        bySplit.emplace(e.split, e.metrics);
     }
-    if (m_valIdx.empty() && summary.contains("test"))
-        warnings = qualityWarnings(ClassificationMetrics::fromJson(summary["test"].dump()), "test", names);
+    const auto warnings = classifierWarnings(bySplit, names);
     if (testLast)
         summary["test_last"] = nlohmann::json::parse(testLast->toJson());
     summary["warnings"] = warnings;

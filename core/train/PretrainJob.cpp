@@ -233,12 +233,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             lastStd = zn.std(0, false).mean().item<double>();
             const double seconds = secondsSince(t);
             length.stepTimed(seconds);
-            StepEvent e;
-            e.step = step + 1;
-            e.totalSteps = length.totalSteps();
-            e.imagesPerSecond = c.batch / seconds;
-            e.etaSeconds = length.budgeted() ? std::max(0.0, length.budgetSeconds() - length.elapsedSeconds())
-                                             : seconds * double(length.totalSteps() - step - 1);
+            StepEvent e = timedStep(length, step, c.batch, seconds);
             e.epoch = epoch;
             e.loss = lastLoss;
             e.lr = lr;

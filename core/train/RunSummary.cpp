@@ -37,10 +37,12 @@ FinetuneSummary FinetuneSummary::read(const std::string& text)
     s.seconds = j.value("seconds", 0.0);
     if (j.contains("l2") && j["l2"].is_number())
         s.probeL2 = j["l2"].get<double>();
+    std::map<std::string, ClassificationMetrics> bySplit;
     if (s.val)
-        s.warnings = qualityWarnings(*s.val, "validation", s.classes);
-    else if (s.test)
-        s.warnings = qualityWarnings(*s.test, "test", s.classes);
+        bySplit.emplace("val", *s.val);
+    if (s.test)
+        bySplit.emplace("test", *s.test);
+    s.warnings = classifierWarnings(bySplit, s.classes);
     return s;
 }
 

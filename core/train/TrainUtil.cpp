@@ -1,4 +1,5 @@
 #include "train/TrainUtil.h"
+#include "train/Budget.h"
 
 #include "io/TensorFile.h"
 #include "models/Checkpoint.h"
@@ -271,21 +272,14 @@ void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Opt
     observer.checkpointSaved(path, stepsDone);
 }
 
-StepTimer::StepTimer(int64_t firstStep, int64_t totalSteps)
-    : m_firstStep(firstStep), m_totalSteps(totalSteps), m_loopStart(std::chrono::steady_clock::now()), m_stepStart(m_loopStart)
+StepEvent timedStep(const RunLength& length, int64_t step, int images, double seconds)
 {
-}
-
-StepEvent StepTimer::done(int64_t step, int images) const
-{
-    const auto now = std::chrono::steady_clock::now();
-    const double stepSeconds = std::chrono::duration<double>(now - m_stepStart).count();
-    const double elapsed = std::chrono::duration<double>(now - m_loopStart).count();
     StepEvent e;
     e.step = step + 1;
-    e.totalSteps = m_totalSteps;
-    e.imagesPerSecond = images / stepSeconds;
-    e.etaSeconds = elapsed / double(step + 1 - m_firstStep) * double(m_totalSteps - step - 1);
+    e.totalSteps = length.totalSteps();
+    e.imagesPerSecond = images / seconds;
+    e.etaSeconds = length.budgeted() ? std::max(0.0, length.budgetSeconds() - length.elapsedSeconds())
+                                     : seconds * double(length.totalSteps() - step - 1);
     return e;
 }
 

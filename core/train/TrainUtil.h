@@ -17,6 +17,8 @@
 
 namespace medsiam::core {
 
+class RunLength;
+
 class Project;
 
 /// An optimizer whose state is kept by parameter name, so that checkpoints carry it
@@ -115,21 +117,10 @@ Network startNetwork(const ModelConfig& model, uint64_t seed, const std::string&
 void saveTrainingCheckpoint(const std::string& path, NetworkImpl& net, const Optimizer& optimizer, int64_t stepsDone, int64_t epoch,
                             JobObserver& observer, const std::string& extraJson = "{}");
 
-/// Times a training loop: the rate of the step just done and the time left, from the steps done
-/// since the loop (re)started at `firstStep`. Make it just before the loop.
-class StepTimer {
-public:
-    StepTimer(int64_t firstStep, int64_t totalSteps);
-    /// A step begins.
-    void start() { m_stepStart = std::chrono::steady_clock::now(); }
-    /// The event of step `step` (0-based), just done with `images` images: its number, the total,
-    /// images per second and the ETA are set; the job adds the rest.
-    StepEvent done(int64_t step, int images) const;
-
-private:
-    int64_t m_firstStep, m_totalSteps;
-    std::chrono::steady_clock::time_point m_loopStart, m_stepStart;
-};
+/// The event of step `step` (0-based), just done in `seconds` with `images` images: its number,
+/// the run's total, images per second and the time left (a budget's remainder, else the steps
+/// left at this step's pace); the job adds the rest.
+StepEvent timedStep(const RunLength& length, int64_t step, int images, double seconds);
 
 /// The metrics.jsonl record of a training step.
 MetricsRecord stepRecord(const StepEvent& event);

@@ -374,10 +374,7 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
                           static_cast<long long>(m.samples), m.accuracy, m.balancedAccuracy, m.macroAuc);
             text += line;
         }
-        // Judged on validation, as everywhere; without labeled validation images, on test (or what there is).
-        const auto judged = splitMetrics.count("val") ? splitMetrics.find("val") : splitMetrics.count("test") ? splitMetrics.find("test")
-                                                                                                            : splitMetrics.begin();
-        const auto warnings = core::qualityWarnings(judged->second, judged->first == "val" ? "validation" : judged->first, classes);
+        const auto warnings = core::classifierWarnings(splitMetrics, classes);
         for (const auto& w : warnings)
             text += "WARNING: " + w + "\n";
         core::writeFileAtomically(outDir + "/results.txt", text);

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -235,6 +236,21 @@ void ResultsPanel::loadRun()
     showSplit();
 }
 
+std::optional<core::ClassificationMetrics> ResultsPanel::metricsOf(const std::string& split) const
+{
+    const int k = static_cast<int>(m_classNames.size());
+    std::vector<int> truth;
+    std::vector<float> probs;
+    for (const auto& p : m_predictions)
+        if (p.split == split && p.truth >= 0 && p.truth < k && static_cast<int>(p.probabilities.size()) == k) {
+            truth.push_back(p.truth);
+            probs.insert(probs.end(), p.probabilities.begin(), p.probabilities.end());
+        }
+    if (truth.empty() || k < 2)
+        return std::nullopt;
+    return core::computeMetrics(truth, probs, k);
+}
+
 void ResultsPanel::showVerdict(const std::string& split, const core::ClassificationMetrics& shown)
 {
     // Which checkpoint: from the run's summary (older runs and probes say less).
@@ -242,22 +258,11 @@ void ResultsPanel::showVerdict(const std::string& split, const core::Classificat
     m_model->setText(summary.val || summary.test ? tr("Model: %1.").arg(QString::fromStdString(summary.selectionText())) : QString());
     // The warnings follow the validation predictions, as on the command line; without labeled
     // validation images, the split shown.
-    std::optional<core::ClassificationMetrics> val;
-    if (split == "val") {
-        val = shown;
-    } else {
-        const int k = static_cast<int>(m_classNames.size());
-        std::vector<int> truth;
-        std::vector<float> probs;
-        for (const auto& p : m_predictions)
-            if (p.split == "val" && p.truth >= 0 && p.truth < k && static_cast<int>(p.probabilities.size()) == k) {
-                truth.push_back(p.truth);
-                probs.insert(probs.end(), p.probabilities.begin(), p.probabilities.end());
-            }
-        if (!truth.empty())
-            val = core::computeMetrics(truth, probs, k);
-    }
-    const auto warnings = val ? core::qualityWarnings(*val, "validation", m_classNames) : core::qualityWarnings(shown, split, m_classNames);
+    std::map<std::string, core::ClassificationMetrics> bySplit{{split, shown}};
+    if (split != "val")
+        if (const auto val = metricsOf("val"))
+            bySplit.emplace("val", *val);
+    const auto warnings = core::classifierWarnings(bySplit, m_classNames);
     QStringList lines;
     for (const auto& w : warnings)
         lines << tr("Warning: %1").arg(QString::fromStdString(w));
@@ -287,21 +292,15 @@ void ResultsPanel::showSplit()
     }
     const std::string split = m_split->currentData().toString().toStdString();
     const int k = static_cast<int>(m_classNames.size());
-    std::vector<int> truth;
-    std::vector<float> probs;
-    for (const auto& p : m_predictions)
-        if (p.split == split && p.truth >= 0 && p.truth < k && static_cast<int>(p.probabilities.size()) == k) {
-            truth.push_back(p.truth);
-            probs.insert(probs.end(), p.probabilities.begin(), p.probabilities.end());
-        }
-    if (truth.empty() || k < 2) {
+    const auto metrics = metricsOf(split);
+    if (!metrics) {
         m_summary->setText(tr("Run %1 has no predictions of labeled images that match the project's %2 classes: the classes "
                               "changed since it was evaluated. Fine-tune a new run with the current classes.")
                                .arg(currentRun())
                                .arg(k));
         return;
     }
-    const core::ClassificationMetrics m = core::computeMetrics(truth, probs, k);
+    const core::ClassificationMetrics& m = *metrics;
     showVerdict(split, m);
     m_summary->setText(tr("%1: %2 images · accuracy %3 · balanced accuracy %4 · ROC AUC %5")
                            .arg(QString::fromStdString(split))

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,9 @@ private:
     void loadRun();
     void showSplit();
     void showVerdict(const std::string& split, const core::ClassificationMetrics& shown);
+    /// The metrics of the stored predictions of labeled images of `split` (none when there are
+    /// none that match the project's classes).
+    std::optional<core::ClassificationMetrics> metricsOf(const std::string& split) const;
     /// Computes the Grad-CAM of an image under the current run on a worker thread; a newer
     /// request supersedes one still running.
     void explain(qint64 imageId);
