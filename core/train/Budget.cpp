@@ -158,8 +158,8 @@ void RunLength::resume(const std::string& checkpointExtra)
         const auto j = nlohmann::json::parse(checkpointExtra.empty() ? "{}" : checkpointExtra);
         if (!j.is_object())
             return;
-        if (m_planner && j.contains("seconds") && j["seconds"].is_number())
-            m_planner->m_used = std::max(0.0, j["seconds"].get<double>());
+        if (j.contains("seconds") && j["seconds"].is_number())
+            (m_planner ? m_planner->m_used : m_clockUsed) = std::max(0.0, j["seconds"].get<double>());
         if (j.contains("progress") && j["progress"].is_number())
             m_progress = std::clamp(j["progress"].get<double>(), 0.0, 1.0);
     } catch (const std::exception&) {
@@ -175,8 +175,14 @@ double RunLength::advance(int64_t step)
 
 void RunLength::paused(double seconds)
 {
-    if (m_planner && seconds > 0)
-        m_planner->m_used -= seconds;
+    if (seconds > 0)
+        (m_planner ? m_planner->m_used : m_clockUsed) -= seconds;
+}
+
+double RunLength::runSeconds() const
+{
+    return m_planner ? m_planner->elapsedSeconds()
+                     : m_clockUsed + std::chrono::duration<double>(std::chrono::steady_clock::now() - m_clockStart).count();
 }
 
 void RunLength::stepTimed(double seconds, bool warmup)
@@ -218,8 +224,7 @@ bool RunLength::outOfTime(double finalEvalSeconds) const
 std::string RunLength::checkpointExtra() const
 {
     nlohmann::ordered_json j;
-    if (m_planner)
-        j["seconds"] = m_planner->elapsedSeconds();
+    j["seconds"] = runSeconds();
     j["progress"] = m_progress;
     return j.dump();
 }

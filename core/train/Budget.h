@@ -100,6 +100,9 @@ public:
     /// Seconds the run has taken, earlier processes included (0 without a budget).
     double elapsedSeconds() const { return m_planner ? m_planner->elapsedSeconds() : 0; }
     double budgetSeconds() const { return m_planner ? m_planner->budgetSeconds() : 0; }
+    /// Seconds of training so far, with or without a budget: earlier processes included (from
+    /// the checkpoint), pauses left out. The x axis of a run's curves by wall time.
+    double runSeconds() const;
 
     /// The schedule position of the step about to run (0-based `step`); it becomes the floor of
     /// later positions.
@@ -126,6 +129,8 @@ private:
     std::optional<BudgetPlanner> m_planner;
     int64_t m_total = 0;
     double m_progress = 0;
+    double m_clockUsed = 0; ///< without a budget: the earlier processes' seconds, less pauses
+    std::chrono::steady_clock::time_point m_clockStart = std::chrono::steady_clock::now();
 };
 
 } // namespace medsiam::core

@@ -354,6 +354,8 @@ void FinetuneRun::logEval(const EvalEvent& e)
     r.step = e.step;
     r.split = e.split;
     r.metrics = e.metrics;
+    r.epoch = e.step * c.batch / std::max<int64_t>(1, static_cast<int64_t>(m_pool.size()));
+    r.seconds = m_length.runSeconds();
     m_metrics->append(r);
 }
 
@@ -491,8 +493,8 @@ JobOutcome FinetuneRun::finish(int64_t stepsDone, bool outOfTime)
     summary["warnings"] = warnings;
     for (const auto& w : warnings)
         m_observer.warning(w);
-    if (m_length.budgeted())
-        summary["seconds"] = m_length.elapsedSeconds();
+    summary["seconds"] = m_length.runSeconds();
+    summary["images_per_epoch"] = m_pool.size();
     m_store.writeSummary(m_id, summary.dump(1));
     JobOutcome out{JobState::Completed, "", summary.dump(), ""};
     out.configJson = c.toJson();

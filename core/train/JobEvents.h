@@ -27,6 +27,7 @@ struct StepEvent {
     double etaSeconds = 0;
     double collapseStd = 0;     ///< std of the L2-normalized projections, averaged over channels
     double collapseHealthy = 0; ///< 1 / sqrt(dim): what a healthy run stays near
+    double runSeconds = -1;     ///< training time since the run began (RunLength::runSeconds)
 };
 
 struct MonitorEvent {

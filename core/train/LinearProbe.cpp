@@ -10,6 +10,7 @@
 #include "train/TrainConfig.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
+#include "util/Text.h"
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
@@ -20,7 +21,10 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <random>
 
 namespace medsiam::core {
 
@@ -36,7 +40,72 @@ std::string ProbeConfig::toJson() const
     j["class_weighted"] = classWeighted;
     j["l2_grid"] = l2Grid;
     j["seed"] = seed;
+    if (!labelFractions.empty()) {
+        j["label_fractions"] = labelFractions;
+        j["few_label_draws"] = fewLabelDraws;
+    }
     return j.dump(1);
+}
+
+std::vector<size_t> drawLabelFraction(const std::vector<int>& labels, int numClasses, double fraction, uint64_t seed)
+{
+    if (!(fraction > 0 && fraction <= 1))
+        throw UserError("a label fraction is above 0 and at most 1 (100%), not " + text::formatNumber(fraction));
+    std::vector<std::vector<size_t>> byClass(static_cast<size_t>(std::max(numClasses, 1)));
+    for (size_t i = 0; i < labels.size(); ++i)
+        if (labels[i] >= 0 && labels[i] < numClasses)
+            byClass[static_cast<size_t>(labels[i])].push_back(i);
+    if (fraction >= 1) {
+        std::vector<size_t> all(labels.size());
+        std::iota(all.begin(), all.end(), size_t(0));
+        return all;
+    }
+    std::mt19937_64 rng(seed * 7919ull + 17);
+    std::vector<size_t> out;
+    for (auto& members : byClass) {
+        if (members.empty())
+            continue;
+        std::shuffle(members.begin(), members.end(), rng);
+        // The class's share of the draw, at least one image.
+        const size_t take = std::clamp<size_t>(static_cast<size_t>(std::llround(fraction * double(members.size()))), 1, members.size());
+        out.insert(out.end(), members.begin(), members.begin() + static_cast<std::ptrdiff_t>(take));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<double> parseLabelFractions(const std::string& text)
+{
+    std::vector<double> out;
+    for (const auto& raw : text::split(text, ',')) {
+        std::string item = text::trim(raw);
+        if (item.empty())
+            continue;
+        bool percent = false;
+        if (item.back() == '%') {
+            percent = true;
+            item.pop_back();
+        }
+        double v = 0;
+        try {
+            size_t used = 0;
+            v = std::stod(item, &used);
+            if (used != item.size())
+                throw std::invalid_argument(item);
+        } catch (const std::exception&) {
+            throw UserError("label fractions are numbers such as 0.01,0.1,1 or 1%,10%,100%; \"" + raw + "\" is not one");
+        }
+        if (percent)
+            v /= 100;
+        if (!(v > 0 && v <= 1))
+            throw UserError("a label fraction is above 0 and at most 1 (100%); \"" + raw + "\" is not");
+        out.push_back(v);
+    }
+    if (out.empty())
+        throw UserError("no label fraction given (e.g. 1%,10%,100%)");
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
 }
 
 namespace {
@@ -115,11 +184,11 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
         auto features = [&](const std::vector<int64_t>& idx) {
             return extractFeatures(*net, data.cache(), idx, config.inputSize, norm, config.bf16);
         };
-        auto xTrain = features(trainIdx);
-        const auto mean = xTrain.mean(0, true), sd = xTrain.std(0, false, true).clamp_min(1e-6);
+        const auto xTrainRaw = features(trainIdx), xValRaw = features(valIdx);
+        const auto mean = xTrainRaw.mean(0, true), sd = xTrainRaw.std(0, false, true).clamp_min(1e-6);
         auto standardize = [&](const at::Tensor& x) { return (x - mean) / sd; };
-        xTrain = standardize(xTrain);
-        const auto xVal = standardize(features(valIdx)), xTest = standardize(features(testIdx));
+        const auto xTrain = standardize(xTrainRaw);
+        const auto xVal = standardize(xValRaw), xTest = standardize(features(testIdx));
         const auto yTrain = at::tensor(std::vector<int64_t>(trainY.begin(), trainY.end()), at::kLong);
         auto classWeights = at::ones({numClasses});
         if (config.classWeighted) {
@@ -169,6 +238,63 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
         if (result.hasTest)
             result.test = predict(testIdx, xTest, testY, "test");
         project.storePredictions(id, predictions);
+
+        // The kNN monitor's measure on the same features (raw, as the monitor sees them).
+        if (result.hasVal) {
+            std::vector<int> bankLabels(trainY.begin(), trainY.end());
+            const auto knn = computeMetrics(valY, knnScores(xTrainRaw, bankLabels, xValRaw, numClasses), numClasses);
+            result.hasKnn = true;
+            result.knnAccuracy = knn.accuracy;
+            result.knnBalancedAccuracy = knn.balancedAccuracy;
+        }
+
+        // Label efficiency: the same probe on stratified fractions of the train labels.
+        const bool scoreTest = result.hasTest;
+        const auto& xScore = scoreTest ? xTest : xVal;
+        const auto& yScore = scoreTest ? testY : valY;
+        for (double fraction : config.labelFractions) {
+            if (!scoreTest && !result.hasVal)
+                break;
+            LabelEfficiencyPoint point;
+            point.fraction = fraction;
+            point.split = scoreTest ? "test" : "val";
+            const int draws = fraction < 1 ? std::max(1, config.fewLabelDraws) : 1;
+            for (int d = 0; d < draws; ++d) {
+                const auto pick = drawLabelFraction(trainY, numClasses, fraction, config.seed * 1000 + uint64_t(d));
+                std::vector<int64_t> rows(pick.begin(), pick.end());
+                const auto rowIdx = at::tensor(rows, at::kLong);
+                const auto x = xTrain.index_select(0, rowIdx), y = yTrain.index_select(0, rowIdx);
+                auto weights = at::ones({numClasses});
+                if (config.classWeighted) {
+                    auto counts = at::bincount(y, {}, numClasses).to(at::kFloat);
+                    weights = at::where(counts > 0, double(rows.size()) / (numClasses * counts.clamp_min(1)), at::zeros_like(counts));
+                }
+                Fit chosen;
+                double chosenScore = -1;
+                for (double l2 : result.hasVal ? config.l2Grid : std::vector<double>{1e-2}) {
+                    Fit f = fitLogistic(x, y, numClasses, l2, weights);
+                    const double score = result.hasVal ? computeMetrics(valY, probabilities(f, xVal), numClasses).balancedAccuracy : 0;
+                    if (score > chosenScore) {
+                        chosenScore = score;
+                        chosen = f;
+                    }
+                }
+                const auto m = computeMetrics(yScore, probabilities(chosen, xScore), numClasses);
+                point.labels = static_cast<int64_t>(rows.size());
+                point.auc.push_back(m.macroAuc);
+                point.balancedAccuracy.push_back(m.balancedAccuracy);
+            }
+            auto meanSd = [](const std::vector<double>& v, double& mean, double& sd) {
+                mean = std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+                double ss = 0;
+                for (double x : v)
+                    ss += (x - mean) * (x - mean);
+                sd = v.size() > 1 ? std::sqrt(ss / double(v.size() - 1)) : 0;
+            };
+            meanSd(point.auc, point.aucMean, point.aucSd);
+            meanSd(point.balancedAccuracy, point.balancedAccuracyMean, point.balancedAccuracySd);
+            result.labelEfficiency.push_back(point);
+        }
         result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         nlohmann::ordered_json summary = {{"l2", result.chosenL2}, {"train_images", trainIdx.size()}, {"seconds", result.seconds},
                                           {"classes", result.classNames}};
@@ -176,6 +302,16 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
             summary["val"] = nlohmann::json::parse(result.val.toJson());
         if (result.hasTest)
             summary["test"] = nlohmann::json::parse(result.test.toJson());
+        if (result.hasKnn)
+            summary["knn"] = {{"accuracy", result.knnAccuracy}, {"balanced_accuracy", result.knnBalancedAccuracy}};
+        if (!result.labelEfficiency.empty()) {
+            auto& list = summary["label_efficiency"] = nlohmann::ordered_json::array();
+            for (const auto& pt : result.labelEfficiency)
+                list.push_back({{"fraction", pt.fraction}, {"labels", pt.labels}, {"split", pt.split},
+                                {"auc", pt.auc}, {"balanced_accuracy", pt.balancedAccuracy},
+                                {"auc_mean", pt.aucMean}, {"auc_sd", pt.aucSd},
+                                {"balanced_accuracy_mean", pt.balancedAccuracyMean}, {"balanced_accuracy_sd", pt.balancedAccuracySd}});
+        }
         store.writeSummary(id, summary.dump(1));
         return {JobState::Completed, "", summary.dump(), ""};
     });

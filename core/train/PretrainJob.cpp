@@ -113,6 +113,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             if (!monitoring)
                 return;
             const auto t = Clock::now();
+            const double at = length.runSeconds(); // the weights measured are those of this moment
             const auto bank = extractFeatures(*net, data.cache(), bankIdx, c.inputSize, norm, c.bf16);
             const auto queries = extractFeatures(*net, data.cache(), queryIdx, c.inputSize, norm, c.bf16);
             std::vector<int> bankLabels, truth;
@@ -131,6 +132,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             r.knnBalancedAccuracy = e.knnBalancedAccuracy;
             r.bank = e.bank;
             r.queries = e.queries;
+            r.seconds = at;
             metrics.append(r);
             lastMonitor = e;
             monitored = true;
@@ -146,7 +148,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
                                                           : static_cast<int>((total - stepsDone) / perEpoch);
             const int64_t evalImages = static_cast<int64_t>(bankIdx.size() + queryIdx.size());
             const bool changed = length.replan(stepsDone, monitorsLeft, static_cast<int>((total - stepsDone) / c.checkpointEvery),
-                                               monitoring && !monitored ? 1 : 0, std::max<int64_t>(1, evalImages), 2 * c.batch);
+                                               monitoring ? 1 : 0, std::max<int64_t>(1, evalImages), 2 * c.batch);
             c.steps = length.totalSteps();
             if (changed && record)
                 store.writeConfig(m_id, c.toJson());
@@ -180,6 +182,8 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             loss.backward();
             return loss.item<double>();
         };
+        if (c.monitorAtStart && startStep == 0)
+            monitor(0); // where the initial weights start (timed, so the plan accounts for monitors)
         if (length.budgeted()) {
             // One pass to warm up, then two timed ones; nothing is updated.
             for (int i = 0; i < 3; ++i) {
@@ -259,7 +263,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
                 replan(step + 1);
             }
         }
-        if (!monitored)
+        if (!monitored || lastMonitor.step != step)
             monitor(step);
         save(step);
         if (length.budgeted())
@@ -269,8 +273,9 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         if (length.budgeted()) {
             summary["budget_seconds"] = length.budgetSeconds();
             summary["planned_steps"] = length.totalSteps();
-            summary["seconds"] = length.elapsedSeconds();
         }
+        summary["seconds"] = length.runSeconds();
+        summary["images_per_epoch"] = pool.size();
         if (monitored)
             summary["knn"] = {{"accuracy", lastMonitor.knnAccuracy}, {"balanced_accuracy", lastMonitor.knnBalancedAccuracy}};
         store.writeSummary(m_id, summary.dump(1));

@@ -143,7 +143,8 @@ int defaultInputSize(const ProjectFacts& facts, const ModelConfig& model, int im
     return facts.cacheResolution > 0 ? std::min(imagenetSize, facts.cacheResolution) : imagenetSize;
 }
 
-/// The model a medsiam checkpoint holds, from its header; nullopt for other weight files.
+} // namespace
+
 std::optional<ModelConfig> checkpointModel(const std::string& path)
 {
     std::error_code ec;
@@ -160,6 +161,8 @@ std::optional<ModelConfig> checkpointModel(const std::string& path)
         return std::nullopt;
     }
 }
+
+namespace {
 
 /// The weights a run starts from: a file, an earlier run's last checkpoint, or none (random).
 std::string initWeightsOf(Project& project, const RunRequest& r, Refusals& refusals)
@@ -271,6 +274,7 @@ BuiltRun<PretrainConfig> buildPretrain(Project& project, const RunRequest& r, co
     c.cuda = r.cuda;
     c.checkpointEvery = r.checkpointEvery.value_or(c.steps > 0 ? std::min<int64_t>(c.checkpointEvery, c.steps) : c.checkpointEvery);
     c.monitorEvery = r.monitorEvery.value_or(c.monitorEvery);
+    c.monitorAtStart = r.monitorAtStart;
     c.stopGradient = !r.noStopGradient;
     c.subset = r.subset.value_or("");
     // Augmentation: the project's defaults (Train > or --save-aug), then this run's switches.
@@ -461,6 +465,13 @@ BuiltRun<ProbeConfig> buildProbe(Project& project, const RunRequest& r, const Ru
     c.bf16 = r.bf16.value_or(!r.cuda && context.cpuBf16);
     c.seed = r.seed.value_or(c.seed);
     c.classWeighted = !r.probeUnweighted;
+    c.labelFractions = r.labelFractions;
+    c.fewLabelDraws = r.labelDraws.value_or(c.fewLabelDraws);
+    if (c.fewLabelDraws < 1 || c.fewLabelDraws > 100)
+        refusals.add("the draws of a label fraction are 1 to 100");
+    for (double f : c.labelFractions)
+        if (!(f > 0 && f <= 1))
+            refusals.add("a label fraction is above 0 and at most 1 (100%)");
     commonChecks(r, context, facts, refusals);
     if (facts.images > 0 && (facts.classes < 2 || classesPresent(facts) < 2))
         refusals.add("the linear probe needs labeled train images of at least two classes");

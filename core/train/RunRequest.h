@@ -46,6 +46,7 @@ struct RunRequest {
     std::optional<std::string> headNorm;  ///< bn, gn, ln or none
     std::optional<int> projectorDim, predictorDim, projectorLayers;
     std::optional<int64_t> monitorEvery;
+    bool monitorAtStart = false;
     bool noStopGradient = false;
     std::vector<std::string> augmentOn, augmentOff; ///< crop, flip, jitter, grayscale, blur
     // Fine-tuning
@@ -63,6 +64,8 @@ struct RunRequest {
     // Linear probe
     std::optional<std::string> probeRun;  ///< probe this run's backbone (else `backbone` from `initFile`)
     bool probeUnweighted = false;
+    std::vector<double> labelFractions;   ///< label efficiency (parseLabelFractions)
+    std::optional<int> labelDraws;        ///< draws of each fraction below 1
 };
 
 /// Images whose median side is at most this many pixels are "small" (MedMNIST's 28 px, CIFAR's
@@ -76,6 +79,10 @@ constexpr int kSmallImageSide = 40;
 /// or other weights: BiT, timm, torchvision): the HyperRule for ImageNet-class weights, the AdamW
 /// recipe otherwise (docs/TRAINING.md says why).
 std::string recipeFor(const std::string& initWeights);
+
+/// The model a medsiam checkpoint holds, from its header; nullopt for other weight files (or a
+/// file that is not there).
+std::optional<ModelConfig> checkpointModel(const std::string& path);
 
 /// What the builders know about the machine (LibTorch knows it; this header must not).
 struct RunContext {

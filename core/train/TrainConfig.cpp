@@ -78,6 +78,7 @@ std::string PretrainConfig::toJson() const
     j["cuda"] = cuda;
     j["checkpoint_every"] = checkpointEvery;
     j["monitor_every"] = monitorEvery;
+    j["monitor_at_start"] = monitorAtStart;
     j["subset"] = subset;
     j["augment"] = nlohmann::json::parse(augment.toJson());
     return j.dump(1);
@@ -105,6 +106,7 @@ PretrainConfig PretrainConfig::fromJson(const std::string& text)
         readIf(j, "cuda", c.cuda);
         readIf(j, "checkpoint_every", c.checkpointEvery);
         readIf(j, "monitor_every", c.monitorEvery);
+        readIf(j, "monitor_at_start", c.monitorAtStart);
         readIf(j, "subset", c.subset);
         if (j.contains("augment"))
             c.augment = AugmentConfig::fromJson(j["augment"].dump());

@@ -28,6 +28,7 @@ struct PretrainConfig {
     bool cuda = false;
     int64_t checkpointEvery = 50;
     int64_t monitorEvery = 0;     ///< kNN monitor every N steps; 0: at the end of every epoch
+    bool monitorAtStart = false;  ///< also a kNN monitor before the first step (where the init starts)
     std::string subset;           ///< "", "a" or "b": one deterministic half of the images
     AugmentConfig augment;
 

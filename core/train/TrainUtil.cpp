@@ -278,6 +278,7 @@ StepEvent timedStep(const RunLength& length, int64_t step, int images, double se
     e.step = step + 1;
     e.totalSteps = length.totalSteps();
     e.imagesPerSecond = images / seconds;
+    e.runSeconds = length.runSeconds();
     e.etaSeconds = length.budgeted() ? std::max(0.0, length.budgetSeconds() - length.elapsedSeconds())
                                      : seconds * double(length.totalSteps() - step - 1);
     return e;
@@ -293,6 +294,7 @@ MetricsRecord stepRecord(const StepEvent& e)
     r.lr = e.lr;
     r.imagesPerSecond = e.imagesPerSecond;
     r.collapseStd = e.collapseHealthy > 0 ? e.collapseStd : -1;
+    r.seconds = e.runSeconds;
     return r;
 }
 
