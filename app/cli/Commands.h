@@ -22,5 +22,24 @@ int runReport(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
 int runSplit(const std::vector<std::string>& args);
 int runRepair(const std::vector<std::string>& args);
+int runCompare(const std::vector<std::string>& args);
+int runExperiment(const std::vector<std::string>& args);
+
+} // namespace medsiam::cli
+
+namespace medsiam::core {
+class Project;
+struct Comparison;
+enum class CurveMetric;
+enum class CurveAxis;
+} // namespace medsiam::core
+
+namespace medsiam::cli {
+
+/// The figures of `compare` and `experiment`, drawn by the report module (ReportCommand.cpp) in the
+/// full build; a build without Qt writes none and says so (returns empty).
+std::vector<std::string> writeComparisonFiles(const core::Comparison& comparison, core::CurveMetric metric, core::CurveAxis axis,
+                                              const std::string& dir);
+std::vector<std::string> writeExperimentFigureFiles(core::Project& project, const std::string& experimentId);
 
 } // namespace medsiam::cli

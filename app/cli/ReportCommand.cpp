@@ -3,6 +3,7 @@
 #include "Commands.h"
 
 #include "project/Project.h"
+#include "report/ComparisonReport.h"
 #include "report/RunReport.h"
 
 #include <QGuiApplication>
@@ -10,6 +11,34 @@
 #include <cstdio>
 
 namespace medsiam::cli {
+
+namespace {
+/// Drawing needs a QGuiApplication; the offscreen platform is enough.
+void ensureGuiApplication()
+{
+    if (QGuiApplication::instance())
+        return;
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    static int argc = 1;
+    static char name[] = "medsiam-cli";
+    static char* argv[] = {name, nullptr};
+    new QGuiApplication(argc, argv); // lives until the process ends
+}
+} // namespace
+
+std::vector<std::string> writeComparisonFiles(const core::Comparison& comparison, core::CurveMetric metric, core::CurveAxis axis,
+                                              const std::string& dir)
+{
+    ensureGuiApplication();
+    return ui::writeComparison(comparison, metric, axis, dir);
+}
+
+std::vector<std::string> writeExperimentFigureFiles(core::Project& project, const std::string& experimentId)
+{
+    ensureGuiApplication();
+    return ui::writeExperimentFigures(project, experimentId);
+}
 
 int runReport(const std::vector<std::string>& args)
 {
@@ -22,12 +51,7 @@ int runReport(const std::vector<std::string>& args)
         return 0;
     if (!p.has("out"))
         throw UsageError("--out is required");
-    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    int argc = 1;
-    char name[] = "medsiam-cli";
-    char* argv[] = {name, nullptr};
-    QGuiApplication app(argc, argv);
+    ensureGuiApplication();
     auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
     const auto files = ui::writeRunReport(*project, p.value("RUN"), p.value("out"));
     for (const auto& f : files)

@@ -8,6 +8,8 @@
 #include "project/RunStore.h"
 #include "system/Runtime.h"
 #include "train/Budget.h"
+#include "train/Experiment.h"
+#include "util/Csv.h"
 #include "train/FinetuneJob.h"
 #include "train/RunSummary.h"
 #include "train/LinearProbe.h"
@@ -17,6 +19,8 @@
 #include "util/Text.h"
 
 #include <climits>
+#include <cmath>
+#include <filesystem>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -253,6 +257,7 @@ int runPretrain(const std::vector<std::string>& args)
         .option("projector-layers", "N", "projector layers: 2 or 3", "3")
         .option("checkpoint-every", "N", "steps between checkpoints", std::to_string(d.checkpointEvery))
         .option("monitor-every", "N", "steps between kNN monitors (0: every epoch)", std::to_string(d.monitorEvery))
+        .flag("monitor-at-start", "also a kNN monitor before the first step (where the initial weights start)")
         .option("subset", "a|b", "train on one deterministic half of the images (for upstream/SimSiam chains)")
         .flag("no-stop-gradient", "drop SimSiam's stop-gradient (to see collapse happen)")
         .multiOption("no-aug", "PART", "switch off an augmentation: crop, flip, jitter, grayscale or blur")
@@ -271,6 +276,7 @@ int runPretrain(const std::vector<std::string>& args)
     r.predictorDim = intOption(p, "predictor-dim");
     r.projectorLayers = intOption(p, "projector-layers");
     r.monitorEvery = stepsOption(p, "monitor-every");
+    r.monitorAtStart = p.has("monitor-at-start");
     r.noStopGradient = p.has("no-stop-gradient");
     r.augmentOn = p.values("aug");
     r.augmentOff = p.values("no-aug");
@@ -389,7 +395,9 @@ int runProbe(const std::vector<std::string>& args)
     p.positional("PROJECT", "project folder");
     p.option("run", "RUN", "probe the backbone of this pretraining run (its last checkpoint)");
     addBackboneOptions(p, core::ProbeConfig{}.inputSize);
-    p.flag("no-class-weights", "do not weight the loss by inverse class frequency");
+    p.flag("no-class-weights", "do not weight the loss by inverse class frequency")
+        .option("label-fractions", "LIST", "label efficiency: also probe with these fractions of the train labels, e.g. 1%,10%,100%")
+        .option("draws", "N", "draws of each fraction below 100% (their spread is reported)", "5");
     if (!p.parse(args))
         return 0;
     core::configureThreads(p.threads());
@@ -397,6 +405,9 @@ int runProbe(const std::vector<std::string>& args)
     core::RunRequest r = requestFromOptions(p);
     r.probeRun = textOption(p, "run");
     r.probeUnweighted = p.has("no-class-weights");
+    if (p.has("label-fractions"))
+        r.labelFractions = core::parseLabelFractions(p.value("label-fractions"));
+    r.labelDraws = intOption(p, "draws");
     const core::ProbeConfig c = accepted(core::buildProbe(*project, r, runContext()));
     ConsoleObserver observer;
     const core::ProbeResult res = core::runLinearProbe(*project, c, observer);
@@ -406,6 +417,183 @@ int runProbe(const std::vector<std::string>& args)
         printMetrics("  ", "val", res.val, res.classNames);
     if (res.hasTest)
         printMetrics("  ", "test", res.test, res.classNames);
+    if (res.hasKnn)
+        std::printf("  kNN (val against train, k 20): accuracy %.3f, balanced accuracy %.3f\n", res.knnAccuracy, res.knnBalancedAccuracy);
+    for (const auto& pt : res.labelEfficiency)
+        std::printf("  %g%% of the train labels (%lld images, %zu draw%s): %s ROC AUC %.3f +- %.3f, balanced accuracy %.3f +- %.3f\n",
+                    pt.fraction * 100, static_cast<long long>(pt.labels), pt.auc.size(), pt.auc.size() == 1 ? "" : "s",
+                    pt.split.c_str(), pt.aucMean, pt.aucSd, pt.balancedAccuracyMean, pt.balancedAccuracySd);
+    return 0;
+}
+
+} // namespace medsiam::cli
+
+namespace medsiam::cli {
+
+namespace {
+
+/// The experiment's progress: a line per stage, and each stage's own progress below it.
+class ExperimentConsole : public core::ExperimentObserver {
+public:
+    void stageStarted(const core::ExperimentStage& s, int index, int total) override
+    {
+        std::fprintf(stderr, "[%d/%d] %s: %s%s\n", index + 1, total, core::armTitle(s.arm).c_str(), s.stage.c_str(),
+                     s.run.empty() ? "" : (" (continuing run " + s.run + ")").c_str());
+    }
+    void stageEnded(const core::ExperimentStage& s) override
+    {
+        if (s.state != "completed")
+            std::fprintf(stderr, "  %s %s: %s%s%s\n", s.stage.c_str(), s.state.c_str(), s.run.c_str(), s.error.empty() ? "" : ": ",
+                         s.error.c_str());
+    }
+    void step(const core::StepEvent& e) override { m_inner.step(e); }
+    void monitor(const core::MonitorEvent& e) override { m_inner.monitor(e); }
+    void evaluation(const core::EvalEvent& e) override { m_inner.evaluation(e); }
+    void warning(const std::string& m) override { m_inner.warning(m); }
+    void stateChanged(core::JobState state, const std::string& message) override
+    {
+        if (state != core::JobState::Completed)
+            m_inner.stateChanged(state, message);
+    }
+
+private:
+    ConsoleObserver m_inner;
+};
+
+void printExperimentResult(core::Project& project, const core::ExperimentResult& r)
+{
+    const std::string dir = core::experimentDir(project, r.id);
+    std::printf("experiment %s%s\n", r.id.c_str(), r.complete ? "" : " (not finished)");
+    const auto table = core::readCsv(dir + "/table.csv");
+    const int arm = table.column("arm"), knn = table.column("knn_balanced_accuracy_final"), probe = table.column("probe_test_auc"),
+              ft = table.column("finetune_test_auc"), secs = table.column("simsiam_seconds");
+    std::printf("  %-50s %10s %10s %12s %14s\n", "arm", "SimSiam s", "final kNN", "probe AUC", "fine-tune AUC");
+    for (const auto& row : table.rows) {
+        auto at = [&](int c) { return c >= 0 && c < int(row.size()) && !row[size_t(c)].empty() ? row[size_t(c)] : std::string("-"); };
+        auto num = [&](int c) {
+            double v = 0;
+            return at(c) != "-" && core::text::parseDouble(at(c), v) ? core::text::formatNumber(std::round(v * 1000) / 1000) : at(c);
+        };
+        std::printf("  %-50s %10s %10s %12s %14s\n", core::armTitle(at(arm)).c_str(), num(secs).c_str(), num(knn).c_str(), num(probe).c_str(),
+                    num(ft).c_str());
+    }
+    std::printf("\n");
+    for (const auto& s : r.finding)
+        std::printf("%s\n", s.c_str());
+    std::printf("\n");
+    for (const auto& f : r.files)
+        std::printf("wrote %s/%s\n", dir.c_str(), f.c_str());
+}
+
+} // namespace
+
+int runExperiment(const std::vector<std::string>& args)
+{
+    const core::ExperimentConfig d;
+    std::string arms;
+    for (const auto& a : core::experimentArms())
+        arms += (arms.empty() ? "" : ",") + a;
+    ArgParser p("medsiam-cli experiment PROJECT [--budget TIME] [--init FILE | --init-run RUN | --source PROJECT] [options]\n"
+                "       medsiam-cli experiment PROJECT --resume ID | --list",
+                "The question of Lu, Jha and Huo (2021) on this project's images: does starting SimSiam from a transfer\n"
+                "model speed up its convergence, does transfer + SimSiam beat each alone, and does the normalization\n"
+                "(GroupNorm + WS kept, or converted to BatchNorm + WS) decide it? With the same data, seed and time\n"
+                "budget, it runs SimSiam from random init, from the transfer init with GroupNorm + WS, and converted to\n"
+                "BatchNorm + WS (each with the kNN monitor over time), then a linear probe, a label-efficiency probe and\n"
+                "a fine-tune of each and of the transfer init alone and random features. Without --init, --init-run or\n"
+                "--source, the transfer source is an upstream classifier trained on half a of the labeled train images,\n"
+                "and SimSiam runs on half b. Results, a figure and the finding go to PROJECT/experiments/<id>/.\n"
+                "Ctrl-C stops after a checkpoint; --resume continues with the stages left.");
+    p.positional("PROJECT", "project folder")
+        .option("budget", "TIME", "each SimSiam arm's time budget (90s, 10m, 1h)", "10m")
+        .option("finetune-budget", "TIME", "each fine-tune's budget (default: a fifth of --budget, at least 30 s)")
+        .option("upstream-budget", "TIME", "the upstream transfer source's budget (default: a quarter of --budget)")
+        .flag("no-finetune", "probes only, no fine-tunes")
+        .option("init", "FILE", "the transfer init: BiT .npz, timm/torchvision weights or a medsiam checkpoint")
+        .option("init-run", "RUN", "the transfer init: a run of this project")
+        .option("source", "PROJECT", "the transfer init: a run of another project (its latest classifier, else SimSiam run)")
+        .option("source-run", "RUN", "with --source: that project's run")
+        .option("backbone", "NAME", std::string("the network of every arm (default: ") + core::kDefaultBackbone + ", or the source's)")
+        .option("batch", "N", "SimSiam's batch (default: pretrain's)")
+        .option("seed", "N", "random seed of every arm", "0")
+        .option("label-fractions", "LIST", "label efficiency: fractions of the train labels", "1%,10%,100%")
+        .option("draws", "N", "draws of each fraction below 100%", std::to_string(d.labelDraws))
+        .option("arms", "LIST", "run only these arms: " + arms)
+        .option("resume", "ID", "continue an interrupted experiment")
+        .flag("list", "list the project's experiments")
+        .threadsOption()
+        .flag("bf16", "bf16 autocast (the default on CPUs with AVX512-BF16)")
+        .flag("fp32", "no bf16 autocast")
+        .flag("cuda", "train on the GPU");
+    if (!p.parse(args))
+        return 0;
+    core::configureThreads(p.threads());
+    auto project = core::Project::open(p.value("PROJECT"));
+    if (p.has("list")) {
+        const auto ids = core::listExperiments(*project);
+        if (ids.empty())
+            std::printf("no experiments yet\n");
+        for (const auto& id : ids) {
+            const auto r = core::summarizeExperiment(*project, id);
+            int done = 0;
+            for (const auto& s : r.stages)
+                done += s.state == "completed";
+            std::printf("%s  %d of %zu stages completed%s\n", id.c_str(), done, r.stages.size(), r.complete ? "" : " (resume to finish)");
+        }
+        return 0;
+    }
+    std::string id;
+    if (p.has("resume")) {
+        id = p.value("resume");
+        std::fprintf(stderr, "resuming experiment %s\n", id.c_str());
+    } else {
+        core::ExperimentConfig c;
+        c.armSeconds = core::parseDuration(p.value("budget"));
+        if (p.has("finetune-budget"))
+            c.finetuneSeconds = core::parseDuration(p.value("finetune-budget"));
+        if (p.has("upstream-budget"))
+            c.upstreamSeconds = core::parseDuration(p.value("upstream-budget"));
+        c.finetune = !p.has("no-finetune");
+        c.initFile = p.has("init") ? p.value("init") : "";
+        c.initRun = p.has("init-run") ? p.value("init-run") : "";
+        c.sourceProject = p.has("source") ? p.value("source") : "";
+        c.sourceRun = p.has("source-run") ? p.value("source-run") : "";
+        c.backbone = p.has("backbone") ? p.value("backbone") : "";
+        c.batch = p.has("batch") ? p.intValue("batch", 1, 1 << 20) : 0;
+        c.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
+        c.labelFractions = core::parseLabelFractions(p.value("label-fractions"));
+        c.labelDraws = p.intValue("draws", 1, 100);
+        if (p.has("arms"))
+            for (const auto& a : core::text::split(p.value("arms"), ','))
+                if (!core::text::trim(a).empty())
+                    c.arms.push_back(core::text::trim(a));
+        const core::RunContext context = runContext();
+        c.cuda = p.has("cuda");
+        c.bf16 = p.has("bf16") ? true : p.has("fp32") ? false : (!c.cuda && context.cpuBf16);
+        id = core::ExperimentJob::create(*project, c, context);
+        std::fprintf(stderr, "experiment %s: %s per SimSiam arm, about %s in all (plus seconds per probe)\n", id.c_str(),
+                     core::formatDuration(c.armSeconds).c_str(), core::text::humanDuration(c.plannedSeconds()).c_str());
+    }
+    core::ExperimentJob job(*project, id);
+    core::JobControl control;
+    ExperimentConsole observer;
+    g_control = &control;
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    const core::JobState state = job.run(observer, control);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    g_control = nullptr;
+    if (state == core::JobState::Failed)
+        return 1;
+    auto result = job.result();
+    for (const auto& f : writeExperimentFigureFiles(*project, id))
+        result.files.push_back(std::filesystem::path(f).filename().string());
+    printExperimentResult(*project, result);
+    if (state == core::JobState::Cancelled) {
+        std::printf("experiment %s stopped; continue with: medsiam-cli experiment %s --resume %s\n", id.c_str(), project->dir().c_str(), id.c_str());
+        return 130;
+    }
     return 0;
 }
 

@@ -32,6 +32,16 @@ int runReport(const std::vector<std::string>&)
     std::fprintf(stderr, "medsiam-cli report: this build has no Qt (MEDSIAM_BUILD_GUI=OFF); reports need the full build\n");
     return 1;
 }
+std::vector<std::string> writeComparisonFiles(const core::Comparison& comparison, core::CurveMetric, core::CurveAxis, const std::string& dir)
+{
+    std::fprintf(stderr, "note: this build has no Qt (MEDSIAM_BUILD_GUI=OFF): the figure is not drawn; the tables are written\n");
+    return {};
+}
+std::vector<std::string> writeExperimentFigureFiles(core::Project&, const std::string&)
+{
+    std::fprintf(stderr, "note: this build has no Qt (MEDSIAM_BUILD_GUI=OFF): the figures are not drawn; the tables are written\n");
+    return {};
+}
 } // namespace medsiam::cli
 #endif
 
@@ -68,6 +78,9 @@ const Command kCommands[] = {
     {"suggest", "suggest labels for unlabeled images from their labeled neighbours", ENGINE(medsiam::cli::runSuggest)},
     {"gradcam", "Grad-CAM heatmap of a fine-tuned run on an image (PNG overlay)", ENGINE(medsiam::cli::runGradCam)},
     {"report", "a run's plots (PNG, SVG) and CSVs: curves, confusion, ROC, t-SNE map", ENGINE(medsiam::cli::runReport)},
+    {"compare", "runs side by side: curves (loss, kNN, validation) on one plot, settings that differ, results", ENGINE(medsiam::cli::runCompare)},
+    {"experiment", "the transfer experiment: does a transfer init speed SimSiam up, and with which normalization?",
+     ENGINE(medsiam::cli::runExperiment)},
     {"repair", "check a project, list the backups of its catalogue, restore one", medsiam::cli::runRepair},
 };
 

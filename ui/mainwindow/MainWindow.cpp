@@ -8,6 +8,8 @@
 #include "map/EmbeddingMapView.h"
 #include "map/MapPanel.h"
 #include "results/ResultsPanel.h"
+#include "experiment/CompareRunsDialog.h"
+#include "experiment/ExperimentDialog.h"
 #include "training/TrainingPanel.h"
 #include "mainwindow/ProjectSummaryView.h"
 #include "project/Importer.h"
@@ -189,7 +191,12 @@ void MainWindow::buildActions()
     QAction* results = train->addAction(tr("Classification &Results"), this, &MainWindow::showResults);
     results->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
     results->setToolTip(tr("A fine-tuned run's metrics and confusion matrix, with the images behind each cell"));
-    m_projectActions << pretrain << finetune << trainingPanel << results;
+    train->addSeparator();
+    QAction* compare = train->addAction(tr("&Compare Runs..."), this, [this] { showCompareRuns(); });
+    compare->setToolTip(tr("The curves of several runs on one plot, and the settings in which they differ"));
+    QAction* experiment = train->addAction(tr("New &Experiment..."), this, [this] { showExperiment(); });
+    experiment->setToolTip(tr("Does a transfer model speed up SimSiam on these images, and with which normalization?"));
+    m_projectActions << pretrain << finetune << trainingPanel << results << compare << experiment;
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
     QAction* reload = m_viewMenu->addAction(tr("&Reload Project"), this, [this] {
@@ -605,6 +612,34 @@ bool MainWindow::trainingMayStop()
                                                   .arg(m_training->currentRun()),
                                               QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
     return answer == QMessageBox::Yes;
+}
+
+CompareRunsDialog* MainWindow::showCompareRuns()
+{
+    if (!m_session)
+        return nullptr;
+    auto* d = new CompareRunsDialog(m_session->project(), {}, this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    d->show();
+    return d;
+}
+
+ExperimentDialog* MainWindow::showExperiment()
+{
+    if (!m_session)
+        return nullptr;
+    if (m_session->readOnly()) {
+        showError(tr("Transfer Experiment"), tr("The project is open read-only; reopen it for editing (File menu) to run an experiment."));
+        return nullptr;
+    }
+    auto* d = new ExperimentDialog(m_session->dir(), this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    connect(d, &ExperimentDialog::experimentFinished, this, [this] {
+        if (m_training)
+            m_training->refreshRuns();
+    });
+    d->show();
+    return d;
 }
 
 void MainWindow::showMap()

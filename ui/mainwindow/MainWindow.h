@@ -14,6 +14,8 @@ class QStackedWidget;
 namespace medsiam::ui {
 
 class BrowserView;
+class CompareRunsDialog;
+class ExperimentDialog;
 class ClassPanel;
 class ImportDialog;
 class MapPanel;
@@ -56,6 +58,10 @@ public:
     void showTraining();
     /// Shows the embedding map dock (and gives it the focus).
     void showMap();
+    /// Train > Compare Runs (non-modal); the dialog.
+    CompareRunsDialog* showCompareRuns();
+    /// Train > New Experiment (non-modal); the dialog.
+    ExperimentDialog* showExperiment();
     QStringList recentProjects() const;
 
 protected:

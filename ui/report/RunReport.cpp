@@ -1,5 +1,7 @@
 #include "report/RunReport.h"
 
+#include "report/Plot.h"
+
 #include "project/RunStore.h"
 #include "train/RunSummary.h"
 #include "eval/Metrics.h"
@@ -33,108 +35,6 @@ namespace fs = std::filesystem;
 using core::UserError;
 
 namespace {
-
-const QColor kPalette[] = {QColor(31, 119, 180), QColor(214, 39, 40), QColor(44, 160, 44), QColor(255, 127, 14),
-                           QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(23, 190, 207)};
-QColor colour(int i) { return kPalette[static_cast<size_t>(i) % (sizeof kPalette / sizeof kPalette[0])]; }
-
-/// The plot's title, bold at the top of `area`; leaves the painter in black, 9 pt, for labels.
-void drawTitle(QPainter& p, const QRectF& area, const QString& title)
-{
-    QFont f = p.font();
-    f.setPointSizeF(11);
-    f.setBold(true);
-    p.setFont(f);
-    p.setPen(Qt::black);
-    p.drawText(QRectF(area.left(), area.top() + 5, area.width(), 25), Qt::AlignCenter, title);
-    f.setBold(false);
-    f.setPointSizeF(9);
-    p.setFont(f);
-}
-
-struct Series {
-    QString name;
-    std::vector<QPointF> points;
-    QColor colour;
-};
-
-/// Axes with ticks, a title, axis labels and line series in [xmin, xmax] x [ymin, ymax].
-void drawLinePlot(QPainter& p, const QRectF& area, const QString& title, const QString& xLabel, const QString& yLabel,
-                  const std::vector<Series>& series, bool fixedUnitY = false)
-{
-    double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
-    for (const auto& s : series)
-        for (const auto& pt : s.points) {
-            x0 = std::min(x0, pt.x());
-            x1 = std::max(x1, pt.x());
-            y0 = std::min(y0, pt.y());
-            y1 = std::max(y1, pt.y());
-        }
-    if (fixedUnitY) {
-        y0 = 0;
-        y1 = 1;
-    }
-    if (x0 >= x1) {
-        x0 -= 1;
-        x1 += 1;
-    }
-    if (y0 >= y1) {
-        y0 -= 0.5;
-        y1 += 0.5;
-    }
-    const double pad = (y1 - y0) * 0.05;
-    if (!fixedUnitY) {
-        y0 -= pad;
-        y1 += pad;
-    }
-    const QRectF plot = area.adjusted(70, 40, -20, -55);
-    drawTitle(p, area, title);
-    p.drawRect(plot);
-    auto mapX = [&](double x) { return plot.left() + (x - x0) / (x1 - x0) * plot.width(); };
-    auto mapY = [&](double y) { return plot.bottom() - (y - y0) / (y1 - y0) * plot.height(); };
-    for (int t = 0; t <= 5; ++t) {
-        const double xv = x0 + (x1 - x0) * t / 5, yv = y0 + (y1 - y0) * t / 5;
-        p.setPen(QColor(225, 225, 225));
-        p.drawLine(QPointF(mapX(xv), plot.top()), QPointF(mapX(xv), plot.bottom()));
-        p.drawLine(QPointF(plot.left(), mapY(yv)), QPointF(plot.right(), mapY(yv)));
-        p.setPen(Qt::black);
-        p.drawText(QRectF(mapX(xv) - 40, plot.bottom() + 4, 80, 16), Qt::AlignCenter, QString::number(xv, 'g', 4));
-        p.drawText(QRectF(plot.left() - 66, mapY(yv) - 8, 60, 16), Qt::AlignRight | Qt::AlignVCenter, QString::number(yv, 'g', 3));
-    }
-    p.drawText(QRectF(plot.left(), plot.bottom() + 22, plot.width(), 18), Qt::AlignCenter, xLabel);
-    p.save();
-    p.translate(area.left() + 14, plot.center().y());
-    p.rotate(-90);
-    p.drawText(QRectF(-plot.height() / 2, -9, plot.height(), 18), Qt::AlignCenter, yLabel);
-    p.restore();
-    p.setClipRect(plot);
-    for (const auto& s : series) {
-        QPainterPath path;
-        for (size_t i = 0; i < s.points.size(); ++i) {
-            const QPointF q(mapX(s.points[i].x()), mapY(s.points[i].y()));
-            i == 0 ? path.moveTo(q) : path.lineTo(q);
-        }
-        p.setPen(QPen(s.colour, 1.6));
-        p.setBrush(Qt::NoBrush);
-        p.drawPath(path);
-    }
-    p.setClipping(false);
-    // Legend, inside the plot at the bottom right (where ROC curves and falling losses leave room).
-    const QFontMetricsF fm(p.font());
-    double width = 0;
-    for (const auto& s : series)
-        width = std::max(width, fm.horizontalAdvance(s.name));
-    double ly = plot.bottom() - 8 - 17.0 * series.size();
-    const double lx = plot.right() - width - 40;
-    p.fillRect(QRectF(lx - 6, ly - 3, width + 42, 17.0 * series.size() + 6), QColor(255, 255, 255, 220));
-    for (const auto& s : series) {
-        p.setPen(QPen(s.colour, 3));
-        p.drawLine(QPointF(lx, ly + 8), QPointF(lx + 20, ly + 8));
-        p.setPen(Qt::black);
-        p.drawText(QRectF(lx + 26, ly, width + 10, 16), Qt::AlignLeft | Qt::AlignVCenter, s.name);
-        ly += 17;
-    }
-}
 
 void drawConfusion(QPainter& p, const QRectF& area, const QString& title, const std::vector<std::vector<int64_t>>& m,
                    const std::vector<std::string>& classes)
@@ -186,7 +86,7 @@ void drawScatter(QPainter& p, const QRectF& area, const QString& title, const st
     p.setPen(Qt::NoPen);
     // Unlabeled first (gray), then the classes, so colours stay visible.
     for (int pass = -1; pass < static_cast<int>(classes.size()); ++pass) {
-        p.setBrush(pass < 0 ? QColor(170, 170, 170, 120) : colour(pass));
+        p.setBrush(pass < 0 ? QColor(170, 170, 170, 120) : plotColour(pass));
         for (size_t i = 0; i < label.size(); ++i) {
             if (label[i] != pass)
                 continue;
@@ -197,7 +97,7 @@ void drawScatter(QPainter& p, const QRectF& area, const QString& title, const st
     }
     double ly = box.top();
     for (int c = -1; c < static_cast<int>(classes.size()); ++c) {
-        p.setBrush(c < 0 ? QColor(170, 170, 170) : colour(c));
+        p.setBrush(c < 0 ? QColor(170, 170, 170) : plotColour(c));
         p.setPen(Qt::NoPen);
         p.drawEllipse(QPointF(box.right() + 25, ly + 8), 5, 5);
         p.setPen(Qt::black);
@@ -205,36 +105,6 @@ void drawScatter(QPainter& p, const QRectF& area, const QString& title, const st
                    c < 0 ? QString("unlabeled") : QString::fromStdString(classes[static_cast<size_t>(c)]));
         ly += 18;
     }
-}
-
-/// Renders `draw` to name.png (2x for sharpness) and name.svg.
-void render(const std::string& dir, const std::string& name, QSize size, const std::function<void(QPainter&, const QRectF&)>& draw,
-            std::vector<std::string>& written)
-{
-    QImage image(size * 2, QImage::Format_RGB32);
-    image.fill(Qt::white);
-    {
-        QPainter p(&image);
-        p.setRenderHint(QPainter::Antialiasing);
-        p.scale(2, 2);
-        draw(p, QRectF(QPointF(0, 0), size));
-    }
-    const std::string png = dir + "/" + name + ".png";
-    if (!image.save(QString::fromStdString(png), "PNG"))
-        throw UserError("cannot write '" + png + "'");
-    QSvgGenerator svg;
-    const std::string svgPath = dir + "/" + name + ".svg";
-    svg.setFileName(QString::fromStdString(svgPath));
-    svg.setSize(size);
-    svg.setViewBox(QRect(QPoint(0, 0), size));
-    svg.setTitle(QString::fromStdString(name));
-    {
-        QPainter p(&svg);
-        p.fillRect(QRectF(QPointF(0, 0), size), Qt::white);
-        draw(p, QRectF(QPointF(0, 0), size));
-    }
-    written.push_back(png);
-    written.push_back(svgPath);
 }
 
 /// ROC points of scores against a binary truth, from (0,0) to (1,1).
@@ -272,8 +142,8 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
         classes.push_back(c.name);
 
     // 1. Curves from metrics.jsonl.
-    Series loss{"loss", {}, colour(0)}, knnAcc{"kNN accuracy", {}, colour(1)}, knnBal{"kNN balanced acc.", {}, colour(2)},
-        valAuc{"val ROC AUC", {}, colour(3)}, valBal{"val balanced acc.", {}, colour(4)};
+    Series loss{"loss", {}, plotColour(0)}, knnAcc{"kNN accuracy", {}, plotColour(1)}, knnBal{"kNN balanced acc.", {}, plotColour(2)},
+        valAuc{"val ROC AUC", {}, plotColour(3)}, valBal{"val balanced acc.", {}, plotColour(4)};
     using Type = core::MetricsRecord::Type;
     for (const auto& r : store.readMetrics(runId)) {
         const double step = double(r.step);
@@ -289,7 +159,7 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
         }
     }
     if (!loss.points.empty())
-        render(outDir, "loss", {760, 420},
+        renderFigure(outDir, "loss", {760, 420},
                [&](QPainter& p, const QRectF& a) { drawLinePlot(p, a, QString::fromStdString(runId) + ": training loss", "step", "loss", {loss}); },
                written);
     std::vector<Series> metricSeries;
@@ -297,8 +167,8 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
         if (!s->points.empty())
             metricSeries.push_back(*s);
     if (!metricSeries.empty())
-        render(outDir, "metrics", {760, 420},
-               [&](QPainter& p, const QRectF& a) { drawLinePlot(p, a, QString::fromStdString(runId) + ": monitors", "step", "value", metricSeries, true); },
+        renderFigure(outDir, "metrics", {760, 420},
+               [&](QPainter& p, const QRectF& a) { drawLinePlot(p, a, QString::fromStdString(runId) + ": monitors", "step", "value", metricSeries, {true}); },
                written);
 
     // 2. Predictions: CSV, confusion matrices and ROC curves per split.
@@ -330,7 +200,7 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
         }
         const auto m = core::computeMetrics(truth, flat, static_cast<int>(classes.size()));
         splitMetrics.emplace(split, m);
-        render(outDir, "confusion_" + split, {520, 460},
+        renderFigure(outDir, "confusion_" + split, {520, 460},
                [&](QPainter& p, const QRectF& a) {
                    drawConfusion(p, a, QString("confusion matrix: %1, %2 images").arg(QString::fromStdString(split)).arg(m.samples),
                                  m.confusion, classes);
@@ -347,13 +217,13 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
                 scores.push_back(flat[i * classes.size() + c]);
             }
             roc.push_back({QString("%1 (AUC %2)").arg(QString::fromStdString(classes[c])).arg(m.auc[c], 0, 'f', 3), rocPoints(positive, scores),
-                           colour(static_cast<int>(c))});
+                           plotColour(static_cast<int>(c))});
         }
         roc.push_back({"chance", {{0, 0}, {1, 1}}, QColor(160, 160, 160)});
-        render(outDir, "roc_" + split, {520, 460},
+        renderFigure(outDir, "roc_" + split, {520, 460},
                [&](QPainter& p, const QRectF& a) {
                    drawLinePlot(p, a, QString("ROC: %1, %2 images").arg(QString::fromStdString(split)).arg(m.samples), "false positive rate",
-                                "true positive rate", roc, true);
+                                "true positive rate", roc, {true});
                },
                written);
     }
@@ -398,7 +268,7 @@ std::vector<std::string> writeRunReport(core::Project& project, const std::strin
             tsv += std::to_string(id) + "," + (label[i] >= 0 ? core::csvField(classes[static_cast<size_t>(label[i])]) : "") + "," +
                    std::to_string(xy[2 * i]) + "," + std::to_string(xy[2 * i + 1]) + "\n";
         }
-        render(outDir, "tsne", {720, 600},
+        renderFigure(outDir, "tsne", {720, 600},
                [&](QPainter& p, const QRectF& a) { drawScatter(p, a, QString::fromStdString(runId) + ": t-SNE map by label", xy, label, classes); },
                written);
         core::writeFileAtomically(outDir + "/tsne.csv", tsv);
