@@ -17,6 +17,9 @@
 #include "train/FinetuneJob.h"
 #include <QListWidget>
 #include <QTableWidget>
+#include "experiment/CompareRunsDialog.h"
+#include "experiment/ExperimentDialog.h"
+#include "train/Experiment.h"
 #include "viewer/ImageView.h"
 #include "viewer/ViewerPanel.h"
 
@@ -28,7 +31,9 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QListView>
+#include <QCheckBox>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QTimer>
 
 #include <cstdio>
@@ -241,5 +246,67 @@ int main(int argc, char** argv)
     waitFor([&] { return !w.viewer()->loading(); }, 10000);
     settle(800);
     ok &= save(&w, out + QStringLiteral("/map.png"));
+
+    // The transfer experiment from Train > New Experiment, and its result: by default a short one
+    // run here (25 s per SimSiam arm); with MEDSIAM_EXPERIMENT_PROJECT, the latest experiment of
+    // that project (e.g. the one bench/transfer_experiment.sh kept) is opened and shown instead.
+    const QString experimentProject = qEnvironmentVariable("MEDSIAM_EXPERIMENT_PROJECT");
+    if (!experimentProject.isEmpty()) {
+        auto p = medsiam::core::Project::open(experimentProject.toStdString(), medsiam::core::ProjectAccess::ReadOnly);
+        const auto ids = medsiam::core::listExperiments(*p);
+        if (ids.empty()) {
+            std::fprintf(stderr, "%s has no experiment\n", qPrintable(experimentProject));
+            return 1;
+        }
+        medsiam::ui::ExperimentDialog d(experimentProject);
+        d.resize(1280, 860);
+        d.show();
+        d.showExperiment(QString::fromStdString(ids.front()));
+        settle(800);
+        ok &= save(&d, out + QStringLiteral("/experiment.png"));
+        QStringList arms;
+        for (const auto& st : medsiam::core::readExperimentStages(*p, ids.front()))
+            if (st.stage == "simsiam")
+                arms << QString::fromStdString(st.run);
+        medsiam::ui::CompareRunsDialog c(*p, arms);
+        c.resize(1280, 860);
+        c.setCurve(medsiam::core::CurveMetric::KnnBalancedAccuracy, medsiam::core::CurveAxis::Seconds);
+        c.show();
+        settle(800);
+        ok &= save(&c, out + QStringLiteral("/compare-runs.png"));
+    } else {
+        medsiam::ui::ExperimentDialog* d = w.showExperiment();
+        d->resize(1280, 860);
+        d->budgetMinutes()->setValue(0);
+        d->budgetSeconds()->setValue(25);
+        d->finetune()->setChecked(false);
+        bool finished = false;
+        QString id;
+        QObject::connect(d, &medsiam::ui::ExperimentDialog::experimentFinished, [&](const QString& e) {
+            finished = true;
+            id = e;
+        });
+        if (!d->start() || !waitFor([&] { return finished; }, 900000)) {
+            std::fprintf(stderr, "the experiment did not finish\n");
+            return 1;
+        }
+        settle(800);
+        ok &= save(d, out + QStringLiteral("/experiment.png"));
+        d->close();
+
+        // Compare Runs: the experiment's SimSiam arms, kNN balanced accuracy by training time.
+        QStringList arms;
+        auto p = medsiam::core::Project::open(w.session()->dir().toStdString(), medsiam::core::ProjectAccess::ReadOnly);
+        for (const auto& st : medsiam::core::readExperimentStages(*p, id.toStdString()))
+            if (st.stage == "simsiam")
+                arms << QString::fromStdString(st.run);
+        auto* c = new medsiam::ui::CompareRunsDialog(w.session()->project(), arms, &w);
+        c->resize(1280, 860);
+        c->setCurve(medsiam::core::CurveMetric::KnnBalancedAccuracy, medsiam::core::CurveAxis::Seconds);
+        c->show();
+        settle(800);
+        ok &= save(c, out + QStringLiteral("/compare-runs.png"));
+        c->close();
+    }
     return ok ? 0 : 1;
 }

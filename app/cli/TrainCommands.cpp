@@ -21,6 +21,7 @@
 #include <climits>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -34,6 +35,20 @@ void onInterrupt(int)
 {
     if (g_control)
         g_control->token().requestStop(); // async-signal-safe: an atomic store
+}
+
+/// Runs a job with Ctrl-C (SIGINT) and SIGTERM asking it to stop: it writes a checkpoint first.
+core::JobState runInterruptible(const std::function<core::JobState(core::JobControl&)>& run)
+{
+    core::JobControl control;
+    g_control = &control;
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    const core::JobState state = run(control);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    g_control = nullptr;
+    return state;
 }
 
 class ConsoleObserver : public core::JobObserver {
@@ -129,15 +144,8 @@ int runJob(core::Project& project, const std::string& id)
         std::fprintf(stderr, "resuming run %s from step %lld\n", id.c_str(), static_cast<long long>(from));
     else
         describe(id, job.config());
-    core::JobControl control;
     ConsoleObserver observer;
-    g_control = &control;
-    std::signal(SIGINT, onInterrupt);
-    std::signal(SIGTERM, onInterrupt);
-    const core::JobState state = job.run(observer, control);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    g_control = nullptr;
+    const core::JobState state = runInterruptible([&](core::JobControl& control) { return job.run(observer, control); });
     switch (state) {
     case core::JobState::Completed:
         std::printf("run %s completed: %s\n", id.c_str(), core::RunStore(project).summaryPath(id).c_str());
@@ -575,15 +583,8 @@ int runExperiment(const std::vector<std::string>& args)
                      core::formatDuration(c.armSeconds).c_str(), core::text::humanDuration(c.plannedSeconds()).c_str());
     }
     core::ExperimentJob job(*project, id);
-    core::JobControl control;
     ExperimentConsole observer;
-    g_control = &control;
-    std::signal(SIGINT, onInterrupt);
-    std::signal(SIGTERM, onInterrupt);
-    const core::JobState state = job.run(observer, control);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    g_control = nullptr;
+    const core::JobState state = runInterruptible([&](core::JobControl& control) { return job.run(observer, control); });
     if (state == core::JobState::Failed)
         return 1;
     auto result = job.result();

@@ -64,7 +64,11 @@ RunRequest baseRequest(Project& project, const ExperimentConfig& c, const std::v
     r.seed = c.seed;
     r.bf16 = c.bf16;
     r.cuda = c.cuda;
-    if (randomStart && (!c.initRun.empty() || !c.sourceProject.empty() || (c.upstream() && !completedRun(stages, kUpstream, kUpstream).empty()))) {
+    // A weights file of another kind (BiT, timm, torchvision) keeps the ImageNet stem in the
+    // transfer arms (RunRequest's rule); the arms from random weights take the same.
+    if (randomStart && !c.initFile.empty() && !checkpointModel(c.initFile))
+        r.stem = toString(BackboneStem::ImageNet);
+    if (randomStart && (!c.initFile.empty() || !c.initRun.empty() || !c.sourceProject.empty() || (c.upstream() && !completedRun(stages, kUpstream, kUpstream).empty()))) {
         if (const auto m = checkpointModel(transferWeights(project, c, stages))) {
             r.backbone = m->backbone.name;
             r.stem = toString(m->backbone.stem);
@@ -212,6 +216,16 @@ JobState ExperimentJob::run(ExperimentObserver& observer, JobControl& control)
             writeExperimentStages(m_project, m_id, stages);
             observer.stageEnded(st);
             continue;
+        }
+        // A run that completed after the last state was written (the process was killed in between).
+        if (!st.run.empty()) {
+            const auto record = RunStore(m_project).find(st.run);
+            if (record && record->state == "completed") {
+                st.state = "completed";
+                writeExperimentStages(m_project, m_id, stages);
+                observer.stageEnded(st);
+                continue;
+            }
         }
         observer.stageStarted(st, i, total);
         StageObserver forward(observer);

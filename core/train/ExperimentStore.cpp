@@ -22,6 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// Differences below this are within what another seed may change (one seed, one run per arm).
+constexpr double kSeedNoise = 0.01;
+
 std::string fmt(double v, int digits = 3)
 {
     if (!std::isfinite(v))
@@ -486,21 +489,43 @@ ExperimentResult summarizeExperiment(Project& project, const std::string& id)
     std::string howGn, howScratch, howAlone;
     const double dGn = downstream(gn, &howGn), dScratch = downstream(scratch, &howScratch), dAlone = downstream(alone, &howAlone);
     if (std::isfinite(dGn) && std::isfinite(dScratch) && std::isfinite(dAlone)) {
-        const bool beats = dGn > dScratch && dGn > dAlone;
-        F.push_back(std::string(beats ? "Transfer + SimSiam beat each alone" : "Transfer + SimSiam did not beat each alone") +
-                    " on test ROC AUC (" + howGn + "): " + fmt(dGn) + " from the transfer init with SimSiam, against " + fmt(dScratch) +
-                    " for SimSiam from random init and " + fmt(dAlone) + " for the transfer init alone.");
+        const double next = std::max(dScratch, dAlone);
+        const std::string nextName = dScratch >= dAlone ? "SimSiam from random init" : "the transfer init alone";
+        const std::string numbers = " on test ROC AUC (" + howGn + "): " + fmt(dGn) + " from the transfer init with SimSiam, against " +
+                                    fmt(dScratch) + " for SimSiam from random init and " + fmt(dAlone) + " for the transfer init alone";
+        if (dGn > next && dGn - next >= kSeedNoise)
+            F.push_back("Transfer + SimSiam beat each alone" + numbers + ".");
+        else if (dGn > next)
+            F.push_back("Transfer + SimSiam scored highest" + numbers + ", but only " + fmt(dGn - next) + " above " + nextName +
+                        ", within what another seed may change: no clear gain over each alone.");
+        else
+            F.push_back("Transfer + SimSiam did not beat each alone" + numbers + ".");
     }
-    // 3. Normalization.
+    // 3. Normalization: a winner only where the difference is beyond seed noise.
     if (gn && bn && std::isfinite(gn->knnFinal) && std::isfinite(bn->knnFinal)) {
         std::string hg, hb;
         const double a = downstream(gn, &hg), b = downstream(bn, &hb);
         std::string s = "Normalization: keeping GroupNorm + WS ended at kNN balanced accuracy " + fmt(gn->knnFinal) +
                         ", converting to BatchNorm + WS at " + fmt(bn->knnFinal);
-        if (std::isfinite(a) && std::isfinite(b))
+        const bool haveAuc = std::isfinite(a) && std::isfinite(b);
+        if (haveAuc)
             s += "; test ROC AUC (" + hg + ") " + fmt(a) + " against " + fmt(b);
-        s += std::string(": ") + ((std::isfinite(a) && std::isfinite(b) ? a >= b : gn->knnFinal >= bn->knnFinal) ? "GroupNorm + WS combined better here."
-                                                                                                                     : "BatchNorm + WS combined better here.");
+        auto verdict = [](double x, double y) { return x - y >= kSeedNoise ? 1 : y - x >= kSeedNoise ? -1 : 0; };
+        const int byKnn = verdict(gn->knnFinal, bn->knnFinal), byAuc = haveAuc ? verdict(a, b) : 0;
+        const char* gnWins = "GroupNorm + WS";
+        const char* bnWins = "BatchNorm + WS";
+        if (byKnn != 0 && haveAuc && byAuc == 0)
+            s += std::string(". ") + (byKnn > 0 ? gnWins : bnWins) + " kept the better features (kNN " + fmt(std::fabs(gn->knnFinal - bn->knnFinal)) +
+                 " higher); after fine-tuning the two are within seed noise (" + fmt(std::fabs(a - b)) + ").";
+        else if (byKnn != 0 && (byAuc == byKnn || !haveAuc))
+            s += std::string(": ") + (byKnn > 0 ? gnWins : bnWins) + " combined better here.";
+        else if (byKnn == 0 && byAuc != 0)
+            s += std::string(": ") + (byAuc > 0 ? gnWins : bnWins) + " gave the better classifier; their kNN are within seed noise.";
+        else if (byKnn != 0 && byAuc != 0)
+            s += ": the two measures disagree (kNN favours " + std::string(byKnn > 0 ? gnWins : bnWins) + ", the fine-tuned AUC " +
+                 (byAuc > 0 ? gnWins : bnWins) + ").";
+        else
+            s += ": within seed noise of each other here.";
         F.push_back(s);
     }
     // 4. The floor.
@@ -527,7 +552,8 @@ ExperimentResult summarizeExperiment(Project& project, const std::string& id)
             F.push_back("Not measured: " + armTitle(s.arm) + ", " + s.stage + " " + s.state + (s.error.empty() ? "" : " (" + s.error + ")") + ".");
     if (!result.complete)
         F.push_back("The experiment is not finished: stages are left (resume it to complete them).");
-    F.push_back("One seed (" + std::to_string(c.seed) + ") and one run per arm: differences of about 0.01 may change with another seed.");
+    F.push_back("One seed (" + std::to_string(c.seed) + ") and one run per arm: differences of about " + fmt(kSeedNoise, 2) +
+                " may change with another seed.");
     std::string text;
     for (const auto& s : F)
         text += s + "\n";

@@ -1,5 +1,6 @@
 #include "TestSupport.h"
 
+#include <QJsonDocument>
 #include <QProcess>
 
 #include "util/Error.h"
@@ -40,6 +41,14 @@ void writeText(const QString& path, const std::string& text)
 
 /// A small two-class dataset (discs vs rings with noise, 28 px) as a NumPy archive, imported
 /// with medsiam-cli at 32 px: 160 train, 40 val, 40 test images.
+QJsonObject readJsonFile(const QString& path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    return QJsonDocument::fromJson(f.readAll()).object();
+}
+
 QString makeShapesProject(const QString& dir, const QString& cli)
 {
     const QString npz = dir + "/shapes.npz", project = dir + "/shapes.medsiam";

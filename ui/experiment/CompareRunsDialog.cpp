@@ -20,6 +20,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 namespace medsiam::ui {
@@ -223,6 +224,13 @@ void CompareRunsDialog::refresh()
     }
     m_table->setVerticalHeaderLabels(vertical);
     m_table->resizeColumnsToContents();
+    // Long values (weight paths) are cut to a readable width; the whole value is the tooltip.
+    for (int c = 0; c < m_table->columnCount(); ++c) {
+        m_table->setColumnWidth(c, std::min(m_table->columnWidth(c), 240));
+        for (int r = 0; r < m_table->rowCount(); ++r)
+            if (auto* item = m_table->item(r, c))
+                item->setToolTip(item->text());
+    }
 }
 
 } // namespace medsiam::ui

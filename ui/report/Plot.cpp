@@ -152,30 +152,8 @@ void drawLinePlot(QPainter& p, const QRectF& area, const QString& title, const Q
         }
     }
     p.setClipping(false);
-    if (options.legendBelow) {
-        for (size_t i = 0; i < series.size(); ++i) {
-            const auto& s = series[i];
-            const double lx = plot.left() + entryWidth * double(int(i) % perRow);
-            const double ly = plot.bottom() + 42 + 18.0 * double(int(i) / perRow);
-            QPen pen(s.colour, 3);
-            if (s.dashed)
-                pen.setStyle(Qt::DashLine);
-            p.setPen(pen);
-            p.drawLine(QPointF(lx, ly + 8), QPointF(lx + 20, ly + 8));
-            p.setPen(Qt::black);
-            p.drawText(QRectF(lx + 26, ly, nameWidth + 10, 16), Qt::AlignLeft | Qt::AlignVCenter, s.name);
-        }
-        return;
-    }
-    // Legend, inside the plot at the bottom right (where ROC curves and falling losses leave room).
-    const QFontMetricsF fm(p.font());
-    double width = 0;
-    for (const auto& s : series)
-        width = std::max(width, fm.horizontalAdvance(s.name));
-    double ly = plot.bottom() - 8 - 17.0 * series.size();
-    const double lx = plot.right() - width - 40;
-    p.fillRect(QRectF(lx - 6, ly - 3, width + 42, 17.0 * series.size() + 6), QColor(255, 255, 255, 220));
-    for (const auto& s : series) {
+    // One legend entry: the series' line, then its name.
+    auto entry = [&](const Series& s, double lx, double ly, double width) {
         QPen pen(s.colour, 3);
         if (s.dashed)
             pen.setStyle(Qt::DashLine);
@@ -183,6 +161,19 @@ void drawLinePlot(QPainter& p, const QRectF& area, const QString& title, const Q
         p.drawLine(QPointF(lx, ly + 8), QPointF(lx + 20, ly + 8));
         p.setPen(Qt::black);
         p.drawText(QRectF(lx + 26, ly, width + 10, 16), Qt::AlignLeft | Qt::AlignVCenter, s.name);
+    };
+    if (options.legendBelow) {
+        for (size_t i = 0; i < series.size(); ++i)
+            entry(series[i], plot.left() + entryWidth * double(int(i) % perRow), plot.bottom() + 42 + 18.0 * double(int(i) / perRow),
+                  nameWidth);
+        return;
+    }
+    // Legend, inside the plot at the bottom right (where ROC curves and falling losses leave room).
+    double ly = plot.bottom() - 8 - 17.0 * series.size();
+    const double lx = plot.right() - nameWidth - 40;
+    p.fillRect(QRectF(lx - 6, ly - 3, nameWidth + 42, 17.0 * series.size() + 6), QColor(255, 255, 255, 220));
+    for (const auto& s : series) {
+        entry(s, lx, ly, nameWidth);
         ly += 17;
     }
 }

@@ -26,13 +26,7 @@ using namespace medsiam::core;
 
 namespace {
 
-QJsonObject readJson(const QString& path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    return QJsonDocument::fromJson(f.readAll()).object();
-}
+QJsonObject readJson(const QString& path) { return medsiam::test::readJsonFile(path); }
 
 std::vector<QJsonObject> metricsLines(const QString& runDir)
 {
