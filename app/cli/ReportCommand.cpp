@@ -20,6 +20,12 @@ void ensureGuiApplication()
         return;
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
+    // Drawing offscreen needs no runtime folder; Qt's note that a headless session has none is
+    // noise on the command line.
+    static const QtMessageHandler previous = qInstallMessageHandler([](QtMsgType type, const QMessageLogContext& context, const QString& message) {
+        if (!message.startsWith(QLatin1String("QStandardPaths: XDG_RUNTIME_DIR not set")) && previous)
+            previous(type, context, message);
+    });
     static int argc = 1;
     static char name[] = "medsiam-cli";
     static char* argv[] = {name, nullptr};

@@ -273,14 +273,22 @@ void ExperimentDialog::refreshList()
         m_list->setCurrentIndex(m_list->findData(m_shown));
 }
 
-void ExperimentDialog::updatePlan()
+core::ExperimentConfig ExperimentDialog::configFromForm() const
 {
     core::ExperimentConfig c;
     c.armSeconds = m_budget->value() * 60 + m_budgetSeconds->value();
     c.finetune = m_finetune->isChecked();
-    c.upstreamSeconds = 0;
-    if (m_source->currentData().toString() != "upstream")
-        c.initFile = "x"; // no upstream stage to plan
+    const QString kind = m_source->currentData().toString();
+    if (kind == "file")
+        c.initFile = m_sourcePath->text().trimmed().toStdString();
+    else if (kind == "project")
+        c.sourceProject = m_sourcePath->text().trimmed().toStdString();
+    return c;
+}
+
+void ExperimentDialog::updatePlan()
+{
+    const core::ExperimentConfig c = configFromForm();
     m_plan->setText(tr("About %1 in all on this computer (the probes add seconds each). You can stop it and resume it later.")
                         .arg(QString::fromStdString(core::text::humanDuration(c.plannedSeconds()))));
     m_startButton->setEnabled(c.armSeconds >= 1);
@@ -288,17 +296,11 @@ void ExperimentDialog::updatePlan()
 
 bool ExperimentDialog::start()
 {
-    core::ExperimentConfig c;
-    c.armSeconds = m_budget->value() * 60 + m_budgetSeconds->value();
-    c.finetune = m_finetune->isChecked();
+    core::ExperimentConfig c = configFromForm();
     const QString kind = m_source->currentData().toString();
-    if (kind == "file")
-        c.initFile = m_sourcePath->text().toStdString();
-    else if (kind == "project")
-        c.sourceProject = m_sourcePath->text().toStdString();
     std::string id;
     try {
-        if (kind != "upstream" && m_sourcePath->text().trimmed().isEmpty())
+        if (kind != "upstream" && c.initFile.empty() && c.sourceProject.empty())
             throw core::UserError(kind == "file" ? "choose the weights file of the transfer model" : "choose the other project's folder");
         c.labelFractions = core::parseLabelFractions(m_fractions->text().toStdString());
         const auto context = core::machineContext();

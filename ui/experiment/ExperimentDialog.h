@@ -5,6 +5,7 @@
 // figure (kNN balanced accuracy by epoch and by training time, one curve per arm), the
 // label-efficiency plot, the finding in sentences and the table.
 #include "jobs/BackgroundJob.h"
+#include "train/Experiment.h"
 
 #include <QDialog>
 
@@ -21,9 +22,6 @@ class QStackedWidget;
 class QTableWidget;
 class QTextEdit;
 
-namespace medsiam::core {
-class Project;
-}
 
 namespace medsiam::ui {
 
@@ -65,6 +63,8 @@ Q_SIGNALS:
     void experimentFinished(const QString& id, medsiam::core::JobState state);
 
 private:
+    /// The form's settings (one place for the plan shown and the experiment started).
+    core::ExperimentConfig configFromForm() const;
     void updatePlan();
     void run(const QString& id);
     void refreshList();
