@@ -329,10 +329,11 @@ void ExperimentConfig::validate() const
         throw UserError("give one transfer source: a weights file, a run of this project or another project, not several");
     if (!sourceRun.empty() && sourceProject.empty())
         throw UserError("a source run belongs to a source project: name the project too");
+    const std::vector<std::string> known = experimentArms();
     for (const auto& a : arms)
-        if (std::find(experimentArms().begin(), experimentArms().end(), a) == experimentArms().end()) {
+        if (std::find(known.begin(), known.end(), a) == known.end()) {
             std::string names;
-            for (const auto& n : experimentArms())
+            for (const auto& n : known)
                 names += (names.empty() ? "" : ", ") + n;
             throw UserError("unknown arm \"" + a + "\"; the arms are " + names);
         }

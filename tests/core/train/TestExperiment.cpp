@@ -82,6 +82,7 @@ private Q_SLOTS:
     void experimentOnTheBundledData();
     void interruptedExperimentResumesAndReportsAFailedArm();
     void compareShowsCurvesAndDifferences();
+    void badSettingsAreRefusedInWords();
 };
 
 void TestExperiment::experimentOnTheBundledData()
@@ -297,6 +298,31 @@ void TestExperiment::compareShowsCurvesAndDifferences()
     out = cli({"compare", project, QString::fromStdString(ids[0]), "simsiam-nope"}, code);
     QCOMPARE(code, 1);
     QVERIFY2(out.contains("no run \"simsiam-nope\""), qPrintable(out));
+}
+
+void TestExperiment::badSettingsAreRefusedInWords()
+{
+    QTemporaryDir tmp;
+    const QString project = medsiam::test::makeShapesProject(tmp.path(), QStringLiteral(MEDSIAM_CLI));
+    QVERIFY(!project.isEmpty());
+    const std::vector<std::pair<QStringList, QString>> cases = {
+        {{"--arms", "simsiam_scratch,foo"}, "unknown arm \"foo\"; the arms are simsiam_scratch, simsiam_transfer_gn"},
+        {{"--budget", "0s"}, "too short"},
+        {{"--init", tmp.path() + "/missing.npz"}, "the weights file '" + tmp.path() + "/missing.npz' does not exist"},
+        {{"--init", tmp.path() + "/x.npz", "--init-run", "simsiam-1"}, "give one transfer source"},
+        {{"--source-run", "finetune-1"}, "a source run belongs to a source project"},
+        {{"--label-fractions", "1%,200%"}, "at most 1 (100%)"},
+        {{"--resume", "exp-nope"}, "no experiment \"exp-nope\" in this project"},
+    };
+    for (const auto& [extra, words] : cases) {
+        int code = 0;
+        const QString out = cli(QStringList{"experiment", project} + extra, code);
+        QVERIFY2(code != 0, qPrintable(extra.join(' ')));
+        QVERIFY2(out.contains(words), qPrintable(extra.join(' ') + ": " + out));
+    }
+    // Nothing was started or left behind.
+    QVERIFY(QDir(project + "/experiments").entryList(QDir::Dirs | QDir::NoDotAndDotDot).isEmpty());
+    QVERIFY(QDir(project + "/runs").entryList(QDir::Dirs | QDir::NoDotAndDotDot).isEmpty());
 }
 
 QTEST_GUILESS_MAIN(TestExperiment)
