@@ -1,6 +1,6 @@
 // Runs Debian's pydicom test corpus through medsiam's import and compares it with the
-// reference decoder (pydicom + gdcm, ../shared/bench/reference_dicom_decode.py, whose path
-// MEDSIAM_REFERENCE_DECODER gives; bench/dicom_conformance.sh runs this, not ctest):
+// reference decoder (pydicom + gdcm; MEDSIAM_REFERENCE_DECODER gives its path, and
+// bench/dicom_conformance.sh, which finds it, runs this program; it is not a ctest):
 // every image the reference decodes is imported, its windowed 8-bit statistics agree within
 // one grey level, and every other file carries a reason in import_issues.
 #include "TestSupport.h"
@@ -197,4 +197,4 @@ private Q_SLOTS:
 };
 
 QTEST_APPLESS_MAIN(TestDicomConformance)
-#include "TestDicomConformance.moc"
+#include "DicomConformance.moc"
