@@ -498,7 +498,7 @@ private Q_SLOTS:
     void sigtermEndsAnImportQuickly()
     {
         QTemporaryDir tmp;
-        writeNoise(tmp.filePath("in"), 600, 512);
+        writeNoise(tmp.filePath("in"), 2000, 512); // enough that an idle machine is still importing when it is stopped
         const QString project = tmp.filePath("p");
         QProcess proc;
         proc.start(kCli, {"import", tmp.filePath("in"), "--project", project, "--size", "128", "--threads", "1"});
@@ -516,7 +516,7 @@ private Q_SLOTS:
         const Run check = runCli({"repair", project});
         QVERIFY2(check.exitCode == 0, qPrintable(check.out + check.err));
         QCOMPARE(runCli({"import", tmp.filePath("in"), "--project", project}).exitCode, 0);
-        QVERIFY(runCli({"repair", project}).out.contains("600 images"));
+        QVERIFY(runCli({"repair", project}).out.contains("2000 images"));
     }
 
     /// Hostile files whose headers claim gigabytes are refused with a message, before anything
