@@ -21,6 +21,7 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -190,11 +191,6 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
         const auto xTrain = standardize(xTrainRaw);
         const auto xVal = standardize(xValRaw), xTest = standardize(features(testIdx));
         const auto yTrain = at::tensor(std::vector<int64_t>(trainY.begin(), trainY.end()), at::kLong);
-        auto classWeights = at::ones({numClasses});
-        if (config.classWeighted) {
-            auto counts = at::bincount(yTrain, {}, numClasses).to(at::kFloat);
-            classWeights = at::where(counts > 0, double(trainY.size()) / (numClasses * counts.clamp_min(1)), at::zeros_like(counts));
-        }
         std::vector<int> valY, testY;
         for (auto i : valIdx)
             valY.push_back(data.classOf(i));
@@ -202,28 +198,44 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
             testY.push_back(data.classOf(i));
 
         MetricsLog log = store.openMetrics(id, 0);
-        Fit best;
-        double bestScore = -1;
         result.hasVal = !valIdx.empty();
         result.hasTest = !testIdx.empty();
-        const std::vector<double> grid = result.hasVal ? config.l2Grid : std::vector<double>{1e-2};
-        for (double l2 : grid) {
-            Fit f = fitLogistic(xTrain, yTrain, numClasses, l2, classWeights);
-            double score = 0;
-            if (result.hasVal) {
-                MetricsRecord r;
-                r.type = MetricsRecord::Type::ProbeL2;
-                r.l2 = l2;
-                r.metrics = computeMetrics(valY, probabilities(f, xVal), numClasses);
-                score = r.metrics.balancedAccuracy;
-                log.append(r);
+        // The probe on (x, y): classes weighted as asked, the L2 of the grid with the best val
+        // balanced accuracy (without val, one L2); `onL2` sees each candidate's val metrics.
+        auto fitChosen = [&](const at::Tensor& x, const at::Tensor& y, double* chosenL2,
+                             const std::function<void(double, const ClassificationMetrics&)>& onL2) {
+            auto weights = at::ones({numClasses});
+            if (config.classWeighted) {
+                auto counts = at::bincount(y, {}, numClasses).to(at::kFloat);
+                weights = at::where(counts > 0, double(y.size(0)) / (numClasses * counts.clamp_min(1)), at::zeros_like(counts));
             }
-            if (score > bestScore) {
-                bestScore = score;
-                best = f;
-                result.chosenL2 = l2;
+            Fit best;
+            double bestScore = -1;
+            for (double l2 : result.hasVal ? config.l2Grid : std::vector<double>{1e-2}) {
+                Fit f = fitLogistic(x, y, numClasses, l2, weights);
+                double score = 0;
+                if (result.hasVal) {
+                    const auto m = computeMetrics(valY, probabilities(f, xVal), numClasses);
+                    score = m.balancedAccuracy;
+                    if (onL2)
+                        onL2(l2, m);
+                }
+                if (score > bestScore) {
+                    bestScore = score;
+                    best = f;
+                    if (chosenL2)
+                        *chosenL2 = l2;
+                }
             }
-        }
+            return best;
+        };
+        const Fit best = fitChosen(xTrain, yTrain, &result.chosenL2, [&](double l2, const ClassificationMetrics& m) {
+            MetricsRecord r;
+            r.type = MetricsRecord::Type::ProbeL2;
+            r.l2 = l2;
+            r.metrics = m;
+            log.append(r);
+        });
         std::vector<PredictionRecord> predictions;
         auto predict = [&](const std::vector<int64_t>& idx, const at::Tensor& x, const std::vector<int>& y, const char* split) {
             const auto p = probabilities(best, x);
@@ -258,29 +270,18 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
             LabelEfficiencyPoint point;
             point.fraction = fraction;
             point.split = scoreTest ? "test" : "val";
-            const int draws = fraction < 1 ? std::max(1, config.fewLabelDraws) : 1;
-            for (int d = 0; d < draws; ++d) {
+            if (fraction >= 1) { // every label: the probe above
+                const auto& m = scoreTest ? result.test : result.val;
+                point.labels = static_cast<int64_t>(trainY.size());
+                point.auc.push_back(m.macroAuc);
+                point.balancedAccuracy.push_back(m.balancedAccuracy);
+            }
+            for (int d = 0; fraction < 1 && d < std::max(1, config.fewLabelDraws); ++d) {
                 const auto pick = drawLabelFraction(trainY, numClasses, fraction, config.seed * 1000 + uint64_t(d));
-                std::vector<int64_t> rows(pick.begin(), pick.end());
-                const auto rowIdx = at::tensor(rows, at::kLong);
-                const auto x = xTrain.index_select(0, rowIdx), y = yTrain.index_select(0, rowIdx);
-                auto weights = at::ones({numClasses});
-                if (config.classWeighted) {
-                    auto counts = at::bincount(y, {}, numClasses).to(at::kFloat);
-                    weights = at::where(counts > 0, double(rows.size()) / (numClasses * counts.clamp_min(1)), at::zeros_like(counts));
-                }
-                Fit chosen;
-                double chosenScore = -1;
-                for (double l2 : result.hasVal ? config.l2Grid : std::vector<double>{1e-2}) {
-                    Fit f = fitLogistic(x, y, numClasses, l2, weights);
-                    const double score = result.hasVal ? computeMetrics(valY, probabilities(f, xVal), numClasses).balancedAccuracy : 0;
-                    if (score > chosenScore) {
-                        chosenScore = score;
-                        chosen = f;
-                    }
-                }
+                const auto rowIdx = at::tensor(std::vector<int64_t>(pick.begin(), pick.end()), at::kLong);
+                const Fit chosen = fitChosen(xTrain.index_select(0, rowIdx), yTrain.index_select(0, rowIdx), nullptr, {});
                 const auto m = computeMetrics(yScore, probabilities(chosen, xScore), numClasses);
-                point.labels = static_cast<int64_t>(rows.size());
+                point.labels = static_cast<int64_t>(pick.size());
                 point.auc.push_back(m.macroAuc);
                 point.balancedAccuracy.push_back(m.balancedAccuracy);
             }
