@@ -198,6 +198,12 @@ void addBackboneOptions(ArgParser& p, int defaultSize)
         .flag("cuda", "train on the GPU");
 }
 
+/// --bf16 or --fp32; unset leaves the choice to the run builders (RunRequest.h).
+std::optional<bool> bf16Option(const ArgParser& p)
+{
+    return p.has("bf16") ? std::optional<bool>(true) : p.has("fp32") ? std::optional<bool>(false) : std::nullopt;
+}
+
 /// The options every kind of run shares, into a request.
 core::RunRequest requestFromOptions(const ArgParser& p)
 {
@@ -211,10 +217,7 @@ core::RunRequest requestFromOptions(const ArgParser& p)
     r.inputSize = intOption(p, "size");
     if (p.has("seed"))
         r.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
-    if (p.has("bf16"))
-        r.bf16 = true;
-    else if (p.has("fp32"))
-        r.bf16 = false;
+    r.bf16 = bf16Option(p);
     r.cuda = p.has("cuda");
     return r;
 }
@@ -562,11 +565,11 @@ int runExperiment(const std::vector<std::string>& args)
         if (p.has("upstream-budget"))
             c.upstreamSeconds = core::parseDuration(p.value("upstream-budget"));
         c.finetune = !p.has("no-finetune");
-        c.initFile = p.has("init") ? p.value("init") : "";
-        c.initRun = p.has("init-run") ? p.value("init-run") : "";
-        c.sourceProject = p.has("source") ? p.value("source") : "";
-        c.sourceRun = p.has("source-run") ? p.value("source-run") : "";
-        c.backbone = p.has("backbone") ? p.value("backbone") : "";
+        c.initFile = p.value("init");
+        c.initRun = p.value("init-run");
+        c.sourceProject = p.value("source");
+        c.sourceRun = p.value("source-run");
+        c.backbone = p.value("backbone");
         c.batch = p.has("batch") ? p.intValue("batch", 1, 1 << 20) : 0;
         c.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
         c.labelFractions = core::parseLabelFractions(p.value("label-fractions"));
@@ -575,10 +578,9 @@ int runExperiment(const std::vector<std::string>& args)
             for (const auto& a : core::text::split(p.value("arms"), ','))
                 if (!core::text::trim(a).empty())
                     c.arms.push_back(core::text::trim(a));
-        const core::RunContext context = runContext();
         c.cuda = p.has("cuda");
-        c.bf16 = p.has("bf16") ? true : p.has("fp32") ? false : (!c.cuda && context.cpuBf16);
-        id = core::ExperimentJob::create(*project, c, context);
+        c.bf16 = bf16Option(p);
+        id = core::ExperimentJob::create(*project, c, runContext());
         std::fprintf(stderr, "experiment %s: %s per SimSiam arm, about %s in all (plus seconds per probe)\n", id.c_str(),
                      core::formatDuration(c.armSeconds).c_str(), core::text::humanDuration(c.plannedSeconds()).c_str());
     }

@@ -26,12 +26,14 @@ std::string csvRow(const std::vector<std::string>& fields)
     return out;
 }
 
-struct MetricName {
-    CurveMetric metric;
+/// A value's spelling on the command line and in files, and its words on a plot.
+template <typename T>
+struct Named {
+    T value;
     const char* name;
     const char* words;
 };
-const MetricName kMetrics[] = {
+const Named<CurveMetric> kMetrics[] = {
     {CurveMetric::Loss, "loss", "training loss"},
     {CurveMetric::KnnBalancedAccuracy, "knn_balanced_accuracy", "kNN balanced accuracy (val)"},
     {CurveMetric::KnnAccuracy, "knn_accuracy", "kNN accuracy (val)"},
@@ -39,17 +41,42 @@ const MetricName kMetrics[] = {
     {CurveMetric::ValAuc, "val_auc", "ROC AUC (val)"},
     {CurveMetric::CollapseStd, "collapse", "output std (collapse monitor)"},
 };
-struct AxisName {
-    CurveAxis axis;
-    const char* name;
-    const char* words;
-};
-const AxisName kAxes[] = {
+const Named<CurveAxis> kAxes[] = {
     {CurveAxis::Step, "step", "step"},
     {CurveAxis::Epoch, "epoch", "epoch"},
     {CurveAxis::Images, "images", "images seen"},
     {CurveAxis::Seconds, "seconds", "training time (s)"},
 };
+
+template <typename T, size_t N>
+const Named<T>& entryOf(const Named<T> (&table)[N], T value)
+{
+    for (const auto& e : table)
+        if (e.value == value)
+            return e;
+    return table[0]; // every enumerator is in its table
+}
+
+template <typename T, size_t N>
+T parseIn(const Named<T> (&table)[N], const std::string& text, const char* what)
+{
+    std::string names;
+    for (const auto& e : table) {
+        if (text == e.name)
+            return e.value;
+        names += std::string(names.empty() ? "" : ", ") + e.name;
+    }
+    throw UserError("unknown " + std::string(what) + " \"" + text + "\"; choose one of " + names);
+}
+
+template <typename T, size_t N>
+std::vector<T> valuesOf(const Named<T> (&table)[N])
+{
+    std::vector<T> out;
+    for (const auto& e : table)
+        out.push_back(e.value);
+    return out;
+}
 
 void flatten(const nlohmann::json& j, const std::string& prefix, std::map<std::string, std::string>& out)
 {
@@ -97,68 +124,14 @@ void putFinals(const nlohmann::json& summary, const std::string& json, std::map<
 
 } // namespace
 
-const char* toString(CurveMetric metric)
-{
-    for (const auto& m : kMetrics)
-        if (m.metric == metric)
-            return m.name;
-    return "?";
-}
-const char* toString(CurveAxis axis)
-{
-    for (const auto& a : kAxes)
-        if (a.axis == axis)
-            return a.name;
-    return "?";
-}
-std::string describe(CurveMetric metric)
-{
-    for (const auto& m : kMetrics)
-        if (m.metric == metric)
-            return m.words;
-    return "?";
-}
-std::string describe(CurveAxis axis)
-{
-    for (const auto& a : kAxes)
-        if (a.axis == axis)
-            return a.words;
-    return "?";
-}
-CurveMetric parseCurveMetric(const std::string& text)
-{
-    std::string names;
-    for (const auto& m : kMetrics) {
-        if (text == m.name)
-            return m.metric;
-        names += std::string(names.empty() ? "" : ", ") + m.name;
-    }
-    throw UserError("unknown curve \"" + text + "\"; choose one of " + names);
-}
-CurveAxis parseCurveAxis(const std::string& text)
-{
-    std::string names;
-    for (const auto& a : kAxes) {
-        if (text == a.name)
-            return a.axis;
-        names += std::string(names.empty() ? "" : ", ") + a.name;
-    }
-    throw UserError("unknown x axis \"" + text + "\"; choose one of " + names);
-}
-std::vector<CurveMetric> allCurveMetrics()
-{
-    std::vector<CurveMetric> out;
-    for (const auto& m : kMetrics)
-        out.push_back(m.metric);
-    return out;
-}
-std::vector<CurveAxis> allCurveAxes()
-{
-    std::vector<CurveAxis> out;
-    for (const auto& a : kAxes)
-        out.push_back(a.axis);
-    return out;
-}
+const char* toString(CurveMetric metric) { return entryOf(kMetrics, metric).name; }
+const char* toString(CurveAxis axis) { return entryOf(kAxes, axis).name; }
+std::string describe(CurveMetric metric) { return entryOf(kMetrics, metric).words; }
+std::string describe(CurveAxis axis) { return entryOf(kAxes, axis).words; }
+CurveMetric parseCurveMetric(const std::string& text) { return parseIn(kMetrics, text, "curve"); }
+CurveAxis parseCurveAxis(const std::string& text) { return parseIn(kAxes, text, "x axis"); }
+std::vector<CurveMetric> allCurveMetrics() { return valuesOf(kMetrics); }
+std::vector<CurveAxis> allCurveAxes() { return valuesOf(kAxes); }
 
 double CurvePoint::x(CurveAxis axis) const
 {

@@ -21,6 +21,7 @@
 #include "train/RunRequest.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,7 +55,8 @@ struct ExperimentConfig {
     std::string backbone;         ///< "": the default (or the transfer source's network)
     uint64_t seed = 0;
     int batch = 0;                ///< SimSiam's batch; 0: the default
-    bool bf16 = false, cuda = false;
+    std::optional<bool> bf16;     ///< unset: the run builders' default (on for CPUs with AVX512-BF16)
+    bool cuda = false;
     std::vector<double> labelFractions{0.01, 0.1, 1.0};
     int labelDraws = 5;
     std::vector<std::string> arms; ///< empty: all
@@ -80,6 +82,20 @@ struct ExperimentStage {
     std::string error;
 };
 
+/// What the figures draw, per arm, read from the arms' runs.
+struct ExperimentArmCurves {
+    std::string arm, title;
+    bool pretrained = false;              ///< a SimSiam arm (else its kNN is one level: the probe's)
+    std::vector<CurvePoint> knn;          ///< kNN balanced accuracy (val) over the SimSiam run
+    double knnLevel = -1;                 ///< the arms without SimSiam: their features' kNN
+    struct LabelPoint {
+        double fraction = 0;
+        int64_t labels = 0;
+        double aucMean = 0, aucSd = 0, balancedAccuracyMean = 0, balancedAccuracySd = 0;
+    };
+    std::vector<LabelPoint> labelEfficiency;
+};
+
 /// What the experiment found, for the table, the figures and the desktop app.
 struct ExperimentResult {
     std::string id;
@@ -87,6 +103,7 @@ struct ExperimentResult {
     std::vector<ExperimentStage> stages;
     std::vector<std::string> finding;  ///< sentences
     std::vector<std::string> files;    ///< written, relative to the experiment's folder
+    std::vector<ExperimentArmCurves> arms; ///< what the figures draw
     bool complete = false;             ///< every stage ended (completed, failed or skipped)
 };
 
@@ -140,19 +157,7 @@ std::string sourceCheckpoint(const std::string& projectDir, const std::string& r
 /// returns the result (also used after a resume, and by tests).
 ExperimentResult summarizeExperiment(Project& project, const std::string& id);
 
-/// What the figures draw, per arm, read from the arms' runs.
-struct ExperimentArmCurves {
-    std::string arm, title;
-    bool pretrained = false;              ///< a SimSiam arm (else its kNN is one level: the probe's)
-    std::vector<CurvePoint> knn;          ///< kNN balanced accuracy (val) over the SimSiam run
-    double knnLevel = -1;                 ///< the arms without SimSiam: their features' kNN
-    struct LabelPoint {
-        double fraction = 0;
-        int64_t labels = 0;
-        double aucMean = 0, aucSd = 0, balancedAccuracyMean = 0, balancedAccuracySd = 0;
-    };
-    std::vector<LabelPoint> labelEfficiency;
-};
+/// The arms' curves alone (what summarizeExperiment gives in `arms`), without writing anything.
 std::vector<ExperimentArmCurves> experimentCurves(Project& project, const std::string& id);
 
 } // namespace medsiam::core

@@ -109,6 +109,34 @@ std::vector<ArmNumbers> gatherArms(Project& project, const ExperimentConfig& c, 
     return arms;
 }
 
+/// What the figures draw, from the arms' numbers.
+std::vector<ExperimentArmCurves> curvesOf(const std::vector<ArmNumbers>& numbers)
+{
+    std::vector<ExperimentArmCurves> out;
+    for (const auto& a : numbers) {
+        ExperimentArmCurves arm;
+        arm.arm = a.arm;
+        arm.title = armTitle(a.arm);
+        arm.pretrained = isSimSiamArm(a.arm);
+        arm.knn = a.knn;
+        if (!arm.pretrained && std::isfinite(a.knnFinal))
+            arm.knnLevel = a.knnFinal;
+        if (a.labelEfficiency.is_array())
+            for (const auto& p : a.labelEfficiency) {
+                ExperimentArmCurves::LabelPoint lp;
+                lp.fraction = p.value("fraction", 0.0);
+                lp.labels = p.value("labels", int64_t(0));
+                lp.aucMean = p.value("auc_mean", 0.0);
+                lp.aucSd = p.value("auc_sd", 0.0);
+                lp.balancedAccuracyMean = p.value("balanced_accuracy_mean", 0.0);
+                lp.balancedAccuracySd = p.value("balanced_accuracy_sd", 0.0);
+                arm.labelEfficiency.push_back(lp);
+            }
+        out.push_back(std::move(arm));
+    }
+    return out;
+}
+
 /// The first time a curve reaches `target`, or -1.
 double timeToReach(const std::vector<CurvePoint>& curve, double target)
 {
@@ -257,7 +285,7 @@ std::string ExperimentConfig::toJson() const
     j["backbone"] = backbone;
     j["seed"] = seed;
     j["batch"] = batch;
-    j["bf16"] = bf16;
+    j["bf16"] = bf16 ? nlohmann::json(*bf16) : nlohmann::json(nullptr);
     j["cuda"] = cuda;
     j["label_fractions"] = labelFractions;
     j["label_draws"] = labelDraws;
@@ -283,7 +311,8 @@ ExperimentConfig ExperimentConfig::fromJson(const std::string& json)
         c.backbone = j.value("backbone", "");
         c.seed = j.value("seed", c.seed);
         c.batch = j.value("batch", c.batch);
-        c.bf16 = j.value("bf16", c.bf16);
+        if (j.contains("bf16") && j["bf16"].is_boolean())
+            c.bf16 = j["bf16"].get<bool>();
         c.cuda = j.value("cuda", c.cuda);
         if (j.contains("label_fractions"))
             c.labelFractions = j["label_fractions"].get<std::vector<double>>();
@@ -365,6 +394,7 @@ ExperimentResult summarizeExperiment(Project& project, const std::string& id)
     result.sourceText = sourceTextOf(project, c, result.stages);
 
     const std::vector<ArmNumbers> arms = gatherArms(project, c, result.stages);
+    result.arms = curvesOf(arms);
     const std::string dir = experimentDir(project, id);
 
     // table.csv
@@ -567,29 +597,7 @@ ExperimentResult summarizeExperiment(Project& project, const std::string& id)
 std::vector<ExperimentArmCurves> experimentCurves(Project& project, const std::string& id)
 {
     const ExperimentConfig c = ExperimentConfig::fromJson(readWholeFile(experimentConfigPath(project, id)));
-    std::vector<ExperimentArmCurves> out;
-    for (const auto& a : gatherArms(project, c, readExperimentStages(project, id))) {
-        ExperimentArmCurves arm;
-        arm.arm = a.arm;
-        arm.title = armTitle(a.arm);
-        arm.pretrained = isSimSiamArm(a.arm);
-        arm.knn = a.knn;
-        if (!arm.pretrained && std::isfinite(a.knnFinal))
-            arm.knnLevel = a.knnFinal;
-        if (a.labelEfficiency.is_array())
-            for (const auto& p : a.labelEfficiency) {
-                ExperimentArmCurves::LabelPoint lp;
-                lp.fraction = p.value("fraction", 0.0);
-                lp.labels = p.value("labels", int64_t(0));
-                lp.aucMean = p.value("auc_mean", 0.0);
-                lp.aucSd = p.value("auc_sd", 0.0);
-                lp.balancedAccuracyMean = p.value("balanced_accuracy_mean", 0.0);
-                lp.balancedAccuracySd = p.value("balanced_accuracy_sd", 0.0);
-                arm.labelEfficiency.push_back(lp);
-            }
-        out.push_back(std::move(arm));
-    }
-    return out;
+    return curvesOf(gatherArms(project, c, readExperimentStages(project, id)));
 }
 
 } // namespace medsiam::core

@@ -1,5 +1,6 @@
 #include "experiment/CompareRunsDialog.h"
 
+#include "experiment/FigureView.h"
 #include "report/ComparisonReport.h"
 
 #include "project/Project.h"
@@ -24,36 +25,6 @@
 #include <cmath>
 
 namespace medsiam::ui {
-
-/// Paints the comparison with the report's own drawing, so the window and the exported figure agree.
-class ComparisonPlot : public QWidget {
-public:
-    explicit ComparisonPlot(QWidget* parent) : QWidget(parent) { setMinimumSize(520, 320); }
-    void show(const core::Comparison* c, core::CurveMetric m, core::CurveAxis a)
-    {
-        m_c = c;
-        m_metric = m;
-        m_axis = a;
-        update();
-    }
-
-protected:
-    void paintEvent(QPaintEvent*) override
-    {
-        QPainter p(this);
-        p.fillRect(rect(), Qt::white);
-        p.setRenderHint(QPainter::Antialiasing);
-        if (m_c && !m_c->runs.empty())
-            drawComparison(p, QRectF(rect()), *m_c, m_metric, m_axis);
-        else
-            p.drawText(rect(), Qt::AlignCenter, tr("Tick the runs to compare."));
-    }
-
-private:
-    const core::Comparison* m_c = nullptr;
-    core::CurveMetric m_metric = core::CurveMetric::KnnBalancedAccuracy;
-    core::CurveAxis m_axis = core::CurveAxis::Step;
-};
 
 CompareRunsDialog::CompareRunsDialog(core::Project& project, const QStringList& checked, QWidget* parent)
     : QDialog(parent), m_project(project)
@@ -80,7 +51,7 @@ CompareRunsDialog::CompareRunsDialog(core::Project& project, const QStringList& 
     m_axis = new QComboBox(this);
     for (auto a : core::allCurveAxes())
         m_axis->addItem(QString::fromStdString(core::describe(a)), static_cast<int>(a));
-    m_plot = new ComparisonPlot(this);
+    m_plot = new FigureView({520, 320}, this);
     m_note = new QLabel(this);
     m_note->setWordWrap(true);
     m_table = new QTableWidget(this);
@@ -166,7 +137,10 @@ void CompareRunsDialog::refresh()
     }
     const auto metric = static_cast<core::CurveMetric>(m_metric->currentData().toInt());
     const auto axis = static_cast<core::CurveAxis>(m_axis->currentData().toInt());
-    m_plot->show(&m_comparison, metric, axis);
+    if (m_comparison.runs.empty())
+        m_plot->setFigure({}, tr("Tick the runs to compare."));
+    else
+        m_plot->setFigure([this, metric, axis](QPainter& p, const QRectF& area) { drawComparison(p, area, m_comparison, metric, axis); });
     if (!m_comparison.runs.empty() && !m_comparison.hasCurve(metric, axis))
         m_note->setText(tr("None of these runs has a curve of %1%2.")
                             .arg(QString::fromStdString(core::describe(metric)))

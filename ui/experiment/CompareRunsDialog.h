@@ -18,7 +18,7 @@ class Project;
 
 namespace medsiam::ui {
 
-class ComparisonPlot;
+class FigureView;
 
 class CompareRunsDialog : public QDialog {
     Q_OBJECT
@@ -38,7 +38,7 @@ private:
     QListWidget* m_runs;
     QComboBox* m_metric;
     QComboBox* m_axis;
-    ComparisonPlot* m_plot;
+    FigureView* m_plot;
     QTableWidget* m_table;
     QLabel* m_note;
     core::Comparison m_comparison;

@@ -1,5 +1,6 @@
 #include "experiment/ExperimentDialog.h"
 
+#include "experiment/FigureView.h"
 #include "report/ComparisonReport.h"
 
 #include "project/Project.h"
@@ -82,45 +83,6 @@ BackgroundJob::Outcome ExperimentRunJob::run()
     return {state, observer.m_last};
 }
 
-// ---- the figures in the window
-
-/// Paints an experiment's figure with the report's drawing (what figure.png shows).
-class ExperimentFigure : public QWidget {
-public:
-    ExperimentFigure(bool labelEfficiency, QWidget* parent) : QWidget(parent), m_labels(labelEfficiency) { setMinimumSize(480, 300); }
-    void show(core::Project* project, const std::string& id)
-    {
-        m_project = project;
-        m_id = id;
-        update();
-    }
-
-protected:
-    void paintEvent(QPaintEvent*) override
-    {
-        QPainter p(this);
-        p.fillRect(rect(), Qt::white);
-        p.setRenderHint(QPainter::Antialiasing);
-        if (!m_project || m_id.empty()) {
-            p.drawText(rect(), Qt::AlignCenter, tr("No result yet."));
-            return;
-        }
-        try {
-            if (m_labels)
-                drawLabelEfficiency(p, QRectF(rect()), *m_project, m_id);
-            else
-                drawExperimentCurves(p, QRectF(rect()), *m_project, m_id);
-        } catch (const std::exception& e) {
-            p.drawText(rect(), Qt::AlignCenter | Qt::TextWordWrap, QString::fromUtf8(e.what()));
-        }
-    }
-
-private:
-    bool m_labels;
-    core::Project* m_project = nullptr;
-    std::string m_id;
-};
-
 // ---- the dialog
 
 ExperimentDialog::ExperimentDialog(const QString& projectDir, QWidget* parent) : QDialog(parent), m_dir(projectDir)
@@ -196,8 +158,8 @@ ExperimentDialog::ExperimentDialog(const QString& projectDir, QWidget* parent) :
     r->addLayout(progressRow);
     r->addWidget(m_progressText);
     auto* tabs = new QTabWidget(result);
-    m_figure = new ExperimentFigure(false, tabs);
-    m_labels = new ExperimentFigure(true, tabs);
+    m_figure = new FigureView({480, 300}, tabs);
+    m_labels = new FigureView({480, 300}, tabs);
     m_table = new QTableWidget(tabs);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     tabs->addTab(m_figure, tr("Convergence"));
@@ -303,10 +265,8 @@ bool ExperimentDialog::start()
         if (kind != "upstream" && c.initFile.empty() && c.sourceProject.empty())
             throw core::UserError(kind == "file" ? "choose the weights file of the transfer model" : "choose the other project's folder");
         c.labelFractions = core::parseLabelFractions(m_fractions->text().toStdString());
-        const auto context = core::machineContext();
-        c.bf16 = context.cpuBf16;
         auto project = core::Project::open(m_dir.toStdString());
-        id = core::ExperimentJob::create(*project, c, context);
+        id = core::ExperimentJob::create(*project, c, core::machineContext());
     } catch (const std::exception& e) {
         QMessageBox::warning(this, tr("Transfer Experiment"), tr("The experiment cannot start: %1").arg(QString::fromUtf8(e.what())));
         return false;
@@ -346,11 +306,10 @@ void ExperimentDialog::showExperiment(const QString& id)
     m_shown = id;
     m_pages->setCurrentIndex(1);
     m_list->setCurrentIndex(m_list->findData(id));
-    auto& project = m_project;
     try {
-        m_figure->show(nullptr, {});
-        m_labels->show(nullptr, {});
-        project = core::Project::open(m_dir.toStdString(), core::ProjectAccess::ReadOnly);
+        m_figure->setFigure({}, tr("No result yet."));
+        m_labels->setFigure({}, tr("No result yet."));
+        auto project = core::Project::open(m_dir.toStdString(), core::ProjectAccess::ReadOnly);
         const auto result = core::summarizeExperiment(*project, id.toStdString());
         QStringList lines;
         for (const auto& s : result.finding)
@@ -378,8 +337,10 @@ void ExperimentDialog::showExperiment(const QString& id)
             for (size_t j = 0; j < table.rows[i].size(); ++j)
                 m_table->setItem(static_cast<int>(i), static_cast<int>(j), new QTableWidgetItem(QString::fromStdString(table.rows[i][j])));
         m_table->resizeColumnsToContents();
-        m_figure->show(project.get(), id.toStdString());
-        m_labels->show(project.get(), id.toStdString());
+        // Read once here (with the result); the figures paint from these.
+        auto arms = std::make_shared<const std::vector<core::ExperimentArmCurves>>(result.arms);
+        m_figure->setFigure([arms](QPainter& p, const QRectF& area) { drawExperimentCurves(p, area, *arms); });
+        m_labels->setFigure([arms](QPainter& p, const QRectF& area) { drawLabelEfficiency(p, area, *arms); });
     } catch (const std::exception& e) {
         m_finding->setPlainText(QString::fromUtf8(e.what()));
     }

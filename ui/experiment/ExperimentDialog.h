@@ -25,7 +25,7 @@ class QTextEdit;
 
 namespace medsiam::ui {
 
-class ExperimentFigure;
+class FigureView;
 
 /// Runs (or resumes) an experiment on a worker thread.
 class ExperimentRunJob : public BackgroundJob {
@@ -83,13 +83,12 @@ private:
     QLabel* m_progressText;
     QPushButton* m_stopButton;
     QPushButton* m_resumeButton;
-    ExperimentFigure* m_figure;
-    ExperimentFigure* m_labels;
+    FigureView* m_figure;
+    FigureView* m_labels;
     QTextEdit* m_finding;
     QTableWidget* m_table;
     std::unique_ptr<ExperimentRunJob> m_job;
     QString m_shown;
-    std::unique_ptr<core::Project> m_project; ///< read-only, for the figures while they paint
 };
 
 } // namespace medsiam::ui

@@ -93,19 +93,18 @@ void drawKnnPanel(QPainter& p, const QRectF& area, const std::vector<core::Exper
 
 } // namespace
 
-void drawExperimentCurves(QPainter& p, const QRectF& area, core::Project& project, const std::string& experimentId)
+void drawExperimentCurves(QPainter& p, const QRectF& area, const std::vector<core::ExperimentArmCurves>& arms)
 {
-    const auto arms = core::experimentCurves(project, experimentId);
     const double half = area.width() / 2;
     drawKnnPanel(p, QRectF(area.left(), area.top(), half, area.height()), arms, core::CurveAxis::Epoch);
     drawKnnPanel(p, QRectF(area.left() + half, area.top(), half, area.height()), arms, core::CurveAxis::Seconds);
 }
 
-void drawLabelEfficiency(QPainter& p, const QRectF& area, core::Project& project, const std::string& experimentId)
+void drawLabelEfficiency(QPainter& p, const QRectF& area, const std::vector<core::ExperimentArmCurves>& arms)
 {
     std::vector<Series> series;
     int colourIndex = 0;
-    for (const auto& a : core::experimentCurves(project, experimentId)) {
+    for (const auto& a : arms) {
         Series s;
         s.name = QString::fromStdString(a.title);
         s.colour = plotColour(colourIndex++);
@@ -126,10 +125,10 @@ void drawLabelEfficiency(QPainter& p, const QRectF& area, core::Project& project
 std::vector<std::string> writeExperimentFigures(core::Project& project, const std::string& experimentId)
 {
     const std::string dir = core::experimentDir(project, experimentId);
+    const auto arms = core::experimentCurves(project, experimentId);
     std::vector<std::string> written;
-    renderFigure(dir, "figure", {1400, 520}, [&](QPainter& p, const QRectF& a) { drawExperimentCurves(p, a, project, experimentId); }, written);
-    renderFigure(dir, "label_efficiency", {760, 480}, [&](QPainter& p, const QRectF& a) { drawLabelEfficiency(p, a, project, experimentId); },
-                 written);
+    renderFigure(dir, "figure", {1400, 520}, [&](QPainter& p, const QRectF& a) { drawExperimentCurves(p, a, arms); }, written);
+    renderFigure(dir, "label_efficiency", {760, 480}, [&](QPainter& p, const QRectF& a) { drawLabelEfficiency(p, a, arms); }, written);
     return written;
 }
 
