@@ -478,6 +478,21 @@ LoadedDicom loadDicom(const std::string& path, DcmFileFormat& ff, size_t maxRead
 
 DicomDecoder::DicomDecoder() { registerCodecsOnce(); }
 
+ImageDecoder::Identity DicomDecoder::readIdentity(const std::string& path) const
+{
+    DcmFileFormat ff;
+    // Values longer than 256 bytes stay on disk: the header is parsed, the pixels are not read.
+    const LoadedDicom loaded = loadDicom(path, ff, 256);
+    Identity id;
+    if (loaded.status.bad())
+        return id;
+    DcmDataset* ds = ff.getDataset();
+    id.sopUid = str(ds, DCM_SOPInstanceUID);
+    id.patientId = str(ds, DCM_PatientID);
+    id.ok = true;
+    return id;
+}
+
 ImageMeta DicomDecoder::decode(const std::string& path, const DecodeOptions& options, const FrameSink& sink) const
 {
     registerCodecsOnce();

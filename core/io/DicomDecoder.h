@@ -15,6 +15,8 @@ class DicomDecoder : public ImageDecoder {
 public:
     DicomDecoder();
     ImageMeta decode(const std::string& path, const DecodeOptions& options, const FrameSink& sink) const override;
+    /// SOPInstanceUID and PatientID from the header; the pixel data is not read.
+    Identity readIdentity(const std::string& path) const override;
 
     struct Tag {
         std::string tag;   ///< "(0010,0020)"

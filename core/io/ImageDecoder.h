@@ -92,6 +92,14 @@ public:
     /// Throws UserError with a plain reason ("truncated pixel data", ...) when the file cannot be
     /// decoded; frames already delivered remain valid.
     virtual ImageMeta decode(const std::string& path, const DecodeOptions& options, const FrameSink& sink) const = 0;
+    /// The identifiers a label table may name an image by (DICOM's SOPInstanceUID and PatientID),
+    /// read from the header alone, without the pixels; `ok` false when the format has none or the
+    /// header cannot be read. Lets a label table be previewed as the import will match it.
+    struct Identity {
+        bool ok = false;
+        std::string sopUid, patientId;
+    };
+    virtual Identity readIdentity(const std::string& path) const { return {}; }
 };
 
 /// The decoders built into this binary. A format whose library was left out of the build has

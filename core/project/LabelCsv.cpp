@@ -1,3 +1,5 @@
+#include "io/FileSniffer.h"
+#include "io/ImageDecoder.h"
 #include "project/Importer.h"
 #include "project/Project.h"
 #include "project/SourceScanner.h"
@@ -164,10 +166,22 @@ LabelCsvPreview previewLabelCsv(const LabelCsvOptions& options, const std::vecto
     const CsvTable csv = readCsv(options.csvPath);
     const LabelColumns cols = resolveColumns(csv, options);
     std::set<std::string> byKind[5];
+    // DICOM keys are read from the headers (not the pixels), so that the preview matches as the
+    // import will: by what the files say, not only by what the project holds already.
+    const bool dicomKeys = options.keyKind == LabelKeyKind::Auto || options.keyKind == LabelKeyKind::SopInstanceUid ||
+                           options.keyKind == LabelKeyKind::PatientId;
+    const ImageDecoder* dicom = DecoderRegistry::instance().find(ImageFormat::Dicom);
     for (const ScannedFile& f : scanSources(sources, project ? project->dir() : std::string()).files) {
         byKind[int(LabelKeyKind::RelativePath)].insert(normalisePath(f.relativePath));
         byKind[int(LabelKeyKind::RelativePath)].insert(f.path);
         byKind[int(LabelKeyKind::FileName)].insert(fs::path(f.path).filename().string());
+        if (dicomKeys && dicom && sniffFile(f.path).format == ImageFormat::Dicom) {
+            const ImageDecoder::Identity id = dicom->readIdentity(f.path);
+            if (!id.sopUid.empty())
+                byKind[int(LabelKeyKind::SopInstanceUid)].insert(id.sopUid);
+            if (!id.patientId.empty())
+                byKind[int(LabelKeyKind::PatientId)].insert(id.patientId);
+        }
     }
     if (project) {
         auto q = project->db().prepare("SELECT relative_path, source_path, sop_uid, patient_id FROM images");
@@ -186,9 +200,8 @@ LabelCsvPreview previewLabelCsv(const LabelCsvOptions& options, const std::vecto
     };
     LabelCsvPreview out;
     out.keyKind = resolveKeyKind(options.keyKind, csv, keyOf, byKind);
-    if (out.keyKind == LabelKeyKind::SopInstanceUid || out.keyKind == LabelKeyKind::PatientId)
-        out.note = std::string(out.keyKind == LabelKeyKind::SopInstanceUid ? "SOPInstanceUID" : "PatientID") +
-                   " keys are read from the DICOM files during the import; only images already in the project are checked here";
+    if ((out.keyKind == LabelKeyKind::SopInstanceUid || out.keyKind == LabelKeyKind::PatientId) && !dicom)
+        out.note = "this build reads no DICOM: only images already in the project are checked";
     const auto& index = byKind[int(out.keyKind)];
     for (const auto& row : csv.rows) {
         const std::string key = keyOf(row);

@@ -138,11 +138,14 @@ void LabelTableBox::updatePreview()
     }
     try {
         const core::LabelCsvPreview p = core::previewLabelCsv(*o, m_sources, &m_project);
+        const int kind = m_keyKind->findData(int(p.keyKind));
+        const QString kindText = kind >= 0 ? m_keyKind->itemText(kind) : QString::fromLatin1(core::labelKeyKindName(p.keyKind));
         m_summary->setText(tr("%1 of %2 rows match (keys read as %3). %4")
                                .arg(p.matchedRows)
                                .arg(p.rows)
-                               .arg(QString::fromLatin1(core::labelKeyKindName(p.keyKind)))
-                               .arg(QString::fromStdString(p.note)));
+                               .arg(kindText)
+                               .arg(QString::fromStdString(p.note))
+                               .trimmed());
         m_preview->setRowCount(0);
         auto add = [this](const std::string& key, bool matched) {
             const int r = m_preview->rowCount();
