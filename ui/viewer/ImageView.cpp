@@ -50,6 +50,7 @@ void ImageView::setFrame(const core::DecodedFrame& frame)
     m_fit = true;
     render();
     fitToView();
+    updateReadout();
     Q_EMIT windowChanged(m_window.centre, m_window.width);
 }
 
@@ -63,6 +64,7 @@ void ImageView::replaceFrame(const core::DecodedFrame& frame)
     render();
     if (!hadImage || m_fit)
         fitToView();
+    updateReadout();
     update();
 }
 
@@ -72,6 +74,8 @@ void ImageView::showMessage(const QString& message)
     m_rendered = QImage();
     m_values.clear();
     m_base = {};
+    m_width = m_height = 0;
+    updateReadout(); // no image: no value
     update();
 }
 
@@ -147,8 +151,10 @@ void ImageView::mousePressEvent(QMouseEvent* e)
 
 void ImageView::mouseMoveEvent(QMouseEvent* e)
 {
-    if (m_rendered.isNull())
+    if (m_rendered.isNull()) {
+        m_cursor = e->position();
         return;
+    }
     const QPointF d = e->position() - m_dragStart;
     if (m_dragButton == Qt::RightButton) {
         setWindow(core::dragWindow(m_dragWindow, int(std::lround(d.x())), int(std::lround(d.y())), m_valueRange));
@@ -157,19 +163,37 @@ void ImageView::mouseMoveEvent(QMouseEvent* e)
         m_offset = m_dragOffset + d;
         update();
     }
-    const QPointF ip = toImage(e->position());
-    const int x = int(std::floor(ip.x())), y = int(std::floor(ip.y()));
-    if (x >= 0 && y >= 0 && x < m_width && y < m_height) {
-        QString value;
-        if (!m_values.empty())
-            value = QString::number(m_values[size_t(y) * m_width + x], 'g', 6);
-        else if (m_base.channels == 3) {
-            const uint8_t* px = m_base.row(y) + 3 * x;
-            value = QStringLiteral("%1, %2, %3").arg(px[0]).arg(px[1]).arg(px[2]);
-        } else if (!m_base.empty())
-            value = QString::number(m_base.row(y)[x]);
-        Q_EMIT hoverInfo(tr("x %1  y %2  value %3").arg(x).arg(y).arg(value));
+    m_cursor = e->position();
+    updateReadout();
+}
+
+void ImageView::leaveEvent(QEvent*)
+{
+    m_cursor.reset();
+    Q_EMIT hoverInfo(QString());
+}
+
+void ImageView::updateReadout()
+{
+    if (!m_cursor || m_rendered.isNull()) {
+        Q_EMIT hoverInfo(QString());
+        return;
     }
+    const QPointF ip = toImage(*m_cursor);
+    const int x = int(std::floor(ip.x())), y = int(std::floor(ip.y()));
+    if (x < 0 || y < 0 || x >= m_width || y >= m_height) {
+        Q_EMIT hoverInfo(QString());
+        return;
+    }
+    QString value;
+    if (!m_values.empty())
+        value = QString::number(m_values[size_t(y) * m_width + x], 'g', 6);
+    else if (m_base.channels == 3) {
+        const uint8_t* px = m_base.row(y) + 3 * x;
+        value = QStringLiteral("%1, %2, %3").arg(px[0]).arg(px[1]).arg(px[2]);
+    } else if (!m_base.empty())
+        value = QString::number(m_base.row(y)[x]);
+    Q_EMIT hoverInfo(tr("x %1  y %2  value %3").arg(x).arg(y).arg(value));
 }
 
 void ImageView::mouseReleaseEvent(QMouseEvent* e)
@@ -197,6 +221,7 @@ void ImageView::wheelEvent(QWheelEvent* e)
     m_zoom = newZoom;
     m_offset = anchor - imagePoint * m_zoom;
     m_fit = false;
+    updateReadout();
     update();
 }
 

@@ -5,6 +5,7 @@
 #include <QPointF>
 #include <QWidget>
 
+#include <optional>
 #include <vector>
 
 namespace medsiam::core {
@@ -43,7 +44,9 @@ public:
 
 Q_SIGNALS:
     void windowChanged(double centre, double width);
-    /// The pixel under the cursor and its value, in words ("x 120  y 44  value -812").
+    /// The pixel under the cursor and its value, in words ("x 120  y 44  value -812"); empty when
+    /// the cursor is off the image or the image changed under it and it is not over the new one.
+    /// A new image under a still cursor gives the new image's value at once.
     void hoverInfo(const QString& text);
 
 protected:
@@ -54,11 +57,14 @@ protected:
     void mouseDoubleClickEvent(QMouseEvent* event) override;
     void wheelEvent(QWheelEvent* event) override;
     void resizeEvent(QResizeEvent* event) override;
+    void leaveEvent(QEvent* event) override;
 
 private:
     void load(const core::DecodedFrame& frame);
     void render();
     QPointF toImage(const QPointF& widgetPos) const;
+    /// Emits hoverInfo for the cursor's last position over the image shown now.
+    void updateReadout();
     std::vector<float> m_values;
     core::Image8 m_base; // 8-bit frame when there are no values
     int m_width = 0, m_height = 0;
@@ -74,6 +80,7 @@ private:
     QPointF m_dragStart;
     core::WindowLevel m_dragWindow;
     QPointF m_dragOffset;
+    std::optional<QPointF> m_cursor; // the cursor's widget position while it is over the view
 };
 
 } // namespace medsiam::ui

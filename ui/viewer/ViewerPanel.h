@@ -28,6 +28,8 @@ public:
     void showImage(int64_t imageId);
     ImageView* view() const { return m_view; }
     QSlider* frameSlider() const { return m_frame; }
+    /// The pixel readout under the image ("x 12  y 40  value 93"; empty off the image).
+    QLabel* readout() const { return m_info; }
     /// True while a decode is running (tests wait on it).
     bool loading() const;
 
