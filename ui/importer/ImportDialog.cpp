@@ -35,6 +35,7 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 namespace medsiam::ui {
@@ -179,7 +180,12 @@ QWidget* ImportDialog::buildProgressPage()
     m_issuesView->setModel(proxy);
     m_issuesView->setSortingEnabled(true);
     m_issuesView->sortByColumn(1, Qt::AscendingOrder);
+    // A long path is shortened in the middle (its folder and file name stay readable, the whole
+    // of it is in the tooltip) and never pushes the Reason column off screen.
     m_issuesView->horizontalHeader()->setStretchLastSection(true);
+    m_issuesView->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Interactive);
+    m_issuesView->setTextElideMode(Qt::ElideMiddle);
+    m_issuesView->setSizeAdjustPolicy(QAbstractScrollArea::AdjustIgnored);
     m_issuesView->verticalHeader()->hide();
     m_issuesView->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_issuesView->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -295,14 +301,26 @@ void ImportDialog::onFinished(core::JobState state, const QString& error)
     m_close->setEnabled(true);
     m_progress->setRange(0, 1);
     m_progress->setValue(1);
-    for (const auto& [path, reason] : m_job->issues())
-        m_issues->appendRow({new QStandardItem(path), new QStandardItem(reason)});
-    m_issuesView->resizeColumnToContents(0);
+    for (const auto& [path, reason] : m_job->issues()) {
+        auto* file = new QStandardItem(path);
+        file->setToolTip(path);
+        auto* why = new QStandardItem(reason);
+        why->setToolTip(reason);
+        m_issues->appendRow({file, why});
+    }
+    fitIssueColumns();
     m_export->setEnabled(m_issues->rowCount() > 0);
     QString text;
     if (state == core::JobState::Failed) {
         text = tr("The import stopped: %1").arg(error);
         QMessageBox::warning(this, tr("Import failed"), text);
+    } else if (s.filesFound == 0 && !s.cancelled) {
+        QStringList sources;
+        for (int i = 0; i < m_sources->count(); ++i)
+            sources << QDir::toNativeSeparators(m_sources->item(i)->text());
+        text = tr("Nothing was imported: no files were found in %1. Choose a folder that holds images (DICOM, NIfTI, "
+                  "PNG, JPEG, TIFF ...); its sub-folders are searched too.")
+                   .arg(sources.join(tr(", ")));
     } else {
         text = tr("%1%2 of %3 files imported (%4 images) in %5. %6 already in the project. %7 not imported (listed below).")
                    .arg(s.cancelled ? tr("Cancelled. ") : QString())
@@ -318,6 +336,23 @@ void ImportDialog::onFinished(core::JobState state, const QString& error)
     m_progressText->setText(QString());
     m_resultText->setText(text);
     Q_EMIT importFinished();
+}
+
+void ImportDialog::fitIssueColumns()
+{
+    // File gets what its paths need, up to 60% of the table; Reason the rest.
+    m_issuesView->resizeColumnToContents(0);
+    const int room = m_issuesView->viewport()->width();
+    const int cap = std::max(120, room * 3 / 5);
+    if (m_issuesView->columnWidth(0) > cap)
+        m_issuesView->setColumnWidth(0, cap);
+}
+
+void ImportDialog::resizeEvent(QResizeEvent* event)
+{
+    QDialog::resizeEvent(event);
+    if (m_issuesView && m_issues->rowCount() > 0)
+        fitIssueColumns();
 }
 
 bool ImportDialog::exportIssues(const QString& path)

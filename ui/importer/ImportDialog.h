@@ -59,6 +59,7 @@ Q_SIGNALS:
 
 protected:
     void closeEvent(QCloseEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
     void reject() override;
 
 private:
@@ -66,6 +67,7 @@ private:
     QWidget* buildProgressPage();
     void updateSources();
     void onFinished(core::JobState state, const QString& error);
+    void fitIssueColumns();
     ProjectSession& m_session;
     QStackedWidget* m_pages;
     QListWidget* m_sources;
@@ -81,8 +83,8 @@ private:
     QLabel* m_progressText;
     QPushButton* m_cancel;
     QLabel* m_resultText;
-    QStandardItemModel* m_issues;
-    QTableView* m_issuesView;
+    QStandardItemModel* m_issues = nullptr;
+    QTableView* m_issuesView = nullptr;
     QPushButton* m_export;
     QPushButton* m_close;
     std::unique_ptr<ImportJob> m_job;
