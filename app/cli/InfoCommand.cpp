@@ -73,13 +73,30 @@ int runInfo(const std::vector<std::string>& args)
 
 int runRuns(const std::vector<std::string>& args)
 {
-    ArgParser p("medsiam-cli runs PROJECT [--delete RUN]",
-                "Lists the project's training runs: id, kind, state, parent run and summary. A run whose training\n"
-                "process was killed shows as interrupted (`medsiam-cli resume` continues it). --delete removes a run:\n"
-                "its folder, checkpoints, curves, predictions and maps.");
-    p.positional("PROJECT", "project folder").multiOption("delete", "RUN", "delete this run");
+    ArgParser p("medsiam-cli runs PROJECT [--delete RUN] [--describe RUN [--name TEXT] [--note TEXT]]",
+                "Lists the project's training runs: id, kind, state, parent run, the name and notes given to it, and\n"
+                "its summary. A run whose training process was killed shows as interrupted (`medsiam-cli resume`\n"
+                "continues it). --delete removes a run: its folder, checkpoints, curves, predictions and maps.\n"
+                "--describe names a run and keeps notes on it (as the desktop app's Name & Notes); its id stays.");
+    p.positional("PROJECT", "project folder")
+        .multiOption("delete", "RUN", "delete this run")
+        .option("describe", "RUN", "set the name (--name) and notes (--note) of this run")
+        .option("name", "TEXT", "with --describe: the run's name (one line; empty removes it)")
+        .option("note", "TEXT", "with --describe: notes on the run");
     if (!p.parse(args))
         return 0;
+    if ((p.has("name") || p.has("note")) && !p.has("describe"))
+        throw core::UserError("--name and --note go with --describe RUN (which run to name)");
+    if (p.has("describe")) {
+        auto project = core::Project::open(p.value("PROJECT"));
+        core::RunStore store(*project);
+        const std::string id = p.value("describe");
+        store.require(id);
+        const auto r = store.find(id);
+        store.describe(id, p.has("name") ? p.value("name") : r->title, p.has("note") ? p.value("note") : r->note);
+        std::printf("run %s: %s\n", id.c_str(), store.find(id)->title.empty() ? "(no name)" : store.find(id)->title.c_str());
+        return 0;
+    }
     if (p.has("delete")) {
         auto project = core::Project::open(p.value("PROJECT"));
         core::RunStore store(*project);
@@ -96,6 +113,14 @@ int runRuns(const std::vector<std::string>& args)
     for (const auto& r : runs) {
         std::printf("%-28s %-17s %-10s %s%s\n", r.id.c_str(), r.kind.c_str(), r.state.c_str(), r.parent.empty() ? "" : "from ",
                     r.parent.c_str());
+        if (!r.title.empty())
+            std::printf("  name: %s\n", r.title.c_str());
+        if (!r.note.empty()) {
+            std::string note = r.note; // later lines under the first
+            for (size_t at = note.find('\n'); at != std::string::npos; at = note.find('\n', at + 1))
+                note.insert(at + 1, "         ");
+            std::printf("  notes: %s\n", note.c_str());
+        }
         const auto summary = core::FinetuneSummary::read(r.summary);
         // A classifier's results in words, its warnings next to them; other runs' summaries as stored.
         if (summary.val || summary.test)

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include "util/Error.h"
 #include "util/Text.h"
@@ -126,6 +127,11 @@ ALTER TABLE images ADD COLUMN slice_axis INTEGER NOT NULL DEFAULT -1;
     R"SQL(
 CREATE INDEX cache_entries_end ON cache_entries(resolution, offset);
 ALTER TABLE import_issues ADD COLUMN severity TEXT NOT NULL DEFAULT 'error';
+)SQL",
+    // 6: a run's name and notes, given by the user
+    R"SQL(
+ALTER TABLE runs ADD COLUMN title TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN note TEXT NOT NULL DEFAULT '';
 )SQL",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -382,6 +388,41 @@ void Project::insertCacheEntry(int side, const CacheEntry& e)
     s.run();
 }
 
+std::vector<std::string> classKeys() { return {"1", "2", "3", "4", "5", "6", "7", "8", "9", "0"}; }
+
+size_t assignDefaultKeys(std::vector<ClassInfo>& classes, const std::vector<size_t>& fresh)
+{
+    std::set<std::string> used;
+    for (size_t i = 0; i < classes.size(); ++i)
+        if (std::find(fresh.begin(), fresh.end(), i) == fresh.end() && !classes[i].shortcut.empty())
+            used.insert(classes[i].shortcut);
+    const std::vector<std::string> keys = classKeys();
+    size_t given = 0;
+    // First the classes named by a digit, so that "0" and "1" keep their own keys whatever the order.
+    for (size_t i : fresh) {
+        ClassInfo& c = classes[i];
+        const std::string name = text::trim(c.name);
+        if (c.shortcut.empty() && name.size() == 1 && name[0] >= '0' && name[0] <= '9' && !used.count(name)) {
+            c.shortcut = name;
+            used.insert(name);
+            ++given;
+        }
+    }
+    for (size_t i : fresh) {
+        ClassInfo& c = classes[i];
+        if (!c.shortcut.empty())
+            continue;
+        for (const std::string& k : keys)
+            if (!used.count(k)) {
+                c.shortcut = k;
+                used.insert(k);
+                ++given;
+                break;
+            }
+    }
+    return given;
+}
+
 int64_t Project::ensureClass(const std::string& name)
 {
     const std::string n = text::trim(name);
@@ -461,24 +502,37 @@ void Project::recordRun(const RunRecord& run)
         .run();
 }
 
+#define RUN_COLUMNS "id,kind,state,parent,config,summary,created_at,updated_at,title,note"
+
+namespace {
+RunRecord runRecord(Database::Statement& s)
+{
+    return RunRecord{s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4),
+                     s.columnText(5), s.columnText(6), s.columnText(7), s.columnText(8), s.columnText(9)};
+}
+} // namespace
+
 std::vector<RunRecord> Project::runs()
 {
     std::vector<RunRecord> out;
-    auto s = m_db->prepare("SELECT id,kind,state,parent,config,summary,created_at,updated_at FROM runs ORDER BY created_at,id");
+    auto s = m_db->prepare("SELECT " RUN_COLUMNS " FROM runs ORDER BY created_at,id");
     while (s.step())
-        out.push_back({s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4), s.columnText(5),
-                       s.columnText(6), s.columnText(7)});
+        out.push_back(runRecord(s));
     return out;
 }
 
 std::optional<RunRecord> Project::run(const std::string& runId)
 {
-    auto s = m_db->prepare("SELECT id,kind,state,parent,config,summary,created_at,updated_at FROM runs WHERE id=?");
+    auto s = m_db->prepare("SELECT " RUN_COLUMNS " FROM runs WHERE id=?");
     s.bind(1, runId);
     if (!s.step())
         return std::nullopt;
-    return RunRecord{s.columnText(0), s.columnText(1), s.columnText(2), s.columnText(3), s.columnText(4), s.columnText(5),
-                     s.columnText(6), s.columnText(7)};
+    return runRecord(s);
+}
+
+void Project::describeRun(const std::string& runId, const std::string& title, const std::string& note)
+{
+    m_db->prepare("UPDATE runs SET title=?, note=?, updated_at=datetime('now') WHERE id=?").bind(1, title).bind(2, note).bind(3, runId).run();
 }
 
 void Project::deleteRun(const std::string& runId)

@@ -57,6 +57,8 @@ enum class IssueSeverity { Error, Warning };
 /// A training run in the project's index (its files live in runs/<id>/).
 struct RunRecord {
     std::string id, kind, state, parent, config, summary, createdAt, updatedAt;
+    std::string title; ///< a name the user gave the run ("" none); the id stays the run's key
+    std::string note;  ///< the user's notes on the run
 };
 
 /// One image's class probabilities from a run.
@@ -87,6 +89,16 @@ struct ClassInfo {
     std::string shortcut;
 };
 
+/// The labeling keys a class may have: "1".."9" and "0".
+std::vector<std::string> classKeys();
+
+/// Gives each class of `classes` whose index is in `fresh` (classes that have never been
+/// configured) a free key, and returns how many got one. A class named by one digit gets that
+/// digit when it is free (classes "0" and "1" get keys 0 and 1, not 1 and 2); the others the
+/// first free of 1..9, then 0. Keys of the other classes are kept; a class gets no key when all
+/// ten are taken.
+size_t assignDefaultKeys(std::vector<ClassInfo>& classes, const std::vector<size_t>& fresh);
+
 /// How a project is opened. One process at a time may write to a project (it holds the
 /// project's lock, project.lock); any number may read it meanwhile.
 enum class ProjectAccess { ReadWrite, ReadOnly };
@@ -114,7 +126,7 @@ public:
 /// A Project object is used from one thread at a time.
 class Project {
 public:
-    static constexpr int kSchemaVersion = 5;
+    static constexpr int kSchemaVersion = 6;
     static constexpr int kDefaultCacheResolution = 256;
 
     /// Creates the folder and an empty catalogue, holding the write lock. Throws UserError if a
@@ -176,6 +188,8 @@ public:
     std::vector<RunRecord> runs();
     /// One run's row; nullopt when the project has no run of that id.
     std::optional<RunRecord> run(const std::string& runId);
+    /// Sets the name and the notes the user gave a run (RunStore::describe checks them).
+    void describeRun(const std::string& runId, const std::string& title, const std::string& note);
     /// Deletes a run's row, its predictions and its embeddings row (one transaction).
     void deleteRun(const std::string& runId);
     /// Records that a run's embeddings (RunStore) were computed at `checkpointStep`.

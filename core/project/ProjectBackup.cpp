@@ -264,7 +264,20 @@ RestoreResult restoreProjectBackup(const std::string& projectDir, const std::str
             } catch (const UserError&) {
             }
         }
-        project->recordRun({id, job, done ? "completed" : "interrupted", j.value("source_run", ""), config, summary, "", ""});
+        RunRecord run{id, job, done ? "completed" : "interrupted", j.value("source_run", ""), config, summary, "", "", "", ""};
+        if (fs::exists(e.path() / "notes.json", ec)) {
+            try {
+                const auto notes = nlohmann::json::parse(readWholeFile((e.path() / "notes.json").string()), nullptr, false);
+                if (notes.is_object()) {
+                    run.title = notes.value("title", "");
+                    run.note = notes.value("note", "");
+                }
+            } catch (const UserError&) {
+            } // unreadable notes: the run is recovered without them
+        }
+        project->recordRun(run);
+        if (!run.title.empty() || !run.note.empty())
+            project->describeRun(id, run.title, run.note);
         result.runsFound.push_back(id);
     }
     return result;

@@ -3,6 +3,7 @@
 #include "io/NpyArray.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
+#include "util/Text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -150,7 +151,7 @@ std::string RunStore::create(const std::string& prefix, const std::string& kind,
     if (ec)
         throw UserError("cannot create the run folder '" + dir(id) + "': " + ec.message());
     writeFileAtomically(configPath(id), configJson + "\n");
-    m_project.recordRun({id, kind, "queued", parent, configJson, "{}", "", ""});
+    m_project.recordRun({id, kind, "queued", parent, configJson, "{}", "", "", "", ""});
     return id;
 }
 
@@ -255,6 +256,21 @@ RunRecord live(const RunStore& store, RunRecord r)
 }
 
 } // namespace
+
+void RunStore::describe(const std::string& runId, const std::string& title, const std::string& note)
+{
+    require(runId);
+    const std::string t = text::trim(title);
+    if (t.size() > 200)
+        throw UserError("a run's name can have at most 200 characters (this one has " + std::to_string(t.size()) + ")");
+    if (t.find_first_of("\r\n") != std::string::npos)
+        throw UserError("a run's name is one line; put the rest in its notes");
+    // Also beside the run's files, so that a project rebuilt from its run folders keeps them.
+    writeFileAtomically(notesPath(runId), nlohmann::json{{"title", t}, {"note", note}}.dump(2) + "\n");
+    m_project.describeRun(runId, t, note);
+}
+
+std::string RunStore::notesPath(const std::string& runId) const { return dir(runId) + "/notes.json"; }
 
 std::vector<RunRecord> RunStore::list()
 {

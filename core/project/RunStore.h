@@ -5,6 +5,7 @@
 //   runs/<id>/config.json          the run's settings (TrainConfig.h), written once
 //   runs/<id>/metrics.jsonl        one MetricsRecord per line, appended as the run goes
 //   runs/<id>/summary.json         how it ended (written atomically)
+//   runs/<id>/notes.json           the user's name and notes for the run (describe)
 //   runs/<id>/checkpoints/last.safetensors, best.safetensors   (models/Checkpoint.h)
 //   runs/<id>/embeddings.npy, embedding_ids.npy                 features of every image
 //   runs/<id>/tsne.npy, pca.npy    2-D maps of the embeddings, rows as embedding_ids.npy
@@ -89,6 +90,8 @@ public:
     std::string configPath(const std::string& runId) const;
     std::string metricsPath(const std::string& runId) const;
     std::string summaryPath(const std::string& runId) const;
+    /// notes.json: the name and notes the user gave the run (also in the index).
+    std::string notesPath(const std::string& runId) const;
     /// checkpoints/last.safetensors (the latest state, to resume from) or best.safetensors (the
     /// one with the best validation score, for a classifier), whether or not it exists yet.
     std::string checkpointPath(const std::string& runId, bool best = false) const;
@@ -124,6 +127,10 @@ public:
     /// Deletes a run: its folder, its row, its predictions and embeddings. Runs started from it
     /// keep their own weights and are unaffected. Refuses (UserError) while the run trains.
     void remove(const std::string& runId);
+    /// Names a run and keeps notes on it (both may be empty). The id, the folder and every
+    /// reference to the run stay as they are. Throws UserError for an unknown run or a title
+    /// over 200 characters or with a line break.
+    void describe(const std::string& runId, const std::string& title, const std::string& note);
 
     // ---- the index
     /// Every run. A run recorded as running (or stopping) whose training process is gone (it was

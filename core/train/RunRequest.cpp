@@ -364,6 +364,17 @@ void applyRecipe(FinetuneConfig& c, const ProjectFacts& facts)
 
 } // namespace
 
+std::optional<std::string> suggestedFinetuneStart(Project& project)
+{
+    RunStore store(project);
+    std::vector<RunRecord> runs = store.list();
+    // Newest first: by creation time, then id (runs made within a second differ by a suffix).
+    for (auto it = runs.rbegin(); it != runs.rend(); ++it)
+        if (it->kind == "simsiam-pretrain" && it->state == "completed" && store.hasCheckpoint(it->id))
+            return it->id;
+    return std::nullopt;
+}
+
 BuiltRun<FinetuneConfig> buildFinetune(Project& project, const RunRequest& r, const RunContext& context)
 {
     Refusals refusals;

@@ -102,6 +102,11 @@ struct BuiltRun {
     std::string message() const;
 };
 
+/// Where a new classifier should start when the user has not said: the project's most recent
+/// completed SimSiam run that has a checkpoint (its features were learnt from these very images);
+/// nullopt when there is none (random initialization, or a file the user names).
+std::optional<std::string> suggestedFinetuneStart(Project& project);
+
 BuiltRun<PretrainConfig> buildPretrain(Project& project, const RunRequest& request, const RunContext& context);
 BuiltRun<FinetuneConfig> buildFinetune(Project& project, const RunRequest& request, const RunContext& context);
 BuiltRun<ProbeConfig> buildProbe(Project& project, const RunRequest& request, const RunContext& context);

@@ -216,7 +216,7 @@ JobState runRecorded(Project& project, const std::string& runId, const std::stri
     const auto owner = RunStore(project).lock(runId);
     JobOutcome outcome;
     try {
-        project.recordRun({runId, kind, toString(JobState::Running), "", configJson, "{}", "", ""});
+        project.recordRun({runId, kind, toString(JobState::Running), "", configJson, "{}", "", "", "", ""});
         observer.stateChanged(JobState::Running, "");
         outcome = body();
     } catch (...) {
@@ -227,7 +227,7 @@ JobState runRecorded(Project& project, const std::string& runId, const std::stri
         if (!outcome.configJson.empty())
             RunStore(project).writeConfig(runId, outcome.configJson);
         project.recordRun({runId, kind, toString(outcome.state), "",
-                           outcome.configJson.empty() ? configJson : outcome.configJson, outcome.summaryJson, "", ""});
+                           outcome.configJson.empty() ? configJson : outcome.configJson, outcome.summaryJson, "", "", "", ""});
     } catch (...) {
         // The run's files are written; a record that cannot be updated is reported, not thrown.
         outcome = {JobState::Failed, "the run's record could not be updated: " + currentErrorMessage(), outcome.summaryJson, ""};

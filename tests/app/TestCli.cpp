@@ -239,6 +239,25 @@ private Q_SLOTS:
         r = cli({"gradcam", project, tuned, "--image", "999999", "--out", png});
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("image 999999 is not in the project's cache"), qPrintable(r.err));
+        // Naming a run and keeping notes on it: the listing shows both, the id stays.
+        r = cli({"runs", project, "--describe", tuned, "--name", "  tiny BiT check  ", "--note", "2 steps only\nnot for use"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("run " + tuned + ": tiny BiT check"), qPrintable(r.out));
+        r = cli({"runs", project});
+        QVERIFY2(r.out.contains(tuned), qPrintable(r.out));
+        QVERIFY2(r.out.contains("  name: tiny BiT check\n"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("  notes: 2 steps only\n         not for use"), qPrintable(r.out));
+        QVERIFY(QFile::exists(project + "/runs/" + tuned + "/notes.json"));
+        // --note alone keeps the name.
+        QCOMPARE(cli({"runs", project, "--describe", tuned, "--note", "kept"}).code, 0);
+        r = cli({"runs", project});
+        QVERIFY2(r.out.contains("  name: tiny BiT check\n") && r.out.contains("  notes: kept\n"), qPrintable(r.out));
+        r = cli({"runs", project, "--name", "x"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("--name and --note go with --describe RUN"), qPrintable(r.err));
+        r = cli({"runs", project, "--describe", "no-such-run", "--name", "x"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("no-such-run"), qPrintable(r.err));
     }
 
     void demoImportAndInfo()

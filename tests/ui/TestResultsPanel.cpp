@@ -171,7 +171,7 @@ private Q_SLOTS:
             std::vector<core::PredictionRecord> preds;
             for (auto r : p->predictions(m_run.toStdString()))
                 preds.push_back(r);
-            p->recordRun({"probe-test", "linear-probe", "completed", "", "{}", "{}", "", ""});
+            p->recordRun({"probe-test", "linear-probe", "completed", "", "{}", "{}", "", "", "", ""});
             p->storePredictions("probe-test", preds);
         }
         ui::MainWindow w;

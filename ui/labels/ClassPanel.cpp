@@ -41,7 +41,7 @@ ClassPanel::ClassPanel(ProjectSession& session, QWidget* parent) : QWidget(paren
     m_table->verticalHeader()->hide();
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_table->setFocusPolicy(Qt::NoFocus); // keys 1-9 stay with the browser
+    m_table->setFocusPolicy(Qt::NoFocus); // keys 0-9 stay with the browser
     m_table->setToolTip(tr("Press a class's key, or double-click the class, to label the selected images"));
     connect(m_table, &QTableWidget::cellDoubleClicked, this, [this](int row) {
         if (row >= 0 && row < static_cast<int>(m_session.classes().size()))
@@ -149,8 +149,8 @@ void ClassSchemaDialog::addRow(qint64 id, const QString& name, const QColor& col
     m_table->setCellWidget(r, 1, colour);
     auto* key = new QComboBox(m_table);
     key->addItem(QString());
-    for (int k = 1; k <= 9; ++k)
-        key->addItem(QString::number(k));
+    for (const std::string& k : core::classKeys())
+        key->addItem(QString::fromStdString(k));
     key->setCurrentText(shortcut);
     m_table->setCellWidget(r, 2, key);
 }

@@ -155,12 +155,21 @@ void MainWindow::buildActions()
     m_redo->setShortcuts({QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence(Qt::CTRL | Qt::Key_Y)});
 
     QMenu* label = menuBar()->addMenu(tr("&Label"));
-    for (int k = 1; k <= 9; ++k) {
-        QAction* a = label->addAction(tr("Label with class %1").arg(k), this, [this, k] { labelSelection(k); });
-        a->setShortcut(QKeySequence(Qt::Key_0 + k));
+    m_labelMenu = label;
+    // One action per key, on the window so that every key works (an unassigned one says so);
+    // the menu lists the keys that have a class, by the class's name (updateLabelMenu).
+    for (const std::string& key : core::classKeys()) {
+        const QString k = QString::fromStdString(key);
+        auto* a = new QAction(tr("Key %1").arg(k), this);
+        a->setShortcut(QKeySequence(k));
+        a->setData(k);
+        connect(a, &QAction::triggered, this, [this, k] { labelSelection(k); });
+        addAction(a);
+        m_keyActions << a;
         m_projectActions << a;
     }
     QAction* clear = label->addAction(tr("Clear label"), this, &MainWindow::clearSelectionLabels);
+    m_clearLabel = clear;
     clear->setShortcuts({QKeySequence(Qt::Key_Backspace), QKeySequence(Qt::Key_Delete)});
     label->addSeparator();
     m_advance = label->addAction(tr("Advance after labeling"));
@@ -214,10 +223,27 @@ void MainWindow::buildActions()
 
     m_projectActions << import << importCsv << exportCsv << close << clear << classes << splits << map;
     m_writeActions << import << importCsv << clear << classes << splits << pretrain << finetune;
-    for (QAction* a : label->actions())
-        if (a->shortcut().count() == 1 && a->shortcut()[0].key() >= Qt::Key_1 && a->shortcut()[0].key() <= Qt::Key_9)
-            m_writeActions << a;
+    m_writeActions << m_keyActions;
+    updateLabelMenu();
     updateRecentMenu();
+}
+
+void MainWindow::updateLabelMenu()
+{
+    for (QAction* a : m_keyActions) {
+        m_labelMenu->removeAction(a);
+        const QString key = a->data().toString();
+        const core::ClassInfo* c = m_session ? m_session->classForShortcut(key) : nullptr;
+        a->setText(c ? tr("Label as \u201c%1\u201d").arg(QString::fromStdString(c->name)) : tr("Key %1 (no class)").arg(key));
+        a->setToolTip(c ? tr("Label the selected images %1 (key %2)").arg(QString::fromStdString(c->name), key)
+                        : tr("No class has key %1").arg(key));
+    }
+    // The classes in their order, before "Clear label".
+    if (m_session)
+        for (const core::ClassInfo& c : m_session->classes())
+            for (QAction* a : m_keyActions)
+                if (a->data().toString() == QString::fromStdString(c.shortcut))
+                    m_labelMenu->insertAction(m_clearLabel, a);
 }
 
 void MainWindow::updateActions()
@@ -415,10 +441,11 @@ void MainWindow::attachSession()
     });
     connect(m_map, &MapPanel::imageActivated, this, &MainWindow::showImageAnywhere);
     connect(m_results, &ResultsPanel::imageActivated, this, &MainWindow::showImageAnywhere);
-    connect(m_training, &TrainingPanel::runDeleted, this, [this] {
-        m_map->refreshRuns();
-        m_results->refreshRuns();
-    });
+    for (auto signal : {&TrainingPanel::runDeleted, &TrainingPanel::runDescribed})
+        connect(m_training, signal, this, [this] {
+            m_map->refreshRuns();
+            m_results->refreshRuns();
+        });
     connect(m_training, &TrainingPanel::runFinished, this, [this](const QString& run, const QString& state) {
         statusBar()->showMessage(tr("Run %1 %2").arg(run, state), 8000);
         m_map->refreshRuns(); // a new checkpoint to map
@@ -430,6 +457,7 @@ void MainWindow::attachSession()
     });
     connect(m_classes, &ClassPanel::editSchemaRequested, this, &MainWindow::editClasses);
     connect(&s, &ProjectSession::labelsChanged, this, &MainWindow::updateStatus);
+    connect(&s, &ProjectSession::classesChanged, this, &MainWindow::updateLabelMenu);
     // The summary counts by SQL; refresh it once a burst of labeling pauses.
     auto* summaryTimer = new QTimer(m_summary);
     summaryTimer->setSingleShot(true);
@@ -460,6 +488,7 @@ void MainWindow::attachSession()
     }
     rememberRecent(s.dir());
     updateActions();
+    updateLabelMenu();
     updateStatus();
     statusBar()->showMessage(tr("Opened %1").arg(s.dir()), 5000);
     m_browser->listView()->setFocus();
@@ -510,6 +539,7 @@ bool MainWindow::closeProject()
     setWindowTitle(tr("medsiam"));
     m_counts->clear();
     updateActions();
+    updateLabelMenu();
     statusBar()->showMessage(tr("No project open"));
     return true;
 }
@@ -536,11 +566,11 @@ ImportDialog* MainWindow::showImportDialog(const QStringList& sources)
     return d;
 }
 
-void MainWindow::labelSelection(int key)
+void MainWindow::labelSelection(const QString& key)
 {
     if (!m_session || !m_browser)
         return;
-    const core::ClassInfo* c = m_session->classForShortcut(QString::number(key));
+    const core::ClassInfo* c = m_session->classForShortcut(key);
     if (!c) {
         statusBar()->showMessage(tr("No class has key %1: add one with Label > Edit Classes.").arg(key), 6000);
         return;

@@ -89,7 +89,9 @@ private:
     /// The images a label key applies to: the map's selection while the map has the focus and a
     /// selection, else the browser's.
     QVector<qint64> labelTargets() const;
-    void labelSelection(int key);
+    void labelSelection(const QString& key);
+    /// The Label menu's entries: one per class with a key, named by the class.
+    void updateLabelMenu();
     void clearSelectionLabels();
     void newProjectDialog();
     void chooseProject();
@@ -133,6 +135,9 @@ private:
     QAction* m_undo = nullptr;
     QAction* m_redo = nullptr;
     QAction* m_advance;
+    QMenu* m_labelMenu = nullptr;
+    QAction* m_clearLabel = nullptr;
+    QList<QAction*> m_keyActions; ///< keys 1-9 and 0, in that order
     QLabel* m_counts;
 };
 

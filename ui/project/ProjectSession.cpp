@@ -167,19 +167,13 @@ void ProjectSession::writeLabels(const std::vector<std::pair<int64_t, int64_t>>&
 int64_t ProjectSession::addClass(const QString& name)
 {
     const int64_t id = m_project->ensureClass(name.toStdString());
-    core::ClassInfo info;
-    for (const auto& c : m_project->classes())
-        if (c.id == id)
-            info = c;
-    std::set<std::string> usedKeys;
-    for (const auto& c : m_classes)
-        usedKeys.insert(c.shortcut);
-    if (info.color.empty())
-        info.color = defaultClassColor(static_cast<int>(m_classes.size())).name().toStdString();
-    for (int k = 1; k <= 9 && info.shortcut.empty(); ++k)
-        if (!usedKeys.count(std::to_string(k)))
-            info.shortcut = std::to_string(k);
-    m_project->updateClass(info);
+    std::vector<core::ClassInfo> all = m_project->classes();
+    for (size_t i = 0; i < all.size(); ++i)
+        if (all[i].id == id && all[i].color.empty()) {
+            all[i].color = defaultClassColor(static_cast<int>(i)).name().toStdString();
+            core::assignDefaultKeys(all, {i});
+            m_project->updateClass(all[i]);
+        }
     reloadClasses();
     return id;
 }
@@ -201,20 +195,15 @@ void ProjectSession::removeClass(int64_t classId)
 void ProjectSession::reloadClasses()
 {
     m_classes = m_project->classes();
-    // Classes made by an import or a CSV get a colour and a free key 1-9 the first time.
-    std::set<std::string> usedKeys;
-    for (const auto& c : m_classes)
-        usedKeys.insert(c.shortcut);
-    for (size_t i = 0; i < m_classes.size(); ++i) {
+    // Classes made by an import or a CSV get a colour and a key the first time (core's rule).
+    std::vector<size_t> fresh;
+    for (size_t i = 0; i < m_classes.size(); ++i)
+        if (m_classes[i].color.empty()) // configured before: an empty key then means "no key"
+            fresh.push_back(i);
+    core::assignDefaultKeys(m_classes, fresh);
+    for (size_t i : fresh) {
         core::ClassInfo& c = m_classes[i];
-        if (!c.color.empty())
-            continue; // configured before (an empty key then means "no key")
         c.color = defaultClassColor(static_cast<int>(i)).name().toStdString();
-        for (int k = 1; k <= 9 && c.shortcut.empty(); ++k)
-            if (!usedKeys.count(std::to_string(k))) {
-                c.shortcut = std::to_string(k);
-                usedKeys.insert(c.shortcut);
-            }
         if (!readOnly())
             m_project->updateClass(c); // read-only, the colour and key hold for this window only
     }

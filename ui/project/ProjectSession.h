@@ -48,7 +48,7 @@ public:
     const std::vector<core::ClassInfo>& classes() const { return m_classes; }
     /// The class with this id, or null.
     const core::ClassInfo* classById(int64_t classId) const;
-    /// The class whose shortcut is `key` ("1".."9"), or null.
+    /// The class whose shortcut is `key` ("0".."9"), or null.
     const core::ClassInfo* classForShortcut(const QString& key) const;
     QColor classColor(int64_t classId) const;
     QString className(int64_t classId) const;
@@ -64,7 +64,7 @@ public:
     /// work. Commits at once; emits labelsChanged.
     void writeLabels(const std::vector<std::pair<int64_t, int64_t>>& labels);
 
-    /// Creates a class (a free colour and the first free key 1-9) and returns its id.
+    /// Creates a class (a free colour and a key by core::assignDefaultKeys) and returns its id.
     int64_t addClass(const QString& name);
     void updateClass(const core::ClassInfo& info);
     void removeClass(int64_t classId);

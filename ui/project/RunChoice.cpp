@@ -19,8 +19,11 @@ void fillRunChoice(QComboBox* box, core::Project& project, const std::function<b
     auto runs = core::RunStore(project).list();
     std::reverse(runs.begin(), runs.end()); // newest first
     for (const auto& r : runs)
-        if (accept(r))
+        if (accept(r)) {
             box->addItem(runLabel(r), QString::fromStdString(r.id));
+            if (!r.note.empty())
+                box->setItemData(box->count() - 1, QString::fromStdString(r.note), Qt::ToolTipRole);
+        }
     const int at = box->findData(keep);
     box->setCurrentIndex(at >= 0 ? at : 0);
 }
@@ -39,7 +42,10 @@ QString runLabel(const core::RunRecord& run, const QString& state)
                        : run.kind == "finetune"         ? QObject::tr("classifier")
                        : run.kind == "linear-probe"     ? QObject::tr("linear probe")
                                                         : QString::fromStdString(run.kind);
-    return QObject::tr("%1 (%2, %3)").arg(QString::fromStdString(run.id), kind, state.isEmpty() ? QString::fromStdString(run.state) : state);
+    const QString shown = state.isEmpty() ? QString::fromStdString(run.state) : state;
+    if (!run.title.empty()) // the user's name first; the id stays, to tell runs apart
+        return QObject::tr("%1 \u2014 %2 (%3, %4)").arg(QString::fromStdString(run.title), QString::fromStdString(run.id), kind, shown);
+    return QObject::tr("%1 (%2, %3)").arg(QString::fromStdString(run.id), kind, shown);
 }
 
 bool hasCheckpoint(core::Project& project, const core::RunRecord& run) { return core::RunStore(project).hasCheckpoint(run.id); }

@@ -8,6 +8,7 @@
 #include "system/Runtime.h"
 #include "train/FinetuneJob.h"
 #include "train/PretrainJob.h"
+#include "train/RunRequest.h"
 #include "train/TrainConfig.h"
 #include "util/Error.h"
 
@@ -23,6 +24,7 @@
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QProgressBar>
+#include <QSettings>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QVBoxLayout>
@@ -198,6 +200,123 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
     updateNormChoices();
     m_initial = {m_backbone->currentData().toString(), m_norm->currentData().toString(), m_steps->value(), m_batch->value(),
                  m_size->value(), m_seed->value(), m_lr->value()};
+    // core's defaults are what a request is measured against (above); the fields start from the
+    // values used last time, and a classifier from the project's newest SimSiam run.
+    auto* defaults = buttons->addButton(QDialogButtonBox::RestoreDefaults);
+    defaults->setToolTip(tr("Back to medsiam's defaults"));
+    connect(defaults, &QPushButton::clicked, this, &NewRunDialog::restoreDefaults);
+    restoreLastValues();
+    chooseStart();
+}
+
+QString NewRunDialog::settingsGroup() const
+{
+    return m_kind == Kind::Pretrain ? QStringLiteral("newRunDialog/pretrain") : QStringLiteral("newRunDialog/finetune");
+}
+
+void NewRunDialog::restoreLastValues()
+{
+    QSettings settings;
+    settings.beginGroup(settingsGroup());
+    if (!settings.contains(QStringLiteral("batch")))
+        return; // first use: core's defaults
+    auto choose = [](QComboBox* box, const QVariant& data) {
+        const int at = box->findData(data);
+        if (at >= 0)
+            box->setCurrentIndex(at);
+    };
+    choose(m_backbone, settings.value(QStringLiteral("backbone")));
+    if (m_norm->isEnabled())
+        choose(m_norm, settings.value(QStringLiteral("norm")));
+    m_budget->setValue(settings.value(QStringLiteral("budget"), m_budget->value()).toInt());
+    m_steps->setValue(settings.value(QStringLiteral("steps"), m_steps->value()).toInt());
+    choose(m_length, settings.value(QStringLiteral("length"))); // after the two, which choose it when edited
+    m_batch->setValue(settings.value(QStringLiteral("batch"), m_batch->value()).toInt());
+    m_size->setValue(settings.value(QStringLiteral("size"), m_size->value()).toInt());
+    m_lr->setValue(settings.value(QStringLiteral("lr"), m_lr->value()).toDouble());
+    m_seed->setValue(settings.value(QStringLiteral("seed"), m_seed->value()).toInt());
+    m_bf16->setChecked(settings.value(QStringLiteral("bf16"), m_bf16->isChecked()).toBool());
+    if (m_cuda->isEnabled())
+        m_cuda->setChecked(settings.value(QStringLiteral("cuda"), false).toBool());
+    if (m_stopGradient)
+        m_stopGradient->setChecked(settings.value(QStringLiteral("stopGradient"), true).toBool());
+    if (m_classWeighted)
+        m_classWeighted->setChecked(settings.value(QStringLiteral("classWeighted"), false).toBool());
+    if (m_balanced)
+        m_balanced->setChecked(settings.value(QStringLiteral("balanced"), false).toBool());
+    // A start that is still there: a weights file that exists, or a run of this project.
+    const QString init = settings.value(QStringLiteral("init")).toString();
+    const QString file = settings.value(QStringLiteral("initFile")).toString();
+    if (init == QLatin1String("file") && QFileInfo(file).isFile()) {
+        choose(m_init, init);
+        m_initFile->setText(file);
+    } else if (init.startsWith(QLatin1String("run:"))) {
+        choose(m_init, init);
+    }
+    if (m_recipe)
+        updateRecipe();
+}
+
+void NewRunDialog::chooseStart()
+{
+    if (m_kind != Kind::Finetune)
+        return;
+    if (const auto run = core::suggestedFinetuneStart(m_session.project())) {
+        const int at = m_init->findData(QStringLiteral("run:") + QString::fromStdString(*run));
+        if (at >= 0) {
+            m_init->setCurrentIndex(at);
+            m_init->setToolTip(tr("The project's newest completed SimSiam run: its features were learnt from these images"));
+        }
+    }
+}
+
+void NewRunDialog::rememberValues() const
+{
+    QSettings settings;
+    settings.beginGroup(settingsGroup());
+    settings.setValue(QStringLiteral("backbone"), m_backbone->currentData());
+    settings.setValue(QStringLiteral("norm"), m_norm->currentData());
+    settings.setValue(QStringLiteral("length"), m_length->currentData());
+    settings.setValue(QStringLiteral("budget"), m_budget->value());
+    settings.setValue(QStringLiteral("steps"), m_steps->value());
+    settings.setValue(QStringLiteral("batch"), m_batch->value());
+    settings.setValue(QStringLiteral("size"), m_size->value());
+    settings.setValue(QStringLiteral("lr"), m_lr->value());
+    settings.setValue(QStringLiteral("seed"), m_seed->value());
+    settings.setValue(QStringLiteral("bf16"), m_bf16->isChecked());
+    settings.setValue(QStringLiteral("cuda"), m_cuda->isChecked());
+    if (m_stopGradient)
+        settings.setValue(QStringLiteral("stopGradient"), m_stopGradient->isChecked());
+    if (m_classWeighted)
+        settings.setValue(QStringLiteral("classWeighted"), m_classWeighted->isChecked());
+    if (m_balanced)
+        settings.setValue(QStringLiteral("balanced"), m_balanced->isChecked());
+    settings.setValue(QStringLiteral("init"), m_init->currentData());
+    settings.setValue(QStringLiteral("initFile"), m_initFile->text());
+}
+
+void NewRunDialog::restoreDefaults()
+{
+    m_backbone->setCurrentIndex(std::max(0, m_backbone->findData(m_initial.backbone)));
+    if (m_norm->isEnabled())
+        m_norm->setCurrentIndex(std::max(0, m_norm->findData(m_initial.norm)));
+    m_budget->setValue(kDefaultBudgetMinutes);
+    m_steps->setValue(m_initial.steps);
+    m_length->setCurrentIndex(m_length->findData(QStringLiteral("budget")));
+    m_batch->setValue(m_initial.batch);
+    m_size->setValue(m_initial.size);
+    m_lr->setValue(m_initial.lr);
+    m_seed->setValue(m_initial.seed);
+    m_bf16->setChecked(core::machineContext().cpuBf16);
+    m_cuda->setChecked(false);
+    if (m_stopGradient)
+        m_stopGradient->setChecked(true);
+    if (m_classWeighted)
+        m_classWeighted->setChecked(false);
+    if (m_balanced)
+        m_balanced->setChecked(false);
+    m_init->setCurrentIndex(0);
+    chooseStart();
 }
 
 NewRunDialog::~NewRunDialog() = default;
@@ -329,6 +448,7 @@ void NewRunDialog::createRun()
     } catch (const std::exception& e) {
         return refuse(QString::fromStdString(e.what()));
     }
+    rememberValues();
     QDialog::accept();
 }
 

@@ -33,7 +33,9 @@ class WeightCheckJob;
 /// against the network on a worker thread (a BiT-R50x1 file is ~100 MB), with the dialog
 /// responsive meanwhile; on success the run is created in the project (runs/<id>/config.json
 /// and its record). A refused setting is explained and the dialog stays open with every field
-/// kept.
+/// kept. The fields start from the values last used for this kind of run (QSettings); a
+/// fine-tune starts from the project's newest completed SimSiam run when it has one
+/// (core::suggestedFinetuneStart). Restore Defaults brings back core's defaults.
 class NewRunDialog : public QDialog {
     Q_OBJECT
 public:
@@ -72,6 +74,12 @@ private:
     /// The dialog's fields as a request: what differs from the values the dialog started with.
     core::RunRequest request() const;
     void updateNormChoices();
+    QString settingsGroup() const;
+    void restoreLastValues();
+    void rememberValues() const;
+    void restoreDefaults();
+    /// A classifier's starting point: the project's newest completed SimSiam run, when there is one.
+    void chooseStart();
     void updateRecipe();
     void refuse(const QString& message);
     /// Creates the run from the built configuration (after its weights were checked).

@@ -107,6 +107,7 @@ TrainingJob::TrainingJob(QString projectDir, QString runId, Kind kind, QObject* 
 {
     qRegisterMetaType<CurvePoint>();
     qRegisterMetaType<QVector<CurvePoint>>();
+    connect(this, &TrainingJob::trainingStarted, this, [this] { m_started = true; }); // first: before any listener
 }
 
 TrainingJob::~TrainingJob() { stopAndWait(); }

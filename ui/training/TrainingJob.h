@@ -27,6 +27,8 @@ public:
     void setPaused(bool paused);
     bool paused() const;
     QString runId() const { return m_runId; }
+    /// True once trainingStarted() has been emitted (the images are loaded, the run is training).
+    bool trainingHasStarted() const { return m_started; }
 
 Q_SIGNALS:
     /// The run is training (its record says so): the first step is on its way.
@@ -47,6 +49,7 @@ private:
     QString m_dir, m_runId;
     Kind m_kind;
     std::unique_ptr<Observer> m_observer;
+    bool m_started = false;
 };
 
 } // namespace medsiam::ui

@@ -8,6 +8,7 @@
 #include "project/RunChoice.h"
 #include "train/TrainConfig.h"
 #include "training/NewRunDialog.h"
+#include "training/RunNotesDialog.h"
 
 #include <QChart>
 #include <QChartView>
@@ -120,6 +121,8 @@ TrainingPanel::TrainingPanel(ProjectSession& session, QWidget* parent) : QWidget
     m_pause->setCheckable(true);
     m_cancel = new QPushButton(tr("Stop"), this);
     m_cancel->setToolTip(tr("Stop after the current step; a checkpoint is written and Continue resumes"));
+    m_describe = new QPushButton(tr("Name && Notes..."), this);
+    m_describe->setToolTip(tr("Give the run a name and keep notes on it"));
     m_delete = new QPushButton(tr("Delete..."), this);
     m_delete->setToolTip(tr("Delete the run: its folder, checkpoints, curves, predictions and maps"));
     m_status = new QLabel(this);
@@ -153,6 +156,7 @@ TrainingPanel::TrainingPanel(ProjectSession& session, QWidget* parent) : QWidget
     bar->addWidget(m_continue);
     bar->addWidget(m_pause);
     bar->addWidget(m_cancel);
+    bar->addWidget(m_describe);
     bar->addWidget(m_delete);
     auto* charts = new QHBoxLayout;
     for (QChartView* v : views)
@@ -173,6 +177,7 @@ TrainingPanel::TrainingPanel(ProjectSession& session, QWidget* parent) : QWidget
             startRun(currentRun(), r->kind == "finetune" ? TrainingJob::Kind::Finetune : TrainingJob::Kind::Pretrain);
     });
     connect(m_delete, &QPushButton::clicked, this, [this] { deleteRun(currentRun()); });
+    connect(m_describe, &QPushButton::clicked, this, [this] { describeRun(currentRun()); });
     connect(m_pause, &QPushButton::toggled, this, &TrainingPanel::setPaused);
     connect(m_cancel, &QPushButton::clicked, this, &TrainingPanel::cancel);
     connect(m_run, &QComboBox::currentIndexChanged, this, [this] {
@@ -199,6 +204,7 @@ int TrainingPanel::curvePoints(const QString& name) const
 void TrainingPanel::refreshRuns()
 {
     fillRunChoice(m_run, m_session.project(), [](const core::RunRecord& r) { return r.kind == "simsiam-pretrain" || r.kind == "finetune"; });
+    refreshRunLabels(); // the run this window trains: running or paused, whatever its record says yet
     loadHistory();
     updateButtons();
 }
@@ -354,7 +360,8 @@ bool TrainingPanel::startRun(const QString& runId, TrainingJob::Kind kind)
             break;
         }
         case core::JobState::Cancelled:
-            text = tr("Run %1 stopped (%2); Continue resumes it from its checkpoint.").arg(run, message);
+            text = message.isEmpty() ? tr("Run %1 stopped before its first step. Press Continue to start it again.").arg(run)
+                                     : tr("Run %1 %2. Press Continue to go on from there.").arg(run, message);
             break;
         default:
             text = tr("Run %1 failed: %2").arg(run, message);
@@ -370,6 +377,7 @@ bool TrainingPanel::startRun(const QString& runId, TrainingJob::Kind kind)
     m_status->setText(tr("Run %1: starting (loading the images) ...").arg(runId));
     m_progress->setRange(0, 0); // busy until the first step
     m_job->start();
+    refreshRunLabels(); // "starting" until its first step: its record still says queued
     updateButtons();
     return true;
 }
@@ -414,6 +422,7 @@ void TrainingPanel::updateButtons()
         }
     m_continue->setEnabled(resumable);
     m_delete->setEnabled(exists);
+    m_describe->setEnabled(writable && !currentRun().isEmpty());
 }
 
 void TrainingPanel::refreshRunLabels()
@@ -426,9 +435,23 @@ void TrainingPanel::refreshRunLabels()
             continue;
         QString state;
         if (training() && m_job->runId() == id)
-            state = m_job->paused() ? tr("paused") : tr("running");
+            state = m_job->paused() ? tr("paused") : m_job->trainingHasStarted() ? tr("running") : tr("starting");
         m_run->setItemText(i, runLabel(*r, state));
     }
+}
+
+bool TrainingPanel::describeRun(const QString& runId)
+{
+    if (runId.isEmpty() || m_session.readOnly())
+        return false;
+    RunNotesDialog d(m_session, runId, this);
+    if (d.exec() != QDialog::Accepted)
+        return false;
+    refreshRuns();
+    selectRun(runId);
+    refreshRunLabels();
+    Q_EMIT runDescribed(runId);
+    return true;
 }
 
 bool TrainingPanel::deleteRun(const QString& runId, bool ask)

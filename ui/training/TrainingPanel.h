@@ -45,6 +45,10 @@ public:
     bool selectRun(const QString& runId);
     /// Deletes a run (asking first, unless `ask` is false); false when refused or declined.
     bool deleteRun(const QString& runId, bool ask = true);
+    /// Opens the run's Name and Notes dialog; true when the user changed them.
+    bool describeRun(const QString& runId);
+    /// The run chooser (its items name each run as runLabel does).
+    QComboBox* runChooser() const { return m_run; }
     QString currentRun() const;
     QString statusText() const;
     /// Points drawn in a curve ("loss", "collapse", "knn accuracy", "val balanced accuracy", ...).
@@ -55,6 +59,8 @@ Q_SIGNALS:
     void runFinished(const QString& runId, const QString& state);
     /// A run was deleted (the map and results panels drop it).
     void runDeleted(const QString& runId);
+    /// A run was given a name or notes (the other panels' choosers show them).
+    void runDescribed(const QString& runId);
 
 private:
     void clearCurves();
@@ -73,6 +79,7 @@ private:
     QPushButton* m_pause;
     QPushButton* m_cancel;
     QPushButton* m_delete;
+    QPushButton* m_describe;
     QLabel* m_status;
     QProgressBar* m_progress;
     QChartView* m_lossView;
