@@ -24,6 +24,7 @@ int runSplit(const std::vector<std::string>& args);
 int runRepair(const std::vector<std::string>& args);
 int runCompare(const std::vector<std::string>& args);
 int runExperiment(const std::vector<std::string>& args);
+int runTrainClassifier(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli
 

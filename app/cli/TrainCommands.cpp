@@ -8,6 +8,7 @@
 #include "project/RunStore.h"
 #include "system/Runtime.h"
 #include "train/Budget.h"
+#include "train/ClassifierChain.h"
 #include "train/Experiment.h"
 #include "util/Csv.h"
 #include "train/FinetuneJob.h"
@@ -597,6 +598,117 @@ int runExperiment(const std::vector<std::string>& args)
         std::printf("experiment %s stopped; continue with: medsiam-cli experiment %s --resume %s\n", id.c_str(), project->dir().c_str(), id.c_str());
         return 130;
     }
+    return 0;
+}
+
+} // namespace medsiam::cli
+
+namespace medsiam::cli {
+
+namespace {
+
+/// The chain's progress on one line, and the runs it starts.
+class ChainConsole : public core::ClassifierChainObserver {
+public:
+    void stageStarted(const std::string& stage, const std::string& runId) override
+    {
+        m_line.finish();
+        std::fprintf(stderr, "%s: run %s\n",
+                     stage == "simsiam" ? "learning from all the images (SimSiam)" : "training the classifier on the labeled images",
+                     runId.c_str());
+    }
+    void progress(double fraction, const std::string& text) override
+    {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "%3.0f%%  %s", 100 * fraction, text.c_str());
+        m_line.update(buf, fraction >= 1);
+    }
+    void warning(const std::string& message) override
+    {
+        m_line.finish();
+        std::fprintf(stderr, "warning: %s\n", message.c_str());
+    }
+    void stateChanged(core::JobState state, const std::string&) override
+    {
+        if (state == core::JobState::Cancelling) {
+            m_line.finish();
+            std::fprintf(stderr, "stopping: writing a checkpoint...\n");
+        }
+    }
+
+private:
+    ProgressLine m_line;
+};
+
+} // namespace
+
+int runTrainClassifier(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli train-classifier PROJECT [--budget TIME] [--mode quick|best]",
+                "Trains a classifier the guided way (the desktop app's Train > Train a Classifier): checks that the\n"
+                "project has enough labeled images of each class, then within the time budget either fine-tunes only\n"
+                "(quick) or first learns from every image outside val and test, labeled or not, with SimSiam and then\n"
+                "fine-tunes from it (best). Prints the result in plain words, with its warnings. The runs are ordinary\n"
+                "runs of the project (medsiam-cli runs lists them).");
+    p.positional("PROJECT", "project folder")
+        .option("budget", "TIME", "the whole chain's time budget (90s, 10m, 1h30m)", "10m")
+        .option("mode", "MODE", "quick (fine-tune only) or best (SimSiam first, then fine-tune)", "best")
+        .option("seed", "N", "random seed")
+        .flag("check", "only say whether the project is ready, and what is missing")
+        .threadsOption()
+        .flag("bf16", "bf16 autocast (the default on CPUs with AVX512-BF16)")
+        .flag("fp32", "no bf16 autocast")
+        .flag("cuda", "train on the GPU");
+    if (!p.parse(args))
+        return 0;
+    core::configureThreads(p.threads());
+    auto project = core::Project::open(p.value("PROJECT"));
+    const core::ClassifierReadiness ready = core::assessClassifierReadiness(*project);
+    std::printf("%lld images, %lld labeled, %lld unlabeled, %lld patients\n", static_cast<long long>(ready.images),
+                static_cast<long long>(ready.labeled), static_cast<long long>(ready.unlabeled), static_cast<long long>(ready.patients));
+    for (const auto& c : ready.classes)
+        std::printf("  %-20s train %lld, val %lld, test %lld\n", c.name.c_str(), static_cast<long long>(c.train),
+                    static_cast<long long>(c.val), static_cast<long long>(c.test));
+    for (const auto& m : ready.missing)
+        std::printf("missing: %s\n", m.c_str());
+    for (const auto& c : ready.cautions)
+        std::printf("note: %s\n", c.c_str());
+    if (p.has("check"))
+        return ready.ready() ? 0 : 1;
+    if (!ready.ready())
+        return 1;
+    core::ClassifierPlan plan;
+    const auto mode = core::parseClassifierMode(p.value("mode"));
+    if (!mode)
+        throw core::UserError("--mode is quick or best, not '" + p.value("mode") + "'");
+    plan.mode = *mode;
+    plan.budgetSeconds = core::parseDuration(p.value("budget"));
+    if (p.has("seed"))
+        plan.seed = static_cast<uint64_t>(p.intValue("seed", 0, 2147483647));
+    plan.bf16 = bf16Option(p);
+    plan.cuda = p.has("cuda");
+    plan.validate();
+    ChainConsole observer;
+    core::ClassifierChainResult result;
+    runInterruptible([&](core::JobControl& control) {
+        result = core::runClassifierChain(*project, plan, runContext(), observer, control);
+        return result.state;
+    });
+    if (result.state == core::JobState::Failed) {
+        std::fprintf(stderr, "error: %s\n", result.message.c_str());
+        return 1;
+    }
+    if (result.state == core::JobState::Cancelled) {
+        const std::string& run = result.finetuneRun.empty() ? result.pretrainRun : result.finetuneRun;
+        std::printf("stopped; continue run %s with: medsiam-cli resume %s %s\n", run.c_str(), project->dir().c_str(), run.c_str());
+        return 130;
+    }
+    const auto summary = core::FinetuneSummary::read(core::RunStore(*project).readSummary(result.finetuneRun));
+    std::printf("classifier: run %s%s\n", result.finetuneRun.c_str(),
+                result.pretrainRun.empty() ? "" : (" (from SimSiam run " + result.pretrainRun + ")").c_str());
+    std::printf("%s\n", core::plainWordsResult(summary).c_str());
+    for (const auto& w : summary.warnings)
+        std::printf("warning: %s\n", w.c_str());
     return 0;
 }
 

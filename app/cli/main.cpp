@@ -68,6 +68,8 @@ const Command kCommands[] = {
     {"model", "list backbones, show a network, check, convert or time weights (BiT .npz, timm, torchvision)",
      ENGINE(medsiam::cli::runModel)},
     {"pretrain", "SimSiam self-supervised pretraining, optionally from BiT weights", ENGINE(medsiam::cli::runPretrain)},
+    {"train-classifier", "the guided way to a classifier: checks the labels, trains within a time budget, says the result in words",
+     ENGINE(medsiam::cli::runTrainClassifier)},
     {"finetune", "train a classifier (BiT-HyperRule), or an upstream transfer source", ENGINE(medsiam::cli::runFinetune)},
     {"resume", "continue a stopped or killed run from its last checkpoint", ENGINE(medsiam::cli::runResume)},
     {"probe", "linear probe of a backbone: val and test metrics", ENGINE(medsiam::cli::runProbe)},
@@ -114,7 +116,7 @@ void printUsage(FILE* out)
     std::fprintf(out, "usage: medsiam-cli COMMAND [options]\n\n"
                       "Self-supervised (SimSiam) and transfer (BiT) learning for medical images, headless.\n\ncommands:\n");
     for (const auto& c : kCommands)
-        std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+        std::fprintf(out, "  %-17s %s\n", c.name, c.summary);
     std::fprintf(out, "\nRun `medsiam-cli COMMAND --help` for a command's options; `medsiam-cli --version` for the build.\n");
 }
 

@@ -47,7 +47,7 @@ private Q_SLOTS:
         QTest::newRow("model info") << QStringList{"model", "info", "--help"};
         QTest::newRow("model convert") << QStringList{"model", "convert", "--help"};
         for (const char* c : {"pretrain", "finetune", "probe", "evaluate", "resume", "runs", "embed", "tsne", "suggest", "gradcam",
-                              "report", "split"})
+                              "report", "split", "train-classifier"})
             QTest::newRow(c) << QStringList{c, "--help"};
     }
     void helpOnEveryCommand()
@@ -276,6 +276,33 @@ private Q_SLOTS:
         r = cli({"import", MEDSIAM_SOURCE_DIR "/datasets/pneumoniamnist_28.npz", "--project", project});
         QCOMPARE(r.code, 0);
         QVERIFY2(r.out.contains("0 imported (0 items), 1 already in the project"), qPrintable(r.out));
+    }
+
+    /// The guided path says what the project has and what is missing, and refuses a plan it
+    /// cannot keep, before anything trains.
+    void trainClassifierChecksFirst()
+    {
+        QTemporaryDir tmp;
+        QVERIFY(QDir().mkpath(tmp.filePath("empty")));
+        const QString empty = tmp.filePath("empty.medsiam");
+        QCOMPARE(cli({"import", tmp.filePath("empty"), "--project", empty}).code, 0);
+        Result r = cli({"train-classifier", empty, "--check"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.out.contains("missing: The project has no images yet"), qPrintable(r.out));
+        const QString project = tmp.filePath("demo.medsiam");
+        QCOMPARE(cli({"import", MEDSIAM_SOURCE_DIR "/datasets/pneumoniamnist_28.npz", "--project", project, "--size", "32"}).code, 0);
+        r = cli({"train-classifier", project, "--check"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("5030 images, 5030 labeled, 0 unlabeled"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("normal               train 388, val 135, test 234"), qPrintable(r.out));
+        QVERIFY2(!r.out.contains("missing:"), qPrintable(r.out));
+        r = cli({"train-classifier", project, "--mode", "fast"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("--mode is quick or best, not 'fast'"), qPrintable(r.err));
+        r = cli({"train-classifier", project, "--budget", "90s"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("at least 2 minutes"), qPrintable(r.err));
+        QVERIFY2(cli({"runs", project}).out.contains("no runs"), "nothing was trained");
     }
 };
 

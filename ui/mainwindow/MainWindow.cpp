@@ -10,6 +10,7 @@
 #include "results/ResultsPanel.h"
 #include "experiment/CompareRunsDialog.h"
 #include "experiment/ExperimentDialog.h"
+#include "training/TrainClassifierDialog.h"
 #include "training/TrainingPanel.h"
 #include "mainwindow/ProjectSummaryView.h"
 #include "project/Importer.h"
@@ -80,6 +81,7 @@ MainWindow::~MainWindow()
     // The views refer to the session: remove them first. An import still running is cancelled
     // (its job joins its thread as the dialog goes).
     qDeleteAll(findChildren<ImportDialog*>());
+    qDeleteAll(findChildren<TrainClassifierDialog*>()); // a chain in progress stops with its checkpoint
     m_closing = true; // a training run stops without asking (its job writes a checkpoint)
     closeProject();
 }
@@ -186,6 +188,9 @@ void MainWindow::buildActions()
     map->setToolTip(tr("Every image placed by a run's embeddings (t-SNE or PCA), coloured by class"));
 
     QMenu* train = menuBar()->addMenu(tr("&Train"));
+    QAction* guided = train->addAction(tr("Train a &Classifier..."), this, [this] { showTrainClassifier(); });
+    guided->setToolTip(tr("The guided way: checks your labels, trains within a time budget and says the result in words"));
+    train->addSeparator();
     QAction* pretrain = train->addAction(tr("New SimSiam &Pretraining..."), this, [this] {
         showTraining();
         m_training->newRun(TrainingJob::Kind::Pretrain);
@@ -205,7 +210,7 @@ void MainWindow::buildActions()
     compare->setToolTip(tr("The curves of several runs on one plot, and the settings in which they differ"));
     QAction* experiment = train->addAction(tr("New &Experiment..."), this, [this] { showExperiment(); });
     experiment->setToolTip(tr("Does a transfer model speed up SimSiam on these images, and with which normalization?"));
-    m_projectActions << pretrain << finetune << trainingPanel << results << compare << experiment;
+    m_projectActions << guided << pretrain << finetune << trainingPanel << results << compare << experiment;
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
     QAction* reload = m_viewMenu->addAction(tr("&Reload Project"), this, [this] {
@@ -222,7 +227,7 @@ void MainWindow::buildActions()
         m_viewMenu->addAction(d->toggleViewAction());
 
     m_projectActions << import << importCsv << exportCsv << close << clear << classes << splits << map;
-    m_writeActions << import << importCsv << clear << classes << splits << pretrain << finetune;
+    m_writeActions << import << importCsv << clear << classes << splits << pretrain << finetune << guided;
     m_writeActions << m_keyActions;
     updateLabelMenu();
     updateRecentMenu();
@@ -667,6 +672,45 @@ ExperimentDialog* MainWindow::showExperiment()
     connect(d, &ExperimentDialog::experimentFinished, this, [this] {
         if (m_training)
             m_training->refreshRuns();
+    });
+    d->show();
+    return d;
+}
+
+TrainClassifierDialog* MainWindow::showTrainClassifier()
+{
+    if (!m_session)
+        return nullptr;
+    if (m_session->readOnly()) {
+        showError(tr("Train a Classifier"), tr("The project is open read-only; reopen it for editing (File menu) to train."));
+        return nullptr;
+    }
+    if (auto* open = findChild<TrainClassifierDialog*>()) {
+        open->raise();
+        open->activateWindow();
+        return open;
+    }
+    auto* d = new TrainClassifierDialog(*m_session, this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    connect(d, &TrainClassifierDialog::runCreated, this, [this] {
+        if (m_training)
+            m_training->refreshRuns();
+    });
+    connect(d, &TrainClassifierDialog::finished, this, [this](const QString& state, const QString& run) {
+        if (m_training)
+            m_training->refreshRuns();
+        m_map->refreshRuns();
+        m_results->refreshRuns();
+        statusBar()->showMessage(tr("Classifier %1: %2").arg(run, state), 8000);
+    });
+    connect(d, &TrainClassifierDialog::showResultsRequested, this, [this](const QString& run) {
+        showResults();
+        m_results->refreshRuns();
+        m_results->selectRun(run);
+    });
+    connect(d, &TrainClassifierDialog::advancedRequested, this, [this] {
+        showTraining();
+        m_training->newRun(TrainingJob::Kind::Finetune);
     });
     d->show();
     return d;

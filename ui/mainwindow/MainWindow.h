@@ -16,6 +16,7 @@ namespace medsiam::ui {
 class BrowserView;
 class CompareRunsDialog;
 class ExperimentDialog;
+class TrainClassifierDialog;
 class ClassPanel;
 class ImportDialog;
 class MapPanel;
@@ -62,6 +63,8 @@ public:
     CompareRunsDialog* showCompareRuns();
     /// Train > New Experiment (non-modal); the dialog.
     ExperimentDialog* showExperiment();
+    /// Train > Train a Classifier (non-modal, one at a time); the dialog.
+    TrainClassifierDialog* showTrainClassifier();
     QStringList recentProjects() const;
 
 protected:
