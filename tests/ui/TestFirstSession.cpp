@@ -334,8 +334,14 @@ private Q_SLOTS:
         const int reasonAt = issues->horizontalHeader()->sectionViewportPosition(1);
         QVERIFY2(reasonAt >= 0 && reasonAt + 60 < issues->viewport()->width(),
                  qPrintable(QString("Reason starts at %1 of %2 px").arg(reasonAt).arg(issues->viewport()->width())));
-        // The whole path is in the tooltip.
+        // The whole path is in the tooltip; each reason is shown whole, wrapped in its row.
         QVERIFY(issues->model()->index(0, 0).data(Qt::ToolTipRole).toString().startsWith(tmp.filePath("src")));
+        for (int row = 0; row < 3; ++row) {
+            const QString reason = issues->model()->index(row, 1).data().toString();
+            const QRect needs = issues->fontMetrics().boundingRect(QRect(0, 0, issues->columnWidth(1) - 8, 10000), Qt::TextWordWrap, reason);
+            QVERIFY2(issues->rowHeight(row) >= needs.height(),
+                     qPrintable(QString("'%1' needs %2 px, its row has %3").arg(reason).arg(needs.height()).arg(issues->rowHeight(row))));
+        }
         d->close();
         // An empty folder: a sentence, not "0 of 0".
         QVERIFY(QDir().mkpath(tmp.filePath("empty")));

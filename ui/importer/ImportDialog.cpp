@@ -1,5 +1,6 @@
 #include "importer/ImportDialog.h"
 
+#include "common/Count.h"
 #include "importer/ImportJob.h"
 #include "labels/LabelTableBox.h"
 #include "project/Importer.h"
@@ -29,6 +30,7 @@
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QStandardItemModel>
+#include <QStyledItemDelegate>
 #include <QTableView>
 #include <QTableWidget>
 #include <QThread>
@@ -51,6 +53,21 @@ QString duration(double seconds)
     const int s = static_cast<int>(seconds + 0.5);
     return s >= 60 ? QStringLiteral("%1 min %2 s").arg(s / 60).arg(s % 60) : QStringLiteral("%1 s").arg(s);
 }
+
+/// The issues table's File column: one line, shortened in the middle (the folder's start and the
+/// file name stay readable); the Reason column wraps instead, so a long reason is read whole.
+class PathDelegate : public QStyledItemDelegate {
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+
+protected:
+    void initStyleOption(QStyleOptionViewItem* option, const QModelIndex& index) const override
+    {
+        QStyledItemDelegate::initStyleOption(option, index);
+        option->features &= ~QStyleOptionViewItem::WrapText;
+        option->textElideMode = Qt::ElideMiddle;
+    }
+};
 
 } // namespace
 
@@ -184,12 +201,12 @@ QWidget* ImportDialog::buildProgressPage()
     // of it is in the tooltip) and never pushes the Reason column off screen.
     m_issuesView->horizontalHeader()->setStretchLastSection(true);
     m_issuesView->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Interactive);
-    m_issuesView->setTextElideMode(Qt::ElideMiddle);
+    m_issuesView->setItemDelegateForColumn(0, new PathDelegate(m_issuesView));
     m_issuesView->setSizeAdjustPolicy(QAbstractScrollArea::AdjustIgnored);
     m_issuesView->verticalHeader()->hide();
     m_issuesView->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_issuesView->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_issuesView->setWordWrap(false);
+    m_issuesView->setWordWrap(true);
     m_export = new QPushButton(tr("Export list..."), page);
     m_export->setEnabled(false);
     connect(m_export, &QPushButton::clicked, this, [this] {
@@ -273,7 +290,7 @@ bool ImportDialog::startImport()
     m_job = std::make_unique<ImportJob>(m_session.dir(), o);
     connect(m_job.get(), &ImportJob::scanned, this, [this](qint64 files) {
         m_progress->setRange(0, static_cast<int>(std::max<qint64>(files, 1)));
-        m_progressText->setText(tr("%n file(s) found; decoding ...", nullptr, int(files)));
+        m_progressText->setText(tr("%1 found; decoding ...").arg(countOf(files, tr("file"), tr("files"))));
     });
     connect(m_job.get(), &ImportJob::progress, this, [this](qint64 done, qint64 total, qint64 items, double fps, double eta) {
         m_progress->setRange(0, static_cast<int>(std::max<qint64>(total, 1)));
@@ -346,6 +363,8 @@ void ImportDialog::fitIssueColumns()
     const int cap = std::max(120, room * 3 / 5);
     if (m_issuesView->columnWidth(0) > cap)
         m_issuesView->setColumnWidth(0, cap);
+    if (m_issues->rowCount() <= 2000) // a long reason wraps onto more lines (measuring costs a layout per row)
+        m_issuesView->resizeRowsToContents();
 }
 
 void ImportDialog::resizeEvent(QResizeEvent* event)

@@ -1,5 +1,6 @@
 #include "training/TrainClassifierDialog.h"
 
+#include "common/Count.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "project/RunStore.h"
@@ -36,12 +37,6 @@ QString bullets(const std::vector<std::string>& lines)
     for (const auto& l : lines)
         out += QStringLiteral("<li>%1</li>").arg(QString::fromStdString(l).toHtmlEscaped());
     return out.isEmpty() ? QString() : QStringLiteral("<ul style=\"margin-left:-20px\">%1</ul>").arg(out);
-}
-
-/// "1 image", "5 images" (without a translation loaded, Qt's %n leaves "image(s)").
-QString count(int64_t n, const QString& one, const QString& many)
-{
-    return QStringLiteral("%1 %2").arg(n).arg(n == 1 ? one : many);
 }
 
 constexpr const char* kBudgetKey = "trainClassifier/minutes";
@@ -213,21 +208,21 @@ void TrainClassifierDialog::showReadiness()
     m_counts->setFixedHeight(m_counts->horizontalHeader()->sizeHint().height() + shown * m_counts->verticalHeader()->defaultSectionSize() +
                              2 * m_counts->frameWidth());
     QString facts = tr("%1 in all, %2 labeled, %3 not labeled")
-                        .arg(count(m_ready.images, tr("image"), tr("images")))
+                        .arg(countOf(m_ready.images, tr("image"), tr("images")))
                         .arg(m_ready.labeled)
                         .arg(m_ready.unlabeled);
     if (m_ready.withPatient == m_ready.images && m_ready.patients > 0)
-        facts += tr(", from %1").arg(count(m_ready.patients, tr("patient"), tr("patients")));
+        facts += tr(", from %1").arg(countOf(m_ready.patients, tr("patient"), tr("patients")));
     else if (m_ready.withPatient > 0)
         facts += tr("; %1 of them name a patient (%2)")
                      .arg(m_ready.withPatient)
-                     .arg(count(m_ready.patients, tr("patient"), tr("patients")));
+                     .arg(countOf(m_ready.patients, tr("patient"), tr("patients")));
     m_facts->setText(facts + QLatin1Char('.'));
     m_missing->setText(m_ready.missing.empty() ? QString() : tr("<b>Not enough yet:</b>%1").arg(bullets(m_ready.missing)));
     m_missing->setVisible(!m_ready.missing.empty());
     m_cautions->setText(m_ready.cautions.empty() ? QString() : tr("<b>Good to know:</b>%1").arg(bullets(m_ready.cautions)));
     m_cautions->setVisible(!m_ready.cautions.empty());
-    m_quick->setText(tr("Quick: learn from the %1 only").arg(count(m_ready.splitTotal("train"), tr("labeled training image"),
+    m_quick->setText(tr("Quick: learn from the %1 only").arg(countOf(m_ready.splitTotal("train"), tr("labeled training image"),
                                                                       tr("labeled training images"))));
     m_best->setText(tr("Best: first learn what the images look like from all of them, labeled or not, then learn the classes"));
     m_train->setEnabled(m_ready.ready() && !running() && !m_session.readOnly());
@@ -237,7 +232,7 @@ void TrainClassifierDialog::showReadiness()
 void TrainClassifierDialog::updateEstimate()
 {
     const int minutes = m_budget->value();
-    m_estimate->setText(tr("The classifier is ready in about %1 on this computer.").arg(count(minutes, tr("minute"), tr("minutes"))));
+    m_estimate->setText(tr("The classifier is ready in about %1 on this computer.").arg(countOf(minutes, tr("minute"), tr("minutes"))));
 }
 
 QString TrainClassifierDialog::readinessText() const
