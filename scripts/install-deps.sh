@@ -17,7 +17,7 @@ PACKAGES=(
   libdcmtk-dev dcmtk libopenjp2-7-dev
   libinsighttoolkit5-dev libopencv-dev
   # GUI
-  qt6-base-dev qt6-charts-dev libqt6opengl6-dev libqt6svg6-dev
+  qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-svg-dev
   xvfb xauth
   # benchmark peers and the DICOM conformance reference
   python3 python3-numpy python3-pydicom python3-gdcm python3-sklearn python3-torch python3-torchvision
