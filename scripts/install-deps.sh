@@ -19,6 +19,8 @@ PACKAGES=(
   # GUI
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-svg-dev
   xvfb xauth
+  # the package check (scripts/check-package.sh)
+  desktop-file-utils
   # benchmark peers and the DICOM conformance reference
   python3 python3-numpy python3-pydicom python3-gdcm python3-sklearn python3-torch python3-torchvision
 )

@@ -3,10 +3,12 @@
 // for the documentation. Run it under xvfb-run (scripts/screenshots.sh); not installed.
 #include "browser/BrowserView.h"
 #include "browser/CatalogueModel.h"
+#include "help/HelpDialogs.h"
 #include "importer/ImportDialog.h"
 #include "map/EmbeddingMapView.h"
 #include "map/MapPanel.h"
 #include "mainwindow/MainWindow.h"
+#include "project/NewProjectDialog.h"
 #include "project/Project.h"
 #include "project/RunStore.h"
 #include "project/ProjectSession.h"
@@ -15,6 +17,7 @@
 #include "training/TrainClassifierDialog.h"
 #include "training/TrainingPanel.h"
 #include "results/ResultsPanel.h"
+#include "splits/SplitsDialog.h"
 #include "train/FinetuneJob.h"
 #include <QListWidget>
 #include <QTableWidget>
@@ -130,6 +133,31 @@ int main(int argc, char** argv)
     settle(300);
     bool ok = save(d, out + QStringLiteral("/import-issues.png"));
     d->close();
+
+    // The user guide's steps and the Help menu: New Project, Splits, Keyboard Shortcuts, About.
+    {
+        medsiam::ui::NewProjectDialog np(&w);
+        np.show();
+        settle(300);
+        ok &= save(&np, out + QStringLiteral("/new-project.png"));
+        np.reject();
+        medsiam::ui::SplitsDialog sd(*w.session(), &w);
+        sd.resize(760, 600);
+        sd.show();
+        sd.plan();
+        settle(300);
+        ok &= save(&sd, out + QStringLiteral("/splits.png"));
+        sd.reject(); // shown, not applied
+        medsiam::ui::ShortcutsDialog* keys = w.showShortcuts();
+        keys->resize(640, 760);
+        settle(300);
+        ok &= save(keys, out + QStringLiteral("/shortcuts.png"));
+        keys->close();
+        medsiam::ui::AboutDialog* about = w.showAbout();
+        settle(300);
+        ok &= save(about, out + QStringLiteral("/about.png"));
+        about->close();
+    }
 
     // Train > Train a Classifier: what the project has, then the result of a "best" chain of
     // two minutes in plain words. MEDSIAM_SCREENSHOTS_GUIDED_ONLY=1 stops after these two.

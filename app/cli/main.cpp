@@ -12,6 +12,7 @@
 #include "util/Error.h"
 #include "util/FileLock.h"
 #ifdef MEDSIAM_CLI_ENGINE
+#include "system/BuildInfo.h"
 #include "system/Runtime.h"
 #endif
 
@@ -123,15 +124,7 @@ void printUsage(FILE* out)
 #ifdef MEDSIAM_CLI_ENGINE
 void printVersion()
 {
-    const auto info = medsiam::core::runtimeInfo();
-    std::printf("medsiam-cli %s\nLibTorch %s, %s, %d threads\nformats:", MEDSIAM_VERSION, info.torchVersion.c_str(),
-                info.cudaAvailable ? ("CUDA (" + std::to_string(info.cudaDevices) + " devices)").c_str() : "CPU only", info.threads);
-    for (auto f : medsiam::core::DecoderRegistry::instance().supported())
-        std::printf(" %s", medsiam::core::formatName(f));
-#ifdef MEDSIAM_HAVE_OPENJPEG
-    std::printf(" (DICOM JPEG 2000 via OpenJPEG)");
-#endif
-    std::printf("\n");
+    std::fputs(medsiam::core::describeBuild(medsiam::core::buildInfo(), "medsiam-cli").c_str(), stdout);
 }
 #endif
 

@@ -1,4 +1,5 @@
 // medsiam: the desktop application.
+#include "common/AppIcon.h"
 #include "mainwindow/MainWindow.h"
 #include "project/Importer.h"
 #include "system/Runtime.h"
@@ -17,6 +18,8 @@ int main(int argc, char** argv)
     QApplication::setApplicationName(QStringLiteral("medsiam"));
     QApplication::setOrganizationName(QStringLiteral("medsiam"));
     QApplication::setApplicationVersion(QStringLiteral(MEDSIAM_VERSION));
+    QApplication::setWindowIcon(medsiam::ui::appIcon());
+    QGuiApplication::setDesktopFileName(QStringLiteral("medsiam")); // Wayland and docks match the window to medsiam.desktop
     medsiam::core::configureAllocator();
     medsiam::core::configureThreads();
     medsiam::core::FileLock::setProcessPurpose("the medsiam desktop app");

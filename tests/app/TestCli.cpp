@@ -37,6 +37,23 @@ Result cli(const QStringList& args, const QProcessEnvironment& env = QProcessEnv
 class TestCli : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    /// --version says which build this is: LibTorch and the compute it found, the formats it reads,
+    /// and the optional libraries built in.
+    void versionDescribesTheBuild()
+    {
+        const Result r = cli({"--version"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(QRegularExpression("^medsiam-cli \\d+\\.\\d+\\.\\d+\\nLibTorch \\S+, (CPU only|CUDA \\(\\d+ devices?\\)), \\d+ threads?\\n")
+                     .match(r.out)
+                     .hasMatch(),
+                 qPrintable(r.out));
+        QVERIFY2(r.out.contains("formats:") && r.out.contains(" npz"), qPrintable(r.out));
+#ifdef MEDSIAM_HAVE_DCMTK
+        QVERIFY2(r.out.contains(" dicom") && r.out.contains("DCMTK (DICOM"), qPrintable(r.out));
+#endif
+        QVERIFY2(r.out.contains("built with:"), qPrintable(r.out));
+    }
+
     void helpOnEveryCommand_data()
     {
         QTest::addColumn<QStringList>("args");

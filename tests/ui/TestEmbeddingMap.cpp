@@ -199,10 +199,10 @@ private Q_SLOTS:
         });
         QVERIFY(panel->suggestLabels());
         QVERIFY(done.wait(60000));
-        QVERIFY2(summary.startsWith("40 unlabeled image(s) have a suggested class"), qPrintable(summary));
-        QVERIFY2(summary.contains("Checked on 4 labeled image(s) held back"), qPrintable(summary)); // every 5th of 20
+        QVERIFY2(summary.startsWith("40 unlabeled images have a suggested class"), qPrintable(summary));
+        QVERIFY2(summary.contains("Checked on 4 labeled images held back"), qPrintable(summary)); // every 5th of 20
         QCOMPARE(atZero, 40);
-        QVERIFY2(chosen.startsWith("40 image(s) at or above it:"), qPrintable(chosen));
+        QVERIFY2(chosen.startsWith("40 images at or above it:"), qPrintable(chosen));
         QCOMPARE(s.unlabeledCount(), int64_t(0));
         s.undoStack()->undo(); // one step takes every accepted suggestion back
         QCOMPARE(s.unlabeledCount(), int64_t(kImages - 20));

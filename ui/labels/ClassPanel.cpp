@@ -164,10 +164,9 @@ void ClassSchemaDialog::removeSelected()
     if (id > 0) {
         const int64_t n = m_session.labeledCount(id);
         if (n > 0 && QMessageBox::question(this, tr("Remove class"),
-                                           tr("%n image(s) are labeled '%1'. Removing the class removes these labels, and "
-                                              "the label history cannot be undone past this point. Remove it?",
-                                              nullptr, int(n))
-                                               .arg(m_table->item(r, 0)->text())) != QMessageBox::Yes)
+                                           tr("%1 labeled '%2'. Removing the class removes these labels, and "
+                                              "the label history cannot be undone past this point. Remove it?")
+                                               .arg(n == 1 ? tr("1 image is") : tr("%1 images are").arg(n), m_table->item(r, 0)->text())) != QMessageBox::Yes)
             return;
         m_removed.push_back(id);
     }

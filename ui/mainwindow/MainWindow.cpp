@@ -1,5 +1,7 @@
 #include "mainwindow/MainWindow.h"
 
+#include "common/AppIcon.h"
+#include "common/Count.h"
 #include "browser/BrowserView.h"
 #include "browser/CatalogueModel.h"
 #include "importer/ImportDialog.h"
@@ -10,6 +12,7 @@
 #include "results/ResultsPanel.h"
 #include "experiment/CompareRunsDialog.h"
 #include "experiment/ExperimentDialog.h"
+#include "help/HelpDialogs.h"
 #include "training/TrainClassifierDialog.h"
 #include "training/TrainingPanel.h"
 #include "mainwindow/ProjectSummaryView.h"
@@ -54,6 +57,7 @@ const char* kRecentKey = "recentProjects";
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
 {
     setWindowTitle(tr("medsiam"));
+    setWindowIcon(appIcon());
     setAcceptDrops(true);
     m_central = new QStackedWidget(this);
     m_welcome = new ProjectSummaryView(m_central);
@@ -165,6 +169,7 @@ void MainWindow::buildActions()
         auto* a = new QAction(tr("Key %1").arg(k), this);
         a->setShortcut(QKeySequence(k));
         a->setData(k);
+        a->setProperty("helpGroup", tr("Label"));
         connect(a, &QAction::triggered, this, [this, k] { labelSelection(k); });
         addAction(a);
         m_keyActions << a;
@@ -216,7 +221,7 @@ void MainWindow::buildActions()
     QAction* reload = m_viewMenu->addAction(tr("&Reload Project"), this, [this] {
         if (m_session) {
             m_session->reload();
-            statusBar()->showMessage(tr("Reloaded: %n image(s)", nullptr, int(m_session->rows().size())), 4000);
+            statusBar()->showMessage(tr("Reloaded: %1").arg(countOf(qint64(m_session->rows().size()), tr("image"), tr("images"))), 4000);
         }
     });
     reload->setShortcut(QKeySequence::Refresh);
@@ -225,6 +230,15 @@ void MainWindow::buildActions()
     m_viewMenu->addSeparator();
     for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock, m_trainingDock, m_resultsDock})
         m_viewMenu->addAction(d->toggleViewAction());
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* guide = help->addAction(tr("&User Guide"), this, [this] { showUserGuide(); });
+    guide->setShortcut(QKeySequence::HelpContents);
+    guide->setToolTip(tr("Import, label, train and read the results, step by step"));
+    QAction* keys = help->addAction(tr("&Keyboard Shortcuts"), this, [this] { showShortcuts(); });
+    keys->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Slash));
+    help->addSeparator();
+    help->addAction(tr("&About medsiam"), this, [this] { showAbout(); })->setMenuRole(QAction::AboutRole);
 
     m_projectActions << import << importCsv << exportCsv << close << clear << classes << splits << map;
     m_writeActions << import << importCsv << clear << classes << splits << pretrain << finetune << guided;
@@ -240,6 +254,7 @@ void MainWindow::updateLabelMenu()
         const QString key = a->data().toString();
         const core::ClassInfo* c = m_session ? m_session->classForShortcut(key) : nullptr;
         a->setText(c ? tr("Label as \u201c%1\u201d").arg(QString::fromStdString(c->name)) : tr("Key %1 (no class)").arg(key));
+        a->setProperty("helpHidden", c == nullptr); // Keyboard Shortcuts lists the keys that label
         a->setToolTip(c ? tr("Label the selected images %1 (key %2)").arg(QString::fromStdString(c->name), key)
                         : tr("No class has key %1").arg(key));
     }
@@ -390,8 +405,9 @@ std::unique_ptr<ProjectSession> MainWindow::openSession(const QString& dir)
         if (box.clickedButton() != restore)
             return nullptr;
         const auto result = core::restoreProjectBackup(dir.toStdString(), usable->path);
-        statusBar()->showMessage(tr("Restored the backup of %1; %n run(s) found again", nullptr, int(result.runsFound.size()))
-                                     .arg(QString::fromStdString(result.backup.createdAt)),
+        statusBar()->showMessage(tr("Restored the backup of %1; %2 found again")
+                                     .arg(QString::fromStdString(result.backup.createdAt),
+                                          countOf(qint64(result.runsFound.size()), tr("run"), tr("runs"))),
                                  10000);
         return ProjectSession::open(dir);
     }
@@ -458,7 +474,7 @@ void MainWindow::attachSession()
     });
     connect(m_map, &MapPanel::selectionChanged, this, [this](int n) {
         if (n > 1)
-            statusBar()->showMessage(tr("%n image(s) selected on the map: a class key labels them while the map has the focus", nullptr, n), 6000);
+            statusBar()->showMessage(tr("%1 images selected on the map: a class key labels them while the map has the focus").arg(n), 6000);
     });
     connect(m_classes, &ClassPanel::editSchemaRequested, this, &MainWindow::editClasses);
     connect(&s, &ProjectSession::labelsChanged, this, &MainWindow::updateStatus);
@@ -564,7 +580,7 @@ ImportDialog* MainWindow::showImportDialog(const QStringList& sources)
     connect(d, &ImportDialog::importFinished, this, [this] {
         if (m_session) {
             m_session->reload();
-            statusBar()->showMessage(tr("Import finished: %n image(s) in the project", nullptr, int(m_session->rows().size())), 8000);
+            statusBar()->showMessage(tr("Import finished: %1 in the project").arg(countOf(qint64(m_session->rows().size()), tr("image"), tr("images"))), 8000);
         }
     });
     d->show();
@@ -591,7 +607,7 @@ void MainWindow::labelSelection(const QString& key)
         showError(tr("Cannot save the label"), QString::fromStdString(e.what()));
         return;
     }
-    statusBar()->showMessage(tr("%n image(s) labeled %1", nullptr, int(ids.size())).arg(QString::fromStdString(c->name)), 3000);
+    statusBar()->showMessage(tr("%1 labeled %2").arg(countOf(qint64(ids.size()), tr("image"), tr("images")), QString::fromStdString(c->name)), 3000);
     if (ids.size() == 1 && m_advance->isChecked()) {
         const int row = m_browser->model()->rowOfImage(ids.front());
         const int64_t next = m_browser->model()->imageIdAt(row + 1);
@@ -675,6 +691,41 @@ ExperimentDialog* MainWindow::showExperiment()
     });
     d->show();
     return d;
+}
+
+template <typename Dialog, typename Make>
+Dialog* MainWindow::raiseOrShow(Make make)
+{
+    if (auto* open = findChild<Dialog*>()) {
+        open->raise();
+        open->activateWindow();
+        return open;
+    }
+    Dialog* d = make();
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    d->show();
+    return d;
+}
+
+ShortcutsDialog* MainWindow::showShortcuts()
+{
+    return raiseOrShow<ShortcutsDialog>([this] { return new ShortcutsDialog(this, this); });
+}
+
+AboutDialog* MainWindow::showAbout()
+{
+    return raiseOrShow<AboutDialog>([this] { return new AboutDialog(this); });
+}
+
+UserGuideDialog* MainWindow::showUserGuide()
+{
+    const QString path = userGuidePath();
+    if (path.isEmpty()) {
+        showError(tr("User Guide"), tr("The user guide (USER_GUIDE.md) is not installed with this copy of medsiam; it is in the "
+                                       "docs folder of medsiam's source."));
+        return nullptr;
+    }
+    return raiseOrShow<UserGuideDialog>([this, path] { return new UserGuideDialog(path, this); });
 }
 
 TrainClassifierDialog* MainWindow::showTrainClassifier()

@@ -17,6 +17,9 @@ class BrowserView;
 class CompareRunsDialog;
 class ExperimentDialog;
 class TrainClassifierDialog;
+class ShortcutsDialog;
+class AboutDialog;
+class UserGuideDialog;
 class ClassPanel;
 class ImportDialog;
 class MapPanel;
@@ -65,6 +68,11 @@ public:
     ExperimentDialog* showExperiment();
     /// Train > Train a Classifier (non-modal, one at a time); the dialog.
     TrainClassifierDialog* showTrainClassifier();
+    /// Help menu: Keyboard Shortcuts, About, User Guide (non-modal, one of each; the guide is
+    /// nullptr, with a message, when it is not installed).
+    ShortcutsDialog* showShortcuts();
+    AboutDialog* showAbout();
+    UserGuideDialog* showUserGuide();
     QStringList recentProjects() const;
 
 protected:
@@ -95,6 +103,9 @@ private:
     void labelSelection(const QString& key);
     /// The Label menu's entries: one per class with a key, named by the class.
     void updateLabelMenu();
+    /// Raises the open `Dialog` or shows a new one from `make` (deleted on close).
+    template <typename Dialog, typename Make>
+    Dialog* raiseOrShow(Make make);
     void clearSelectionLabels();
     void newProjectDialog();
     void chooseProject();

@@ -3,6 +3,7 @@
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 
+#include <QAction>
 #include <QFileInfo>
 #include <QImage>
 #include <QKeyEvent>
@@ -30,6 +31,29 @@ EmbeddingMapView::EmbeddingMapView(ProjectSession& session, QWidget* parent) : Q
     setFocusPolicy(Qt::StrongFocus);
     setMinimumSize(240, 200);
     setAttribute(Qt::WA_OpaquePaintEvent);
+    // The map's keys are actions (while the map has the focus), so Help > Keyboard Shortcuts lists them.
+    const auto key = [this](const QString& text, const QKeySequence& keys, auto triggered) {
+        auto* a = new QAction(text, this);
+        a->setShortcut(keys);
+        a->setShortcutContext(Qt::WidgetShortcut);
+        a->setProperty("helpGroup", tr("Embedding map"));
+        connect(a, &QAction::triggered, this, triggered);
+        addAction(a);
+    };
+    key(tr("Fit the whole map in the view"), QKeySequence(Qt::Key_F), [this] {
+        m_followExtent = true;
+        fitToView();
+    });
+    key(tr("Clear the map's selection"), QKeySequence(Qt::Key_Escape), [this] {
+        std::fill(m_selected.begin(), m_selected.end(), 0);
+        selectionWasChanged();
+        update();
+    });
+    key(tr("Select every image on the map"), QKeySequence(QKeySequence::SelectAll), [this] {
+        std::fill(m_selected.begin(), m_selected.end(), 1);
+        selectionWasChanged();
+        update();
+    });
     connect(&m_session, &ProjectSession::labelsChanged, this, [this] { update(); });
     connect(&m_session, &ProjectSession::classesChanged, this, [this] { update(); });
     connect(&m_session, &ProjectSession::catalogueReloaded, this, [this] {
@@ -391,24 +415,6 @@ void EmbeddingMapView::wheelEvent(QWheelEvent* event)
     m_centre += before - toMap(at); // keep the map point under the cursor in place
     m_followExtent = false;
     update();
-}
-
-void EmbeddingMapView::keyPressEvent(QKeyEvent* event)
-{
-    if (event->key() == Qt::Key_F && event->modifiers() == Qt::NoModifier) {
-        m_followExtent = true;
-        fitToView();
-    } else if (event->key() == Qt::Key_Escape && !m_selected.empty()) {
-        std::fill(m_selected.begin(), m_selected.end(), 0);
-        selectionWasChanged();
-        update();
-    } else if (event->matches(QKeySequence::SelectAll)) {
-        std::fill(m_selected.begin(), m_selected.end(), 1);
-        selectionWasChanged();
-        update();
-    } else {
-        QWidget::keyPressEvent(event);
-    }
 }
 
 void EmbeddingMapView::resizeEvent(QResizeEvent* event)

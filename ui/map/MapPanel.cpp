@@ -1,5 +1,6 @@
 #include "map/MapPanel.h"
 
+#include "common/Count.h"
 #include "map/EmbeddingMapView.h"
 #include "map/MapJob.h"
 #include "project/RunStore.h"
@@ -161,17 +162,17 @@ bool MapPanel::suggestLabels()
             Q_EMIT suggestionsDone();
             return;
         }
-        setStatus(tr("%n suggestion(s) ready.", nullptr, int(out.suggestions.size())));
+        setStatus(tr("%1 ready.").arg(countOf(qint64(out.suggestions.size()), tr("suggestion"), tr("suggestions"))));
         SuggestionsDialog d(m_session, out.suggestions, out.check, this);
         const int result = d.exec();
         const QVector<qint64> chosen = d.chosenImages();
         if (result == SuggestionsDialog::SelectOnMap) {
             m_view->setSelectedImageIds(chosen);
             m_view->setFocus();
-            setStatus(tr("%n suggested image(s) selected: review them, and press a class key to label the selection.", nullptr,
-                         int(chosen.size())));
+            setStatus(tr("%1 selected: review them, and press a class key to label the selection.")
+                         .arg(countOf(chosen.size(), tr("suggested image"), tr("suggested images"))));
         } else if (result == SuggestionsDialog::Applied) {
-            setStatus(tr("%n suggested label(s) accepted; Edit > Undo takes them back.", nullptr, int(chosen.size())));
+            setStatus(tr("%1 accepted; Edit > Undo takes them back.").arg(countOf(chosen.size(), tr("suggested label"), tr("suggested labels"))));
         }
         Q_EMIT suggestionsDone();
     });
@@ -220,7 +221,7 @@ void MapPanel::showStoredMap()
         }
         const QVector<qint64> idv(map->imageIds.begin(), map->imageIds.end());
         m_view->setMap(idv, QVector<float>(map->layout.begin(), map->layout.end()));
-        setStatus(tr("Stored %1 map of %n image(s).", nullptr, int(idv.size())).arg(m_method->currentText()));
+        setStatus(tr("Stored %1 map of %2.").arg(m_method->currentText(), countOf(qint64(idv.size()), tr("image"), tr("images"))));
     } catch (const std::exception& e) {
         setStatus(tr("The stored map cannot be read: %1").arg(QString::fromStdString(e.what())));
     }
@@ -250,7 +251,7 @@ bool MapPanel::compute(bool pca)
         m_jobIds = ids;
         m_view->clear();
         m_view->setPlaceholder(tr("Starting ..."));
-        setStatus(tr("%n image(s), %1-dimensional embeddings of checkpoint step %2", nullptr, int(ids.size())).arg(dims).arg(step));
+        setStatus(tr("%1, %2-dimensional embeddings of checkpoint step %3").arg(countOf(qint64(ids.size()), tr("image"), tr("images"))).arg(dims).arg(step));
     });
     connect(m_job.get(), &MapJob::layout, this, [this](const QVector<float>& xy, int iteration, int iterations, double kl) {
         if (m_view->pointCount() == 0)

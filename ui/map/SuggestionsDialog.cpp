@@ -1,5 +1,6 @@
 #include "map/SuggestionsDialog.h"
 
+#include "common/Count.h"
 #include "util/Error.h"
 
 #include "project/Project.h"
@@ -23,13 +24,14 @@ SuggestionsDialog::SuggestionsDialog(ProjectSession& session, std::vector<core::
     : QDialog(parent), m_session(session), m_suggestions(std::move(suggestions))
 {
     setWindowTitle(tr("Label Suggestions"));
-    QString text = tr("%n unlabeled image(s) have a suggested class: the class of their labeled nearest neighbours in this "
-                      "run's embedding space.",
-                      nullptr, int(m_suggestions.size()));
+    QString text = tr("%1 a suggested class: the class of their labeled nearest neighbours in this "
+                      "run's embedding space.")
+                       .arg(m_suggestions.size() == 1 ? tr("1 unlabeled image has")
+                                                      : tr("%1 unlabeled images have").arg(m_suggestions.size()));
     if (check.heldBack > 0)
-        text += QLatin1Char(' ') + tr("Checked on %n labeled image(s) held back: %1% right, against %2% for always guessing the most "
-                                      "common class.",
-                                      nullptr, int(check.heldBack))
+        text += QLatin1Char(' ') + tr("Checked on %1 held back: %2% right, against %3% for always guessing the most "
+                                      "common class.")
+                                       .arg(countOf(check.heldBack, tr("labeled image"), tr("labeled images")))
                                        .arg(100 * check.accuracy, 0, 'f', 1)
                                        .arg(100 * check.majorityAccuracy, 0, 'f', 1);
     if (check.heldBack > 0 && check.accuracy <= check.majorityAccuracy)
@@ -91,7 +93,7 @@ void SuggestionsDialog::updateChosen()
         parts << tr("%1 %2").arg(count).arg(c >= 0 && c < static_cast<int>(classes.size()) ? QString::fromStdString(classes[static_cast<size_t>(c)].name)
                                                                                               : tr("class %1").arg(c));
     m_chosen->setText(n == 0 ? tr("No suggestion reaches this confidence.")
-                             : tr("%n image(s) at or above it: %1.", nullptr, n).arg(parts.join(QStringLiteral(", "))));
+                             : tr("%1 at or above it: %2.").arg(countOf(n, tr("image"), tr("images")), parts.join(QStringLiteral(", "))));
     m_apply->setEnabled(n > 0);
     m_select->setEnabled(n > 0);
 }
@@ -106,7 +108,7 @@ void SuggestionsDialog::applyChosen()
     int n = 0;
     for (const auto& [c, ids] : byClass)
         n += ids.size();
-    m_session.undoStack()->beginMacro(tr("Accept %n label suggestion(s)", nullptr, n));
+    m_session.undoStack()->beginMacro(tr("Accept %1").arg(countOf(n, tr("label suggestion"), tr("label suggestions"))));
     try {
         for (const auto& [c, ids] : byClass)
             if (c >= 0 && c < static_cast<int>(classes.size()))

@@ -1,5 +1,6 @@
 #include "project/ProjectSession.h"
 
+#include "common/Count.h"
 #include "data/ImageCache.h"
 #include "project/Project.h"
 #include "util/Error.h"
@@ -139,8 +140,8 @@ void ProjectSession::labelImages(const QVector<qint64>& imageIds, int64_t classI
         return;
     if (readOnly())
         throw core::UserError(tr("The project is open read-only: labels cannot be changed.").toStdString());
-    const QString what = classId > 0 ? tr("Label %n image(s) %1", nullptr, int(after.size())).arg(className(classId))
-                                     : tr("Clear the label of %n image(s)", nullptr, int(after.size()));
+    const QString what = classId > 0 ? tr("Label %1 %2").arg(countOf(qint64(after.size()), tr("image"), tr("images")), className(classId))
+                                     : tr("Clear the label of %1").arg(countOf(qint64(after.size()), tr("image"), tr("images")));
     writeLabels(after); // throws, changing nothing, when the labels cannot be saved
     m_undo->push(new LabelCommand(*this, std::move(after), std::move(before), what));
 }

@@ -1,5 +1,6 @@
 #include "results/ResultsPanel.h"
 
+#include "common/Count.h"
 #include "analysis/GradCam.h"
 #include "eval/Metrics.h"
 #include "project/Project.h"
@@ -342,7 +343,7 @@ void ResultsPanel::showSplit()
             QColor shade = base;
             shade.setAlphaF(0.12 + 0.6 * share);
             item->setBackground(shade);
-            item->setToolTip(tr("%1 %2 image(s) predicted %3").arg(n).arg(names[t], names[p]));
+            item->setToolTip(tr("%1 %2 predicted %3").arg(countOf(n, names[t] + tr(" image"), names[t] + tr(" images")), names[p]));
             m_confusion->setItem(t, p, item);
         }
     }
@@ -366,8 +367,8 @@ void ResultsPanel::showCell(int truth, int predicted)
     });
     const QString t = QString::fromStdString(m_classNames[static_cast<size_t>(truth)]);
     const QString p = QString::fromStdString(m_classNames[static_cast<size_t>(predicted)]);
-    m_cellTitle->setText(truth == predicted ? tr("%n %1 image(s) predicted right, most confident first:", nullptr, int(cell.size())).arg(t)
-                                            : tr("%n %1 image(s) predicted %2, most confident first:", nullptr, int(cell.size())).arg(t, p));
+    m_cellTitle->setText(truth == predicted ? tr("%1 predicted right, most confident first:").arg(countOf(qint64(cell.size()), t + tr(" image"), t + tr(" images")))
+                                            : tr("%1 predicted %2, most confident first:").arg(countOf(qint64(cell.size()), t + tr(" image"), t + tr(" images")), p));
     for (const auto* r : cell) {
         QString text = tr("image %1 · p(%2) = %3").arg(r->imageId).arg(p).arg(r->probabilities[static_cast<size_t>(predicted)], 0, 'f', 3);
         const int row = m_session.rowOf(r->imageId);

@@ -1,5 +1,6 @@
 #include "training/NewRunDialog.h"
 
+#include "common/Count.h"
 #include "models/ModelConfig.h"
 #include "training/WeightCheckJob.h"
 #include "project/Project.h"
@@ -47,7 +48,9 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
     m_norm->addItem(tr("GroupNorm + weight standardization (BiT)"), QStringLiteral("gn_ws"));
     m_norm->addItem(tr("BatchNorm + weight standardization (Lu, Jha and Huo)"), QStringLiteral("bn_ws"));
     m_norm->addItem(tr("BatchNorm"), QStringLiteral("bn"));
-    m_norm->setToolTip(tr("BiT's GroupNorm, or BatchNorm as SimSiam expects: the paper's key comparison"));
+    m_norm->setToolTip(tr("How the network keeps its numbers in range. GroupNorm + weight standardization (as in BiT) works "
+                          "with the small batches a workstation holds and suits BiT weights; BatchNorm is the classic way "
+                          "and needs large batches. Which works better on your images is what New Experiment compares."));
 
     m_init = new QComboBox(this);
     m_init->addItem(tr("Random initialization"), QString());
@@ -120,9 +123,11 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
     m_lr->setRange(1e-5, 100);
     m_lr->setSingleStep(pre ? 0.01 : 0.001);
     m_lr->setValue(pre ? pd.baseLr : fd.lr);
-    m_lr->setToolTip(pre ? tr("Base learning rate: lr = base x batch / 256, with cosine decay")
-                         : tr("Left as it is, the recipe's own: AdamW 0.002, or the BiT-HyperRule's 0.003 at batch 512 "
-                              "(scaled with the batch)"));
+    m_lr->setToolTip(pre ? tr("How large a correction each step makes: too large and learning goes astray, too small and "
+                              "it crawls. Base learning rate: lr = base x batch / 256, lowered gradually to the end.")
+                         : tr("How large a correction each step makes: too large and learning goes astray, too small and "
+                              "it crawls. Left as it is, the recipe's own: AdamW 0.002, or BiT-HyperRule's 0.003 at "
+                              "batch 512 (scaled with the batch)."));
     m_seed = new QSpinBox(this);
     m_seed->setRange(0, 2147483647);
     m_bf16 = new QCheckBox(tr("bf16 autocast (on by default where the CPU has AVX512-BF16)"), this);
@@ -131,6 +136,31 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
     const bool cuda = core::runtimeInfo().cudaAvailable;
     m_cuda->setEnabled(cuda);
     m_cuda->setToolTip(cuda ? QString() : tr("No CUDA device is available to this LibTorch"));
+
+    // What each setting means, in plain words (docs/USER_GUIDE.md, section 10).
+    m_backbone->setToolTip(tr("The network's size and shape. Larger ones can learn more but train more slowly; the "
+                              "tiny ones are for trying things out. Hover over an entry for its description."));
+    m_init->setToolTip(pre ? tr("Where the network starts. BiT weights (learned from millions of everyday photographs) "
+                                "usually learn faster than random ones; a previous run continues from what it learned.")
+                           : tr("Where the classifier starts. A completed SimSiam run (learned from these very images, "
+                                "without labels) or BiT weights usually beat random ones, most of all with few labels."));
+    m_length->setToolTip(tr("Give a time and medsiam sizes the training to end within it, or give the number of steps "
+                            "(one step learns from one batch of images)."));
+    m_steps->setToolTip(pre ? tr("How many batches of images to learn from.")
+                            : tr("How many batches of images to learn from; \"by the recipe\" lets BiT-HyperRule choose from "
+                                 "the number of labeled images (its schedule for small, medium and large datasets)."));
+    m_batch->setToolTip(tr("How many images are looked at together in one step. Larger batches are steadier but need more "
+                           "memory; a fine-tune's effective batch is gathered in smaller pieces when memory is short."));
+    m_size->setToolTip(pre ? tr("The side, in pixels, of the image pieces the network sees. Larger sees finer detail, "
+                                "and is slower.")
+                           : tr("The side, in pixels, of the images the classifier sees; \"by the recipe\" follows "
+                                "BiT-HyperRule (from the project's image size)."));
+    m_seed->setToolTip(tr("Fixes the random choices (the order of images, the alterations), so that a run can be "
+                          "repeated exactly. Change it to see how much results vary by chance."));
+    m_bf16->setToolTip(tr("Computes in a shorter number format: several times faster on CPUs that support it, with "
+                          "the same results for practical purposes."));
+    if (cuda)
+        m_cuda->setToolTip(tr("Trains on the graphics card: much faster for the larger networks."));
 
     auto* form = new QFormLayout;
     form->addRow(tr("Backbone:"), m_backbone);
@@ -157,10 +187,17 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
     if (pre) {
         m_stopGradient = new QCheckBox(tr("Stop-gradient (SimSiam; switch off only to watch collapse happen)"), this);
         m_stopGradient->setChecked(true);
+        m_stopGradient->setToolTip(tr("SimSiam shows the network two altered copies of each image and teaches it that they "
+                                      "are the same. Stop-gradient is what keeps it from the shortcut of giving every image "
+                                      "the same answer (collapse); the collapse monitor in Training Runs warns when that "
+                                      "happens. Leave it on."));
         form->addRow(QString(), m_stopGradient);
     } else {
         m_classWeighted = new QCheckBox(tr("Weight the loss by inverse class frequency"), this);
         m_balanced = new QCheckBox(tr("Draw every class equally often"), this);
+        m_classWeighted->setToolTip(tr("Counts a mistake on a rare class as much as all the mistakes on a common one, so the "
+                                       "classifier does not learn to answer the common class always."));
+        m_balanced->setToolTip(tr("Shows the classifier the images of each class equally often, however many each has."));
         form->addRow(QString(), m_classWeighted);
         form->addRow(QString(), m_balanced);
     }
@@ -173,10 +210,11 @@ NewRunDialog::NewRunDialog(ProjectSession& session, Kind kind, QWidget* parent) 
         else
             pool += r.split == "train" && r.classId > 0;
     }
-    m_summary = new QLabel(pre ? tr("Trains without labels on the %n image(s) outside the val and test splits.", nullptr, int(pool))
-                               : tr("Trains a %1-class classifier on the %n labeled train image(s), then evaluates on val and test.",
-                                    nullptr, int(pool))
-                                     .arg(session.classes().size()),
+    m_summary = new QLabel(pre ? tr("Trains without labels on the %1 outside the val and test splits.")
+                                     .arg(countOf(pool, tr("image"), tr("images")))
+                               : tr("Trains a %1-class classifier on the %2, then evaluates on val and test.")
+                                     .arg(session.classes().size())
+                                     .arg(countOf(pool, tr("labeled train image"), tr("labeled train images"))),
                            this);
     m_summary->setWordWrap(true);
 

@@ -1,4 +1,5 @@
 #include "training/TrainingPanel.h"
+#include "common/Count.h"
 #include "train/RunSummary.h"
 
 #include "project/Project.h"
@@ -250,8 +251,9 @@ void TrainingPanel::loadHistory()
     addPoints(points);
     if (!training() || m_job->runId() != run) {
         if (const auto r = core::RunStore(m_session.project()).find(run.toStdString())) {
-            m_status->setText(tr("Run %1: %2, %n step(s) recorded.", nullptr, curvePoints(QStringLiteral("loss")))
-                                  .arg(run, QString::fromStdString(r->state)));
+            m_status->setText(tr("Run %1: %2, %3 recorded.")
+                                  .arg(run, QString::fromStdString(r->state),
+                                       countOf(curvePoints(QStringLiteral("loss")), tr("step"), tr("steps"))));
             m_progress->setValue(r->state == "completed" ? m_progress->maximum() : 0);
         }
     }
