@@ -179,6 +179,15 @@ std::optional<std::string> textOption(const ArgParser& p, const char* name)
     return p.has(name) ? std::optional<std::string>(p.value(name)) : std::nullopt;
 }
 
+/// Where and how a run computes: --threads, --bf16, --fp32, --cuda (read back by bf16Option).
+void addComputeOptions(ArgParser& p)
+{
+    p.threadsOption()
+        .flag("bf16", "bf16 autocast (the default on CPUs with AVX512-BF16; elsewhere ~10x slower on the CPU)")
+        .flag("fp32", "no bf16 autocast, also on CPUs with AVX512-BF16")
+        .flag("cuda", "train on the GPU");
+}
+
 void addBackboneOptions(ArgParser& p, int defaultSize)
 {
     p.option("backbone", "NAME", std::string("backbone (see `medsiam-cli model list`); default: ") + core::kDefaultBackbone +
@@ -192,11 +201,8 @@ void addBackboneOptions(ArgParser& p, int defaultSize)
         .option("init-run", "RUN", "initial weights: an earlier run of this project (a classifier's selected checkpoint)")
         .option("size", "PX", "network input size (default: the images' own, 32-" + std::to_string(core::kSmallImageSide) + " px, through the cifar stem; else " +
                                   (defaultSize > 0 ? std::to_string(defaultSize) : std::string("the recipe's")) + ")")
-        .option("seed", "N", "random seed", "0")
-        .threadsOption()
-        .flag("bf16", "bf16 autocast (the default on CPUs with AVX512-BF16; elsewhere ~10x slower on the CPU)")
-        .flag("fp32", "no bf16 autocast, also on CPUs with AVX512-BF16")
-        .flag("cuda", "train on the GPU");
+        .option("seed", "N", "random seed", "0");
+    addComputeOptions(p);
 }
 
 /// --bf16 or --fp32; unset leaves the choice to the run builders (RunRequest.h).
@@ -532,11 +538,8 @@ int runExperiment(const std::vector<std::string>& args)
         .option("draws", "N", "draws of each fraction below 100%", std::to_string(d.labelDraws))
         .option("arms", "LIST", "run only these arms: " + arms)
         .option("resume", "ID", "continue an interrupted experiment")
-        .flag("list", "list the project's experiments")
-        .threadsOption()
-        .flag("bf16", "bf16 autocast (the default on CPUs with AVX512-BF16)")
-        .flag("fp32", "no bf16 autocast")
-        .flag("cuda", "train on the GPU");
+        .flag("list", "list the project's experiments");
+    addComputeOptions(p);
     if (!p.parse(args))
         return 0;
     core::configureThreads(p.threads());
@@ -654,11 +657,8 @@ int runTrainClassifier(const std::vector<std::string>& args)
         .option("budget", "TIME", "the whole chain's time budget (90s, 10m, 1h30m)", "10m")
         .option("mode", "MODE", "quick (fine-tune only) or best (SimSiam first, then fine-tune)", "best")
         .option("seed", "N", "random seed")
-        .flag("check", "only say whether the project is ready, and what is missing")
-        .threadsOption()
-        .flag("bf16", "bf16 autocast (the default on CPUs with AVX512-BF16)")
-        .flag("fp32", "no bf16 autocast")
-        .flag("cuda", "train on the GPU");
+        .flag("check", "only say whether the project is ready, and what is missing");
+    addComputeOptions(p);
     if (!p.parse(args))
         return 0;
     core::configureThreads(p.threads());
