@@ -30,7 +30,8 @@ installed=1
 for f in /usr/bin/medsiam /usr/bin/medsiam-cli /usr/libexec/medsiam/medsiam-cli-engine \
          /usr/share/applications/medsiam.desktop /usr/share/icons/hicolor/scalable/apps/medsiam.svg \
          /usr/share/icons/hicolor/48x48/apps/medsiam.png /usr/share/icons/hicolor/256x256/apps/medsiam.png \
-         /usr/share/doc/medsiam/USER_GUIDE.md /usr/share/doc/medsiam/screenshots/train-classifier.png; do
+         /usr/share/doc/medsiam/USER_GUIDE.md /usr/share/doc/medsiam/screenshots/train-classifier.png \
+         /usr/share/man/man1/medsiam.1.gz /usr/share/man/man1/medsiam-cli.1.gz; do
   [ -e "$f" ] || { echo "missing from the installed package: $f"; exit 1; }
 done
 /usr/bin/medsiam-cli --version
@@ -40,4 +41,6 @@ done
 QT_QPA_PLATFORM=offscreen XDG_CONFIG_HOME="$tmp/config" timeout 120 /usr/bin/medsiam --screenshot "$tmp/window.png" "$tmp/demo"
 [ -s "$tmp/window.png" ] || { echo "the installed desktop app did not show its window"; exit 1; }
 desktop-file-validate /usr/share/applications/medsiam.desktop
+# The man page documents every command, from the installed programs' --help.
+zcat /usr/share/man/man1/medsiam-cli.1.gz | grep -q '^\.SS train\\-classifier' || { echo "the man page lacks train-classifier"; exit 1; }
 echo "package check: OK"

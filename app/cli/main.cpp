@@ -75,7 +75,7 @@ const Command kCommands[] = {
     {"resume", "continue a stopped or killed run from its last checkpoint", ENGINE(medsiam::cli::runResume)},
     {"probe", "linear probe of a backbone: val and test metrics", ENGINE(medsiam::cli::runProbe)},
     {"evaluate", "val and test metrics of a fine-tuned run, with the current labels", ENGINE(medsiam::cli::runEvaluate)},
-    {"runs", "list a project's training runs and their results", medsiam::cli::runRuns},
+    {"runs", "list a project's training runs and their results; name, annotate or delete a run", medsiam::cli::runRuns},
     {"embed", "store the features of every image under a run (for maps and exports)", ENGINE(medsiam::cli::runEmbed)},
     {"tsne", "2-D t-SNE or PCA map of a run's embeddings or of any matrix (.npy)", ENGINE(medsiam::cli::runTsne)},
     {"suggest", "suggest labels for unlabeled images from their labeled neighbours", ENGINE(medsiam::cli::runSuggest)},
