@@ -4,6 +4,7 @@
 #include "util/SafeSize.h"
 #include "util/Text.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -159,7 +160,34 @@ VolumeHeaderFacts checkMetaImage(const std::string& path, const std::string& hea
     } else if (dataFile.empty()) {
         refuse(what + ": ElementDataFile is empty");
     } else if (dataFile.rfind("LIST", 0) == 0 || dataFile.find('%') != std::string::npos) {
-        // Slices in a list of files: sizes are still checked, each file is the library's.
+        // Slices in a list of files: sizes are still checked, each file is the library's. MetaIO
+        // reads past its buffers on a malformed list or on compressed slices (a fuzzed header
+        // with "LISTectTyp..." and CompressedData crashed the import), so only the plain forms pass:
+        // "LIST" or "LIST <N>D" followed by the slice files, which must exist, or a printf pattern.
+        if (f.compressed)
+            refuse(what + ": compressed slices in separate files (ElementDataFile = " + dataFile.substr(0, 40) + ") are not read");
+        if (dataFile.rfind("LIST", 0) == 0) {
+            const std::string rest = text::trim(dataFile.substr(4));
+            const bool plain = rest.empty() || (rest.size() >= 2 && rest.back() == 'D' &&
+                                                std::all_of(rest.begin(), rest.end() - 1, [](char c) { return c >= '0' && c <= '9'; }));
+            if (!plain)
+                refuse(what + ": ElementDataFile is '" + dataFile.substr(0, 40) + "' (expected LIST or LIST <N>D)");
+            size_t at = dataOffset;
+            std::string first;
+            while (at < head.size() && first.empty()) {
+                size_t nl = head.find('\n', at);
+                if (nl == std::string::npos)
+                    nl = head.size();
+                first = text::trim(head.substr(at, nl - at));
+                at = nl + 1;
+            }
+            if (first.empty())
+                refuse(what + ": ElementDataFile = LIST names no slice files");
+            const fs::path slice = fs::path(first).is_absolute() ? fs::path(first) : fs::path(path).parent_path() / first;
+            std::error_code ec;
+            if (!fs::is_regular_file(slice, ec))
+                refuse(what + ": the listed slice file '" + first.substr(0, 60) + "' does not exist");
+        }
         f.dataFile = dataFile;
         const bool compressedData = f.compressed;
         f.compressed = false;

@@ -528,6 +528,10 @@ private Q_SLOTS:
         QTest::addColumn<QString>("message");
         for (const char* k : {"mha-dims", "mha-bomb", "nrrd-bomb", "nifti-bomb", "npz-claim", "png-bomb", "png-huge"})
             QTest::newRow(k) << "image" << k << "";
+        // Slice lists that ITK's MetaIO read past its buffers on (a fuzzed header crashed the import).
+        QTest::newRow("mha-list-compressed") << "image" << "mha-list-compressed" << "compressed slices in separate files";
+        QTest::newRow("mha-list-garbage") << "image" << "mha-list-garbage" << "(expected LIST or LIST <N>D)";
+        QTest::newRow("mha-list-missing") << "image" << "mha-list-missing" << "the listed slice file 'slice0.raw' does not exist";
         QTest::newRow("pt-stride") << "weights" << "pt-stride" << "reaches outside its storage";
         QTest::newRow("npz-deflate-bomb") << "weights" << "npz-deflate-bomb" << "";
         QTest::newRow("pt-deep") << "weights" << "pt-deep" << "nest more than 1000 levels";
@@ -547,7 +551,12 @@ private Q_SLOTS:
         else if (file == "mha-bomb")
             path = writeFile(base + ".mha", "ObjectType = Image\nNDims = 3\nDimSize = 4096 4096 256\nElementType = MET_UCHAR\n"
                                             "CompressedData = True\nElementDataFile = LOCAL\n" + zlibOf("", 64 << 20));
-        else if (file == "nrrd-bomb")
+        else if (file.startsWith("mha-list-")) {
+            const std::string list = file == "mha-list-garbage" ? "LISTectTyp@@@@@@@@\\^`bdfh" : "LIST";
+            path = writeFile(base + ".mha", "ObjectType = Image\nNDims = 3\nDimSize = 4 5 6\nElementType = MET_UCHAR\n" +
+                                                std::string(file == "mha-list-compressed" ? "CompressedData = True\n" : "") +
+                                                "ElementDataFile = " + list + "\nslice0.raw\nslice1.raw\n");
+        } else if (file == "nrrd-bomb")
             path = writeFile(base + ".nrrd", "NRRD0004\ntype: uchar\ndimension: 3\nsizes: 4096 4096 256\nencoding: gzip\n\n" +
                                                  gzipOf("", 64 << 20));
         else if (file == "nifti-bomb") {
@@ -624,6 +633,7 @@ private Q_SLOTS:
             QVERIFY2(r.out.contains("0 imported") && r.out.contains("1 not imported"), qPrintable(r.out + r.err));
             const Run info = runCli({"info", tmp.filePath("p"), "--issues"});
             qInfo("%s: %s", qPrintable(file), qPrintable(info.out.section('\t', -1).trimmed()));
+            QVERIFY2(info.out.contains(message), qPrintable(info.out));
         } else {
             r = runCli({"model", "info", "--backbone", "bit-nano", "--weights", QString::fromStdString(path)});
             QCOMPARE(r.exitCode, 1);
