@@ -10,9 +10,6 @@
 #include "map/EmbeddingMapView.h"
 #include "map/MapPanel.h"
 #include "results/ResultsPanel.h"
-#include "experiment/CompareRunsDialog.h"
-#include "experiment/ExperimentDialog.h"
-#include "help/HelpDialogs.h"
 #include "training/TrainClassifierDialog.h"
 #include "training/TrainingPanel.h"
 #include "mainwindow/ProjectSummaryView.h"
@@ -663,108 +660,6 @@ bool MainWindow::trainingMayStop()
                                                   .arg(m_training->currentRun()),
                                               QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
     return answer == QMessageBox::Yes;
-}
-
-CompareRunsDialog* MainWindow::showCompareRuns()
-{
-    if (!m_session)
-        return nullptr;
-    auto* d = new CompareRunsDialog(m_session->project(), {}, this);
-    d->setAttribute(Qt::WA_DeleteOnClose);
-    d->show();
-    return d;
-}
-
-ExperimentDialog* MainWindow::showExperiment()
-{
-    if (!m_session)
-        return nullptr;
-    if (m_session->readOnly()) {
-        showError(tr("Transfer Experiment"), tr("The project is open read-only; reopen it for editing (File menu) to run an experiment."));
-        return nullptr;
-    }
-    auto* d = new ExperimentDialog(m_session->dir(), this);
-    d->setAttribute(Qt::WA_DeleteOnClose);
-    connect(d, &ExperimentDialog::experimentFinished, this, [this] {
-        if (m_training)
-            m_training->refreshRuns();
-    });
-    d->show();
-    return d;
-}
-
-template <typename Dialog, typename Make>
-Dialog* MainWindow::raiseOrShow(Make make)
-{
-    if (auto* open = findChild<Dialog*>()) {
-        open->raise();
-        open->activateWindow();
-        return open;
-    }
-    Dialog* d = make();
-    d->setAttribute(Qt::WA_DeleteOnClose);
-    d->show();
-    return d;
-}
-
-ShortcutsDialog* MainWindow::showShortcuts()
-{
-    return raiseOrShow<ShortcutsDialog>([this] { return new ShortcutsDialog(this, this); });
-}
-
-AboutDialog* MainWindow::showAbout()
-{
-    return raiseOrShow<AboutDialog>([this] { return new AboutDialog(this); });
-}
-
-UserGuideDialog* MainWindow::showUserGuide()
-{
-    const QString path = userGuidePath();
-    if (path.isEmpty()) {
-        showError(tr("User Guide"), tr("The user guide (USER_GUIDE.md) is not installed with this copy of medsiam; it is in the "
-                                       "docs folder of medsiam's source."));
-        return nullptr;
-    }
-    return raiseOrShow<UserGuideDialog>([this, path] { return new UserGuideDialog(path, this); });
-}
-
-TrainClassifierDialog* MainWindow::showTrainClassifier()
-{
-    if (!m_session)
-        return nullptr;
-    if (m_session->readOnly()) {
-        showError(tr("Train a Classifier"), tr("The project is open read-only; reopen it for editing (File menu) to train."));
-        return nullptr;
-    }
-    if (auto* open = findChild<TrainClassifierDialog*>()) {
-        open->raise();
-        open->activateWindow();
-        return open;
-    }
-    auto* d = new TrainClassifierDialog(*m_session, this);
-    d->setAttribute(Qt::WA_DeleteOnClose);
-    connect(d, &TrainClassifierDialog::runCreated, this, [this] {
-        if (m_training)
-            m_training->refreshRuns();
-    });
-    connect(d, &TrainClassifierDialog::finished, this, [this](const QString& state, const QString& run) {
-        if (m_training)
-            m_training->refreshRuns();
-        m_map->refreshRuns();
-        m_results->refreshRuns();
-        statusBar()->showMessage(tr("Classifier %1: %2").arg(run, state), 8000);
-    });
-    connect(d, &TrainClassifierDialog::showResultsRequested, this, [this](const QString& run) {
-        showResults();
-        m_results->refreshRuns();
-        m_results->selectRun(run);
-    });
-    connect(d, &TrainClassifierDialog::advancedRequested, this, [this] {
-        showTraining();
-        m_training->newRun(TrainingJob::Kind::Finetune);
-    });
-    d->show();
-    return d;
 }
 
 void MainWindow::showMap()

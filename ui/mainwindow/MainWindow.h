@@ -106,6 +106,8 @@ private:
     /// Raises the open `Dialog` or shows a new one from `make` (deleted on close).
     template <typename Dialog, typename Make>
     Dialog* raiseOrShow(Make make);
+    /// The guided dialog's signals to the runs list, the results and the expert dialogs.
+    void wireTrainClassifier(TrainClassifierDialog* d);
     void clearSelectionLabels();
     void newProjectDialog();
     void chooseProject();

@@ -1,0 +1,120 @@
+// MainWindow's non-modal dialogs: Compare Runs, the transfer experiment, Train a Classifier and
+// the Help menu's windows, each opened (or raised) and wired to the window's panels.
+#include "mainwindow/MainWindow.h"
+
+#include "experiment/CompareRunsDialog.h"
+#include "experiment/ExperimentDialog.h"
+#include "help/HelpDialogs.h"
+#include "map/MapPanel.h"
+#include "project/ProjectSession.h"
+#include "results/ResultsPanel.h"
+#include "training/TrainClassifierDialog.h"
+#include "training/TrainingPanel.h"
+
+#include <QStatusBar>
+
+namespace medsiam::ui {
+
+CompareRunsDialog* MainWindow::showCompareRuns()
+{
+    if (!m_session)
+        return nullptr;
+    auto* d = new CompareRunsDialog(m_session->project(), {}, this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    d->show();
+    return d;
+}
+
+ExperimentDialog* MainWindow::showExperiment()
+{
+    if (!m_session)
+        return nullptr;
+    if (m_session->readOnly()) {
+        showError(tr("Transfer Experiment"), tr("The project is open read-only; reopen it for editing (File menu) to run an experiment."));
+        return nullptr;
+    }
+    auto* d = new ExperimentDialog(m_session->dir(), this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    connect(d, &ExperimentDialog::experimentFinished, this, [this] {
+        if (m_training)
+            m_training->refreshRuns();
+    });
+    d->show();
+    return d;
+}
+
+template <typename Dialog, typename Make>
+Dialog* MainWindow::raiseOrShow(Make make)
+{
+    if (auto* open = findChild<Dialog*>()) {
+        open->raise();
+        open->activateWindow();
+        return open;
+    }
+    Dialog* d = make();
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    d->show();
+    return d;
+}
+
+ShortcutsDialog* MainWindow::showShortcuts()
+{
+    return raiseOrShow<ShortcutsDialog>([this] { return new ShortcutsDialog(this, this); });
+}
+
+AboutDialog* MainWindow::showAbout()
+{
+    return raiseOrShow<AboutDialog>([this] { return new AboutDialog(this); });
+}
+
+UserGuideDialog* MainWindow::showUserGuide()
+{
+    const QString path = userGuidePath();
+    if (path.isEmpty()) {
+        showError(tr("User Guide"), tr("The user guide (USER_GUIDE.md) is not installed with this copy of medsiam; it is in the "
+                                       "docs folder of medsiam's source."));
+        return nullptr;
+    }
+    return raiseOrShow<UserGuideDialog>([this, path] { return new UserGuideDialog(path, this); });
+}
+
+TrainClassifierDialog* MainWindow::showTrainClassifier()
+{
+    if (!m_session)
+        return nullptr;
+    if (m_session->readOnly()) {
+        showError(tr("Train a Classifier"), tr("The project is open read-only; reopen it for editing (File menu) to train."));
+        return nullptr;
+    }
+    return raiseOrShow<TrainClassifierDialog>([this] {
+        auto* d = new TrainClassifierDialog(*m_session, this);
+        wireTrainClassifier(d);
+        return d;
+    });
+}
+
+void MainWindow::wireTrainClassifier(TrainClassifierDialog* d)
+{
+    connect(d, &TrainClassifierDialog::runCreated, this, [this] {
+        if (m_training)
+            m_training->refreshRuns();
+    });
+    connect(d, &TrainClassifierDialog::finished, this, [this](const QString& state, const QString& run) {
+        if (m_training)
+            m_training->refreshRuns();
+        m_map->refreshRuns();
+        m_results->refreshRuns();
+        statusBar()->showMessage(tr("Classifier %1: %2").arg(run, state), 8000);
+    });
+    connect(d, &TrainClassifierDialog::showResultsRequested, this, [this](const QString& run) {
+        showResults();
+        m_results->refreshRuns();
+        m_results->selectRun(run);
+    });
+    connect(d, &TrainClassifierDialog::advancedRequested, this, [this] {
+        showTraining();
+        m_training->newRun(TrainingJob::Kind::Finetune);
+    });
+}
+
+} // namespace medsiam::ui
