@@ -17,10 +17,12 @@
 #include "training/TrainClassifierDialog.h"
 #include "training/TrainingPanel.h"
 #include "results/ResultsPanel.h"
+#include "review/ReviewDialog.h"
 #include "splits/SplitsDialog.h"
 #include "train/FinetuneJob.h"
 #include <QListWidget>
 #include <QTableWidget>
+#include <QUndoStack>
 #include "experiment/CompareRunsDialog.h"
 #include "experiment/ExperimentDialog.h"
 #include "train/Experiment.h"
@@ -293,6 +295,26 @@ int main(int argc, char** argv)
         waitFor([&] { return !w.viewer()->loading(); }, 10000);
         settle(800);
         ok &= save(&w, out + QStringLiteral("/results.png"));
+
+        // The review queue: 60 test images without their labels (held out from training, so the
+        // classifier is unsure of some), classified and listed least certain first.
+        QVector<qint64> unlabel;
+        for (const auto& r : w.session()->rows())
+            if (r.split == "test" && r.classId > 0 && unlabel.size() < 60)
+                unlabel.push_back(r.imageId);
+        w.session()->labelImages(unlabel, 0);
+        medsiam::ui::ReviewDialog* review = w.showReview(false);
+        review->selectRun(QString::fromStdString(tuned));
+        review->predictUnlabeled();
+        waitFor([&] { return !review->busy(); }, 120000);
+        settle(300);
+        review->acceptCurrent(); // the first one accepted: struck through in the queue
+        waitFor([&] { return review->captionText().startsWith(QStringLiteral("Image")); }, 60000);
+        settle(800);
+        ok &= save(review, out + QStringLiteral("/review.png"));
+        review->close();
+        w.session()->undoStack()->undo(); // the accepted label
+        w.session()->undoStack()->undo(); // the 60 labels back
     }
 
     // The embedding map of the SimSiam run, the viewer on a clicked dot.

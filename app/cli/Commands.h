@@ -25,6 +25,8 @@ int runRepair(const std::vector<std::string>& args);
 int runCompare(const std::vector<std::string>& args);
 int runExperiment(const std::vector<std::string>& args);
 int runTrainClassifier(const std::vector<std::string>& args);
+int runPredict(const std::vector<std::string>& args);
+int runExport(const std::vector<std::string>& args);
 
 } // namespace medsiam::cli
 

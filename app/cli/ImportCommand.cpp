@@ -123,13 +123,8 @@ int runImport(const std::vector<std::string>& args)
     core::ImportOptions o;
     o.sources = p.values("SRC");
     const int size = p.intValue("size", 16, 4096);
-    const std::string axis = core::text::toLower(p.value("axis"));
-    if (axis == "axial" || axis == "z")
-        o.slicing.axis = 2;
-    else if (axis == "coronal" || axis == "y")
-        o.slicing.axis = 1;
-    else if (axis == "sagittal" || axis == "x")
-        o.slicing.axis = 0;
+    if (const auto axis = core::parseSliceAxis(p.value("axis")))
+        o.slicing.axis = *axis;
     else
         throw UsageError("--axis must be axial, coronal or sagittal, got '" + p.value("axis") + "'");
     o.slicing.count = p.intValue("slices", 0, 100000);

@@ -78,8 +78,10 @@ std::string classifierCheckpoint(Project& project, const std::string& runId)
 
 } // namespace
 
-RunExplainer::RunExplainer(Project& project, const std::string& runId)
-    : m_net(loadNetwork(classifierCheckpoint(project, runId))), m_data(std::make_unique<ImageSet>(project)),
+RunExplainer::RunExplainer(Project& project, const std::string& runId) : RunExplainer(project, runId, project) {}
+
+RunExplainer::RunExplainer(Project& project, const std::string& runId, Project& images)
+    : m_net(loadNetwork(classifierCheckpoint(project, runId))), m_data(std::make_unique<ImageSet>(images)),
       m_size(evaluationSize(project, runId))
 {
     if (m_net->backbone().config().numClasses < 1)

@@ -39,6 +39,9 @@ class RunExplainer {
 public:
     /// Throws UserError when the run has no checkpoint or its network has no classifier.
     RunExplainer(Project& project, const std::string& runId);
+    /// Explains the images of another project (one made to classify new folders) under a run of
+    /// `project`.
+    RunExplainer(Project& project, const std::string& runId, Project& images);
     ~RunExplainer();
 
     struct Explanation {

@@ -1,6 +1,7 @@
 #include "models/WeightImport.h"
 
 #include "models/Network.h"
+#include "models/WeightExport.h"
 #include "models/TorchTensors.h"
 #include "util/Error.h"
 #include "util/Text.h"
@@ -8,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdio>
+#include <optional>
 #include <set>
 
 namespace medsiam::core {
@@ -22,10 +24,7 @@ std::string WeightImportReport::problemText(size_t limit) const
     return s;
 }
 
-namespace {
-
-/// timm's ResNet-v2 name -> the official BiT .npz key; empty when BiT files have no such tensor.
-std::string bitKeyFor(const std::string& name, bool& hwio)
+std::string bitKeyForTimmName(const std::string& name, bool& hwio)
 {
     hwio = false;
     const auto parts = text::split(name, '.');
@@ -73,6 +72,10 @@ std::string bitKeyFor(const std::string& name, bool& hwio)
     return {};
 }
 
+namespace {
+
+std::string bitKeyFor(const std::string& name, bool& hwio) { return bitKeyForTimmName(name, hwio); }
+
 std::vector<int64_t> toHwio(const std::vector<int64_t>& oihw)
 {
     return {oihw[2], oihw[3], oihw[1], oihw[0]};
@@ -93,11 +96,23 @@ WeightImportReport importBackboneWeights(BackboneImpl& backbone, const TensorFil
     bool bit = false;
     for (const auto& t : file.tensors)
         bit = bit || startsWith(t.name, "resnet/");
+    // A medsiam export of a 1-channel network carries its exact stem (WeightExport.h).
+    std::optional<RawTensor> grayWeight, grayGain;
     if (bit) {
         report.naming = "BiT";
-        for (const auto& t : file.tensors)
-            src[t.name] = &t;
+        for (const auto& t : file.tensors) {
+            if (t.name == kGrayStemNpzWeight)
+                grayWeight = t;
+            else if (t.name == kGrayStemNpzGain)
+                grayGain = t;
+            else
+                src[t.name] = &t;
+        }
     } else {
+        if (const auto it = file.metadata.find(kGrayStemWeightKey); it != file.metadata.end())
+            grayWeight = decodeTensorText(kGrayStemWeightKey, it->second);
+        if (const auto it = file.metadata.find(kGrayStemGainKey); it != file.metadata.end())
+            grayGain = decodeTensorText(kGrayStemGainKey, it->second);
         const bool medsiam = file.metadata.count("format") && file.metadata.at("format") == "medsiam-checkpoint";
         report.naming = medsiam ? "medsiam" : "timm/torchvision";
         bool allModule = !file.tensors.empty();
@@ -280,6 +295,19 @@ WeightImportReport importBackboneWeights(BackboneImpl& backbone, const TensorFil
                         target.copy_(gain);
         }
         c.target.copy_(value.to(c.target.scalar_type()).contiguous());
+    }
+    // The exact 1-channel stem of a medsiam export, in place of the one adapted from 3 channels.
+    if (cfg.inChannels == 1 && grayWeight) {
+        bool used = false;
+        for (const auto& [name, target] : targets) {
+            const RawTensor* exact = name == stemName ? &*grayWeight : name == gainName && grayGain ? &*grayGain : nullptr;
+            if (exact && exact->shape == target.sizes().vec()) {
+                target.copy_(rawToTorch(*exact).to(target.scalar_type()));
+                used = true;
+            }
+        }
+        if (used)
+            report.notes.push_back("the 1-channel stem is the exact one medsiam exported with the file");
     }
     return report;
 }

@@ -40,6 +40,11 @@ WeightImportReport importBackboneWeights(BackboneImpl& backbone, const TensorFil
 WeightImportReport loadBackboneWeights(BackboneImpl& backbone, const std::string& path,
                                        const WeightImportOptions& options = {});
 
+/// timm's ResNet-v2 name -> the official BiT .npz key ("stages.0.blocks.0.conv2.weight" ->
+/// "resnet/block1/unit01/b/standardized_conv2d/kernel"); `hwio` says the BiT kernel is HWIO.
+/// Empty when BiT files have no such tensor.
+std::string bitKeyForTimmName(const std::string& name, bool& hwio);
+
 /// The keys and shapes the backbone expects from an official BiT .npz (HWIO kernels).
 std::vector<std::pair<std::string, std::vector<int64_t>>> expectedBitLayout(BackboneImpl& backbone);
 

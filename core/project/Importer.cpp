@@ -615,6 +615,18 @@ private:
 
 } // namespace
 
+std::optional<int> parseSliceAxis(const std::string& text)
+{
+    const std::string axis = text::toLower(text);
+    if (axis == "axial" || axis == "z")
+        return 2;
+    if (axis == "coronal" || axis == "y")
+        return 1;
+    if (axis == "sagittal" || axis == "x")
+        return 0;
+    return std::nullopt;
+}
+
 ImportSummary importSources(Project& project, const ImportOptions& options, ImportObserver* observer, const CancelToken* cancel)
 {
     ImportRun::checkInputs(project, options);

@@ -68,6 +68,10 @@ LabelCsvPreview previewLabelCsv(const LabelCsvOptions& options, const std::vecto
 /// same UserError. Lets an import refuse a bad label table before it changes the project.
 void checkLabelCsv(const LabelCsvOptions& options);
 
+/// Parses a volume slicing axis: "axial" (or "z"), "coronal" ("y"), "sagittal" ("x"), any case,
+/// into VolumeSlicing::axis; nullopt otherwise.
+std::optional<int> parseSliceAxis(const std::string& text);
+
 struct ImportOptions {
     std::vector<std::string> sources; ///< folders or single files
     VolumeSlicing slicing;

@@ -198,6 +198,9 @@ public:
     std::optional<std::pair<int64_t, int>> embeddingsInfo(const std::string& runId);
     /// Replaces a run's stored predictions, in one transaction.
     void storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions);
+    /// Adds a run's predictions of these images, replacing what it had stored for them and
+    /// keeping the rest (one transaction).
+    void mergePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions);
     /// A run's stored predictions in image-id order (empty when it has none).
     std::vector<PredictionRecord> predictions(const std::string& runId);
     /// The ids of the runs that have stored predictions.
@@ -233,6 +236,7 @@ public:
 private:
     Project(std::string dir, std::unique_ptr<Database> db, std::shared_ptr<FileLock> lock);
     void migrate();
+    void writePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions, bool replaceAll);
     std::string m_dir;
     std::shared_ptr<FileLock> m_lock; ///< null when read-only; released after the database closes
     std::unique_ptr<Database> m_db;

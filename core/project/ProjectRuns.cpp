@@ -87,9 +87,20 @@ std::optional<std::pair<int64_t, int>> Project::embeddingsInfo(const std::string
 
 void Project::storePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions)
 {
+    writePredictions(runId, predictions, true);
+}
+
+void Project::mergePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions)
+{
+    writePredictions(runId, predictions, false);
+}
+
+void Project::writePredictions(const std::string& runId, const std::vector<PredictionRecord>& predictions, bool replaceAll)
+{
     Database::Transaction tx(*m_db);
-    m_db->prepare("DELETE FROM predictions WHERE run_id=?").bind(1, runId).run();
-    auto s = m_db->prepare("INSERT INTO predictions(run_id,image_id,split,truth,probabilities) VALUES(?,?,?,?,?)");
+    if (replaceAll)
+        m_db->prepare("DELETE FROM predictions WHERE run_id=?").bind(1, runId).run();
+    auto s = m_db->prepare("INSERT OR REPLACE INTO predictions(run_id,image_id,split,truth,probabilities) VALUES(?,?,?,?,?)");
     for (const auto& p : predictions) {
         std::string probs = "[";
         char buf[32];

@@ -22,6 +22,7 @@
 #include <fstream>
 #include <limits>
 #include <random>
+#include <set>
 
 namespace medsiam::core {
 
@@ -79,6 +80,14 @@ std::vector<EvalEvent> evaluateAndStore(Project& project, const std::string& run
                                                       probs.begin() + static_cast<std::ptrdiff_t>((i + 1) * k))});
         out.push_back({step, split, computeMetrics(y, probs, k)});
     }
+    // The predictions of unlabeled images that `predict` stored stay; those of labeled images are
+    // this evaluation's.
+    std::set<int64_t> evaluated;
+    for (const auto& p : predictions)
+        evaluated.insert(p.imageId);
+    for (auto& p : project.predictions(runId))
+        if (p.truth < 0 && !evaluated.count(p.imageId))
+            predictions.push_back(std::move(p));
     project.storePredictions(runId, predictions);
     return out;
 }
@@ -565,6 +574,19 @@ JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
 {
     return runRecorded(m_project, m_id, "finetune", m_config.toJson(), observer,
                        [&]() -> JobOutcome { return FinetuneRun(m_project, m_id, m_config, observer, control).run(); });
+}
+
+FinetuneConfig retrainConfig(Project& project, const std::string& runId)
+{
+    RunStore store(project);
+    const auto run = store.find(runId);
+    if (!run || run->kind != "finetune")
+        throw UserError("run '" + runId + "' is not a fine-tuned classifier; retraining starts from one");
+    FinetuneConfig c = FinetuneJob(project, runId).config();
+    c.initWeights = fs::absolute(store.selectedCheckpoint(runId)).string();
+    if (c.budgetSeconds > 0)
+        c.steps = 0; // the budget sizes the run again for today's label count
+    return c;
 }
 
 int evaluationSize(Project& project, const std::string& runId)

@@ -54,6 +54,12 @@ private:
     FinetuneConfig m_config;
 };
 
+/// The configuration of the next round of an active-learning loop: run `runId`'s settings
+/// (recipe, budget, augmentation, seed) started from its selected checkpoint, head included,
+/// and planned afresh for the labels the project has now. Throws UserError when the run is
+/// not a fine-tuned classifier or has no checkpoint.
+FinetuneConfig retrainConfig(Project& project, const std::string& runId);
+
 /// The input size a fine-tuned run evaluates at (its crop).
 int evaluationSize(Project& project, const std::string& runId);
 

@@ -120,13 +120,14 @@ BrowserView::BrowserView(ProjectSession& session, QWidget* parent, ThumbnailLoad
     layout->setContentsMargins(0, 0, 0, 0);
     auto* bar = new QHBoxLayout;
     bar->setContentsMargins(4, 4, 4, 0);
-    for (QWidget* w : std::initializer_list<QWidget*>{m_class, m_split, m_modality, m_patient, m_search, m_sort})
+    for (QWidget* w : std::initializer_list<QWidget*>{m_class, m_split, m_modality, m_patient, m_predicted, m_search, m_sort})
         bar->addWidget(w);
     bar->addWidget(m_count, 1, Qt::AlignRight);
     layout->addLayout(bar);
     layout->addWidget(m_list, 1);
 
     connect(&session, &ProjectSession::catalogueReloaded, this, &BrowserView::refillFilterChoices);
+    connect(&session, &ProjectSession::predictionsChanged, this, &BrowserView::refillPredictedChoices);
     // Classes change alone when the schema is edited; a reload rereads modalities and patients too.
     connect(&session, &ProjectSession::classesChanged, this, &BrowserView::refillClassChoices);
     connect(&session, &ProjectSession::labelsChanged, this, &BrowserView::updateClassCounts);
@@ -182,9 +183,15 @@ void BrowserView::buildFilterBar()
     m_sort->addItem(tr("File name"), int(BrowserSort::FileName));
     m_sort->addItem(tr("Patient"), int(BrowserSort::Patient));
     m_sort->addItem(tr("Class"), int(BrowserSort::Class));
+    m_sort->addItem(tr("Least certain first"), int(BrowserSort::LeastCertain));
+    m_sort->setItemData(m_sort->count() - 1, tr("The images a classifier is least sure of first (Train > Predict Unlabeled)"),
+                        Qt::ToolTipRole);
+    m_predicted = new QComboBox(this);
+    m_predicted->setToolTip(tr("Show the images a classifier predicted as one class"));
+    m_predicted->hide(); // until predictions are shown
     m_count = new QLabel(this);
 
-    for (QComboBox* c : {m_class, m_split, m_modality, m_patient})
+    for (QComboBox* c : {m_class, m_split, m_modality, m_patient, m_predicted})
         connect(c, QOverload<int>::of(&QComboBox::activated), this, &BrowserView::applyFilter);
     auto* searchDelay = new QTimer(this);
     searchDelay->setSingleShot(true);
@@ -203,9 +210,24 @@ void BrowserView::refillClassChoices()
     refillCombo(m_class, tr("Any class"), classes);
 }
 
+void BrowserView::refillPredictedChoices()
+{
+    std::vector<std::pair<QString, QVariant>> items;
+    for (size_t c = 0; c < m_session.classes().size(); ++c)
+        items.emplace_back(tr("Predicted %1").arg(QString::fromStdString(m_session.classes()[c].name)), int(c));
+    refillCombo(m_predicted, tr("Any prediction"), items);
+    m_predicted->setVisible(m_session.hasPredictions());
+    m_predicted->setToolTip(tr("Show the images run %1 predicted as one class").arg(m_session.predictionsRun()));
+    if (!m_session.hasPredictions() && m_predicted->currentIndex() > 0) {
+        m_predicted->setCurrentIndex(0);
+        applyFilter();
+    }
+}
+
 void BrowserView::refillFilterChoices()
 {
     refillClassChoices();
+    refillPredictedChoices();
     std::set<std::string> modalities, patients;
     for (const auto& r : m_session.rows()) {
         if (!r.modality.empty())
@@ -232,11 +254,18 @@ void BrowserView::applyFilter()
     f.modality = m_modality->currentData().toString();
     f.patientId = m_patient->currentData().toString();
     f.search = m_search->text();
+    f.predicted = m_predicted->currentData().isValid() ? m_predicted->currentData().toInt() : -1;
     const int64_t keep = currentImageId();
     m_model->setFilter(f);
     m_count->setText(tr("%1 of %2 images").arg(m_model->rowCount()).arg(m_session.rows().size()));
     if (keep >= 0)
         showImage(keep);
+}
+
+void BrowserView::setSort(BrowserSort sort)
+{
+    m_sort->setCurrentIndex(std::max(0, m_sort->findData(int(sort))));
+    m_model->setSort(sort);
 }
 
 void BrowserView::setFilter(const BrowserFilter& f)
@@ -249,6 +278,7 @@ void BrowserView::setFilter(const BrowserFilter& f)
     m_split->setCurrentIndex(std::max(0, m_split->findData(f.split)));
     select(m_modality, f.modality.isEmpty() ? QVariant() : QVariant(f.modality));
     select(m_patient, f.patientId.isEmpty() ? QVariant() : QVariant(f.patientId));
+    select(m_predicted, f.predicted < 0 ? QVariant() : QVariant(f.predicted));
     {
         const QSignalBlocker block(m_search);
         m_search->setText(f.search);

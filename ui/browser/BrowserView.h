@@ -14,6 +14,7 @@ namespace medsiam::ui {
 
 class CatalogueModel;
 struct BrowserFilter;
+enum class BrowserSort;
 class ProjectSession;
 class ThumbnailLoader;
 
@@ -36,6 +37,8 @@ public:
     int64_t currentImageId() const;
     /// Makes an image current (and selected), scrolling to it; false when it is filtered out.
     bool showImage(int64_t imageId);
+    /// Sorts the grid (the sort box follows).
+    void setSort(BrowserSort sort);
     /// Shows the filter in the filter bar and applies it.
     void setFilter(const BrowserFilter& filter);
     /// Thumbnail rows requested per screenful beyond the visible ones.
@@ -54,6 +57,7 @@ private:
     void updateClassCounts();
     void refillClassChoices();
     void refillFilterChoices();
+    void refillPredictedChoices();
     void applyFilter();
     void scheduleThumbnails();
     void requestVisibleThumbnails();
@@ -67,6 +71,7 @@ private:
     QComboBox* m_modality;
     QComboBox* m_patient;
     QComboBox* m_sort;
+    QComboBox* m_predicted;
     QLineEdit* m_search;
     QLabel* m_count;
     QTimer* m_thumbTimer;

@@ -31,6 +31,12 @@ CatalogueModel::CatalogueModel(ProjectSession& session, ThumbnailLoader& thumbna
         if (!m_visible.empty())
             Q_EMIT dataChanged(index(0), index(rowCount() - 1));
     });
+    connect(&session, &ProjectSession::predictionsChanged, this, [this] {
+        if (m_filter.predicted >= 0 || m_sort == BrowserSort::LeastCertain)
+            rebuild();
+        else if (!m_visible.empty())
+            Q_EMIT dataChanged(index(0), index(rowCount() - 1));
+    });
     connect(&thumbnails, &ThumbnailLoader::thumbnailReady, this, &CatalogueModel::onThumbnailReady);
     rebuild();
 }
@@ -58,7 +64,20 @@ QVariant CatalogueModel::data(const QModelIndex& index, int role) const
         tip += tr("\nclass: %1").arg(r.classId > 0 ? m_session.className(r.classId) : tr("unlabeled"));
         if (!r.split.empty())
             tip += tr("\nsplit: %1").arg(QString::fromStdString(r.split));
+        if (const auto* p = m_session.predictionOf(r.imageId); p && p->predicted < static_cast<int>(m_session.classes().size()))
+            tip += tr("\npredicted: %1 (probability %2, margin %3) by %4")
+                       .arg(QString::fromStdString(m_session.classes()[static_cast<size_t>(p->predicted)].name))
+                       .arg(double(p->confidence), 0, 'f', 2)
+                       .arg(double(p->margin), 0, 'f', 2)
+                       .arg(m_session.predictionsRun());
         return tip;
+    }
+    case PredictionRole: {
+        const auto* p = m_session.predictionOf(r.imageId);
+        if (!p || p->predicted >= static_cast<int>(m_session.classes().size()))
+            return {};
+        return QStringLiteral("%1 %2").arg(QString::fromStdString(m_session.classes()[static_cast<size_t>(p->predicted)].name))
+            .arg(double(p->confidence), 0, 'f', 2);
     }
     case Qt::DecorationRole: {
         const QImage* img = m_thumbnails.cached(r.imageId);
@@ -131,6 +150,11 @@ void CatalogueModel::rebuild()
         if (!search.isEmpty() && !QString::fromStdString(r.relativePath).contains(search, Qt::CaseInsensitive) &&
             !QString::fromStdString(r.patientId).contains(search, Qt::CaseInsensitive))
             continue;
+        if (m_filter.predicted >= 0) {
+            const auto* p = m_session.predictionOf(r.imageId);
+            if (!p || p->predicted != m_filter.predicted)
+                continue;
+        }
         m_visible.push_back(i);
     }
     auto byKey = [&](auto key) {
@@ -155,6 +179,12 @@ void CatalogueModel::rebuild()
         });
         break;
     }
+    case BrowserSort::LeastCertain:
+        byKey([&](const core::CatalogueRow& r) {
+            const auto* p = m_session.predictionOf(r.imageId);
+            return std::make_pair(p ? p->margin : 2.0f, r.imageId); // without a prediction: last
+        });
+        break;
     }
     m_viewRowOf.assign(rows.size(), -1);
     for (int v = 0; v < static_cast<int>(m_visible.size()); ++v)

@@ -19,9 +19,11 @@ struct BrowserFilter {
     QString modality;            ///< "" for any
     QString patientId;           ///< exact patient id, "" for any
     QString search;              ///< case-insensitive substring of the file path or patient id
+    int predicted = -1;          ///< a class index the shown predictions must name; -1 for any
 };
 
-enum class BrowserSort { ImportOrder, FileName, Patient, Class };
+/// LeastCertain: the images with a shown prediction by margin, smallest first, then the others.
+enum class BrowserSort { ImportOrder, FileName, Patient, Class, LeastCertain };
 
 /// The project's images as a flat list model for the thumbnail grid: filtered and sorted
 /// views of ProjectSession::rows(), with thumbnails from a ThumbnailLoader. Label edits update
@@ -37,6 +39,7 @@ public:
         ClassNameRole,
         SplitRole,
         ThumbnailStateRole, ///< 0 not loaded, 1 ready, 2 cannot be shown
+        PredictionRole,     ///< "pneumonia 0.83" when predictions are shown, else invalid
     };
 
     CatalogueModel(ProjectSession& session, ThumbnailLoader& thumbnails, QObject* parent = nullptr);

@@ -207,12 +207,17 @@ void MainWindow::buildActions()
     QAction* results = train->addAction(tr("Classification &Results"), this, &MainWindow::showResults);
     results->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
     results->setToolTip(tr("A fine-tuned run's metrics and confusion matrix, with the images behind each cell"));
+    QAction* review = train->addAction(tr("&Predict Unlabeled..."), this, [this] { showReview(true); });
+    review->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
+    review->setToolTip(tr("Classify the unlabeled images with a classifier and review them, least certain first"));
+    QAction* reviewOnly = train->addAction(tr("Re&view Predictions..."), this, [this] { showReview(false); });
+    reviewOnly->setToolTip(tr("The images a classifier is least sure of, first: accept or correct its predictions"));
     train->addSeparator();
     QAction* compare = train->addAction(tr("&Compare Runs..."), this, [this] { showCompareRuns(); });
     compare->setToolTip(tr("The curves of several runs on one plot, and the settings in which they differ"));
     QAction* experiment = train->addAction(tr("New &Experiment..."), this, [this] { showExperiment(); });
     experiment->setToolTip(tr("Does a transfer model speed up SimSiam on these images, and with which normalization?"));
-    m_projectActions << guided << pretrain << finetune << trainingPanel << results << compare << experiment;
+    m_projectActions << guided << pretrain << finetune << trainingPanel << results << review << reviewOnly << compare << experiment;
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
     QAction* reload = m_viewMenu->addAction(tr("&Reload Project"), this, [this] {

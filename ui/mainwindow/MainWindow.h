@@ -17,6 +17,7 @@ class BrowserView;
 class CompareRunsDialog;
 class ExperimentDialog;
 class TrainClassifierDialog;
+class ReviewDialog;
 class ShortcutsDialog;
 class AboutDialog;
 class UserGuideDialog;
@@ -68,6 +69,9 @@ public:
     ExperimentDialog* showExperiment();
     /// Train > Train a Classifier (non-modal, one at a time); the dialog.
     TrainClassifierDialog* showTrainClassifier();
+    /// Review Predictions (raised when open); with `predict`, the chosen classifier (the newest)
+    /// classifies the unlabeled images first when it has not classified them all yet.
+    ReviewDialog* showReview(bool predict);
     /// Help menu: Keyboard Shortcuts, About, User Guide (non-modal, one of each; the guide is
     /// nullptr, with a message, when it is not installed).
     ShortcutsDialog* showShortcuts();

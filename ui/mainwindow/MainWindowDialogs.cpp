@@ -8,6 +8,7 @@
 #include "map/MapPanel.h"
 #include "project/ProjectSession.h"
 #include "results/ResultsPanel.h"
+#include "review/ReviewDialog.h"
 #include "training/TrainClassifierDialog.h"
 #include "training/TrainingPanel.h"
 
@@ -91,6 +92,26 @@ TrainClassifierDialog* MainWindow::showTrainClassifier()
         wireTrainClassifier(d);
         return d;
     });
+}
+
+ReviewDialog* MainWindow::showReview(bool predict)
+{
+    if (!m_session)
+        return nullptr;
+    auto* d = raiseOrShow<ReviewDialog>([this] {
+        auto* review = new ReviewDialog(*m_session, this);
+        connect(review, &ReviewDialog::runsChanged, this, [this] {
+            if (m_training)
+                m_training->refreshRuns();
+            m_results->refreshRuns();
+            m_map->refreshRuns();
+        });
+        return review;
+    });
+    if (predict && !m_session->readOnly() && !d->busy() && !d->currentRun().isEmpty() &&
+        d->queueIds().size() < m_session->unlabeledCount())
+        d->predictUnlabeled();
+    return d;
 }
 
 void MainWindow::wireTrainClassifier(TrainClassifierDialog* d)

@@ -2,6 +2,7 @@
 
 #include "common/Count.h"
 #include "data/ImageCache.h"
+#include "eval/Predictions.h"
 #include "project/Project.h"
 #include "util/Error.h"
 
@@ -217,6 +218,31 @@ void ProjectSession::recountLabels()
     m_counts.clear();
     for (const auto& [id, n] : m_project->labelCounts())
         m_counts[id] = n;
+}
+
+void ProjectSession::showPredictions(const QString& runId)
+{
+    m_predictionsRun = runId;
+    m_predictions.clear();
+    if (!runId.isEmpty()) {
+        const size_t k = m_classes.size();
+        for (const auto& p : m_project->predictions(runId.toStdString())) {
+            if (p.probabilities.size() != k || k == 0)
+                continue;
+            ShownPrediction s;
+            s.predicted = core::predictedClass(p.probabilities);
+            s.confidence = p.probabilities[static_cast<size_t>(s.predicted)];
+            s.margin = static_cast<float>(core::predictionMargin(p.probabilities));
+            m_predictions[p.imageId] = s;
+        }
+    }
+    Q_EMIT predictionsChanged();
+}
+
+const ShownPrediction* ProjectSession::predictionOf(int64_t imageId) const
+{
+    const auto it = m_predictions.find(imageId);
+    return it == m_predictions.end() ? nullptr : &it->second;
 }
 
 void ProjectSession::reload()

@@ -20,6 +20,13 @@ struct ClassInfo;
 
 namespace medsiam::ui {
 
+/// A classifier's prediction of one image, as the browser shows it.
+struct ShownPrediction {
+    int predicted = -1;     ///< class index (into classes())
+    float confidence = 0;   ///< the predicted class's probability
+    float margin = 0;       ///< top probability minus the second
+};
+
 /// The open project as the GUI sees it: the catalogue rows, the class schema, label counts and
 /// the undo stack of label edits. It lives on the GUI thread and owns that thread's
 /// core::Project. Every label edit is committed to project.sqlite before the signal goes out,
@@ -57,6 +64,15 @@ public:
 
     QUndoStack* undoStack() const { return m_undo; }
 
+    /// Shows a classifier run's stored predictions in the browser (an empty id shows none).
+    /// Predictions whose class count no longer matches the classes are left out.
+    void showPredictions(const QString& runId);
+    /// The run whose predictions are shown ("" none).
+    QString predictionsRun() const { return m_predictionsRun; }
+    /// The shown prediction of an image, or null.
+    const ShownPrediction* predictionOf(int64_t imageId) const;
+    bool hasPredictions() const { return !m_predictions.empty(); }
+
     /// Labels images with a class (classId <= 0 clears), as one undoable step. Throws
     /// core::UserError when the label cannot be saved (read-only, a full disk); nothing changes then.
     void labelImages(const QVector<qint64>& imageIds, int64_t classId);
@@ -76,6 +92,8 @@ Q_SIGNALS:
     void labelsChanged(const QVector<qint64>& imageIds);
     void classesChanged();
     void catalogueReloaded();
+    /// Other predictions are shown (showPredictions).
+    void predictionsChanged();
 
 private:
     explicit ProjectSession(std::unique_ptr<core::Project> project);
@@ -89,6 +107,8 @@ private:
     std::vector<core::ClassInfo> m_classes;
     std::unordered_map<int64_t, int64_t> m_counts;
     QUndoStack* m_undo;
+    QString m_predictionsRun;
+    std::unordered_map<int64_t, ShownPrediction> m_predictions;
 };
 
 /// A colour for the i-th class, from a palette that stays readable on dark and light grounds.

@@ -1,7 +1,7 @@
 #include "results/ResultsPanel.h"
 
 #include "common/Count.h"
-#include "analysis/GradCam.h"
+#include "results/GradCamTask.h"
 #include "eval/Metrics.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
@@ -32,19 +32,8 @@
 
 namespace medsiam::ui {
 
-struct ResultsPanel::Explainer {
-    std::mutex mutex;
-    QString projectDir, runId;
-    std::unique_ptr<core::RunExplainer> loaded; ///< for runId
-};
 
 namespace {
-
-struct CamOutcome {
-    qint64 imageId = 0;
-    QImage overlay;
-    QString caption;
-};
 
 int argmax(const std::vector<float>& p) { return static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin()); }
 
@@ -83,8 +72,7 @@ ResultsPanel::ResultsPanel(ProjectSession& session, QWidget* parent) : QWidget(p
     m_cam->setMinimumSize(160, 160);
     m_camCaption = new QLabel(tr("Select an image of a cell to see what drove its prediction (Grad-CAM)."), this);
     m_camCaption->setWordWrap(true);
-    m_explainer = std::make_shared<Explainer>();
-    m_explainer->projectDir = session.dir();
+    m_explainer = std::make_shared<GradCamSource>(session.dir());
 
     auto* bar = new QHBoxLayout;
     bar->addWidget(new QLabel(tr("Run:"), this));
@@ -144,9 +132,9 @@ void ResultsPanel::explain(qint64 imageId)
     const QString run = currentRun();
     m_camCaption->setText(tr("Computing the Grad-CAM of image %1 ...").arg(imageId));
     auto state = m_explainer;
-    auto* watcher = new QFutureWatcher<CamOutcome>(this);
-    connect(watcher, &QFutureWatcher<CamOutcome>::finished, this, [this, watcher, request] {
-        const CamOutcome out = watcher->result();
+    auto* watcher = new QFutureWatcher<GradCamOutcome>(this);
+    connect(watcher, &QFutureWatcher<GradCamOutcome>::finished, this, [this, watcher, request] {
+        const GradCamOutcome out = watcher->result();
         watcher->deleteLater();
         if (request != m_request)
             return; // superseded by a newer selection
@@ -154,38 +142,7 @@ void ResultsPanel::explain(qint64 imageId)
         m_camCaption->setText(out.caption);
         Q_EMIT explained(out.imageId);
     });
-    watcher->setFuture(QtConcurrent::run([state, run, imageId]() -> CamOutcome {
-        CamOutcome out;
-        out.imageId = imageId;
-        std::lock_guard<std::mutex> lock(state->mutex);
-        try {
-            auto project = core::Project::open(state->projectDir.toStdString());
-            if (!state->loaded || state->runId != run) {
-                state->loaded.reset();
-                state->loaded = std::make_unique<core::RunExplainer>(*project, run.toStdString());
-                state->runId = run;
-            }
-            const auto e = state->loaded->explain(imageId, -1, -1);
-            const auto classes = project->classes();
-            const auto& o = e.overlay;
-            QImage img(o.pixels.data(), o.width, o.height, o.width * o.channels,
-                       o.channels == 3 ? QImage::Format_RGB888 : QImage::Format_Grayscale8);
-            out.overlay = img.copy();
-            const int c = e.cam.classIndex;
-            const QString name = c < static_cast<int>(classes.size()) ? QString::fromStdString(classes[static_cast<size_t>(c)].name) : QString::number(c);
-            out.caption = QObject::tr("Image %1: Grad-CAM of %2 (p = %3) at %4 px, from the %5 (%6 x %6 cells). Warm colours "
-                                      "drove the prediction.")
-                              .arg(imageId)
-                              .arg(name)
-                              .arg(e.cam.probabilities[static_cast<size_t>(c)], 0, 'f', 3)
-                              .arg(e.size)
-                              .arg(e.stage == 0 ? QObject::tr("final map") : QObject::tr("map of stage %1").arg(e.stage))
-                              .arg(e.cells);
-        } catch (const std::exception& e) {
-            out.caption = QObject::tr("No Grad-CAM for image %1: %2").arg(imageId).arg(QString::fromStdString(e.what()));
-        }
-        return out;
-    }));
+    watcher->setFuture(QtConcurrent::run([state, run, imageId] { return explainImage(*state, run, imageId); }));
 }
 
 void ResultsPanel::showEvent(QShowEvent* event)

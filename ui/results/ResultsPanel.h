@@ -22,6 +22,7 @@ struct ClassificationMetrics;
 namespace medsiam::ui {
 
 class ProjectSession;
+struct GradCamSource;
 
 /// Reads a run's stored predictions (written when fine-tuning ends, or by `medsiam-cli evaluate`)
 /// and shows one split at a time: accuracy, balanced accuracy and ROC AUC; precision, recall, F1
@@ -84,8 +85,7 @@ private:
     QListWidget* m_images;
     QLabel* m_cam;
     QLabel* m_camCaption;
-    struct Explainer; ///< shared with the worker: the loaded run, behind a mutex
-    std::shared_ptr<Explainer> m_explainer;
+    std::shared_ptr<GradCamSource> m_explainer;
     int m_request = 0;
     std::vector<core::PredictionRecord> m_predictions;
     std::vector<std::string> m_classNames;
