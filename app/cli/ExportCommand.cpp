@@ -43,6 +43,7 @@ int runExport(const std::vector<std::string>& args)
     const auto r = core::exportRun(*project, runId, *format, p.value("out"));
     std::printf("wrote %s: %zu tensors in %s naming, %s\n", r.weightsPath.c_str(), r.tensors, core::exportFormatName(*format),
                 r.architecture.c_str());
+    std::printf("input: %s\n", r.input.c_str());
     for (const auto& n : r.notes)
         std::printf("note: %s\n", n.c_str());
     if (!r.loadHint.empty())

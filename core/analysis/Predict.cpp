@@ -18,6 +18,7 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <unordered_map>
 #include <system_error>
 #include <unistd.h>
 
@@ -238,12 +239,6 @@ PredictionSet predictFolders(Project& project, const std::string& runId, const s
     set.runId = runId;
     set.checkpointStep = c.step;
     set.classNames = c.classNames;
-    std::map<int64_t, std::string> hashOf;
-    {
-        auto s = images.db().prepare("SELECT id, content_hash FROM images");
-        while (s.step())
-            hashOf[s.columnInt(0)] = s.columnText(1);
-    }
     const auto catalogue = images.catalogue();
     if (!catalogue.empty()) {
         ImageSet data(images);
@@ -256,7 +251,7 @@ PredictionSet predictFolders(Project& project, const std::string& runId, const s
             ClassifiedImage image;
             image.imageId = r.imageId;
             const std::string frame = r.frameCount > 1 ? "#" + std::to_string(r.frameIndex) : std::string();
-            image.id = hashOf[r.imageId].substr(0, 16) + frame;
+            image.id = r.contentHash.substr(0, 16) + frame;
             image.path = (r.relativePath.empty() ? r.sourcePath : r.relativePath) + frame;
             image.sopUid = r.sopUid;
             image.probabilities = probabilities[i];
@@ -281,6 +276,31 @@ PredictionSet predictFolders(Project& project, const std::string& runId, const s
     for (auto& image : set.images)
         image.imageId = 0;
     return set;
+}
+
+std::vector<ClassifiedImage> reviewQueue(Project& project, const std::string& runId)
+{
+    std::unordered_map<int64_t, int> labelOf;
+    for (const auto& item : project.trainingItems())
+        labelOf[item.imageId] = item.classIndex;
+    const size_t k = project.classes().size();
+    std::vector<ClassifiedImage> queue;
+    for (const auto& p : project.predictions(runId)) {
+        const auto it = labelOf.find(p.imageId);
+        if (it == labelOf.end() || it->second >= 0 || p.probabilities.size() != k || k == 0)
+            continue;
+        ClassifiedImage c;
+        c.imageId = p.imageId;
+        c.id = std::to_string(p.imageId);
+        c.split = p.split;
+        c.probabilities = p.probabilities;
+        scorePrediction(c);
+        queue.push_back(std::move(c));
+    }
+    std::stable_sort(queue.begin(), queue.end(), [](const ClassifiedImage& a, const ClassifiedImage& b) {
+        return a.margin != b.margin ? a.margin < b.margin : a.imageId < b.imageId;
+    });
+    return queue;
 }
 
 std::pair<std::string, std::string> projectOfRunDir(const std::string& runDir)

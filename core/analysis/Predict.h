@@ -52,6 +52,11 @@ PredictionSet predictProject(Project& project, const std::string& runId, const P
 PredictionSet predictFolders(Project& project, const std::string& runId, const std::vector<std::string>& sources,
                              const PredictOptions& options);
 
+/// The review queue of a run: its stored predictions of the images that are unlabeled now,
+/// least certain (smallest margin) first; ties by image id. Predictions whose class count no
+/// longer matches the project's classes are left out. (Reads the project only; no LibTorch.)
+std::vector<ClassifiedImage> reviewQueue(Project& project, const std::string& runId);
+
 /// The project folder a run folder (PROJECT/runs/RUN) belongs to, and the run's id. Throws
 /// UserError when `runDir` is not a run folder of a project.
 std::pair<std::string, std::string> projectOfRunDir(const std::string& runDir);

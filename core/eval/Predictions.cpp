@@ -1,13 +1,11 @@
 #include "eval/Predictions.h"
 
-#include "project/Project.h"
 #include "util/AtomicFile.h"
 #include "util/Csv.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <unordered_map>
 
 namespace medsiam::core {
 
@@ -106,29 +104,5 @@ void writePredictionsCsv(const std::string& path, const PredictionSet& predictio
     writeFileAtomically(path, predictionsCsv(predictions, identify));
 }
 
-std::vector<ClassifiedImage> reviewQueue(Project& project, const std::string& runId)
-{
-    std::unordered_map<int64_t, int> labelOf;
-    for (const auto& item : project.trainingItems())
-        labelOf[item.imageId] = item.classIndex;
-    const size_t k = project.classes().size();
-    std::vector<ClassifiedImage> queue;
-    for (const auto& p : project.predictions(runId)) {
-        const auto it = labelOf.find(p.imageId);
-        if (it == labelOf.end() || it->second >= 0 || p.probabilities.size() != k || k == 0)
-            continue;
-        ClassifiedImage c;
-        c.imageId = p.imageId;
-        c.id = std::to_string(p.imageId);
-        c.split = p.split;
-        c.probabilities = p.probabilities;
-        scorePrediction(c);
-        queue.push_back(std::move(c));
-    }
-    std::stable_sort(queue.begin(), queue.end(), [](const ClassifiedImage& a, const ClassifiedImage& b) {
-        return a.margin != b.margin ? a.margin < b.margin : a.imageId < b.imageId;
-    });
-    return queue;
-}
 
 } // namespace medsiam::core

@@ -1,14 +1,11 @@
 #pragma once
 // A classifier's predictions put to work: one row per image (the class probabilities, the
-// predicted class and how unsure the model is), the order a person reviews them in, and the
-// table they are exported as. No LibTorch: the desktop app's review queue reads these.
+// predicted class and how unsure the model is) and the table they are exported as. No LibTorch.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace medsiam::core {
-
-class Project;
 
 /// One image as a classifier saw it.
 struct ClassifiedImage {
@@ -53,10 +50,5 @@ std::string predictionsCsv(const PredictionSet& predictions, bool identify);
 /// known class), predicted, p_<class> per class, margin, entropy, problem. No patient names or
 /// ids, and no paths unless asked. Throws UserError when the file cannot be written.
 void writePredictionsCsv(const std::string& path, const PredictionSet& predictions, bool identify);
-
-/// The review queue of a run: its stored predictions of the images that are unlabeled now,
-/// least certain (smallest margin) first; ties by image id. Predictions whose class count no
-/// longer matches the project's classes are left out.
-std::vector<ClassifiedImage> reviewQueue(Project& project, const std::string& runId);
 
 } // namespace medsiam::core

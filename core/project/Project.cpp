@@ -525,7 +525,7 @@ std::vector<CatalogueRow> Project::catalogue()
     std::vector<CatalogueRow> out;
     auto s = m_db->prepare(
         "SELECT i.id, i.source_path, i.relative_path, i.format, i.modality, i.patient_id, i.frame_index, i.frame_count, "
-        "i.rows, i.columns, i.slice_axis, COALESCE(l.class_id,-1), COALESCE(sp.split,''), i.sop_uid FROM images i "
+        "i.rows, i.columns, i.slice_axis, COALESCE(l.class_id,-1), COALESCE(sp.split,''), i.sop_uid, i.content_hash FROM images i "
         "LEFT JOIN labels l ON l.image_id=i.id LEFT JOIN splits sp ON sp.image_id=i.id ORDER BY i.id");
     while (s.step()) {
         CatalogueRow r;
@@ -543,6 +543,7 @@ std::vector<CatalogueRow> Project::catalogue()
         r.classId = s.columnInt(11);
         r.split = s.columnText(12);
         r.sopUid = s.columnText(13);
+        r.contentHash = s.columnText(14);
         out.push_back(std::move(r));
     }
     return out;

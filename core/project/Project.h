@@ -80,6 +80,7 @@ struct CatalogueRow {
     int sliceAxis = -1;
     int64_t classId = -1; ///< -1: unlabeled
     std::string split;    ///< "train", "val", "test" or empty
+    std::string contentHash; ///< of the source file (ContentHash.h)
 };
 
 struct ClassInfo {

@@ -56,6 +56,8 @@ std::string modelCard(Project& project, const std::string& runId, const ModelCar
     md += ".\n\n";
     md += "- Weights: `" + info.weightsFile + "` (" + info.format + " naming)\n";
     md += "- Network: " + info.architecture + "\n";
+    if (!info.input.empty())
+        md += "- Input: " + info.input + "\n";
     if (!info.loadHint.empty())
         md += "- Load: `" + info.loadHint + "` (docs/MODELS.md)\n";
     if (!info.notes.empty())

@@ -12,6 +12,7 @@ struct ModelCardInfo {
     std::string weightsFile;   ///< the exported file's name
     std::string format;        ///< "timm" or "bit-npz"
     std::string architecture;  ///< e.g. "bit-r50x1 (ResNet-v2, gn_ws), 1 input channel, 2 classes"
+    std::string input;         ///< the input size and scaling, in words
     std::string loadHint;      ///< how Python loads it (one line)
     std::string notes;         ///< what the export changed, one per line
     std::string date;          ///< ISO date; empty: today (UTC)

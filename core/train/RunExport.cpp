@@ -1,10 +1,13 @@
 #include "train/RunExport.h"
 
+#include "data/Augment.h"
 #include "models/Checkpoint.h"
 #include "models/Network.h"
 #include "project/Project.h"
 #include "project/RunStore.h"
+#include "train/FinetuneJob.h"
 #include "train/ModelCard.h"
+#include "train/TrainConfig.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
 
@@ -71,6 +74,11 @@ RunExportResult exportRun(Project& project, const std::string& runId, ExportForm
     r.tensors = weights.tensors.size();
     r.hasHead = weights.hasHead;
     r.architecture = describe(cfg);
+    const int size = run->kind == "finetune" ? evaluationSize(project, runId) : PretrainConfig::fromJson(run->config).inputSize;
+    r.input = std::to_string(size) + " x " + std::to_string(size) +
+              " px (the image letterboxed to a square, then resized), " +
+              (inputNormalizationFor(cfg) == InputNormalization::MinusOneToOne ? "values scaled to [-1, 1] (x / 127.5 - 1)"
+                                                                              : "ImageNet mean and standard deviation");
     r.notes = weights.notes;
     if (run->kind == "simsiam-pretrain")
         r.notes.push_back("a self-supervised backbone: the SimSiam projector and predictor are not exported");
@@ -94,6 +102,7 @@ RunExportResult exportRun(Project& project, const std::string& runId, ExportForm
     info.weightsFile = out.filename().string();
     info.format = exportFormatName(format);
     info.architecture = r.architecture;
+    info.input = r.input;
     info.loadHint = r.loadHint;
     for (const auto& n : r.notes)
         info.notes += (info.notes.empty() ? "" : "; ") + n;

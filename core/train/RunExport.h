@@ -16,6 +16,7 @@ struct RunExportResult {
     size_t tensors = 0;
     bool hasHead = false;
     std::string architecture; ///< in words
+    std::string input;        ///< what the network takes: size and scaling, in words
     std::string loadHint;     ///< one line of Python, when a timm model has this layout
     std::vector<std::string> notes;
 };

@@ -7,7 +7,7 @@
 
 #include "browser/BrowserView.h"
 #include "browser/CatalogueModel.h"
-#include "eval/Predictions.h"
+#include "analysis/Predict.h"
 #include "mainwindow/MainWindow.h"
 #include "models/ModelConfig.h"
 #include "project/Project.h"

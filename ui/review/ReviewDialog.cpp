@@ -2,7 +2,7 @@
 
 #include "common/Count.h"
 #include "data/ImageCache.h"
-#include "eval/Predictions.h"
+#include "analysis/Predict.h"
 #include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "project/RunChoice.h"
@@ -56,7 +56,7 @@ ReviewDialog::ReviewDialog(ProjectSession& session, QWidget* parent)
 
     m_queue = new QListWidget(this);
     m_queue->setFocusPolicy(Qt::NoFocus); // digits and Enter are the dialog's keys, not the list's search
-    m_queue->setMinimumWidth(260);
+    m_queue->setMinimumWidth(280);
     m_image = new QLabel(this);
     m_image->setMinimumSize(kImageSide, kImageSide);
     m_image->setAlignment(Qt::AlignCenter);
@@ -215,10 +215,11 @@ void ReviewDialog::loadQueue()
         const QString cls = it.predicted >= 0 && it.predicted < static_cast<int>(classes.size())
                                 ? QString::fromStdString(classes[static_cast<size_t>(it.predicted)].name)
                                 : QString::number(it.predicted);
-        auto* item = new QListWidgetItem(tr("%1. image %2 · %3 (p %4) · margin %5")
+        auto* item = new QListWidgetItem(tr("%1. image %2 · %3 %4")
                                              .arg(i + 1)
                                              .arg(it.imageId)
-                                             .arg(cls, percent(it.probabilities[static_cast<size_t>(it.predicted)]), percent(it.margin)));
+                                             .arg(cls, percent(it.probabilities[static_cast<size_t>(it.predicted)])));
+        item->setData(Qt::UserRole + 1, tr("margin %1 between the two likeliest classes").arg(percent(it.margin)));
         item->setData(Qt::UserRole, QVariant::fromValue<qint64>(it.imageId));
         m_queue->addItem(item);
     }
@@ -256,7 +257,8 @@ void ReviewDialog::updateMarks()
         f.setStrikeOut(classId > 0);
         item->setFont(f);
         item->setForeground(classId > 0 ? QBrush(Qt::gray) : QBrush());
-        item->setToolTip(classId > 0 ? tr("labeled %1").arg(m_session.className(classId)) : tr("not labeled yet"));
+        item->setToolTip(item->data(Qt::UserRole + 1).toString() + QLatin1Char('\n') +
+                         (classId > 0 ? tr("labeled %1").arg(m_session.className(classId)) : tr("not labeled yet")));
     }
     if (m_queue->currentRow() >= 0)
         showCurrent();
@@ -440,8 +442,7 @@ void ReviewDialog::startJob(int mode)
         if (state == core::JobState::Completed) {
             refillRuns();
             chooseByData(m_run, run);
-            loadQueue();
-            m_status->setText(message + QLatin1Char(' ') + m_status->text());
+            loadQueue(); // its status says what is listed
             Q_EMIT runsChanged();
         } else {
             m_status->setText(message);

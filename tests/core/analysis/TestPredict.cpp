@@ -8,6 +8,7 @@
 #include "data/Augment.h"
 #include "image/Png.h"
 #include "models/Checkpoint.h"
+#include "models/WeightImport.h"
 #include "project/Project.h"
 #include "project/RunStore.h"
 #include "system/Runtime.h"
@@ -281,6 +282,61 @@ private Q_SLOTS:
         r = cli({"predict", "--run-dir", runDir, m_tmp.path() + "/no-such-folder"});
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("no-such-folder"), qPrintable(r.err));
+    }
+
+    /// export: the classifier in both namings, read back bit for bit, with a model card that
+    /// counts images and names no patient.
+    void exportWritesWeightsAndAModelCard()
+    {
+        const QString runDir = m_project + "/runs/" + QString::fromStdString(m_run);
+        auto project = Project::open(m_project.toStdString(), ProjectAccess::ReadOnly);
+        Network trained = loadNetwork(RunStore(*project).selectedCheckpoint(m_run));
+        for (const char* format : {"timm", "bit-npz"}) {
+            const QString out = m_tmp.path() + "/export/classifier" + (QString(format) == "timm" ? ".safetensors" : ".npz");
+            const auto r = cli({"export", runDir, "--format", format, "--out", out});
+            QVERIFY2(r.code == 0, qPrintable(r.err));
+            QVERIFY2(r.out.contains("2 classes") && r.out.contains("model card:"), qPrintable(r.out));
+            auto back = makeBackbone(trained->backbone().config());
+            loadBackboneWeights(*back, out.toStdString());
+            std::map<std::string, at::Tensor> got;
+            for (const auto& p : back->named_parameters(true))
+                got[p.key()] = p.value();
+            for (const auto& b : back->named_buffers(true))
+                got[b.key()] = b.value();
+            int compared = 0;
+            for (const auto& p : trained->backbone().named_parameters(true)) {
+                QVERIFY2(at::equal(p.value(), got.at(p.key())), p.key().c_str());
+                ++compared;
+            }
+            for (const auto& b : trained->backbone().named_buffers(true)) {
+                QVERIFY2(at::equal(b.value(), got.at(b.key())), b.key().c_str());
+                ++compared;
+            }
+            QVERIFY(compared > 20);
+        }
+        // One card per file: the second export did not overwrite the first one's.
+        QFile card(m_tmp.path() + "/export/model_card.md");
+        QVERIFY(card.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(card.readAll());
+        QVERIFY(text.startsWith("# Model card: classifier.safetensors"));
+        QVERIFY(QFile::exists(m_tmp.path() + "/export/classifier.model_card.md"));
+        // Counts per class and split as the project holds them: 160 train images less the 30
+        // whose labels were taken away, 80 per class in val and test together.
+        int trainLabeled = 0;
+        for (const auto& item : project->trainingItems())
+            trainLabeled += item.split == "train" && item.classIndex >= 0;
+        QCOMPARE(trainLabeled, 130);
+        QVERIFY2(text.contains("| class | train | val | test | no split |"), qPrintable(text));
+        QVERIFY2(text.contains("30 more images carry no label"), qPrintable(text));
+        QVERIFY2(text.contains("ROC AUC") && text.contains("| test | 40 |"), qPrintable(text));
+        QVERIFY(text.contains("## Intended use") && text.contains("not a medical device"));
+        QVERIFY(text.contains("Input: 32 x 32 px"));
+        // A probe has no weights of its own; an unknown format is a usage error.
+        auto r = cli({"export", runDir, "--format", "onnx", "--out", m_tmp.path() + "/x.onnx"});
+        QCOMPARE(r.code, 2);
+        r = cli({"export", m_project, "no-such-run", "--out", m_tmp.path() + "/x.safetensors"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("no run 'no-such-run'"), qPrintable(r.err));
     }
 };
 
