@@ -27,6 +27,7 @@
 #include <QList>
 #include <QTemporaryDir>
 #include <QThread>
+#include <QElapsedTimer>
 #include <QtTest>
 
 #include <cmath>
@@ -350,7 +351,9 @@ private Q_SLOTS:
         b.start(QStringLiteral(MEDSIAM_CLI), QStringList{"pretrain", m_project} + common);
         QVERIFY(b.waitForStarted());
         QString runB;
-        for (int i = 0; i < 3000 && b.state() == QProcess::Running; ++i) {
+        QElapsedTimer waited; // by the clock: a loaded machine makes each step slower, not the poll
+        waited.start();
+        while (waited.elapsed() < 240000 && b.state() == QProcess::Running) {
             QThread::msleep(10);
             for (const QString& d : QDir(runs).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
                 if (!before.contains(d))
