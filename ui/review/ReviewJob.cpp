@@ -42,10 +42,7 @@ BackgroundJob::Outcome ReviewJob::run()
         reportProgress(0, tr("Preparing the next round from %1 ...").arg(m_run), true);
         const core::FinetuneConfig config = core::retrainConfig(*project, m_run.toStdString());
         const QString id = QString::fromStdString(core::FinetuneJob::create(*project, config));
-        post([this, id] {
-            m_classifier = id;
-            Q_EMIT runCreated(id);
-        });
+        post([this, id] { Q_EMIT runCreated(id); });
         RetrainObserver observer([this](double f, const QString& text) { reportProgress(f, text); });
         const core::JobState state = core::FinetuneJob(*project, id.toStdString()).run(observer, control());
         if (state == core::JobState::Cancelled || cancelRequested())
@@ -53,7 +50,7 @@ BackgroundJob::Outcome ReviewJob::run()
         if (state != core::JobState::Completed)
             return {State::Failed, tr("Retraining run %1 did not complete (%2); the Training Runs panel has its log.")
                                        .arg(id, QString::fromLatin1(core::toString(state)))};
-        m_classifier = id; // also set on the GUI thread above; the same value
+        m_classifier = id; // read on the GUI thread once the job has finished
         from = 0.9;
     }
     core::PredictOptions options;
