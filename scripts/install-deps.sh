@@ -21,6 +21,8 @@ PACKAGES=(
   xvfb xauth
   # the package check (scripts/check-package.sh)
   desktop-file-utils
+  # the PACS tests run a real Orthanc on loopback (started by the test, not as a service)
+  orthanc
   # benchmark peers and the DICOM conformance reference
   python3 python3-numpy python3-pydicom python3-gdcm python3-sklearn python3-torch python3-torchvision
 )

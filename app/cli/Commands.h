@@ -7,6 +7,7 @@ namespace medsiam::cli {
 /// Each command parses its own arguments and returns the process exit status:
 /// 0 success, 1 failure (with a message on stderr), 2 usage error (thrown as UsageError).
 int runImport(const std::vector<std::string>& args);
+int runPacs(const std::vector<std::string>& args);
 int runInfo(const std::vector<std::string>& args);
 int runModel(const std::vector<std::string>& args);
 int runPretrain(const std::vector<std::string>& args);

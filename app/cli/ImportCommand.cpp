@@ -1,5 +1,6 @@
 #include "ArgParser.h"
 #include "Commands.h"
+#include "ImportOptionsCli.h"
 #include "ProgressLine.h"
 
 #include "project/Importer.h"
@@ -93,16 +94,9 @@ private:
 
 } // namespace
 
-int runImport(const std::vector<std::string>& args)
+void addImportOptions(ArgParser& p)
 {
-    ArgParser p("medsiam-cli import SRC [SRC...] --project DIR [options]",
-                "Imports folders (searched recursively) or files of DICOM, NIfTI/MHA/NRRD volumes, PNG/JPEG/TIFF/BMP\n"
-                "images and MedMNIST-style .npz archives into a project, creating the project when needed.\n"
-                "Files are recognised by content. Importing again adds new files and skips known ones.\n"
-                "Every file that is not imported is listed with its reason (see `medsiam-cli info`).");
-    p.positional("SRC", "folders or files to import", true, true)
-        .option("project", "DIR", "project folder (created when it does not exist)")
-        .option("size", "N", "cache resolution in pixels for a new project (images are letterboxed to N x N)", "256")
+    p.option("size", "N", "cache resolution in pixels for a new project (images are letterboxed to N x N)", "256")
         .option("axis", "AXIS", "volume slicing axis: axial, coronal or sagittal", "axial")
         .option("slices", "N", "slices per volume, evenly spaced over slices with content (0 = all)", "16")
         .option("labels", "CSV", "label table to apply after the import")
@@ -115,14 +109,11 @@ int runImport(const std::vector<std::string>& args)
         .flag("keep-duplicates", "import files even when the same content is already in the project")
         .option("file-timeout", "SECONDS", "give up a file whose decoding takes longer (0: no limit)", "120")
         .threadsOption("decoding threads (0: every core)");
-    if (!p.parse(args))
-        return 0;
-    if (!p.has("project"))
-        throw UsageError("--project DIR is required");
+}
 
+core::ImportOptions importOptionsFrom(const ArgParser& p)
+{
     core::ImportOptions o;
-    o.sources = p.values("SRC");
-    const int size = p.intValue("size", 16, 4096);
     if (const auto axis = core::parseSliceAxis(p.value("axis")))
         o.slicing.axis = *axis;
     else
@@ -154,26 +145,21 @@ int runImport(const std::vector<std::string>& args)
         throw UsageError("--key, --label and --split need --labels CSV");
     }
 
+    return o;
+}
+
+std::unique_ptr<core::Project> openProjectForImport(const ArgParser& p)
+{
+    const int size = p.intValue("size", 16, 4096);
     auto project = core::Project::openOrCreate(p.value("project"), size);
     if (p.has("size") && project->cacheResolution() != size)
         std::fprintf(stderr, "Note: this project caches images at %d px; --size %d applies only to new projects.\n",
                      project->cacheResolution(), size);
+    return project;
+}
 
-    core::CancelToken cancel;
-    g_cancel = &cancel;
-    std::signal(SIGINT, onInterrupt);
-    std::signal(SIGTERM, onInterrupt);
-    CliImportObserver observer;
-    core::ImportSummary s;
-    {
-        InterruptWatchdog watchdog(3.0);
-        s = core::importSources(*project, o, &observer, &cancel);
-    }
-    observer.finish();
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    g_cancel = nullptr;
-
+void printImportSummary(const core::ImportSummary& s, core::Project& project, const core::ImportOptions& o)
+{
     std::printf("%s %zu files in %.1f s (%.0f files/s): %zu imported (%lld items), %zu already in the project, %zu not imported\n",
                 s.cancelled ? "Cancelled after" : "Processed", s.filesImported + s.filesAlreadyPresent + s.filesWithIssues,
                 s.seconds, s.seconds > 0 ? s.filesFound / s.seconds : 0.0, s.filesImported, static_cast<long long>(s.itemsAdded),
@@ -197,7 +183,44 @@ int runImport(const std::vector<std::string>& args)
     if (s.filesWithWarnings > 0)
         std::printf("%zu files were imported with a warning\n", s.filesWithWarnings);
     if (s.filesWithIssues > 0 || s.filesWithWarnings > 0)
-        std::printf("See the reasons with: medsiam-cli info %s --issues\n", project->dir().c_str());
+        std::printf("See the reasons with: medsiam-cli info %s --issues\n", project.dir().c_str());
+}
+
+int runImport(const std::vector<std::string>& args)
+{
+    ArgParser p("medsiam-cli import SRC [SRC...] --project DIR [options]",
+                "Imports folders (searched recursively) or files of DICOM, NIfTI/MHA/NRRD volumes, PNG/JPEG/TIFF/BMP\n"
+                "images and MedMNIST-style .npz archives into a project, creating the project when needed.\n"
+                "Files are recognised by content. Importing again adds new files and skips known ones.\n"
+                "Every file that is not imported is listed with its reason (see `medsiam-cli info`).");
+    p.positional("SRC", "folders or files to import", true, true)
+        .option("project", "DIR", "project folder (created when it does not exist)");
+    addImportOptions(p);
+    if (!p.parse(args))
+        return 0;
+    if (!p.has("project"))
+        throw UsageError("--project DIR is required");
+
+    core::ImportOptions o = importOptionsFrom(p);
+    o.sources = p.values("SRC");
+    auto project = openProjectForImport(p);
+
+    core::CancelToken cancel;
+    g_cancel = &cancel;
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    CliImportObserver observer;
+    core::ImportSummary s;
+    {
+        InterruptWatchdog watchdog(3.0);
+        s = core::importSources(*project, o, &observer, &cancel);
+    }
+    observer.finish();
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    g_cancel = nullptr;
+
+    printImportSummary(s, *project, o);
     return s.cancelled ? 130 : 0;
 }
 

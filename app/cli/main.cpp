@@ -64,6 +64,8 @@ struct Command {
 
 const Command kCommands[] = {
     {"import", "import folders of DICOM, volumes, images or .npz archives into a project", medsiam::cli::runImport},
+    {"pacs", "search a PACS and retrieve series into a project (echo, find, get), or receive images sent to medsiam (listen)",
+     medsiam::cli::runPacs},
     {"info", "summarise a project and list the files that were not imported", medsiam::cli::runInfo},
     {"split", "train/val/test splits grouped by patient (or stratified, random), with a leakage check", medsiam::cli::runSplit},
     {"model", "list backbones, show a network, check, convert or time weights (BiT .npz, timm, torchvision)",

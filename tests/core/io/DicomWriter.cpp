@@ -30,10 +30,20 @@ void writeDicom(const std::string& path, const DicomSpec& s)
     char uid[100];
     ds->putAndInsertString(DCM_SOPClassUID, UID_SecondaryCaptureImageStorage);
     ds->putAndInsertString(DCM_SOPInstanceUID, s.sopUid.empty() ? dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT) : s.sopUid.c_str());
-    ds->putAndInsertString(DCM_StudyInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_STUDY_UID_ROOT));
-    ds->putAndInsertString(DCM_SeriesInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_SERIES_UID_ROOT));
+    ds->putAndInsertString(DCM_StudyInstanceUID, s.studyUid.empty() ? dcmGenerateUniqueIdentifier(uid, SITE_STUDY_UID_ROOT) : s.studyUid.c_str());
+    ds->putAndInsertString(DCM_SeriesInstanceUID, s.seriesUid.empty() ? dcmGenerateUniqueIdentifier(uid, SITE_SERIES_UID_ROOT) : s.seriesUid.c_str());
     ds->putAndInsertString(DCM_PatientID, s.patientId.c_str());
-    ds->putAndInsertString(DCM_PatientName, "Doe^Jane");
+    ds->putAndInsertString(DCM_PatientName, s.patientName.c_str());
+    if (!s.studyDate.empty())
+        ds->putAndInsertString(DCM_StudyDate, s.studyDate.c_str());
+    if (!s.studyDescription.empty())
+        ds->putAndInsertString(DCM_StudyDescription, s.studyDescription.c_str());
+    if (!s.seriesDescription.empty())
+        ds->putAndInsertString(DCM_SeriesDescription, s.seriesDescription.c_str());
+    if (!s.accession.empty())
+        ds->putAndInsertString(DCM_AccessionNumber, s.accession.c_str());
+    if (s.instanceNumber > 0)
+        ds->putAndInsertString(DCM_InstanceNumber, std::to_string(s.instanceNumber).c_str());
     ds->putAndInsertString(DCM_Modality, s.modality.c_str());
     ds->putAndInsertUint16(DCM_Rows, static_cast<Uint16>(s.claimedRows ? s.claimedRows : s.rows));
     ds->putAndInsertUint16(DCM_Columns, static_cast<Uint16>(s.claimedRows ? s.claimedRows : s.columns));

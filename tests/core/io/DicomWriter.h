@@ -29,6 +29,14 @@ struct DicomSpec {
     std::string declaredTransferSyntaxUid;
     std::string patientId = "PAT001";
     std::string sopUid;        ///< generated when empty
+    std::string studyUid;      ///< generated when empty
+    std::string seriesUid;     ///< generated when empty
+    std::string patientName = "Doe^Jane";
+    std::string studyDate;     ///< YYYYMMDD; none when empty
+    std::string studyDescription;
+    std::string seriesDescription;
+    std::string accession;
+    int instanceNumber = 0;    ///< none when 0
     std::string modality = "OT";
     bool withPixelData = true;
     int claimedRows = 0;       ///< when > 0, Rows/Columns written as this while pixels stay small
