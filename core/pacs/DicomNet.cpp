@@ -109,6 +109,8 @@ std::string describe(const OFCondition& cond, const PacsNode& node, const std::s
     const std::string who = node.address();
     const std::string text = cond.text() ? cond.text() : "";
     auto has = [&](const char* s) { return text.find(s) != std::string::npos; };
+    if (has("Broken pipe") || has("Connection reset") || has("TCP I/O Error"))
+        return who + " closed the connection";
     if (cond == DUL_ASSOCIATIONREJECTED)
         return who + " rejected the association: it does not accept '" + ourAe + "' as the calling AE title, or its own AE title is not '" +
                node.aeTitle + "'. Check both titles, and that the PACS lists this workstation";
