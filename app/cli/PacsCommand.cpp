@@ -346,13 +346,7 @@ int runListen(const std::vector<std::string>& args)
         for (const std::string& folder : ready) {
             core::ImportOptions o = io;
             o.sources = {folder};
-            const core::ImportSummary s = core::importSources(*project, o);
-            total.filesFound += s.filesFound;
-            total.filesImported += s.filesImported;
-            total.filesAlreadyPresent += s.filesAlreadyPresent;
-            total.filesWithIssues += s.filesWithIssues;
-            total.itemsAdded += s.itemsAdded;
-            total.seconds += s.seconds;
+            core::addImportSummary(total, core::importSources(*project, o));
         }
     };
     {

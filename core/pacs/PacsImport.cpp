@@ -11,23 +11,6 @@ std::string projectPacsFolder(const Project& project)
     return (std::filesystem::path(project.dir()) / "pacs").string();
 }
 
-namespace {
-
-void add(ImportSummary& total, const ImportSummary& s)
-{
-    total.filesFound += s.filesFound;
-    total.filesImported += s.filesImported;
-    total.filesAlreadyPresent += s.filesAlreadyPresent;
-    total.filesWithIssues += s.filesWithIssues;
-    total.filesTimedOut += s.filesTimedOut;
-    total.filesWithWarnings += s.filesWithWarnings;
-    total.itemsAdded += s.itemsAdded;
-    total.seconds += s.seconds;
-    total.cancelled = total.cancelled || s.cancelled;
-}
-
-} // namespace
-
 PacsImportResult retrieveIntoProject(Project& project, PacsClient& client, const std::vector<SeriesRef>& series,
                                      const RetrieveOptions& options, ImportOptions importOptions,
                                      const RetrieveCallbacks& callbacks, ImportObserver* observer)
@@ -41,7 +24,7 @@ PacsImportResult retrieveIntoProject(Project& project, PacsClient& client, const
     cb.seriesFinished = [&](const SeriesRef& ref, const std::string& folder) {
         ImportOptions o = importOptions;
         o.sources = {folder};
-        add(result.import, importSources(project, o, observer));
+        addImportSummary(result.import, importSources(project, o, observer));
         if (callbacks.seriesFinished)
             callbacks.seriesFinished(ref, folder);
     };

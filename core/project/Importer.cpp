@@ -633,4 +633,17 @@ ImportSummary importSources(Project& project, const ImportOptions& options, Impo
     return ImportRun(project, options, observer, cancel).run();
 }
 
+void addImportSummary(ImportSummary& total, const ImportSummary& part)
+{
+    total.filesFound += part.filesFound;
+    total.filesImported += part.filesImported;
+    total.filesAlreadyPresent += part.filesAlreadyPresent;
+    total.filesWithIssues += part.filesWithIssues;
+    total.filesTimedOut += part.filesTimedOut;
+    total.filesWithWarnings += part.filesWithWarnings;
+    total.itemsAdded += part.itemsAdded;
+    total.seconds += part.seconds;
+    total.cancelled = total.cancelled || part.cancelled;
+}
+
 } // namespace medsiam::core

@@ -130,6 +130,10 @@ public:
 /// Needs the project open for writing. Throws UserError, before changing anything, when a
 /// source does not exist or the label table is bad; DiskFullError, keeping every batch committed
 /// before, when the disk fills up.
+/// Adds one import's counts and time to `total` (several imports reported as one: the series
+/// of a PACS retrieve, the batches a receiver imports). Labels are not summed.
+void addImportSummary(ImportSummary& total, const ImportSummary& part);
+
 ImportSummary importSources(Project& project, const ImportOptions& options, ImportObserver* observer = nullptr,
                             const CancelToken* cancel = nullptr);
 
