@@ -82,7 +82,8 @@ void addNodeOptions(ArgParser& p)
 {
     p.option("node", "AE@HOST:PORT", "the PACS: its AE title, host and port (e.g. ORTHANC@pacs.example.org:4242)")
         .option("our-ae", "AE", "medsiam's AE title, as the PACS knows it", core::kDefaultOurAeTitle)
-        .option("timeout", "SECONDS", "give up a connection, or a silent PACS, after this long", "30");
+        .option("timeout", "SECONDS", "give up a connection, or a silent PACS, after this long",
+                std::to_string(core::kDefaultPacsTimeoutSeconds));
 }
 
 void addFilterOptions(ArgParser& p)
@@ -101,10 +102,7 @@ std::unique_ptr<core::PacsClient> clientFrom(const ArgParser& p)
 {
     if (!p.has("node"))
         throw UsageError("--node AE@HOST:PORT is required (the PACS to talk to)");
-    core::PacsTimeouts t;
-    const int timeout = p.intValue("timeout", 1, 3600);
-    t.connectSeconds = timeout;
-    t.dimseSeconds = timeout;
+    const core::PacsTimeouts t = core::PacsTimeouts::uniform(p.intValue("timeout", 1, 3600));
     return std::make_unique<core::PacsClient>(core::parseNode(p.value("node")), p.value("our-ae"), t);
 }
 
@@ -128,11 +126,6 @@ core::PacsQuery queryFrom(const ArgParser& p, core::QueryLevel level)
 std::string count(int n)
 {
     return n < 0 ? std::string("?") : std::to_string(n);
-}
-
-std::string displayDate(const std::string& d)
-{
-    return d.size() == 8 ? d.substr(0, 4) + "-" + d.substr(4, 2) + "-" + d.substr(6, 2) : d;
 }
 
 int runEcho(const std::vector<std::string>& args)
@@ -176,7 +169,7 @@ int runFind(const std::vector<std::string>& args)
         std::printf("%-10s  %-16s  %-10s  %6s  %9s  %-12s  %-24s  %s\n", "DATE", "PATIENT ID", "MODALITIES", "SERIES", "INSTANCES",
                     "ACCESSION", "DESCRIPTION", "STUDY UID");
         for (const auto& r : records)
-            std::printf("%-10s  %-16s  %-10s  %6s  %9s  %-12s  %-24s  %s\n", displayDate(r.studyDate).c_str(), r.patientId.c_str(),
+            std::printf("%-10s  %-16s  %-10s  %6s  %9s  %-12s  %-24s  %s\n", core::displayDate(r.studyDate).c_str(), r.patientId.c_str(),
                         r.modality.c_str(), count(r.relatedSeries).c_str(), count(r.relatedInstances).c_str(), r.accession.c_str(),
                         r.description.c_str(), r.studyUid.c_str());
         break;
@@ -184,7 +177,7 @@ int runFind(const std::vector<std::string>& args)
         std::printf("%-10s  %-16s  %-8s  %6s  %9s  %-24s  %s\n", "DATE", "PATIENT ID", "MODALITY", "NUMBER", "INSTANCES", "DESCRIPTION",
                     "STUDY UID / SERIES UID");
         for (const auto& r : records)
-            std::printf("%-10s  %-16s  %-8s  %6s  %9s  %-24s  %s / %s\n", displayDate(r.studyDate).c_str(), r.patientId.c_str(),
+            std::printf("%-10s  %-16s  %-8s  %6s  %9s  %-24s  %s / %s\n", core::displayDate(r.studyDate).c_str(), r.patientId.c_str(),
                         r.modality.c_str(), r.seriesNumber.c_str(), count(r.relatedInstances).c_str(), r.description.c_str(),
                         r.studyUid.c_str(), r.seriesUid.c_str());
         break;
@@ -195,16 +188,6 @@ int runFind(const std::vector<std::string>& args)
                                                        : noun,
                 client->node().address().c_str());
     return 0;
-}
-
-std::string progressText(const core::RetrieveProgress& p)
-{
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "Retrieving: series %zu/%zu, %zu/%zu instances, %s, %.1f instances/s%s", p.seriesDone, p.seriesTotal,
-                  p.instancesDone, p.instancesTotal, core::text::humanBytes(static_cast<double>(p.bytes)).c_str(),
-                  p.seconds > 0 ? p.instancesDone / p.seconds : 0.0,
-                  p.instancesFailed ? (", " + std::to_string(p.instancesFailed) + " failed").c_str() : "");
-    return buf;
 }
 
 int runGet(const std::vector<std::string>& args)
@@ -258,7 +241,7 @@ int runGet(const std::vector<std::string>& args)
     core::RetrieveCallbacks cb;
     cb.progress = [&](const core::RetrieveProgress& pr) {
         std::lock_guard<std::mutex> lock(lineMutex);
-        line.update(progressText(pr), pr.instancesDone == pr.instancesTotal && pr.seriesDone == pr.seriesTotal);
+        line.update(core::describeProgress(pr), pr.instancesDone == pr.instancesTotal && pr.seriesDone == pr.seriesTotal);
     };
     core::PacsImportResult result;
     {

@@ -214,6 +214,23 @@ std::vector<std::string> instancesInFolder(const std::string& seriesFolder)
     return out;
 }
 
+std::string describeProgress(const RetrieveProgress& p)
+{
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "Retrieving: series %zu/%zu, %zu/%zu instances, %s, %.1f instances/s", p.seriesDone, p.seriesTotal,
+                  p.instancesDone, p.instancesTotal, text::humanBytes(static_cast<double>(p.bytes)).c_str(),
+                  p.seconds > 0 ? static_cast<double>(p.instancesDone) / p.seconds : 0.0);
+    std::string out = buf;
+    if (p.instancesFailed)
+        out += ", " + std::to_string(p.instancesFailed) + " failed";
+    return out;
+}
+
+std::string displayDate(const std::string& d)
+{
+    return d.size() == 8 ? d.substr(0, 4) + "-" + d.substr(4, 2) + "-" + d.substr(6, 2) : d;
+}
+
 std::string describeRetrieve(const RetrieveSummary& s)
 {
     const size_t have = s.instancesReceived + s.instancesAlreadyPresent;

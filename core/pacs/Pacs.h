@@ -12,6 +12,8 @@ namespace medsiam::core {
 /// The AE title medsiam calls itself by default, and the port its storage receiver listens on.
 inline constexpr const char* kDefaultOurAeTitle = "MEDSIAM";
 inline constexpr int kDefaultStoragePort = 11112;
+/// How long medsiam waits for a connection, or for a silent PACS, by default.
+inline constexpr int kDefaultPacsTimeoutSeconds = 30;
 
 /// A DICOM node (a PACS): its AE title, host and port. `name` is the user's label for it.
 struct PacsNode {
@@ -90,8 +92,10 @@ struct SeriesRef {
 enum class RetrieveMethod { Get, Move };
 
 struct PacsTimeouts {
-    int connectSeconds = 10; ///< TCP connection and association negotiation
-    int dimseSeconds = 60;   ///< a silent peer during a transfer or a query
+    int connectSeconds = kDefaultPacsTimeoutSeconds; ///< TCP connection and association negotiation
+    int dimseSeconds = kDefaultPacsTimeoutSeconds;   ///< a silent peer during a transfer or a query
+    /// One limit for both waits (what the CLI's --timeout and the desktop app's setting give).
+    static PacsTimeouts uniform(int seconds) { return PacsTimeouts{seconds, seconds}; }
 };
 
 struct RetrieveOptions {
@@ -137,6 +141,11 @@ std::string pacsInstancePath(const std::string& root, const std::string& studyUi
 /// The SOP Instance UIDs of the files already in a series folder (complete files only: a
 /// transfer that was cut leaves a ".part" file, which does not count).
 std::vector<std::string> instancesInFolder(const std::string& seriesFolder);
+
+/// A progress line: "Retrieving: series 1/3, 120/400 instances, 12.0 MB, 15.2 instances/s".
+std::string describeProgress(const RetrieveProgress& progress);
+/// A DICOM date (YYYYMMDD) as 2024-01-31; anything else as it is.
+std::string displayDate(const std::string& dicomDate);
 
 /// A line for the user: "12 of 12 instances (3 already here), 4.1 MB in 0.8 s (15 instances/s, 5.1 MB/s)".
 std::string describeRetrieve(const RetrieveSummary& summary);

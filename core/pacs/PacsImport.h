@@ -26,7 +26,8 @@ struct PacsImportResult {
 /// Retrieves `series` with `client` into projectPacsFolder(project) and imports each series'
 /// folder after it (complete or not: what arrived is imported). `importOptions` gives everything
 /// but the sources (slicing, threads, duplicates, a label table, applied once at the end).
-/// `cancel` stops the retrieve (through client.cancel()) and the import. Throws what
+/// client.cancel() (from any thread) stops the retrieve; the series being imported then is
+/// imported whole, and the import of what arrived ends the call. Throws what
 /// PacsClient::retrieve and importSources throw, after importing what arrived.
 PacsImportResult retrieveIntoProject(Project& project, PacsClient& client, const std::vector<SeriesRef>& series,
                                      const RetrieveOptions& options, ImportOptions importOptions,

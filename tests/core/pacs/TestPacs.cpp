@@ -2,6 +2,7 @@
 // of its own (temporary storage, free ports, medsiam registered as a C-MOVE destination).
 #include "TestSupport.h"
 #include "io/DicomWriter.h"
+#include "pacs/OrthancServer.h"
 
 #include "pacs/PacsImport.h"
 #include "pacs/StorageReceiver.h"
@@ -10,16 +11,10 @@
 
 #include <QDir>
 #include <QFile>
-#include <QProcess>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -31,29 +26,6 @@
 using namespace medsiam;
 
 namespace {
-
-/// A listening socket on a port the system chose; closed when it goes.
-struct Listener {
-    int fd = -1;
-    int port = 0;
-    Listener()
-    {
-        fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_ANY);
-        socklen_t len = sizeof a;
-        if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd, 1) == 0 &&
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-            port = ntohs(a.sin_port);
-    }
-    ~Listener() { ::close(fd); }
-};
-
-int freePort()
-{
-    return Listener().port;
-}
 
 std::vector<char> readAll(const std::string& path)
 {
@@ -80,61 +52,17 @@ class TestPacs : public QObject {
     Q_OBJECT
 
     QTemporaryDir m_dir;
-    QProcess m_orthanc;
-    int m_dicomPort = 0;
-    int m_httpPort = 0;
+    test::OrthancServer m_orthanc{m_dir.filePath("orthanc")};
     int m_movePort = 0;
     std::map<std::string, std::string> m_seeded; // SOP UID -> original file
     std::string m_studyA, m_seriesA1, m_seriesA2, m_studyB, m_seriesB1, m_seriesBig;
 
-    core::PacsNode node() const { return core::PacsNode{"test", "ORTHANC", "127.0.0.1", m_dicomPort}; }
+    core::PacsNode node() const { return m_orthanc.node(); }
 
     void startOrthanc()
     {
-        const QString config = m_dir.filePath("orthanc.json");
-        QFile f(config);
-        QVERIFY(f.open(QIODevice::WriteOnly));
-        const QString storage = m_dir.filePath("orthanc-db");
-        f.write(QStringLiteral(R"({"Name":"medsiam-test","StorageDirectory":"%1","IndexDirectory":"%1","DicomAet":"ORTHANC",
-"DicomPort":%2,"HttpPort":%3,"RemoteAccessAllowed":false,"AuthenticationEnabled":false,"DicomCheckCalledAet":true,
-"DicomAlwaysAllowEcho":true,"DicomAlwaysAllowStore":true,"DicomAlwaysAllowFind":true,"DicomAlwaysAllowMove":true,"DicomCheckModalityHost":false,"Plugins":[],
-"DicomModalities":{"medsiam":["MEDSIAM","127.0.0.1",%4]}})")
-                    .arg(storage)
-                    .arg(m_dicomPort)
-                    .arg(m_httpPort)
-                    .arg(m_movePort)
-                    .toUtf8());
-        f.close();
-        m_orthanc.setProcessChannelMode(QProcess::MergedChannels);
-        m_orthanc.setStandardOutputFile(m_dir.filePath("orthanc.log"), QIODevice::Append);
-        m_orthanc.start(orthancBinary(), {config});
-        QVERIFY2(m_orthanc.waitForStarted(10000), "Orthanc did not start");
-        // Ready when it answers a C-ECHO.
-        for (int i = 0; i < 200; ++i) {
-            try {
-                core::PacsClient(node()).echo();
-                return;
-            } catch (const core::UserError&) {
-                QThread::msleep(100);
-            }
-        }
-        QFAIL("Orthanc did not answer a C-ECHO within 20 s");
-    }
-
-    void stopOrthanc()
-    {
-        if (m_orthanc.state() != QProcess::NotRunning) {
-            m_orthanc.kill();
-            m_orthanc.waitForFinished(10000);
-        }
-    }
-
-    static QString orthancBinary()
-    {
-        for (const QString& p : {QStringLiteral("/usr/sbin/Orthanc"), QStandardPaths::findExecutable("Orthanc")})
-            if (!p.isEmpty() && QFile::exists(p))
-                return p;
-        return {};
+        const QString problem = m_orthanc.start();
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
     }
 
     std::string seed(const std::string& name, test::DicomSpec spec)
@@ -148,12 +76,7 @@ class TestPacs : public QObject {
 private Q_SLOTS:
     void initTestCase()
     {
-        if (orthancBinary().isEmpty())
-            QFAIL("Orthanc is not installed (scripts/install-deps.sh installs it)");
         QVERIFY(m_dir.isValid());
-        m_dicomPort = freePort();
-        m_httpPort = freePort();
-        m_movePort = freePort();
         m_studyA = "1.2.826.0.1.3680043.10.1";
         m_seriesA1 = m_studyA + ".1";
         m_seriesA2 = m_studyA + ".2";
@@ -191,16 +114,12 @@ private Q_SLOTS:
         for (int i = 0; i < 60; ++i)
             add("PAT-C", "1.2.826.0.1.3680043.10.3", m_seriesBig, "CT", "explicit", i, 256);
         startOrthanc();
-        QStringList args = {"-aec", "ORTHANC", "-aet", "SEEDER", "-R", "+sd", "+r"};
-        args << "127.0.0.1" << QString::number(m_dicomPort) << m_dir.filePath("seed");
-        QProcess storescu;
-        storescu.setProcessChannelMode(QProcess::MergedChannels);
-        storescu.start("storescu", args);
-        QVERIFY(storescu.waitForFinished(120000));
-        QVERIFY2(storescu.exitCode() == 0, storescu.readAll().constData());
+        m_movePort = m_orthanc.moveDestinationPort();
+        const QString seeded = m_orthanc.seed(m_dir.filePath("seed"));
+        QVERIFY2(seeded.isEmpty(), qPrintable(seeded));
     }
 
-    void cleanupTestCase() { stopOrthanc(); }
+    void cleanupTestCase() { m_orthanc.stop(); }
 
     void parsesNodesAndDates()
     {
@@ -231,7 +150,7 @@ private Q_SLOTS:
         const std::string e = test::errorOf([&] { core::PacsClient(wrong).echo(); });
         QVERIFY2(e.find("rejected the association") != std::string::npos && e.find("AE title") != std::string::npos, e.c_str());
         core::PacsNode closed = node();
-        closed.port = freePort();
+        closed.port = test::freePort();
         const std::string r = test::errorOf([&] { core::PacsClient(closed).echo(); });
         QVERIFY2(r.find("connection refused") != std::string::npos, r.c_str());
     }
@@ -306,13 +225,13 @@ private Q_SLOTS:
         const std::vector<core::SeriesRef> series = {{"1.2.826.0.1.3680043.10.3", m_seriesBig}};
         core::PacsClient client(node());
         core::RetrieveCallbacks cb;
-        const qint64 pid = m_orthanc.processId();
+        const qint64 pid = m_orthanc.pid();
         cb.progress = [&](const core::RetrieveProgress& p) {
             if (p.instancesDone == 10)
                 ::kill(static_cast<pid_t>(pid), SIGKILL); // the PACS dies mid-transfer
         };
         const core::PacsImportResult first = core::retrieveIntoProject(*project, client, series, {}, {}, cb);
-        m_orthanc.waitForFinished(10000);
+        m_orthanc.waitForExit(10000);
         startOrthanc(); // first, so that a failed check below leaves the PACS up for the next tests
         QVERIFY(!first.retrieve.complete());
         QVERIFY(!first.retrieve.problems.empty());
@@ -348,7 +267,7 @@ private Q_SLOTS:
         QVERIFY2(!s.problems.empty() && (s.problems[0].find("does not know the destination") != std::string::npos ||
                                            s.problems[0].find("must know 'STRANGER' as a destination") != std::string::npos),
                  s.problems.empty() ? "no problem" : s.problems[0].c_str());
-        Listener busy;
+        test::Listener busy;
         QVERIFY(busy.port > 0);
         o.storagePort = busy.port;
         const std::string e = test::errorOf([&] { core::PacsClient(node()).retrieve({{m_studyB, m_seriesB1}}, m_dir.filePath("busy").toStdString(), o); });
