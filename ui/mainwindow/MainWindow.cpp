@@ -9,6 +9,9 @@
 #include "labels/LabelTableDialog.h"
 #include "map/EmbeddingMapView.h"
 #include "map/MapPanel.h"
+#ifdef MEDSIAM_HAVE_PACS
+#include "pacs/PacsDialog.h"
+#endif
 #include "results/ResultsPanel.h"
 #include "training/TrainClassifierDialog.h"
 #include "training/TrainingPanel.h"
@@ -82,6 +85,9 @@ MainWindow::~MainWindow()
     // The views refer to the session: remove them first. An import still running is cancelled
     // (its job joins its thread as the dialog goes).
     qDeleteAll(findChildren<ImportDialog*>());
+#ifdef MEDSIAM_HAVE_PACS
+    qDeleteAll(findChildren<PacsDialog*>()); // a retrieve stops; what arrived is kept
+#endif
     qDeleteAll(findChildren<TrainClassifierDialog*>()); // a chain in progress stops with its checkpoint
     m_closing = true; // a training run stops without asking (its job writes a checkpoint)
     closeProject();
@@ -122,6 +128,11 @@ void MainWindow::buildActions()
     file->addSeparator();
     QAction* import = file->addAction(tr("&Import Images..."), this, [this] { showImportDialog(); });
     import->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_I));
+    QAction* pacs = file->addAction(tr("Import from &PACS..."), this, [this] { showPacsDialog(); });
+    pacs->setToolTip(tr("Search a PACS and retrieve studies and series into the project"));
+#ifndef MEDSIAM_HAVE_PACS
+    pacs->setVisible(false); // this build has no DICOM networking
+#endif
     QAction* importCsv = file->addAction(tr("Import &Labels from CSV..."), this, &MainWindow::importLabelsCsv);
     QAction* exportCsv = file->addAction(tr("&Export Labels to CSV..."), this, &MainWindow::exportLabelsCsv);
     file->addSeparator();
@@ -242,8 +253,8 @@ void MainWindow::buildActions()
     help->addSeparator();
     help->addAction(tr("&About medsiam"), this, [this] { showAbout(); })->setMenuRole(QAction::AboutRole);
 
-    m_projectActions << import << importCsv << exportCsv << close << clear << classes << splits << map;
-    m_writeActions << import << importCsv << clear << classes << splits << pretrain << finetune << guided;
+    m_projectActions << import << pacs << importCsv << exportCsv << close << clear << classes << splits << map;
+    m_writeActions << import << pacs << importCsv << clear << classes << splits << pretrain << finetune << guided;
     m_writeActions << m_keyActions;
     updateLabelMenu();
     updateRecentMenu();
@@ -527,6 +538,15 @@ bool MainWindow::importRunning()
             d->raise();
             return true;
         }
+#ifdef MEDSIAM_HAVE_PACS
+    for (PacsDialog* d : findChildren<PacsDialog*>())
+        if (d->running()) {
+            QMessageBox::information(this, tr("PACS retrieve running"),
+                                     tr("Cancel the work with the PACS (or let it finish) first; what has arrived is kept."));
+            d->raise();
+            return true;
+        }
+#endif
     return false;
 }
 
@@ -538,6 +558,9 @@ bool MainWindow::closeProject()
         return false;
     // Dialogs that work on this project go with it.
     qDeleteAll(findChildren<ImportDialog*>());
+#ifdef MEDSIAM_HAVE_PACS
+    qDeleteAll(findChildren<PacsDialog*>());
+#endif
     for (QDockWidget* d : {m_viewerDock, m_tagsDock, m_classesDock, m_summaryDock, m_mapDock, m_trainingDock, m_resultsDock}) {
         if (QWidget* w = d->widget()) {
             d->setWidget(nullptr);
@@ -587,6 +610,38 @@ ImportDialog* MainWindow::showImportDialog(const QStringList& sources)
     });
     d->show();
     return d;
+}
+
+PacsDialog* MainWindow::showPacsDialog()
+{
+#ifndef MEDSIAM_HAVE_PACS
+    showError(tr("Import from PACS"), tr("This build of medsiam has no DICOM networking (it was built without DCMTK)."));
+    return nullptr;
+#else
+    if (!m_session) {
+        showError(tr("Import from PACS"), tr("Create or open a project first (File > New Project)."));
+        return nullptr;
+    }
+    if (m_session->readOnly()) {
+        showError(tr("Import from PACS"), tr("The project is open read-only; reopen it for editing (File menu) to import."));
+        return nullptr;
+    }
+    if (PacsDialog* open = findChild<PacsDialog*>()) {
+        open->raise();
+        open->activateWindow();
+        return open;
+    }
+    auto* d = new PacsDialog(*m_session, this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    connect(d, &PacsDialog::imagesArrived, this, [this] {
+        if (m_session) {
+            m_session->reload();
+            statusBar()->showMessage(tr("From the PACS: %1 in the project").arg(countOf(qint64(m_session->rows().size()), tr("image"), tr("images"))), 8000);
+        }
+    });
+    d->show();
+    return d;
+#endif
 }
 
 void MainWindow::labelSelection(const QString& key)

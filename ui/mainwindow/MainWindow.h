@@ -23,6 +23,7 @@ class AboutDialog;
 class UserGuideDialog;
 class ClassPanel;
 class ImportDialog;
+class PacsDialog;
 class MapPanel;
 class TrainingPanel;
 class ResultsPanel;
@@ -48,6 +49,9 @@ public:
     bool closeProject();
     /// Opens the import dialog for the open project with these sources (non-modal).
     ImportDialog* showImportDialog(const QStringList& sources = {});
+    /// File > Import from PACS for the open project (non-modal; one at a time). nullptr, with a
+    /// message, without a writable project or in a build without DICOM networking.
+    PacsDialog* showPacsDialog();
 
     ProjectSession* session() const { return m_session.get(); }
     BrowserView* browser() const { return m_browser; }
