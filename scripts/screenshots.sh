@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Saves the documentation screenshots (docs/screenshots/*.png) from a real scene: the bundled
 # chest X-rays and DICOM files from Debian's pydicom corpus, in a real X window under Xvfb.
-# Needs a build (scripts/build.sh) and the packages from scripts/install-deps.sh.
+# Needs a build (scripts/build.sh) and the packages from scripts/install-deps.sh (Orthanc, for
+# Import from PACS). MEDSIAM_SCREENSHOTS_ONLY=pacs saves the Import from PACS one alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --build build --target medsiam-screenshots -j2

@@ -8,6 +8,12 @@
 #include "map/EmbeddingMapView.h"
 #include "map/MapPanel.h"
 #include "mainwindow/MainWindow.h"
+#ifdef MEDSIAM_SCREENSHOT_PACS
+#include "pacs/OrthancServer.h"
+#include "pacs/PacsDialog.h"
+#include <QLineEdit>
+#include <QTreeWidget>
+#endif
 #include "project/NewProjectDialog.h"
 #include "project/Project.h"
 #include "project/RunStore.h"
@@ -88,6 +94,53 @@ bool save(QWidget* w, const QString& path)
     return ok;
 }
 
+#ifdef MEDSIAM_SCREENSHOT_PACS
+// File > Import from PACS against a real Orthanc on loopback, seeded with the corpus' CT, MR and
+// liver CT files: a search for every study, one study ticked and retrieved into a new project.
+bool pacsScreenshot(const QString& out, const QString& work, const QString& corpus)
+{
+    const QString seed = work + QStringLiteral("/pacs-seed");
+    QDir().mkpath(seed);
+    for (const char* f : {"CT_small.dcm", "MR_small.dcm", "liver_1frame.dcm"})
+        QFile::copy(corpus + QLatin1Char('/') + QLatin1String(f), seed + QLatin1Char('/') + QLatin1String(f));
+    medsiam::test::OrthancServer orthanc(work + QStringLiteral("/orthanc"));
+    QString problem = orthanc.start();
+    if (problem.isEmpty())
+        problem = orthanc.seed(seed);
+    if (!problem.isEmpty()) {
+        std::fprintf(stderr, "PACS screenshot: %s\n", qPrintable(problem));
+        return false;
+    }
+    medsiam::ui::MainWindow w;
+    w.resize(1500, 920);
+    w.show();
+    if (!w.createProject(work + QStringLiteral("/FromPacs.medsiam"), 128))
+        return false;
+    medsiam::ui::PacsDialog* d = w.showPacsDialog();
+    if (!d)
+        return false;
+    d->resize(1100, 720);
+    medsiam::core::PacsNode node = orthanc.node();
+    node.name = "Radiology archive";
+    d->addNode(node);
+    d->echo();
+    waitFor([d] { return !d->running(); }, 30000);
+    d->dateEdit()->setText(QStringLiteral("1990-01-01..2030-12-31"));
+    if (!d->search() || !waitFor([d] { return !d->running(); }, 30000))
+        return false;
+    QTreeWidget* t = d->results();
+    if (t->topLevelItemCount() == 0) {
+        std::fprintf(stderr, "PACS screenshot: the search found nothing (%s)\n", qPrintable(d->searchText()));
+        return false;
+    }
+    t->topLevelItem(0)->setCheckState(0, Qt::Checked);
+    if (!d->retrieve() || !waitFor([d] { return !d->running(); }, 60000))
+        return false;
+    settle(500);
+    return save(d, out + QStringLiteral("/pacs.png"));
+}
+#endif
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -107,6 +160,13 @@ int main(int argc, char** argv)
     const QString npz = QString::fromLocal8Bit(argv[3]);
     const QString corpus = argc > 4 ? QString::fromLocal8Bit(argv[4]) : QStringLiteral("/usr/lib/python3/dist-packages/pydicom/data/test_files");
     QDir(work).removeRecursively();
+#ifdef MEDSIAM_SCREENSHOT_PACS
+    // MEDSIAM_SCREENSHOTS_ONLY=pacs: the Import from PACS screenshot alone (it needs no training).
+    if (qEnvironmentVariable("MEDSIAM_SCREENSHOTS_ONLY") == QLatin1String("pacs")) {
+        QDir().mkpath(out);
+        return pacsScreenshot(out, work, corpus) ? 0 : 1;
+    }
+#endif
     const QString src = work + QStringLiteral("/incoming");
     QDir().mkpath(src + QStringLiteral("/dicom"));
     QDir().mkpath(out);
@@ -401,5 +461,8 @@ int main(int argc, char** argv)
         ok &= save(c, out + QStringLiteral("/compare-runs.png"));
         c->close();
     }
+#ifdef MEDSIAM_SCREENSHOT_PACS
+    ok &= pacsScreenshot(out, work, corpus);
+#endif
     return ok ? 0 : 1;
 }

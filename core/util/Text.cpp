@@ -67,8 +67,12 @@ std::string humanDuration(double seconds)
 {
     if (!std::isfinite(seconds) || seconds < 0)
         return "--";
-    long long s = static_cast<long long>(std::llround(seconds));
     char buf[32];
+    if (seconds < 9.95) { // "0.3s": a short transfer or step is not "0s"
+        std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+        return buf;
+    }
+    long long s = static_cast<long long>(std::llround(seconds));
     if (s >= 3600)
         std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
     else if (s >= 60)

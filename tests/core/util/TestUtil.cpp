@@ -1,6 +1,7 @@
 #include "image/Image8.h"
 #include "util/Csv.h"
 #include "util/ContentHash.h"
+#include "util/Text.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -11,6 +12,16 @@ using namespace medsiam::core;
 class TestUtil : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    void durationsReadAsTheUserExpects()
+    {
+        QCOMPARE(text::humanDuration(0.27), std::string("0.3s")); // a short transfer is not "0s"
+        QCOMPARE(text::humanDuration(4.04), std::string("4.0s"));
+        QCOMPARE(text::humanDuration(42.4), std::string("42s"));
+        QCOMPARE(text::humanDuration(125), std::string("2m05s"));
+        QCOMPARE(text::humanDuration(3 * 3600 + 7 * 60), std::string("3h07m"));
+        QCOMPARE(text::humanDuration(-1), std::string("--"));
+    }
+
     void fitKeepsAspectAndCentres()
     {
         Image8 src(40, 20, 1);
