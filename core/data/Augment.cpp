@@ -133,12 +133,17 @@ AugmentConfig AugmentConfig::fromJson(const std::string& text)
     return c;
 }
 
-void augmentImage(const uint8_t* src, int side, int srcChannels, float* out, int outSize, int outChannels,
-                  const AugmentConfig& cfg, InputNormalization norm, uint64_t seed)
+int AugmentParams::blurRadius() const
+{
+    return blur ? std::max(1, static_cast<int>(std::ceil(3 * blurSigma))) : 0;
+}
+
+AugmentParams drawAugmentParams(const AugmentConfig& cfg, int side, int srcChannels, int outSize, uint64_t seed)
 {
     Rng rng(seed);
+    AugmentParams p;
     // 1. Random resized crop (torchvision's RandomResizedCrop: area fraction and log-uniform aspect).
-    double cx = 0, cy = 0, cw = side, ch = side;
+    p.cropW = p.cropH = side;
     if (cfg.crop) {
         bool found = false;
         for (int attempt = 0; attempt < 10 && !found; ++attempt) {
@@ -146,15 +151,47 @@ void augmentImage(const uint8_t* src, int side, int srcChannels, float* out, int
             const double ratio = std::exp(rng.uniform(std::log(cfg.cropRatioMin), std::log(cfg.cropRatioMax)));
             const double w = std::round(std::sqrt(area * ratio)), h = std::round(std::sqrt(area / ratio));
             if (w >= 1 && h >= 1 && w <= side && h <= side) {
-                cw = w;
-                ch = h;
-                cx = std::floor(rng.uniform(0, side - w + 1));
-                cy = std::floor(rng.uniform(0, side - h + 1));
+                p.cropW = w;
+                p.cropH = h;
+                p.cropX = std::floor(rng.uniform(0, side - w + 1));
+                p.cropY = std::floor(rng.uniform(0, side - h + 1));
                 found = true;
             }
         }
     }
-    const bool flip = cfg.flip && rng.chance(0.5);
+    p.flip = cfg.flip && rng.chance(0.5);
+    const bool colour = srcChannels == 3;
+    // 3. Colour jitter (brightness, contrast; saturation and hue on colour images).
+    if (cfg.colorJitter && rng.chance(cfg.jitterProbability)) {
+        p.jitter = true;
+        p.brightness = static_cast<float>(rng.uniform(std::max(0.0, 1 - cfg.brightness), 1 + cfg.brightness));
+        p.contrast = static_cast<float>(rng.uniform(std::max(0.0, 1 - cfg.contrast), 1 + cfg.contrast));
+        if (colour) {
+            p.saturation = static_cast<float>(rng.uniform(std::max(0.0, 1 - cfg.saturation), 1 + cfg.saturation));
+            p.hueTurn = rng.uniform(-cfg.hue, cfg.hue) * 2 * M_PI;
+        }
+    }
+    // 4. Grayscale (colour images).
+    p.grayscale = colour && cfg.grayscale && rng.chance(cfg.grayscaleProbability);
+    // 5. Gaussian blur, sigma drawn in pixels at 224 px and scaled to this size.
+    if (cfg.blur && rng.chance(cfg.blurProbability)) {
+        p.blur = true;
+        p.blurSigma = rng.uniform(cfg.blurSigmaMin, cfg.blurSigmaMax) * outSize / 224.0;
+    }
+    return p;
+}
+
+void augmentImage(const uint8_t* src, int side, int srcChannels, float* out, int outSize, int outChannels,
+                  const AugmentConfig& cfg, InputNormalization norm, uint64_t seed)
+{
+    applyAugment(src, side, srcChannels, out, outSize, outChannels, drawAugmentParams(cfg, side, srcChannels, outSize, seed), norm);
+}
+
+void applyAugment(const uint8_t* src, int side, int srcChannels, float* out, int outSize, int outChannels, const AugmentParams& ap,
+                  InputNormalization norm)
+{
+    const double cx = ap.cropX, cy = ap.cropY, cw = ap.cropW, ch = ap.cropH;
+    const bool flip = ap.flip;
     // 2. Bilinear resample of the crop to outSize x outSize (pixel centres aligned), into RGB or gray floats in [0, 1].
     const int n = outSize * outSize;
     const int work = srcChannels == 3 ? 3 : 1;
@@ -179,11 +216,11 @@ void augmentImage(const uint8_t* src, int side, int srcChannels, float* out, int
     }
     auto gray = [&](int i) { return work == 3 ? 0.299f * img[i] + 0.587f * img[n + i] + 0.114f * img[2 * n + i] : img[i]; };
     // 3. Colour jitter (brightness, contrast; saturation and hue on colour images), p = 0.8.
-    if (cfg.colorJitter && rng.chance(cfg.jitterProbability)) {
-        const float b = static_cast<float>(rng.uniform(std::max(0.0, 1 - cfg.brightness), 1 + cfg.brightness));
+    if (ap.jitter) {
+        const float b = ap.brightness;
         for (auto& v : img)
             v = std::clamp(v * b, 0.f, 1.f);
-        const float c = static_cast<float>(rng.uniform(std::max(0.0, 1 - cfg.contrast), 1 + cfg.contrast));
+        const float c = ap.contrast;
         double mean = 0;
         for (int i = 0; i < n; ++i)
             mean += gray(i);
@@ -191,8 +228,8 @@ void augmentImage(const uint8_t* src, int side, int srcChannels, float* out, int
         for (auto& v : img)
             v = std::clamp(m + c * (v - m), 0.f, 1.f);
         if (work == 3) {
-            const float s = static_cast<float>(rng.uniform(std::max(0.0, 1 - cfg.saturation), 1 + cfg.saturation));
-            const double hueTurn = rng.uniform(-cfg.hue, cfg.hue) * 2 * M_PI;
+            const float s = ap.saturation;
+            const double hueTurn = ap.hueTurn;
             const float cosH = static_cast<float>(std::cos(hueTurn)), sinH = static_cast<float>(std::sin(hueTurn));
             for (int i = 0; i < n; ++i) {
                 const float g = gray(i);
@@ -209,16 +246,16 @@ void augmentImage(const uint8_t* src, int side, int srcChannels, float* out, int
         }
     }
     // 4. Grayscale, p = 0.2 (colour images).
-    if (work == 3 && cfg.grayscale && rng.chance(cfg.grayscaleProbability)) {
+    if (work == 3 && ap.grayscale) {
         for (int i = 0; i < n; ++i) {
             const float g = gray(i);
             img[i] = img[n + i] = img[2 * n + i] = g;
         }
     }
     // 5. Gaussian blur, p = 0.5, sigma drawn in pixels at 224 px and scaled to this size.
-    if (cfg.blur && rng.chance(cfg.blurProbability)) {
-        const double sigma = rng.uniform(cfg.blurSigmaMin, cfg.blurSigmaMax) * outSize / 224.0;
-        const int radius = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
+    if (ap.blur) {
+        const double sigma = ap.blurSigma;
+        const int radius = ap.blurRadius();
         std::vector<float> k(2 * radius + 1);
         float sum = 0;
         for (int i = -radius; i <= radius; ++i)

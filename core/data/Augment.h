@@ -42,6 +42,31 @@ enum class InputNormalization {
 /// statistics for the BatchNorm ResNet v1.
 InputNormalization inputNormalizationFor(const BackboneConfig& backbone);
 
+/// One view's random choices, drawn from (config, seed) alone: what augmentImage applies, and
+/// what the batched tensor path (data/TensorAugment) applies on the training device, so that
+/// both give the same view of the same sample.
+struct AugmentParams {
+    double cropX = 0, cropY = 0, cropW = 0, cropH = 0; ///< in source pixels
+    bool flip = false;
+    bool jitter = false;
+    float brightness = 1, contrast = 1, saturation = 1; ///< multipliers (saturation: colour sources)
+    double hueTurn = 0;                                 ///< radians (colour sources)
+    bool grayscale = false;                             ///< colour sources
+    bool blur = false;
+    double blurSigma = 0; ///< in output pixels
+    /// The blur kernel's radius in output pixels (0 without blur).
+    int blurRadius() const;
+};
+
+/// Draws a view's choices for a side x side source with srcChannels channels, resampled to
+/// outSize, in the order augmentImage has always drawn them.
+AugmentParams drawAugmentParams(const AugmentConfig& config, int side, int srcChannels, int outSize, uint64_t seed);
+
+/// Applies `params` to one side x side x srcChannels uint8 image, writing outChannels x outSize
+/// x outSize floats (planar) into `out`.
+void applyAugment(const uint8_t* src, int side, int srcChannels, float* out, int outSize, int outChannels, const AugmentParams& params,
+                  InputNormalization norm);
+
 /// Writes one augmented view of a side x side x srcChannels uint8 image into `out`
 /// (outChannels x outSize x outSize floats, planar). Gray sources are replicated when
 /// outChannels is 3; colour sources are averaged to luminance when outChannels is 1.

@@ -1,5 +1,7 @@
 #include "train/FinetuneJob.h"
 
+#include "train/DeviceAugment.h"
+
 #include "models/Checkpoint.h"
 #include "models/WeightImport.h"
 #include "project/Project.h"
@@ -258,9 +260,8 @@ double FinetuneRun::forwardBackward(int64_t step)
     for (int start = 0; start < c.batch; start += c.microBatch) {
         const int end = std::min(c.batch, start + c.microBatch);
         const std::vector<int64_t> chunk(batch.begin() + start, batch.begin() + end);
-        auto x = toDevice(makeBatch(m_data->cache(), chunk, m_sched.crop, c.model.backbone.inChannels, m_sched.augment, m_norm, c.seed,
-                                    step, 0, start),
-                          m_device);
+        auto x = makeTrainingBatch(m_data->cache(), chunk, m_sched.crop, c.model.backbone.inChannels, m_sched.augment, m_norm, c.seed,
+                                   step, 0, m_device, start);
         std::vector<int64_t> labels;
         for (auto i : chunk)
             labels.push_back(m_data->classOf(i));

@@ -1,5 +1,7 @@
 #include "train/PretrainJob.h"
 
+#include "train/DeviceAugment.h"
+
 #include "models/Checkpoint.h"
 #include "models/WeightImport.h"
 #include "project/Project.h"
@@ -165,8 +167,8 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             }
             const auto first = order.begin() + static_cast<std::ptrdiff_t>((step % perEpoch) * c.batch);
             const std::vector<int64_t> batch(first, first + c.batch);
-            auto x1 = toDevice(makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0), device);
-            auto x2 = toDevice(makeBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1), device);
+            auto x1 = makeTrainingBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0, device);
+            auto x2 = makeTrainingBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1, device);
             at::Tensor loss;
             {
                 compat::Autocast autocast(c.cuda, c.bf16);
