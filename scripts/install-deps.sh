@@ -20,7 +20,7 @@ PACKAGES=(
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-svg-dev
   xvfb xauth
   # the package check (scripts/check-package.sh)
-  desktop-file-utils
+  desktop-file-utils appstream lintian
   # the PACS tests run a real Orthanc on loopback (started by the test, not as a service)
   orthanc
   # benchmark peers and the DICOM conformance reference

@@ -160,6 +160,15 @@ int main(int argc, char** argv)
     const QString npz = QString::fromLocal8Bit(argv[3]);
     const QString corpus = argc > 4 ? QString::fromLocal8Bit(argv[4]) : QStringLiteral("/usr/lib/python3/dist-packages/pydicom/data/test_files");
     QDir(work).removeRecursively();
+    // MEDSIAM_SCREENSHOTS_ONLY=about: the About box alone (it needs no scene).
+    if (qEnvironmentVariable("MEDSIAM_SCREENSHOTS_ONLY") == QLatin1String("about")) {
+        QDir().mkpath(out);
+        medsiam::ui::MainWindow w;
+        w.show();
+        medsiam::ui::AboutDialog* about = w.showAbout();
+        settle(300);
+        return save(about, out + QStringLiteral("/about.png")) ? 0 : 1;
+    }
 #ifdef MEDSIAM_SCREENSHOT_PACS
     // MEDSIAM_SCREENSHOTS_ONLY=pacs: the Import from PACS screenshot alone (it needs no training).
     if (qEnvironmentVariable("MEDSIAM_SCREENSHOTS_ONLY") == QLatin1String("pacs")) {

@@ -53,7 +53,7 @@ std::string describeBuild(const BuildInfo& b, const std::string& program)
         out += " no optional libraries";
     for (size_t i = 0; i < b.components.size(); ++i)
         out += (i ? ", " : " ") + b.components[i];
-    return out + "\n";
+    return out + "\nlicence: " + kLicence + "\n";
 }
 
 std::vector<std::string> thirdPartyLicences()

@@ -19,6 +19,9 @@ struct BuildInfo {
 
 BuildInfo buildInfo();
 
+/// medsiam's own licence (LICENSE), as About, --version and the package's copyright file say it.
+inline constexpr const char* kLicence = "Apache-2.0";
+
 /// The build in a few lines of text: version, LibTorch and compute, formats, components.
 std::string describeBuild(const BuildInfo& info, const std::string& program = "medsiam");
 

@@ -52,6 +52,7 @@ private Q_SLOTS:
         QVERIFY2(r.out.contains(" dicom") && r.out.contains("DCMTK (DICOM"), qPrintable(r.out));
 #endif
         QVERIFY2(r.out.contains("built with:"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("\nlicence: Apache-2.0\n"), qPrintable(r.out));
     }
 
     void helpOnEveryCommand_data()

@@ -132,8 +132,8 @@ AboutDialog::AboutDialog(QWidget* parent) : QDialog(parent)
     icon->setAlignment(Qt::AlignTop);
     auto* title = new QLabel(tr("<h2>medsiam %1</h2><p>Learns to tell medical images apart from many images and few labels: "
                                 "self-supervised pretraining (SimSiam) on every image, transfer from Big Transfer (BiT) "
-                                "models, and a classifier fine-tuned on the labeled ones.</p>")
-                                 .arg(QString::fromStdString(info.version).toHtmlEscaped()),
+                                "models, and a classifier fine-tuned on the labeled ones.</p><p>Free software under the %2 licence.</p>")
+                                 .arg(QString::fromStdString(info.version).toHtmlEscaped(), QString::fromLatin1(core::kLicence)),
                              this);
     title->setWordWrap(true);
     auto* buildLabel = new QLabel(build, this);
