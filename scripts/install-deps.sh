@@ -9,6 +9,8 @@ PACKAGES=(
   build-essential cmake ninja-build ccache git pkg-config
   # engine
   libtorch-dev libopenblas0-pthread
+  # c10d's Gloo backend headers, for data-parallel training over processes
+  libgloo-dev
   # data and storage
   libsqlite3-dev nlohmann-json3-dev zlib1g-dev
   # approximate nearest neighbours for large t-SNE maps (header-only)
