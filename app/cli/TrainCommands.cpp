@@ -2,12 +2,14 @@
 #include "ArgParser.h"
 #include "ResultsText.h"
 #include "Commands.h"
+#include "Launcher.h"
 #include "ProgressLine.h"
 
 #include "project/Project.h"
 #include "project/RunStore.h"
 #include "system/Runtime.h"
 #include "train/Budget.h"
+#include "train/Distributed.h"
 #include "train/ClassifierChain.h"
 #include "train/Experiment.h"
 #include "util/Csv.h"
@@ -25,7 +27,9 @@
 #include <functional>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <optional>
+#include <type_traits>
 
 namespace medsiam::cli {
 
@@ -99,6 +103,20 @@ private:
     ProgressLine m_line;
 };
 
+/// The ranks after the first of a data-parallel run say only how they ended, and only a failure.
+class RankObserver : public core::JobObserver {
+public:
+    explicit RankObserver(int rank) : m_rank(rank) {}
+    void stateChanged(core::JobState state, const std::string& message) override
+    {
+        if (state == core::JobState::Failed)
+            std::fprintf(stderr, "rank %d: error: %s\n", m_rank, message.c_str());
+    }
+
+private:
+    int m_rank;
+};
+
 /// "bit-nano (gn_ws, cifar stem)": the network of a run.
 std::string networkText(const core::ModelConfig& m)
 {
@@ -136,10 +154,39 @@ void printOutcome(core::Project& project, const std::string& id, const core::Fin
 }
 void printOutcome(core::Project&, const std::string&, const core::PretrainConfig&) {}
 
+/// A data-parallel run's group, when this process is one of its ranks (torchrun's variables, set
+/// by hand, by --nproc or by Slurm); nullptr alone.
+std::unique_ptr<core::ProcessGroup> joinGroup(const core::DistributedEnv& env, const ArgParser& p)
+{
+    if (!env.distributed())
+        return nullptr;
+    auto group = std::make_unique<core::ProcessGroup>(env, p.intValue("dist-timeout", 10, 7 * 24 * 3600));
+    if (env.rank == 0)
+        std::fprintf(stderr, "data-parallel over %d processes (%s)\n", env.worldSize, env.source.c_str());
+    return group;
+}
+
+/// --nproc and --dist-timeout, for the commands that train data-parallel.
+void addDistributedOptions(ArgParser& p)
+{
+    p.option("nproc", "N", "train data-parallel in N processes on this machine (each with --threads threads, "
+                           "default cores / N); torchrun, Slurm's srun or RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT start "
+                           "ranks too (docs/SCALE.md)", "1")
+        .option("dist-timeout", "SECONDS", "data-parallel: give up on a rank that stays silent this long", "600");
+}
+
 template <typename Job>
-int runJob(core::Project& project, const std::string& id)
+int runJob(core::Project& project, const std::string& id, core::ProcessGroup* group = nullptr, int localRank = 0)
 {
     Job job(project, id);
+    const bool lead = !group || group->rank() == 0;
+    if constexpr (std::is_same_v<Job, core::PretrainJob>)
+        job.setGroup(group, localRank);
+    if (!lead) {
+        RankObserver observer(group->rank());
+        const core::JobState state = runInterruptible([&](core::JobControl& control) { return job.run(observer, control); });
+        return state == core::JobState::Completed ? 0 : state == core::JobState::Cancelled ? 130 : 1;
+    }
     const int64_t from = job.resumeStep();
     if (from > 0)
         std::fprintf(stderr, "resuming run %s from step %lld\n", id.c_str(), static_cast<long long>(from));
@@ -281,9 +328,23 @@ int runPretrain(const std::vector<std::string>& args)
         .multiOption("no-aug", "PART", "switch off an augmentation: crop, flip, jitter, grayscale or blur")
         .multiOption("aug", "PART", "switch an augmentation back on (over the project's defaults)")
         .flag("save-aug", "make this run's augmentation the project's default for later runs");
+    addDistributedOptions(p);
     if (!p.parse(args))
         return 0;
+    const core::DistributedEnv env = core::distributedEnvFromEnvironment();
+    if (const int nproc = p.intValue("nproc", 1, 1024); nproc > 1) {
+        if (env.distributed())
+            throw UsageError("--nproc starts its own ranks; this process is already " + env.describe() + ": leave --nproc out");
+        return launchLocalRanks(nproc, "pretrain", args, p.has("threads") ? p.threads() : 0);
+    }
     core::configureThreads(p.threads());
+    const auto group = joinGroup(env, p);
+    if (group && group->rank() != 0) {
+        // Rank 0 creates the run; the others train it with rank 0's configuration.
+        auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
+        const std::string id = group->broadcastString("");
+        return runJob<core::PretrainJob>(*project, id, group.get(), env.localRank);
+    }
     auto project = core::Project::open(p.value("PROJECT"));
     core::RunRequest r = requestFromOptions(p);
     trainingOptions(p, r);
@@ -299,10 +360,14 @@ int runPretrain(const std::vector<std::string>& args)
     r.augmentOn = p.values("aug");
     r.augmentOff = p.values("no-aug");
     const core::PretrainConfig c = accepted(core::buildPretrain(*project, r, runContext()));
+    if (group)
+        core::checkBatchShards(c.batch, group->size()); // before a run is made
     if (p.has("save-aug"))
         project->setSetting("augment", c.augment.toJson());
     const std::string id = core::PretrainJob::create(*project, c);
-    return runJob<core::PretrainJob>(*project, id);
+    if (group)
+        group->broadcastString(id);
+    return runJob<core::PretrainJob>(*project, id, group.get(), env.localRank);
 }
 
 int runFinetune(const std::vector<std::string>& args)
@@ -389,19 +454,31 @@ int runResume(const std::vector<std::string>& args)
                 "step count.");
     p.positional("PROJECT", "project folder").positional("RUN", "run id (see `medsiam-cli runs PROJECT`)");
     p.threadsOption();
+    addDistributedOptions(p);
     if (!p.parse(args))
         return 0;
+    const core::DistributedEnv env = core::distributedEnvFromEnvironment();
+    if (const int nproc = p.intValue("nproc", 1, 1024); nproc > 1) {
+        if (env.distributed())
+            throw UsageError("--nproc starts its own ranks; this process is already " + env.describe() + ": leave --nproc out");
+        return launchLocalRanks(nproc, "resume", args, p.has("threads") ? p.threads() : 0);
+    }
     core::configureThreads(p.threads());
-    auto project = core::Project::open(p.value("PROJECT"));
+    const auto group = joinGroup(env, p);
+    const bool lead = !group || group->rank() == 0;
+    auto project = core::Project::open(p.value("PROJECT"), lead ? core::ProjectAccess::ReadWrite : core::ProjectAccess::ReadOnly);
     const std::string id = p.value("RUN");
     const auto r = core::RunStore(*project).find(id);
     if (!r)
         throw core::UserError("no run '" + id + "' in " + project->dir() + " (see `medsiam-cli runs`)");
-    if (r->kind == "finetune")
+    if (r->kind == "finetune") {
+        if (group)
+            throw core::UserError("fine-tuning runs in one process for now; resume '" + id + "' without --nproc or torchrun");
         return runJob<core::FinetuneJob>(*project, id);
+    }
     if (r->kind != "simsiam-pretrain")
         throw core::UserError("run '" + id + "' is a " + r->kind + "; only pretraining and fine-tuning runs are resumed");
-    return runJob<core::PretrainJob>(*project, id);
+    return runJob<core::PretrainJob>(*project, id, group.get(), env.localRank);
 }
 
 int runProbe(const std::vector<std::string>& args)

@@ -115,6 +115,13 @@ DistributedEnv distributedEnvFromEnvironment(const std::function<const char*(con
     return env;
 }
 
+void checkBatchShards(int batch, int world)
+{
+    if (world > 1 && batch % world != 0)
+        throw UserError("the batch of " + std::to_string(batch) + " does not divide into " + std::to_string(world) +
+                        " processes: each takes an equal share (use a batch that is a multiple of " + std::to_string(world) + ")");
+}
+
 #ifdef MEDSIAM_HAVE_GLOO
 
 bool distributedAvailable() { return true; }

@@ -35,6 +35,10 @@ DistributedEnv distributedEnvFromEnvironment(const std::function<const char*(con
 /// The first host of a Slurm node list: "gpu[03-05,09],cpu1" -> "gpu03", "node7" -> "node7".
 std::string firstSlurmHost(const std::string& nodelist);
 
+/// Throws UserError when a run's batch does not divide into `world` equal shares (each rank takes
+/// batch / world of every step's batch).
+void checkBatchShards(int batch, int world);
+
 /// True when this build has the Gloo backend (libgloo-dev at build time).
 bool distributedAvailable();
 

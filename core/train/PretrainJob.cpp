@@ -8,6 +8,7 @@
 #include "project/RunStore.h"
 #include "system/TorchCompat.h"
 #include "train/Budget.h"
+#include "train/Distributed.h"
 #include "train/Features.h"
 #include "train/TrainUtil.h"
 #include "util/AtomicFile.h"
@@ -25,6 +26,7 @@
 #include <fstream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -73,7 +75,13 @@ int64_t PretrainJob::resumeStep() const { return checkpointStep(m_project, m_id)
 JobState PretrainJob::run(JobObserver& observer, JobControl& control)
 {
     PretrainConfig& c = m_config;
-    return runRecorded(m_project, m_id, "simsiam-pretrain", c.toJson(), observer, [&]() -> JobOutcome {
+    ProcessGroup* const group = m_group;
+    const int world = group ? group->size() : 1;
+    const int rank = group ? group->rank() : 0;
+    const bool lead = rank == 0; // writes the run, runs the monitor
+    const auto body = [&]() -> JobOutcome {
+        checkBatchShards(c.batch, world);
+        const int shard = c.batch / world;
         RunLength length(c.budgetSeconds, c.steps);
         ImageSet data(m_project);
         const auto pool = data.pretrainIndices(c.subset);
@@ -82,7 +90,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
                             " images outside val/test, batch " + std::to_string(c.batch));
         if (c.model.backbone.inChannels == 1 && m_project.naturalChannels() == 3)
             throw UserError("the project holds colour images but the model takes 1 channel; use --in-channels 3");
-        const auto device = c.cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+        const auto device = c.cuda ? at::Device(at::kCUDA, static_cast<at::DeviceIndex>(m_localRank)) : at::Device(at::kCPU);
         const auto norm = c.normalization();
 
         RunStore store(m_project);
@@ -93,7 +101,23 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         sgd.load(state.optimizer);
         const int64_t startStep = state.step;
         length.resume(state.extraJson);
-        MetricsLog metrics = store.openMetrics(m_id, startStep);
+        std::optional<MetricsLog> metrics;
+        if (lead)
+            metrics.emplace(store.openMetrics(m_id, startStep));
+        std::vector<at::Tensor> gradients; // averaged over the ranks after each backward pass
+        if (group) {
+            // Every rank starts from rank 0's weights and buffers (they agree already when each
+            // read the same checkpoint or seed; this makes sure).
+            std::vector<at::Tensor> state = net->parameters();
+            for (const auto& b : net->buffers())
+                state.push_back(b);
+            group->broadcast(state, 0);
+            const bool batchNorm = c.model.heads.norm == HeadNorm::Bn || !c.model.backbone.groupNorm();
+            if (batchNorm && lead)
+                observer.warning("BatchNorm statistics are each process's own (" + std::to_string(shard) +
+                                 " images each, not the whole batch): the weights differ from one process's run; "
+                                 "GroupNorm + WS backbones with --head-norm gn or ln need nothing of the kind");
+        }
 
         const int64_t perEpoch = static_cast<int64_t>(pool.size()) / c.batch;
         const int channels = c.model.backbone.inChannels;
@@ -101,6 +125,8 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         std::vector<int64_t> order;
         int64_t orderEpoch = -1;
         auto save = [&](int64_t stepsDone) {
+            if (!lead)
+                return;
             const auto t = Clock::now();
             saveTrainingCheckpoint(ckptPath, *net, sgd, stepsDone, stepsDone / perEpoch, observer, length.checkpointExtra());
             length.saveTimed(secondsSince(t));
@@ -112,7 +138,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         bool monitored = false;
         const bool monitoring = !bankIdx.empty() && !queryIdx.empty() && numClasses >= 2;
         auto monitor = [&](int64_t stepsDone) {
-            if (!monitoring)
+            if (!monitoring || !lead)
                 return;
             const auto t = Clock::now();
             const double at = length.runSeconds(); // the weights measured are those of this moment
@@ -135,14 +161,15 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             r.bank = e.bank;
             r.queries = e.queries;
             r.seconds = at;
-            metrics.append(r);
+            metrics->append(r);
             lastMonitor = e;
             monitored = true;
             length.evalTimed(secondsSince(t));
         };
         // A budgeted run: sized from the measured speed, re-sized at every monitor and checkpoint.
+        // (Rank 0 plans; the others take its plan at the next step, see agree() below.)
         const auto replan = [&](int64_t stepsDone, bool record = true) {
-            if (!length.budgeted())
+            if (!length.budgeted() || !lead)
                 return;
             const int64_t total = std::max(length.totalSteps(), stepsDone);
             const int monitorsLeft = !monitoring ? 0
@@ -165,10 +192,12 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
                 std::shuffle(order.begin(), order.end(), shuffle);
                 orderEpoch = epoch;
             }
-            const auto first = order.begin() + static_cast<std::ptrdiff_t>((step % perEpoch) * c.batch);
-            const std::vector<int64_t> batch(first, first + c.batch);
-            auto x1 = makeTrainingBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0, device);
-            auto x2 = makeTrainingBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1, device);
+            // This rank's share of the step's batch, seeded by its place in the whole batch.
+            const auto first = order.begin() + static_cast<std::ptrdiff_t>((step % perEpoch) * c.batch + rank * shard);
+            const std::vector<int64_t> batch(first, first + shard);
+            const int64_t offset = int64_t(rank) * shard;
+            auto x1 = makeTrainingBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0, device, offset);
+            auto x2 = makeTrainingBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1, device, offset);
             at::Tensor loss;
             {
                 compat::Autocast autocast(c.cuda, c.bf16);
@@ -182,7 +211,26 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             }
             sgd.zeroGrad();
             loss.backward();
-            return loss.item<double>();
+            if (!group)
+                return loss.item<double>();
+            // The whole batch's gradients (and loss): the mean of the ranks' equal shares.
+            gradients.clear();
+            for (const auto& p : net->parameters())
+                if (p.grad().defined())
+                    gradients.push_back(p.grad());
+            at::Tensor lossValue = loss.detach().to(at::kFloat).reshape({1}).clone();
+            gradients.push_back(lossValue);
+            group->allreduceMean(gradients);
+            return lossValue.item<double>();
+        };
+        // The ranks agree on whether to stop and how long the run is: rank 0 decides.
+        const auto agree = [&](bool& cancel, bool& outOfTime) {
+            if (!group)
+                return;
+            const auto v = group->allreduceSum({cancel ? 1.0 : 0.0, lead ? double(length.totalSteps()) : 0.0, lead && outOfTime ? 1.0 : 0.0});
+            cancel = v[0] > 0;
+            length.setSteps(static_cast<int64_t>(std::llround(v[1])));
+            outOfTime = v[2] > 0;
         };
         if (c.monitorAtStart && startStep == 0)
             monitor(0); // where the initial weights start (timed, so the plan accounts for monitors)
@@ -196,6 +244,8 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             }
             sgd.zeroGrad();
             replan(startStep);
+            bool cancel = false, outOfTime = false;
+            agree(cancel, outOfTime);
             if (length.totalSteps() <= startStep)
                 throw UserError("the time budget of " + formatDuration(length.budgetSeconds()) + " is used up: no further step fits");
         }
@@ -208,7 +258,15 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             const auto pauseStart = Clock::now();
             control.waitWhilePaused();
             length.paused(secondsSince(pauseStart));
-            if (control.cancelled()) {
+            bool cancel = control.cancelled(), outOfTime = false;
+            if (step > startStep && length.budgeted()) {
+                // Re-sized every step from the speed so far: a machine that slows down still ends its
+                // schedule within the budget.
+                replan(step, false);
+                outOfTime = length.outOfTime(0);
+            }
+            agree(cancel, outOfTime); // with other ranks: any rank's Ctrl-C stops them all
+            if (cancel) {
                 observer.stateChanged(JobState::Cancelling, "");
                 save(step);
                 auto out = cancelledAfter(step);
@@ -216,12 +274,9 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
                 return out;
             }
             if (step > startStep && length.budgeted()) {
-                // Re-sized every step from the speed so far: a machine that slows down still ends its
-                // schedule within the budget.
-                replan(step, false);
                 if (step >= length.totalSteps())
                     break;
-                if (length.outOfTime(0)) {
+                if (outOfTime) {
                     observer.warning("the time budget ran out " + std::to_string(length.totalSteps() - step) +
                                      " steps before the plan's end (the machine got slower)");
                     break;
@@ -246,7 +301,8 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             e.collapseStd = lastStd;
             e.collapseHealthy = healthy;
             observer.step(e);
-            metrics.append(stepRecord(e));
+            if (metrics)
+                metrics->append(stepRecord(e));
             // Collapse: the outputs crowd into few directions; a healthy run stays near 1/sqrt(d). The
             // projector's last BatchNorm keeps every channel spread over the batch, so a collapsed run
             // shows about half the healthy value rather than zero (see docs/TRAINING.md).
@@ -268,8 +324,12 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         if (!monitored || lastMonitor.step != step)
             monitor(step);
         save(step);
+        if (group)
+            group->barrier(); // the others end once rank 0 has written the last checkpoint
         if (length.budgeted())
             c.steps = step;
+        if (!lead)
+            return JobOutcome{JobState::Completed, "", "{}", ""};
         nlohmann::ordered_json summary = {{"steps_done", step}, {"final_loss", lastLoss}, {"final_collapse_std", lastStd},
                                           {"healthy_std", healthy}, {"collapse_warning", warned}};
         if (length.budgeted()) {
@@ -284,7 +344,18 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         JobOutcome out{JobState::Completed, "", summary.dump(), ""};
         out.configJson = c.toJson();
         return out;
-    });
+    };
+    if (lead)
+        return runRecorded(m_project, m_id, "simsiam-pretrain", c.toJson(), observer, body);
+    // The other ranks record nothing: rank 0's record is the run's.
+    JobOutcome outcome;
+    try {
+        outcome = body();
+    } catch (...) {
+        outcome = {JobState::Failed, currentErrorMessage(), "{}", ""};
+    }
+    observer.stateChanged(outcome.state, outcome.message);
+    return outcome.state;
 }
 
 } // namespace medsiam::core

@@ -10,6 +10,7 @@
 namespace medsiam::core {
 
 class Project;
+class ProcessGroup;
 
 class PretrainJob {
 public:
@@ -31,10 +32,23 @@ public:
     /// in JobState::Failed with the message given to the observer.
     JobState run(JobObserver& observer, JobControl& control);
 
+    /// Trains data-parallel as one rank of `group` (train/Distributed), on GPU `localRank` with
+    /// --cuda. The run's batch is the whole group's: each of N ranks takes batch / N of it (the
+    /// same samples and views as alone, so a run resumes with any N that divides its batch),
+    /// gradients are averaged over the ranks after every backward pass, and rank 0 alone writes
+    /// the run's record, metrics, checkpoints and summary and runs the kNN monitor.
+    void setGroup(ProcessGroup* group, int localRank = 0)
+    {
+        m_group = group;
+        m_localRank = localRank;
+    }
+
 private:
     Project& m_project;
     std::string m_id;
     PretrainConfig m_config;
+    ProcessGroup* m_group = nullptr;
+    int m_localRank = 0;
 };
 
 } // namespace medsiam::core

@@ -2,8 +2,19 @@
 // variables, the same by hand, Slurm's), and two real processes on Gloo over loopback: the
 // collectives' results, a rank that dies (the other fails within the timeout, naming it), a
 // world size the ranks disagree on, and a master nobody runs.
+#include "TestSupport.h"
+#include "models/Checkpoint.h"
 #include "train/Distributed.h"
 #include "util/Error.h"
+
+#include <QDir>
+#include <QFile>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QThread>
+
+#include <csignal>
+#include <cstring>
 
 #include <QElapsedTimer>
 #include <QProcess>
@@ -76,11 +87,64 @@ void finish(Rank& r, int ms)
     r.err = QString::fromLocal8Bit(r.process->readAllStandardError());
 }
 
+/// medsiam-cli with `args`, and its output; `env` adds variables (torchrun's, for a rank by hand).
+struct Cli {
+    int code = -1;
+    QString out, err;
+};
+Cli runCli(const QStringList& args, const std::map<QString, QString>& vars = {}, int ms = 300000)
+{
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    for (const auto& [k, v] : vars)
+        env.insert(k, v);
+    p.setProcessEnvironment(env);
+    p.start(MEDSIAM_CLI, args);
+    p.waitForFinished(ms);
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromLocal8Bit(p.readAllStandardOutput()),
+            QString::fromLocal8Bit(p.readAllStandardError())};
+}
+
+QString runIdIn(const QString& text)
+{
+    const auto m = QRegularExpression("run (simsiam-[0-9-]+(?:-[0-9]+)?)").match(text);
+    return m.hasMatch() ? m.captured(1) : QString();
+}
+
+/// The largest difference between the weights of two checkpoints (every model tensor).
+double weightDifference(const QString& a, const QString& b)
+{
+    const auto ca = readCheckpoint(a.toStdString()), cb = readCheckpoint(b.toStdString());
+    double worst = 0;
+    int compared = 0;
+    for (const RawTensor& t : ca.file.tensors) {
+        if (t.name.rfind("model.", 0) != 0)
+            continue;
+        const RawTensor* u = cb.file.find(t.name);
+        if (!u || u->shape != t.shape)
+            return 1e9;
+        const auto x = t.toFloat(), y = u->toFloat();
+        for (size_t i = 0; i < x.size(); ++i)
+            worst = std::max(worst, double(std::abs(x[i] - y[i])));
+        ++compared;
+    }
+    return compared > 10 ? worst : 1e9;
+}
+
 } // namespace
 
 class TestDistributed : public QObject {
     Q_OBJECT
+    QTemporaryDir m_dir;
+    QString m_project;
+    QStringList m_seen; // runs made by earlier tests
+
 private Q_SLOTS:
+    void initTestCase();
+    void twoProcessesTrainTheSameWeightsAsOne();
+    void aStoppedGroupResumesByHand();
+    void aKilledRankStopsTheOtherWithItsName();
+
     void whoIsWhoFromTheEnvironment()
     {
         QVERIFY(!envOf({}).distributed());
@@ -162,6 +226,116 @@ private Q_SLOTS:
         QVERIFY2(lone.err.contains("cannot reach the master at 127.0.0.1:" + QString::number(port)), qPrintable(lone.err));
     }
 };
+
+
+void TestDistributed::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    m_project = test::makeShapesProject(m_dir.path(), MEDSIAM_CLI);
+    QVERIFY2(!m_project.isEmpty(), "the test project could not be made");
+}
+
+void TestDistributed::twoProcessesTrainTheSameWeightsAsOne()
+{
+    // GroupNorm + WS backbone and LayerNorm heads: nothing depends on how the batch is split. One
+    // process with one thread against two with one each: only the order of the sums differs
+    // (SimSiam's first steps amplify that about tenfold a step; GroupNorm heads with few channels
+    // per group more, see docs/SCALE.md).
+    const QStringList common = {"pretrain", m_project, "--backbone", "bit-nano", "--size", "32", "--steps", "5", "--batch", "32",
+                                "--head-norm", "ln", "--fp32", "--seed", "3", "--monitor-every", "1000"};
+    const Cli one = runCli(common + QStringList{"--threads", "1"});
+    QVERIFY2(one.code == 0, qPrintable(one.err));
+    const Cli two = runCli(common + QStringList{"--nproc", "2"});
+    QVERIFY2(two.code == 0, qPrintable(two.err));
+    QVERIFY2(two.err.contains("starting 2 ranks on this machine") && two.err.contains("data-parallel over 2 processes"), qPrintable(two.err));
+    const QString a = runIdIn(one.out), b = runIdIn(two.out);
+    QVERIFY(!a.isEmpty() && !b.isEmpty() && a != b);
+    m_seen << a << b;
+    const double diff = weightDifference(m_project + "/runs/" + a + "/checkpoints/last.safetensors",
+                                         m_project + "/runs/" + b + "/checkpoints/last.safetensors");
+    QVERIFY2(diff < 1e-5, qPrintable(QString("largest weight difference %1").arg(diff)));
+    // A batch that does not divide into the processes is refused in words.
+    const Cli odd = runCli({"pretrain", m_project, "--backbone", "bit-nano", "--size", "32", "--steps", "2", "--batch", "33", "--nproc", "2"});
+    QVERIFY(odd.code != 0);
+    QVERIFY2(odd.err.contains("does not divide into 2 processes"), qPrintable(odd.err));
+}
+
+void TestDistributed::aStoppedGroupResumesByHand()
+{
+    // --nproc 2, stopped (SIGINT to the launcher) after its first checkpoint ...
+    QProcess launcher;
+    launcher.start(MEDSIAM_CLI, {"pretrain", m_project, "--backbone", "bit-nano", "--size", "32", "--steps", "200", "--batch", "32",
+                                 "--head-norm", "gn", "--checkpoint-every", "2", "--monitor-every", "1000", "--nproc", "2"});
+    QVERIFY(launcher.waitForStarted());
+    QString runs = m_project + "/runs";
+    QString id;
+    for (int i = 0; i < 600 && id.isEmpty(); ++i) {
+        QThread::msleep(50);
+        for (const QString& r : QDir(runs).entryList({"simsiam-*"}, QDir::Dirs))
+            if (QFile::exists(runs + "/" + r + "/checkpoints/last.safetensors") && !m_seen.contains(r))
+                id = r;
+    }
+    QVERIFY2(!id.isEmpty(), "no checkpoint appeared");
+    ::kill(static_cast<pid_t>(launcher.processId()), SIGINT);
+    QVERIFY(launcher.waitForFinished(60000));
+    const QString out = QString::fromLocal8Bit(launcher.readAllStandardOutput());
+    QCOMPARE(launcher.exitCode(), 130);
+    QVERIFY2(out.contains("run " + id + " stopped; continue with"), qPrintable(out));
+    // ... and resumed by two processes started by hand with torchrun's variables.
+    const int port = freePort();
+    QProcess r0, r1;
+    for (int r = 0; r < 2; ++r) {
+        QProcess& p = r == 0 ? r0 : r1;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("RANK", QString::number(r));
+        env.insert("WORLD_SIZE", "2");
+        env.insert("MASTER_ADDR", "127.0.0.1");
+        env.insert("MASTER_PORT", QString::number(port));
+        p.setProcessEnvironment(env);
+        p.start(MEDSIAM_CLI, {"resume", m_project, id, "--threads", "1"});
+    }
+    QVERIFY(r0.waitForFinished(300000) && r1.waitForFinished(60000));
+    const QString err0 = QString::fromLocal8Bit(r0.readAllStandardError()), out0 = QString::fromLocal8Bit(r0.readAllStandardOutput());
+    QVERIFY2(r0.exitCode() == 0 && r1.exitCode() == 0, qPrintable(err0 + QString::fromLocal8Bit(r1.readAllStandardError())));
+    QVERIFY2(err0.contains("resuming run " + id + " from step") && out0.contains("run " + id + " completed"), qPrintable(err0 + out0));
+    QFile summary(runs + "/" + id + "/summary.json");
+    QVERIFY(summary.open(QIODevice::ReadOnly));
+    QVERIFY2(summary.readAll().contains("\"steps_done\": 200"), "the resumed run did not reach its 200 steps");
+    m_seen << id;
+}
+
+void TestDistributed::aKilledRankStopsTheOtherWithItsName()
+{
+    const int port = freePort();
+    QProcess r0, r1;
+    for (int r = 0; r < 2; ++r) {
+        QProcess& p = r == 0 ? r0 : r1;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("RANK", QString::number(r));
+        env.insert("WORLD_SIZE", "2");
+        env.insert("MASTER_ADDR", "127.0.0.1");
+        env.insert("MASTER_PORT", QString::number(port));
+        p.setProcessEnvironment(env);
+        p.start(MEDSIAM_CLI, {"pretrain", m_project, "--backbone", "bit-nano", "--size", "32", "--steps", "2000", "--batch", "32",
+                              "--head-norm", "gn", "--monitor-every", "100000", "--threads", "1", "--dist-timeout", "30"});
+    }
+    // Once both train (rank 0 has made its run), rank 1 is killed.
+    QString err0;
+    for (int i = 0; i < 600 && !err0.contains("step "); ++i) {
+        r0.waitForReadyRead(50);
+        err0 += QString::fromLocal8Bit(r0.readAllStandardError());
+    }
+    QVERIFY2(err0.contains("step "), qPrintable(err0));
+    QElapsedTimer t;
+    t.start();
+    r1.kill();
+    QVERIFY(r0.waitForFinished(60000));
+    err0 += QString::fromLocal8Bit(r0.readAllStandardError());
+    QCOMPARE(r0.exitCode(), 1);
+    QVERIFY2(err0.contains("rank 1 stopped answering"), qPrintable(err0));
+    QVERIFY2(t.elapsed() < 30000, qPrintable(QString::number(t.elapsed())));
+    r1.waitForFinished(10000);
+}
 
 QTEST_GUILESS_MAIN(TestDistributed)
 #include "TestDistributed.moc"
