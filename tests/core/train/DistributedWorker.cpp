@@ -1,6 +1,7 @@
 // One rank of the distributed tests (TestDistributed starts two): joins the group its environment
 // describes and runs a scenario, printing what it saw on stdout and errors on stderr.
 //   distributed_worker collectives|die|join TIMEOUT_SECONDS
+//   distributed_worker allreduce-time TIMEOUT_SECONDS FLOATS   (bench/data_parallel.sh)
 #include "train/Distributed.h"
 #include "util/Error.h"
 
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <chrono>
 #include <thread>
 
 using namespace medsiam::core;
@@ -40,6 +42,15 @@ int main(int argc, char** argv)
             const auto sum = group.allreduceSum({1.0, double(group.rank())});
             std::printf("sum %.0f %.0f\n", sum[0], sum[1]);
             group.barrier();
+        } else if (scenario == "allreduce-time" && argc > 3) {
+            // What one step's gradient all-reduce costs: FLOATS values in one bucket, 10 times.
+            at::Tensor g = at::ones({std::atoll(argv[3])});
+            group.allreduceMean({g});
+            const auto start = std::chrono::steady_clock::now();
+            for (int i = 0; i < 10; ++i)
+                group.allreduceMean({g});
+            const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / 10;
+            std::printf("all-reduce of %lld floats (%.0f MB): %.1f ms\n", static_cast<long long>(g.numel()), g.numel() * 4 / 1e6, ms);
         } else if (scenario == "die") {
             // Rank 1 ends abruptly after joining; rank 0's next collective must say so.
             if (group.rank() == 1) {
