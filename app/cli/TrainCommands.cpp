@@ -180,8 +180,7 @@ int runJob(core::Project& project, const std::string& id, core::ProcessGroup* gr
 {
     Job job(project, id);
     const bool lead = !group || group->rank() == 0;
-    if constexpr (std::is_same_v<Job, core::PretrainJob>)
-        job.setGroup(group, localRank);
+    job.setGroup(group, localRank);
     if (!lead) {
         RankObserver observer(group->rank());
         const core::JobState state = runInterruptible([&](core::JobControl& control) { return job.run(observer, control); });
@@ -405,9 +404,22 @@ int runFinetune(const std::vector<std::string>& args)
         .option("subset", "a|b", "train on one deterministic half of the labeled train images")
         .flag("class-weighted", "same as --class-balance weighted")
         .flag("balanced-sampler", "same as --class-balance sampler");
+    addDistributedOptions(p);
     if (!p.parse(args))
         return 0;
+    const core::DistributedEnv env = core::distributedEnvFromEnvironment();
+    if (const int nproc = p.intValue("nproc", 1, 1024); nproc > 1) {
+        if (env.distributed())
+            throw UsageError("--nproc starts its own ranks; this process is already " + env.describe() + ": leave --nproc out");
+        return launchLocalRanks(nproc, "finetune", args, p.has("threads") ? p.threads() : 0);
+    }
     core::configureThreads(p.threads());
+    const auto group = joinGroup(env, p);
+    if (group && group->rank() != 0) {
+        auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
+        const std::string id = group->broadcastString("");
+        return runJob<core::FinetuneJob>(*project, id, group.get(), env.localRank);
+    }
     auto project = core::Project::open(p.value("PROJECT"));
     core::RunRequest r = requestFromOptions(p);
     trainingOptions(p, r);
@@ -424,8 +436,12 @@ int runFinetune(const std::vector<std::string>& args)
     r.labelSmoothing = doubleOption(p, "label-smoothing");
     r.classBalance = textOption(p, "class-balance");
     const core::FinetuneConfig c = accepted(core::buildFinetune(*project, r, runContext()));
+    if (group)
+        core::checkBatchShards(c.batch, group->size()); // before a run is made
     const std::string id = core::FinetuneJob::create(*project, c);
-    return runJob<core::FinetuneJob>(*project, id);
+    if (group)
+        group->broadcastString(id);
+    return runJob<core::FinetuneJob>(*project, id, group.get(), env.localRank);
 }
 
 int runEvaluate(const std::vector<std::string>& args)
@@ -471,11 +487,8 @@ int runResume(const std::vector<std::string>& args)
     const auto r = core::RunStore(*project).find(id);
     if (!r)
         throw core::UserError("no run '" + id + "' in " + project->dir() + " (see `medsiam-cli runs`)");
-    if (r->kind == "finetune") {
-        if (group)
-            throw core::UserError("fine-tuning runs in one process for now; resume '" + id + "' without --nproc or torchrun");
-        return runJob<core::FinetuneJob>(*project, id);
-    }
+    if (r->kind == "finetune")
+        return runJob<core::FinetuneJob>(*project, id, group.get(), env.localRank);
     if (r->kind != "simsiam-pretrain")
         throw core::UserError("run '" + id + "' is a " + r->kind + "; only pretraining and fine-tuning runs are resumed");
     return runJob<core::PretrainJob>(*project, id, group.get(), env.localRank);

@@ -528,6 +528,21 @@ torch::Tensor NetworkImpl::predict(const torch::Tensor& z)
 SimSiamOutput NetworkImpl::simsiam(const torch::Tensor& x1, const torch::Tensor& x2)
 {
     SimSiamOutput out;
+    // Without BatchNorm (GroupNorm + WS backbones, GN/LN/no head norm) nothing mixes samples, so
+    // both views go through one forward pass: larger kernels, and each weight standardized once
+    // per step instead of once per view. BatchNorm keeps one pass per view, each with its own
+    // statistics, as SimSiam has it.
+    const bool batchStatistics = !m_config.backbone.groupNorm() || m_config.heads.norm == HeadNorm::Bn;
+    if (!batchStatistics && x1.sizes() == x2.sizes()) {
+        const int64_t n = x1.size(0);
+        const auto z = project(m_backbone->forwardFeatures(torch::cat({x1, x2}, 0)));
+        const auto p = predict(z);
+        out.z1 = z.narrow(0, 0, n);
+        out.z2 = z.narrow(0, n, n);
+        out.p1 = p.narrow(0, 0, n);
+        out.p2 = p.narrow(0, n, n);
+        return out;
+    }
     out.z1 = project(m_backbone->forwardFeatures(x1));
     out.z2 = project(m_backbone->forwardFeatures(x2));
     out.p1 = predict(out.z1);

@@ -1,6 +1,7 @@
 #include "train/FinetuneJob.h"
 
 #include "train/DeviceAugment.h"
+#include "train/Distributed.h"
 
 #include "models/Checkpoint.h"
 #include "models/WeightImport.h"
@@ -107,9 +108,11 @@ std::vector<int64_t> classCounts(const ImageSet& data, const std::vector<int64_t
 /// evaluation. Made by FinetuneJob::run inside runRecorded.
 class FinetuneRun {
 public:
-    FinetuneRun(Project& project, const std::string& runId, FinetuneConfig& config, JobObserver& observer, JobControl& control)
+    FinetuneRun(Project& project, const std::string& runId, FinetuneConfig& config, JobObserver& observer, JobControl& control,
+                ProcessGroup* group, int localRank)
         : m_project(project), m_id(runId), c(config), m_observer(observer), m_control(control), m_store(project),
-          m_length(config.budgetSeconds, config.steps)
+          m_length(config.budgetSeconds, config.steps), m_group(group), m_localRank(localRank),
+          m_rank(group ? group->rank() : 0), m_world(group ? group->size() : 1), m_lead(m_rank == 0)
     {
     }
     JobOutcome run();
@@ -130,6 +133,8 @@ private:
     void save(int64_t stepsDone);
     void logEval(const EvalEvent& e);
     JobOutcome finish(int64_t stepsDone, bool outOfTime);
+    /// With other ranks: whether to stop (any rank's cancel), and rank 0's plan and stop.
+    void agree(bool& cancel, bool& stop, bool& outOfTime);
 
     Project& m_project;
     std::string m_id;
@@ -138,6 +143,10 @@ private:
     JobControl& m_control;
     RunStore m_store;
     RunLength m_length;
+    ProcessGroup* m_group;
+    int m_localRank, m_rank, m_world;
+    bool m_lead; ///< rank 0 (or alone): validates, evaluates, writes the run
+    int m_shard = 0; ///< this rank's share of each step's batch
 
     std::unique_ptr<ImageSet> m_data;
     std::vector<int64_t> m_pool, m_valIdx, m_testIdx;
@@ -176,8 +185,10 @@ void FinetuneRun::prepare()
         throw UserError("the project holds colour images but the model takes 1 channel; use --in-channels 3");
     const auto [rows, columns] = m_project.medianImageSize();
     m_sched = finetuneSchedule(c, static_cast<int64_t>(m_pool.size()), rows, columns, m_data->cache().side());
-    m_device = c.cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+    m_device = c.cuda ? at::Device(at::kCUDA, static_cast<at::DeviceIndex>(m_localRank)) : at::Device(at::kCPU);
     m_norm = inputNormalizationFor(c.model.backbone);
+    checkBatchShards(c.batch, m_world);
+    m_shard = c.batch / m_world;
     // The HyperRule's lr is for batch 512 and scales with the batch; the AdamW recipe's is used as given.
     m_baseLr = c.recipe == kRecipeHyperRule ? c.lr * c.batch / 512.0 : c.lr;
     m_valIdx = m_data->indices("val", true);
@@ -193,7 +204,18 @@ void FinetuneRun::prepare()
     if (!m_length.budgeted())
         m_length.setSteps(m_sched.totalSteps);
     m_length.resume(state.extraJson);
-    m_metrics.emplace(m_store.openMetrics(m_id, m_startStep));
+    if (m_lead)
+        m_metrics.emplace(m_store.openMetrics(m_id, m_startStep));
+    if (m_group) {
+        // Every rank starts from rank 0's weights and buffers.
+        std::vector<at::Tensor> state = m_net->parameters();
+        for (const auto& b : m_net->buffers())
+            state.push_back(b);
+        m_group->broadcast(state, 0);
+        if (!c.model.backbone.groupNorm() && m_lead)
+            m_observer.warning("BatchNorm statistics are each process's own (" + std::to_string(m_shard) +
+                               " images each, not the whole batch); GroupNorm + WS backbones need nothing of the kind");
+    }
     if (fs::exists(m_store.checkpointPath(m_id, true)) && m_startStep > 0) {
         const auto best = readCheckpoint(m_store.checkpointPath(m_id, true));
         const auto extra = nlohmann::json::parse(best.state.extraJson, nullptr, false);
@@ -257,8 +279,10 @@ double FinetuneRun::forwardBackward(int64_t step)
         lambda = a / (a + b);
     }
     double stepLoss = 0;
-    for (int start = 0; start < c.batch; start += c.microBatch) {
-        const int end = std::min(c.batch, start + c.microBatch);
+    // This rank's share of the batch, in micro-batches; seeded by their place in the whole batch.
+    const int first = m_rank * m_shard, last = first + m_shard;
+    for (int start = first; start < last; start += c.microBatch) {
+        const int end = std::min(last, start + c.microBatch);
         const std::vector<int64_t> chunk(batch.begin() + start, batch.begin() + end);
         auto x = makeTrainingBatch(m_data->cache(), chunk, m_sched.crop, c.model.backbone.inChannels, m_sched.augment, m_norm, c.seed,
                                    step, 0, m_device, start);
@@ -283,12 +307,34 @@ double FinetuneRun::forwardBackward(int64_t step)
                     uniform = uniform * m_classWeights.index_select(0, target);
                 return nll * (1 - c.labelSmoothing) + uniform.sum() * c.labelSmoothing;
             };
-            loss = (lambda < 1.0 ? ce(y) * lambda + ce(y.roll(1, 0)) * (1.0 - lambda) : ce(y)) / double(c.batch);
+            loss = (lambda < 1.0 ? ce(y) * lambda + ce(y.roll(1, 0)) * (1.0 - lambda) : ce(y)) / double(m_shard);
         }
         loss.backward();
         stepLoss += loss.item<double>();
     }
-    return stepLoss;
+    if (!m_group)
+        return stepLoss;
+    // The whole batch's gradients and loss: the mean of the ranks' equal shares.
+    std::vector<at::Tensor> gradients;
+    for (const auto& p : m_net->parameters())
+        if (p.grad().defined())
+            gradients.push_back(p.grad());
+    at::Tensor lossValue = at::full({1}, float(stepLoss));
+    gradients.push_back(lossValue);
+    m_group->allreduceMean(gradients);
+    return lossValue.item<double>();
+}
+
+void FinetuneRun::agree(bool& cancel, bool& stop, bool& outOfTime)
+{
+    if (!m_group)
+        return;
+    const auto v = m_group->allreduceSum({cancel ? 1.0 : 0.0, m_lead ? double(m_length.totalSteps()) : 0.0, m_lead && stop ? 1.0 : 0.0,
+                                          m_lead && outOfTime ? 1.0 : 0.0});
+    cancel = v[0] > 0;
+    m_length.setSteps(static_cast<int64_t>(std::llround(v[1])));
+    stop = v[2] > 0;
+    outOfTime = v[3] > 0;
 }
 
 void FinetuneRun::calibrate()
@@ -302,6 +348,8 @@ void FinetuneRun::calibrate()
     }
     m_optimizer->zeroGrad();
     replan(m_startStep, true);
+    bool cancel = false, stop = false, outOfTime = false;
+    agree(cancel, stop, outOfTime);
     if (m_length.totalSteps() <= m_startStep)
         throw UserError("the time budget of " + formatDuration(m_length.budgetSeconds()) +
                         " is used up: at the measured speed (" + std::to_string(m_length.secondsPerStep()) +
@@ -330,7 +378,7 @@ bool FinetuneRun::validationDue(int64_t stepsDone) const
 
 void FinetuneRun::replan(int64_t stepsDone, bool record)
 {
-    if (!m_length.budgeted())
+    if (!m_length.budgeted() || !m_lead) // rank 0 plans; agree() hands its plan to the others
         return;
     const int64_t evalImages = std::max<int64_t>(1, static_cast<int64_t>(m_valIdx.size()));
     // Validation gets at most a tenth of the budget: a tight budget validates less often.
@@ -350,6 +398,8 @@ void FinetuneRun::replan(int64_t stepsDone, bool record)
 
 void FinetuneRun::save(int64_t stepsDone)
 {
+    if (!m_lead)
+        return;
     const auto t = Clock::now();
     const int64_t epoch = stepsDone * c.batch / static_cast<int64_t>(m_pool.size());
     saveTrainingCheckpoint(m_store.checkpointPath(m_id), *m_net, *m_optimizer, stepsDone, epoch, m_observer, m_length.checkpointExtra());
@@ -407,7 +457,8 @@ void FinetuneRun::trainStep(int64_t step)
     e.loss = m_lastLoss;
     e.lr = lr;
     m_observer.step(e);
-    m_metrics->append(stepRecord(e));
+    if (m_metrics)
+        m_metrics->append(stepRecord(e));
 }
 
 JobOutcome FinetuneRun::run()
@@ -422,13 +473,7 @@ JobOutcome FinetuneRun::run()
         const auto pauseStart = Clock::now();
         m_control.waitWhilePaused();
         m_length.paused(secondsSince(pauseStart));
-        if (m_control.cancelled()) {
-            m_observer.stateChanged(JobState::Cancelling, "");
-            save(step);
-            auto out = cancelledAfter(step);
-            out.configJson = c.toJson();
-            return out;
-        }
+        bool cancel = m_control.cancelled(), stop = false;
         if (step > m_startStep && m_length.budgeted()) {
             // Every step re-sizes the plan from the speed measured so far, so that a machine that
             // slows down still ends its schedule within the budget.
@@ -437,15 +482,29 @@ JobOutcome FinetuneRun::run()
                                      double(2 * m_valIdx.size() + m_testIdx.size()) / double(std::max<size_t>(1, m_valIdx.size()));
             if (step >= m_length.totalSteps() || m_length.outOfTime(finalEval)) {
                 outOfTime = m_length.progress() < 1.0 - 1.0 / double(std::max<int64_t>(1, m_length.totalSteps())) - 1e-9;
-                break;
+                stop = true;
             }
         }
+        agree(cancel, stop, outOfTime); // with other ranks: any rank's Ctrl-C stops them all
+        if (cancel) {
+            m_observer.stateChanged(JobState::Cancelling, "");
+            save(step);
+            auto out = cancelledAfter(step);
+            out.configJson = c.toJson();
+            return out;
+        }
+        if (stop)
+            break;
         trainStep(step);
-        if (validationDue(step + 1))
+        if (m_lead && validationDue(step + 1))
             validate(step + 1);
         if ((step + 1) % c.checkpointEvery == 0 && step + 1 < m_length.totalSteps())
             save(step + 1);
     }
+    if (m_group)
+        m_group->barrier(); // every rank has trained its last step
+    if (!m_lead)
+        return JobOutcome{JobState::Completed, "", "{}", ""};
     return finish(step, outOfTime);
 }
 
@@ -573,8 +632,18 @@ int64_t FinetuneJob::resumeStep() const { return checkpointStep(m_project, m_id)
 
 JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
 {
-    return runRecorded(m_project, m_id, "finetune", m_config.toJson(), observer,
-                       [&]() -> JobOutcome { return FinetuneRun(m_project, m_id, m_config, observer, control).run(); });
+    const auto body = [&]() -> JobOutcome { return FinetuneRun(m_project, m_id, m_config, observer, control, m_group, m_localRank).run(); };
+    if (!m_group || m_group->rank() == 0)
+        return runRecorded(m_project, m_id, "finetune", m_config.toJson(), observer, body);
+    // The other ranks record nothing: rank 0's record is the run's.
+    JobOutcome outcome;
+    try {
+        outcome = body();
+    } catch (...) {
+        outcome = {JobState::Failed, currentErrorMessage(), "{}", ""};
+    }
+    observer.stateChanged(outcome.state, outcome.message);
+    return outcome.state;
 }
 
 FinetuneConfig retrainConfig(Project& project, const std::string& runId)

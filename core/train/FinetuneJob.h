@@ -13,6 +13,7 @@
 namespace medsiam::core {
 
 class Project;
+class ProcessGroup;
 
 /// The schedule a fine-tuning run follows: the HyperRule's (scaled to `steps` when set), or the
 /// AdamW recipe's cosine; in fractions of the run, so that a budget can size it.
@@ -48,10 +49,22 @@ public:
     /// failures end in JobState::Failed.
     JobState run(JobObserver& observer, JobControl& control);
 
+    /// Trains data-parallel as one rank of `group`, as PretrainJob::setGroup describes: each rank
+    /// takes batch / N of every step's batch (in micro-batches of at most --micro-batch), the
+    /// gradients are averaged, and rank 0 alone validates, keeps the best checkpoint, evaluates
+    /// and writes the run.
+    void setGroup(ProcessGroup* group, int localRank = 0)
+    {
+        m_group = group;
+        m_localRank = localRank;
+    }
+
 private:
     Project& m_project;
     std::string m_id;
     FinetuneConfig m_config;
+    ProcessGroup* m_group = nullptr;
+    int m_localRank = 0;
 };
 
 /// The configuration of the next round of an active-learning loop: run `runId`'s settings

@@ -190,6 +190,17 @@ private Q_SLOTS:
         const auto x1 = at::randn({4, inChannels, 32, 32}), x2 = at::randn({4, inChannels, 32, 32});
         auto out = net->simsiam(x1, x2);
         QCOMPARE(out.p1.sizes().vec(), (std::vector<int64_t>{4, config.heads.projectorDim}));
+        {
+            // The views as one pass per view (without BatchNorm simsiam() runs both in one pass):
+            // the same projections and predictions.
+            at::NoGradGuard guard;
+            net->eval(); // BatchNorm variants: running statistics, so one view alone gives the same
+            const auto both = net->simsiam(x1, x2);
+            const auto z2 = net->project(net->backbone().forwardFeatures(x2));
+            QVERIFY((both.z2 - z2).abs().max().item<double>() < 1e-5);
+            QVERIFY((both.p2 - net->predict(z2)).abs().max().item<double>() < 1e-5);
+            net->train();
+        }
         auto loss = -(at::cosine_similarity(out.p1, out.z2.detach(), 1).mean() + at::cosine_similarity(out.p2, out.z1.detach(), 1).mean()) / 2 +
                     net->classify(x1).pow(2).mean();
         loss.backward();
