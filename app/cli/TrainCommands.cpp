@@ -154,16 +154,30 @@ void printOutcome(core::Project& project, const std::string& id, const core::Fin
 }
 void printOutcome(core::Project&, const std::string&, const core::PretrainConfig&) {}
 
-/// A data-parallel run's group, when this process is one of its ranks (torchrun's variables, set
-/// by hand, by --nproc or by Slurm); nullptr alone.
-std::unique_ptr<core::ProcessGroup> joinGroup(const core::DistributedEnv& env, const ArgParser& p)
+/// Where a training command runs: this process's place in a data-parallel group (torchrun's
+/// variables, set by hand, by --nproc or by Slurm), and the group; none alone.
+struct Ranks {
+    core::DistributedEnv env;
+    std::unique_ptr<core::ProcessGroup> group;
+};
+
+/// With --nproc N: starts N ranks of `command` and returns their exit status. Otherwise sets the
+/// threads, joins the group this process belongs to (if any) into `ranks`, and returns nullopt.
+std::optional<int> startRanks(const ArgParser& p, const std::string& command, const std::vector<std::string>& args, Ranks& ranks)
 {
-    if (!env.distributed())
-        return nullptr;
-    auto group = std::make_unique<core::ProcessGroup>(env, p.intValue("dist-timeout", 10, 7 * 24 * 3600));
-    if (env.rank == 0)
-        std::fprintf(stderr, "data-parallel over %d processes (%s)\n", env.worldSize, env.source.c_str());
-    return group;
+    ranks.env = core::distributedEnvFromEnvironment();
+    if (const int nproc = p.intValue("nproc", 1, 1024); nproc > 1) {
+        if (ranks.env.distributed())
+            throw UsageError("--nproc starts its own ranks; this process is already " + ranks.env.describe() + ": leave --nproc out");
+        return launchLocalRanks(nproc, command, args, p.has("threads") ? p.threads() : 0);
+    }
+    core::configureThreads(p.threads());
+    if (ranks.env.distributed()) {
+        ranks.group = std::make_unique<core::ProcessGroup>(ranks.env, p.intValue("dist-timeout", 10, 7 * 24 * 3600));
+        if (ranks.env.rank == 0)
+            std::fprintf(stderr, "data-parallel over %d processes (%s)\n", ranks.env.worldSize, ranks.env.source.c_str());
+    }
+    return std::nullopt;
 }
 
 /// --nproc and --dist-timeout, for the commands that train data-parallel.
@@ -330,14 +344,11 @@ int runPretrain(const std::vector<std::string>& args)
     addDistributedOptions(p);
     if (!p.parse(args))
         return 0;
-    const core::DistributedEnv env = core::distributedEnvFromEnvironment();
-    if (const int nproc = p.intValue("nproc", 1, 1024); nproc > 1) {
-        if (env.distributed())
-            throw UsageError("--nproc starts its own ranks; this process is already " + env.describe() + ": leave --nproc out");
-        return launchLocalRanks(nproc, "pretrain", args, p.has("threads") ? p.threads() : 0);
-    }
-    core::configureThreads(p.threads());
-    const auto group = joinGroup(env, p);
+    Ranks ranks;
+    if (const auto launched = startRanks(p, "pretrain", args, ranks))
+        return *launched;
+    const core::DistributedEnv& env = ranks.env;
+    const auto& group = ranks.group;
     if (group && group->rank() != 0) {
         // Rank 0 creates the run; the others train it with rank 0's configuration.
         auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
@@ -407,14 +418,11 @@ int runFinetune(const std::vector<std::string>& args)
     addDistributedOptions(p);
     if (!p.parse(args))
         return 0;
-    const core::DistributedEnv env = core::distributedEnvFromEnvironment();
-    if (const int nproc = p.intValue("nproc", 1, 1024); nproc > 1) {
-        if (env.distributed())
-            throw UsageError("--nproc starts its own ranks; this process is already " + env.describe() + ": leave --nproc out");
-        return launchLocalRanks(nproc, "finetune", args, p.has("threads") ? p.threads() : 0);
-    }
-    core::configureThreads(p.threads());
-    const auto group = joinGroup(env, p);
+    Ranks ranks;
+    if (const auto launched = startRanks(p, "finetune", args, ranks))
+        return *launched;
+    const core::DistributedEnv& env = ranks.env;
+    const auto& group = ranks.group;
     if (group && group->rank() != 0) {
         auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
         const std::string id = group->broadcastString("");
@@ -473,14 +481,11 @@ int runResume(const std::vector<std::string>& args)
     addDistributedOptions(p);
     if (!p.parse(args))
         return 0;
-    const core::DistributedEnv env = core::distributedEnvFromEnvironment();
-    if (const int nproc = p.intValue("nproc", 1, 1024); nproc > 1) {
-        if (env.distributed())
-            throw UsageError("--nproc starts its own ranks; this process is already " + env.describe() + ": leave --nproc out");
-        return launchLocalRanks(nproc, "resume", args, p.has("threads") ? p.threads() : 0);
-    }
-    core::configureThreads(p.threads());
-    const auto group = joinGroup(env, p);
+    Ranks ranks;
+    if (const auto launched = startRanks(p, "resume", args, ranks))
+        return *launched;
+    const core::DistributedEnv& env = ranks.env;
+    const auto& group = ranks.group;
     const bool lead = !group || group->rank() == 0;
     auto project = core::Project::open(p.value("PROJECT"), lead ? core::ProjectAccess::ReadWrite : core::ProjectAccess::ReadOnly);
     const std::string id = p.value("RUN");

@@ -206,16 +206,8 @@ void FinetuneRun::prepare()
     m_length.resume(state.extraJson);
     if (m_lead)
         m_metrics.emplace(m_store.openMetrics(m_id, m_startStep));
-    if (m_group) {
-        // Every rank starts from rank 0's weights and buffers.
-        std::vector<at::Tensor> state = m_net->parameters();
-        for (const auto& b : m_net->buffers())
-            state.push_back(b);
-        m_group->broadcast(state, 0);
-        if (!c.model.backbone.groupNorm() && m_lead)
-            m_observer.warning("BatchNorm statistics are each process's own (" + std::to_string(m_shard) +
-                               " images each, not the whole batch); GroupNorm + WS backbones need nothing of the kind");
-    }
+    if (m_group)
+        startTogether(*m_group, *m_net, !c.model.backbone.groupNorm(), m_shard, m_observer);
     if (fs::exists(m_store.checkpointPath(m_id, true)) && m_startStep > 0) {
         const auto best = readCheckpoint(m_store.checkpointPath(m_id, true));
         const auto extra = nlohmann::json::parse(best.state.extraJson, nullptr, false);
@@ -312,17 +304,7 @@ double FinetuneRun::forwardBackward(int64_t step)
         loss.backward();
         stepLoss += loss.item<double>();
     }
-    if (!m_group)
-        return stepLoss;
-    // The whole batch's gradients and loss: the mean of the ranks' equal shares.
-    std::vector<at::Tensor> gradients;
-    for (const auto& p : m_net->parameters())
-        if (p.grad().defined())
-            gradients.push_back(p.grad());
-    at::Tensor lossValue = at::full({1}, float(stepLoss));
-    gradients.push_back(lossValue);
-    m_group->allreduceMean(gradients);
-    return lossValue.item<double>();
+    return m_group ? averageOverRanks(*m_group, *m_net, stepLoss) : stepLoss;
 }
 
 void FinetuneRun::agree(bool& cancel, bool& stop, bool& outOfTime)
@@ -632,18 +614,8 @@ int64_t FinetuneJob::resumeStep() const { return checkpointStep(m_project, m_id)
 
 JobState FinetuneJob::run(JobObserver& observer, JobControl& control)
 {
-    const auto body = [&]() -> JobOutcome { return FinetuneRun(m_project, m_id, m_config, observer, control, m_group, m_localRank).run(); };
-    if (!m_group || m_group->rank() == 0)
-        return runRecorded(m_project, m_id, "finetune", m_config.toJson(), observer, body);
-    // The other ranks record nothing: rank 0's record is the run's.
-    JobOutcome outcome;
-    try {
-        outcome = body();
-    } catch (...) {
-        outcome = {JobState::Failed, currentErrorMessage(), "{}", ""};
-    }
-    observer.stateChanged(outcome.state, outcome.message);
-    return outcome.state;
+    return runAsRank(m_group, m_project, m_id, "finetune", m_config.toJson(), observer,
+                     [&]() -> JobOutcome { return FinetuneRun(m_project, m_id, m_config, observer, control, m_group, m_localRank).run(); });
 }
 
 FinetuneConfig retrainConfig(Project& project, const std::string& runId)

@@ -104,20 +104,8 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         std::optional<MetricsLog> metrics;
         if (lead)
             metrics.emplace(store.openMetrics(m_id, startStep));
-        std::vector<at::Tensor> gradients; // averaged over the ranks after each backward pass
-        if (group) {
-            // Every rank starts from rank 0's weights and buffers (they agree already when each
-            // read the same checkpoint or seed; this makes sure).
-            std::vector<at::Tensor> state = net->parameters();
-            for (const auto& b : net->buffers())
-                state.push_back(b);
-            group->broadcast(state, 0);
-            const bool batchNorm = c.model.heads.norm == HeadNorm::Bn || !c.model.backbone.groupNorm();
-            if (batchNorm && lead)
-                observer.warning("BatchNorm statistics are each process's own (" + std::to_string(shard) +
-                                 " images each, not the whole batch): the weights differ from one process's run; "
-                                 "GroupNorm + WS backbones with --head-norm gn or ln need nothing of the kind");
-        }
+        if (group)
+            startTogether(*group, *net, c.model.heads.norm == HeadNorm::Bn || !c.model.backbone.groupNorm(), shard, observer);
 
         const int64_t perEpoch = static_cast<int64_t>(pool.size()) / c.batch;
         const int channels = c.model.backbone.inChannels;
@@ -211,17 +199,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             }
             sgd.zeroGrad();
             loss.backward();
-            if (!group)
-                return loss.item<double>();
-            // The whole batch's gradients (and loss): the mean of the ranks' equal shares.
-            gradients.clear();
-            for (const auto& p : net->parameters())
-                if (p.grad().defined())
-                    gradients.push_back(p.grad());
-            at::Tensor lossValue = loss.detach().to(at::kFloat).reshape({1}).clone();
-            gradients.push_back(lossValue);
-            group->allreduceMean(gradients);
-            return lossValue.item<double>();
+            return group ? averageOverRanks(*group, *net, loss.item<double>()) : loss.item<double>();
         };
         // The ranks agree on whether to stop and how long the run is: rank 0 decides.
         const auto agree = [&](bool& cancel, bool& outOfTime) {
@@ -345,17 +323,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         out.configJson = c.toJson();
         return out;
     };
-    if (lead)
-        return runRecorded(m_project, m_id, "simsiam-pretrain", c.toJson(), observer, body);
-    // The other ranks record nothing: rank 0's record is the run's.
-    JobOutcome outcome;
-    try {
-        outcome = body();
-    } catch (...) {
-        outcome = {JobState::Failed, currentErrorMessage(), "{}", ""};
-    }
-    observer.stateChanged(outcome.state, outcome.message);
-    return outcome.state;
+    return runAsRank(group, m_project, m_id, "simsiam-pretrain", c.toJson(), observer, body);
 }
 
 } // namespace medsiam::core

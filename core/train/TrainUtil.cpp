@@ -1,4 +1,6 @@
 #include "train/TrainUtil.h"
+
+#include "train/Distributed.h"
 #include "train/Budget.h"
 
 #include "io/TensorFile.h"
@@ -234,6 +236,45 @@ JobState runRecorded(Project& project, const std::string& runId, const std::stri
     }
     observer.stateChanged(outcome.state, outcome.message);
     return outcome.state;
+}
+
+JobState runAsRank(ProcessGroup* group, Project& project, const std::string& runId, const std::string& kind,
+                   const std::string& configJson, JobObserver& observer, const std::function<JobOutcome()>& body)
+{
+    if (!group || group->rank() == 0)
+        return runRecorded(project, runId, kind, configJson, observer, body);
+    JobOutcome outcome;
+    try {
+        outcome = body();
+    } catch (...) {
+        outcome = {JobState::Failed, currentErrorMessage(), "{}", ""};
+    }
+    observer.stateChanged(outcome.state, outcome.message);
+    return outcome.state;
+}
+
+void startTogether(ProcessGroup& group, NetworkImpl& net, bool batchNorm, int shard, JobObserver& observer)
+{
+    std::vector<at::Tensor> state = net.parameters();
+    for (const auto& b : net.buffers())
+        state.push_back(b);
+    group.broadcast(state, 0);
+    if (batchNorm && group.rank() == 0)
+        observer.warning("BatchNorm statistics are each process's own (" + std::to_string(shard) +
+                         " images each, not the whole batch): the weights differ from one process's run; GroupNorm + WS "
+                         "backbones (with --head-norm gn or ln for SimSiam) need nothing of the kind");
+}
+
+double averageOverRanks(ProcessGroup& group, NetworkImpl& net, double loss)
+{
+    std::vector<at::Tensor> tensors;
+    for (const auto& p : net.parameters())
+        if (p.grad().defined())
+            tensors.push_back(p.grad());
+    at::Tensor lossValue = at::full({1}, float(loss)); // in the gradients' bucket: one all-reduce
+    tensors.push_back(lossValue);
+    group.allreduceMean(tensors);
+    return lossValue.item<double>();
 }
 
 Network startNetwork(const ModelConfig& model, uint64_t seed, const std::string& checkpointPath, const std::string& initWeights,

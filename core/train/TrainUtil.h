@@ -20,6 +20,7 @@ namespace medsiam::core {
 class RunLength;
 
 class Project;
+class ProcessGroup;
 
 /// An optimizer whose state is kept by parameter name, so that checkpoints carry it
 /// ("<parameter>.<buffer>" keys in the checkpoint's optimizer section).
@@ -105,6 +106,20 @@ JobOutcome cancelledAfter(int64_t step);
 /// changes nothing) when another job is training the run.
 JobState runRecorded(Project& project, const std::string& runId, const std::string& kind, const std::string& configJson,
                      JobObserver& observer, const std::function<JobOutcome()>& body);
+
+/// runRecorded for one rank of a data-parallel run (`group` nullptr: alone): rank 0 records the
+/// run as runRecorded does; the others run `body` without a record (rank 0's is the run's) and
+/// tell the observer how they ended.
+JobState runAsRank(ProcessGroup* group, Project& project, const std::string& runId, const std::string& kind,
+                   const std::string& configJson, JobObserver& observer, const std::function<JobOutcome()>& body);
+
+/// At the start of a data-parallel run: every rank takes rank 0's parameters and buffers, and
+/// rank 0 warns when `batchNorm` (statistics over each rank's `shard` images, not the batch).
+void startTogether(ProcessGroup& group, NetworkImpl& net, bool batchNorm, int shard, JobObserver& observer);
+
+/// After a rank's backward pass: the gradients and `loss` averaged over the ranks (the whole
+/// batch's, from equal shares); returns the averaged loss.
+double averageOverRanks(ProcessGroup& group, NetworkImpl& net, double loss);
 
 /// A run's network, ready to train on `device`: random from `seed`, then either resumed from
 /// the run's checkpoint (which must describe the same model; its step and optimizer state go

@@ -105,6 +105,18 @@ Cli runCli(const QStringList& args, const std::map<QString, QString>& vars = {},
             QString::fromLocal8Bit(p.readAllStandardError())};
 }
 
+/// medsiam-cli `args` as rank `rank` of 2 on loopback, with torchrun's variables set by hand.
+void startCliRank(QProcess& p, int rank, int port, const QStringList& args)
+{
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("RANK", QString::number(rank));
+    env.insert("WORLD_SIZE", "2");
+    env.insert("MASTER_ADDR", "127.0.0.1");
+    env.insert("MASTER_PORT", QString::number(port));
+    p.setProcessEnvironment(env);
+    p.start(MEDSIAM_CLI, args);
+}
+
 QString runIdIn(const QString& text)
 {
     const auto m = QRegularExpression("run ((?:simsiam|finetune)-[0-9-]+(?:-[0-9]+)?)").match(text);
@@ -305,16 +317,8 @@ void TestDistributed::aStoppedGroupResumesByHand()
     // ... and resumed by two processes started by hand with torchrun's variables.
     const int port = freePort();
     QProcess r0, r1;
-    for (int r = 0; r < 2; ++r) {
-        QProcess& p = r == 0 ? r0 : r1;
-        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.insert("RANK", QString::number(r));
-        env.insert("WORLD_SIZE", "2");
-        env.insert("MASTER_ADDR", "127.0.0.1");
-        env.insert("MASTER_PORT", QString::number(port));
-        p.setProcessEnvironment(env);
-        p.start(MEDSIAM_CLI, {"resume", m_project, id, "--threads", "1"});
-    }
+    startCliRank(r0, 0, port, {"resume", m_project, id, "--threads", "1"});
+    startCliRank(r1, 1, port, {"resume", m_project, id, "--threads", "1"});
     QVERIFY(r0.waitForFinished(300000) && r1.waitForFinished(60000));
     const QString err0 = QString::fromLocal8Bit(r0.readAllStandardError()), out0 = QString::fromLocal8Bit(r0.readAllStandardOutput());
     QVERIFY2(r0.exitCode() == 0 && r1.exitCode() == 0, qPrintable(err0 + QString::fromLocal8Bit(r1.readAllStandardError())));
@@ -329,17 +333,10 @@ void TestDistributed::aKilledRankStopsTheOtherWithItsName()
 {
     const int port = freePort();
     QProcess r0, r1;
-    for (int r = 0; r < 2; ++r) {
-        QProcess& p = r == 0 ? r0 : r1;
-        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.insert("RANK", QString::number(r));
-        env.insert("WORLD_SIZE", "2");
-        env.insert("MASTER_ADDR", "127.0.0.1");
-        env.insert("MASTER_PORT", QString::number(port));
-        p.setProcessEnvironment(env);
-        p.start(MEDSIAM_CLI, {"pretrain", m_project, "--backbone", "bit-nano", "--size", "32", "--steps", "2000", "--batch", "32",
-                              "--head-norm", "gn", "--monitor-every", "100000", "--threads", "1", "--dist-timeout", "30"});
-    }
+    const QStringList args = {"pretrain", m_project, "--backbone", "bit-nano", "--size", "32", "--steps", "2000", "--batch", "32",
+                              "--head-norm", "gn", "--monitor-every", "100000", "--threads", "1", "--dist-timeout", "30"};
+    startCliRank(r0, 0, port, args);
+    startCliRank(r1, 1, port, args);
     // Once both train (rank 0 has made its run), rank 1 is killed.
     QString err0;
     for (int i = 0; i < 600 && !err0.contains("step "); ++i) {
