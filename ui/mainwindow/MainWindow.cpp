@@ -530,26 +530,6 @@ void MainWindow::attachSession()
         m_browser->showImage(s.rows().front().imageId);
 }
 
-bool MainWindow::importRunning()
-{
-    for (ImportDialog* d : findChildren<ImportDialog*>())
-        if (d->running()) {
-            QMessageBox::information(this, tr("Import running"), tr("Cancel the import (or let it finish) first."));
-            d->raise();
-            return true;
-        }
-#ifdef MEDSIAM_HAVE_PACS
-    for (PacsDialog* d : findChildren<PacsDialog*>())
-        if (d->running()) {
-            QMessageBox::information(this, tr("PACS retrieve running"),
-                                     tr("Cancel the work with the PACS (or let it finish) first; what has arrived is kept."));
-            d->raise();
-            return true;
-        }
-#endif
-    return false;
-}
-
 bool MainWindow::closeProject()
 {
     if (!m_session)
@@ -588,60 +568,6 @@ bool MainWindow::closeProject()
     updateLabelMenu();
     statusBar()->showMessage(tr("No project open"));
     return true;
-}
-
-ImportDialog* MainWindow::showImportDialog(const QStringList& sources)
-{
-    if (!m_session) {
-        showError(tr("Import"), tr("Create or open a project first (File > New Project)."));
-        return nullptr;
-    }
-    if (m_session->readOnly()) {
-        showError(tr("Import"), tr("The project is open read-only; reopen it for editing (File menu) to import."));
-        return nullptr;
-    }
-    auto* d = new ImportDialog(*m_session, sources, this);
-    d->setAttribute(Qt::WA_DeleteOnClose);
-    connect(d, &ImportDialog::importFinished, this, [this] {
-        if (m_session) {
-            m_session->reload();
-            statusBar()->showMessage(tr("Import finished: %1 in the project").arg(countOf(qint64(m_session->rows().size()), tr("image"), tr("images"))), 8000);
-        }
-    });
-    d->show();
-    return d;
-}
-
-PacsDialog* MainWindow::showPacsDialog()
-{
-#ifndef MEDSIAM_HAVE_PACS
-    showError(tr("Import from PACS"), tr("This build of medsiam has no DICOM networking (it was built without DCMTK)."));
-    return nullptr;
-#else
-    if (!m_session) {
-        showError(tr("Import from PACS"), tr("Create or open a project first (File > New Project)."));
-        return nullptr;
-    }
-    if (m_session->readOnly()) {
-        showError(tr("Import from PACS"), tr("The project is open read-only; reopen it for editing (File menu) to import."));
-        return nullptr;
-    }
-    if (PacsDialog* open = findChild<PacsDialog*>()) {
-        open->raise();
-        open->activateWindow();
-        return open;
-    }
-    auto* d = new PacsDialog(*m_session, this);
-    d->setAttribute(Qt::WA_DeleteOnClose);
-    connect(d, &PacsDialog::imagesArrived, this, [this] {
-        if (m_session) {
-            m_session->reload();
-            statusBar()->showMessage(tr("From the PACS: %1 in the project").arg(countOf(qint64(m_session->rows().size()), tr("image"), tr("images"))), 8000);
-        }
-    });
-    d->show();
-    return d;
-#endif
 }
 
 void MainWindow::labelSelection(const QString& key)

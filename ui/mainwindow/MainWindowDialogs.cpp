@@ -1,17 +1,25 @@
-// MainWindow's non-modal dialogs: Compare Runs, the transfer experiment, Train a Classifier and
-// the Help menu's windows, each opened (or raised) and wired to the window's panels.
+// MainWindow's non-modal dialogs: Import Images and Import from PACS (and whether one is working
+// on the project), Compare Runs, the transfer experiment, Train a
+// Classifier and the Help menu's windows, each opened (or raised) and wired to the window's panels.
 #include "mainwindow/MainWindow.h"
 
 #include "experiment/CompareRunsDialog.h"
 #include "experiment/ExperimentDialog.h"
 #include "help/HelpDialogs.h"
+#include "importer/ImportDialog.h"
 #include "map/MapPanel.h"
+#ifdef MEDSIAM_HAVE_PACS
+#include "pacs/PacsDialog.h"
+#endif
+#include "project/Project.h"
 #include "project/ProjectSession.h"
 #include "results/ResultsPanel.h"
 #include "review/ReviewDialog.h"
+#include "common/Count.h"
 #include "training/TrainClassifierDialog.h"
 #include "training/TrainingPanel.h"
 
+#include <QMessageBox>
 #include <QStatusBar>
 
 namespace medsiam::ui {
@@ -92,6 +100,76 @@ TrainClassifierDialog* MainWindow::showTrainClassifier()
         wireTrainClassifier(d);
         return d;
     });
+}
+
+ImportDialog* MainWindow::showImportDialog(const QStringList& sources)
+{
+    if (!m_session) {
+        showError(tr("Import"), tr("Create or open a project first (File > New Project)."));
+        return nullptr;
+    }
+    if (m_session->readOnly()) {
+        showError(tr("Import"), tr("The project is open read-only; reopen it for editing (File menu) to import."));
+        return nullptr;
+    }
+    auto* d = new ImportDialog(*m_session, sources, this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    connect(d, &ImportDialog::importFinished, this, [this] {
+        if (m_session) {
+            m_session->reload();
+            statusBar()->showMessage(tr("Import finished: %1 in the project").arg(countOf(qint64(m_session->rows().size()), tr("image"), tr("images"))), 8000);
+        }
+    });
+    d->show();
+    return d;
+}
+
+bool MainWindow::importRunning()
+{
+    for (ImportDialog* d : findChildren<ImportDialog*>())
+        if (d->running()) {
+            QMessageBox::information(this, tr("Import running"), tr("Cancel the import (or let it finish) first."));
+            d->raise();
+            return true;
+        }
+#ifdef MEDSIAM_HAVE_PACS
+    for (PacsDialog* d : findChildren<PacsDialog*>())
+        if (d->running()) {
+            QMessageBox::information(this, tr("PACS retrieve running"),
+                                     tr("Cancel the work with the PACS (or let it finish) first; what has arrived is kept."));
+            d->raise();
+            return true;
+        }
+#endif
+    return false;
+}
+
+PacsDialog* MainWindow::showPacsDialog()
+{
+#ifndef MEDSIAM_HAVE_PACS
+    showError(tr("Import from PACS"), tr("This build of medsiam has no DICOM networking (it was built without DCMTK)."));
+    return nullptr;
+#else
+    if (!m_session) {
+        showError(tr("Import from PACS"), tr("Create or open a project first (File > New Project)."));
+        return nullptr;
+    }
+    if (m_session->readOnly()) {
+        showError(tr("Import from PACS"), tr("The project is open read-only; reopen it for editing (File menu) to import."));
+        return nullptr;
+    }
+    return raiseOrShow<PacsDialog>([this] {
+        auto* d = new PacsDialog(*m_session, this);
+        connect(d, &PacsDialog::imagesArrived, this, [this] {
+            if (m_session) {
+                m_session->reload();
+                statusBar()->showMessage(
+                    tr("From the PACS: %1 in the project").arg(countOf(qint64(m_session->rows().size()), tr("image"), tr("images"))), 8000);
+            }
+        });
+        return d;
+    });
+#endif
 }
 
 ReviewDialog* MainWindow::showReview(bool predict)

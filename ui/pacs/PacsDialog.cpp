@@ -343,8 +343,7 @@ QString PacsDialog::addNode(const core::PacsNode& node)
     const QString problem = m_settings.put(node);
     if (!problem.isEmpty())
         return problem;
-    m_settings.save();
-    reloadNodes(QString::fromStdString(node.name).trimmed());
+    reloadNodes(QString::fromStdString(node.name).trimmed()); // selects it: the current node
     m_settings.save();
     return {};
 }
@@ -357,9 +356,8 @@ void PacsDialog::editNode(bool add)
     NodeDialog d(m_settings, editing, this);
     if (d.exec() != QDialog::Accepted)
         return;
-    m_settings.currentNode = d.savedName();
+    reloadNodes(d.savedName()); // selects it: the current node
     m_settings.save();
-    reloadNodes(d.savedName());
 }
 
 void PacsDialog::saveConnection()
