@@ -1,5 +1,8 @@
 #include "Launcher.h"
 
+#include "ArgParser.h"
+
+#include "system/Runtime.h"
 #include "util/Error.h"
 
 #include <arpa/inet.h>
@@ -132,6 +135,31 @@ int launchLocalRanks(int n, const std::string& command, const std::vector<std::s
             return status[static_cast<size_t>(r)];
         }
     return 0;
+}
+
+std::optional<int> startRanks(const ArgParser& p, const std::string& command, const std::vector<std::string>& args, Ranks& ranks)
+{
+    ranks.env = core::distributedEnvFromEnvironment();
+    if (const int nproc = p.intValue("nproc", 1, 1024); nproc > 1) {
+        if (ranks.env.distributed())
+            throw UsageError("--nproc starts its own ranks; this process is already " + ranks.env.describe() + ": leave --nproc out");
+        return launchLocalRanks(nproc, command, args, p.has("threads") ? p.threads() : 0);
+    }
+    core::configureThreads(p.threads());
+    if (ranks.env.distributed()) {
+        ranks.group = std::make_unique<core::ProcessGroup>(ranks.env, p.intValue("dist-timeout", 10, 7 * 24 * 3600));
+        if (ranks.env.rank == 0)
+            std::fprintf(stderr, "data-parallel over %d processes (%s)\n", ranks.env.worldSize, ranks.env.source.c_str());
+    }
+    return std::nullopt;
+}
+
+void addDistributedOptions(ArgParser& p)
+{
+    p.option("nproc", "N", "train data-parallel in N processes on this machine (each with --threads threads, "
+                           "default cores / N); torchrun, Slurm's srun or RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT start "
+                           "ranks too (docs/SCALE.md)", "1")
+        .option("dist-timeout", "SECONDS", "data-parallel: give up on a rank that stays silent this long", "600");
 }
 
 } // namespace medsiam::cli

@@ -1,10 +1,30 @@
 #pragma once
-// medsiam-cli pretrain|resume --nproc N: the ranks of a data-parallel run on this machine, started
-// as torchrun would start them.
+// The data-parallel side of the training commands (pretrain, finetune, resume): joining the group
+// the environment describes, and --nproc N, a run's ranks on this machine started as torchrun would.
+#include "train/Distributed.h"
+
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace medsiam::cli {
+
+class ArgParser;
+
+/// Where a training command runs: this process's place in a data-parallel group (torchrun's
+/// variables, set by hand, by --nproc or by Slurm), and the group; none alone.
+struct Ranks {
+    core::DistributedEnv env;
+    std::unique_ptr<core::ProcessGroup> group;
+};
+
+/// --nproc and --dist-timeout, for the commands that train data-parallel.
+void addDistributedOptions(ArgParser& p);
+
+/// With --nproc N: starts N ranks of `command` and returns their exit status. Otherwise sets the
+/// threads, joins the group this process belongs to (if any) into `ranks`, and returns nullopt.
+std::optional<int> startRanks(const ArgParser& p, const std::string& command, const std::vector<std::string>& args, Ranks& ranks);
 
 /// Runs `n` copies of this program (`command` with `args`, --nproc taken out) with torchrun's
 /// variables: RANK and LOCAL_RANK 0..n-1, WORLD_SIZE n, MASTER_ADDR 127.0.0.1 and a free

@@ -154,41 +154,6 @@ void printOutcome(core::Project& project, const std::string& id, const core::Fin
 }
 void printOutcome(core::Project&, const std::string&, const core::PretrainConfig&) {}
 
-/// Where a training command runs: this process's place in a data-parallel group (torchrun's
-/// variables, set by hand, by --nproc or by Slurm), and the group; none alone.
-struct Ranks {
-    core::DistributedEnv env;
-    std::unique_ptr<core::ProcessGroup> group;
-};
-
-/// With --nproc N: starts N ranks of `command` and returns their exit status. Otherwise sets the
-/// threads, joins the group this process belongs to (if any) into `ranks`, and returns nullopt.
-std::optional<int> startRanks(const ArgParser& p, const std::string& command, const std::vector<std::string>& args, Ranks& ranks)
-{
-    ranks.env = core::distributedEnvFromEnvironment();
-    if (const int nproc = p.intValue("nproc", 1, 1024); nproc > 1) {
-        if (ranks.env.distributed())
-            throw UsageError("--nproc starts its own ranks; this process is already " + ranks.env.describe() + ": leave --nproc out");
-        return launchLocalRanks(nproc, command, args, p.has("threads") ? p.threads() : 0);
-    }
-    core::configureThreads(p.threads());
-    if (ranks.env.distributed()) {
-        ranks.group = std::make_unique<core::ProcessGroup>(ranks.env, p.intValue("dist-timeout", 10, 7 * 24 * 3600));
-        if (ranks.env.rank == 0)
-            std::fprintf(stderr, "data-parallel over %d processes (%s)\n", ranks.env.worldSize, ranks.env.source.c_str());
-    }
-    return std::nullopt;
-}
-
-/// --nproc and --dist-timeout, for the commands that train data-parallel.
-void addDistributedOptions(ArgParser& p)
-{
-    p.option("nproc", "N", "train data-parallel in N processes on this machine (each with --threads threads, "
-                           "default cores / N); torchrun, Slurm's srun or RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT start "
-                           "ranks too (docs/SCALE.md)", "1")
-        .option("dist-timeout", "SECONDS", "data-parallel: give up on a rank that stays silent this long", "600");
-}
-
 template <typename Job>
 int runJob(core::Project& project, const std::string& id, core::ProcessGroup* group = nullptr, int localRank = 0)
 {
@@ -218,6 +183,18 @@ int runJob(core::Project& project, const std::string& id, core::ProcessGroup* gr
     default:
         return 1;
     }
+}
+
+/// A rank after the first of a data-parallel run: rank 0 makes the run and sends its id; this
+/// rank trains it with rank 0's configuration, reading the project only. nullopt for rank 0 or alone.
+template <typename Job>
+std::optional<int> runAsFollower(const ArgParser& p, const Ranks& ranks)
+{
+    if (!ranks.group || ranks.group->rank() == 0)
+        return std::nullopt;
+    auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
+    const std::string id = ranks.group->broadcastString("");
+    return runJob<Job>(*project, id, ranks.group.get(), ranks.env.localRank);
 }
 
 /// Number options are read as numbers here (a typo is a usage error); whether a value makes
@@ -349,12 +326,8 @@ int runPretrain(const std::vector<std::string>& args)
         return *launched;
     const core::DistributedEnv& env = ranks.env;
     const auto& group = ranks.group;
-    if (group && group->rank() != 0) {
-        // Rank 0 creates the run; the others train it with rank 0's configuration.
-        auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
-        const std::string id = group->broadcastString("");
-        return runJob<core::PretrainJob>(*project, id, group.get(), env.localRank);
-    }
+    if (const auto followed = runAsFollower<core::PretrainJob>(p, ranks)) // rank 0 makes the run
+        return *followed;
     auto project = core::Project::open(p.value("PROJECT"));
     core::RunRequest r = requestFromOptions(p);
     trainingOptions(p, r);
@@ -423,11 +396,8 @@ int runFinetune(const std::vector<std::string>& args)
         return *launched;
     const core::DistributedEnv& env = ranks.env;
     const auto& group = ranks.group;
-    if (group && group->rank() != 0) {
-        auto project = core::Project::open(p.value("PROJECT"), core::ProjectAccess::ReadOnly);
-        const std::string id = group->broadcastString("");
-        return runJob<core::FinetuneJob>(*project, id, group.get(), env.localRank);
-    }
+    if (const auto followed = runAsFollower<core::FinetuneJob>(p, ranks)) // rank 0 makes the run
+        return *followed;
     auto project = core::Project::open(p.value("PROJECT"));
     core::RunRequest r = requestFromOptions(p);
     trainingOptions(p, r);
