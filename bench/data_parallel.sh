@@ -17,15 +17,8 @@ trap 'rm -rf "$work"' EXIT
 project=$work/demo.medsiam
 "$cli" import datasets/pneumoniamnist_28.npz --project "$project" --size 64 >/dev/null 2>&1
 cores=$(nproc)
-# Median img/s of the newest run's steps after the first three (warm-up).
-rate() {
-  local run; run=$("$cli" runs "$project" | awk '$2 == "simsiam-pretrain" {id=$1} END {print id}')
-  python3 - "$project/runs/$run/metrics.jsonl" <<'PY'
-import json, statistics, sys
-r = [json.loads(l)["img_s"] for l in open(sys.argv[1]) if '"type":"step"' in l][3:]
-print(round(statistics.median(r), 1))
-PY
-}
+source bench/step_rate.sh
+rate() { step_rate "$cli" "$project"; }
 for config in "bit-nano 32 128 ln" "bit-tiny 64 64 ln" "resnet18 64 64 bn"; do
   set -- $config
   args=(pretrain "$project" --backbone "$1" --size "$2" --batch "$3" --head-norm "$4" --steps "$steps"

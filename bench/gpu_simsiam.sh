@@ -41,15 +41,8 @@ np.savez(sys.argv[1], train_images=imgs, train_labels=labels)
 PY
 "$cli" import "$work/rgb.npz" --project "$work/p" --size 256 >/dev/null
 
-# Median img/s of the newest run's steps after the first three, and the GPU memory used meanwhile.
-rate() {
-  local run; run=$("$cli" runs "$work/p" | awk '$2 == "simsiam-pretrain" {id=$1} END {print id}')
-  "$py" - "$work/p/runs/$run/metrics.jsonl" <<'PY'
-import json, statistics, sys
-r = [json.loads(l)["img_s"] for l in open(sys.argv[1]) if '"type":"step"' in l][3:]
-print(round(statistics.median(r), 1))
-PY
-}
+source bench/step_rate.sh
+rate() { step_rate "$cli" "$work/p" "$py"; }
 memwatch() { # the largest memory.used (MiB) while $1 runs
   local log=$work/mem.txt; : > "$log"
   (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0 >> "$log" 2>/dev/null || true; done) &

@@ -17,15 +17,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 project=$work/demo.medsiam
 "$cli" import datasets/pneumoniamnist_28.npz --project "$project" --size 64 >/dev/null 2>&1
-# Median img/s of a run's steps after the first three (warm-up).
-rate() {
-  local run; run=$("$cli" runs "$project" | awk '$2 == "simsiam-pretrain" {id=$1} END {print id}')
-  python3 - "$project/runs/$run/metrics.jsonl" <<'PY'
-import json, statistics, sys
-r = [json.loads(l)["img_s"] for l in open(sys.argv[1]) if '"type":"step"' in l][3:]
-print(round(statistics.median(r), 1))
-PY
-}
+source bench/step_rate.sh
+rate() { step_rate "$cli" "$project"; }
 ours() { "$cli" pretrain "$project" --steps "$steps" --batch 64 --size 64 --checkpoint-every 100000 --monitor-every 100000 "$@" >/dev/null 2>&1; rate; }
 peer_json=$(/usr/bin/python3 "$peer" --model resnet18_bn --batch 64 --res 64 --steps "$steps" --no-e2e 2>/dev/null)
 peer_fp32=$(echo "$peer_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["model_only_img_s_fp32"])')
