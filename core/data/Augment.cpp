@@ -138,6 +138,30 @@ int AugmentParams::blurRadius() const
     return blur ? std::max(1, static_cast<int>(std::ceil(3 * blurSigma))) : 0;
 }
 
+std::vector<float> AugmentParams::blurKernel() const
+{
+    const int radius = blurRadius();
+    if (radius == 0)
+        return {};
+    std::vector<float> k(2 * radius + 1);
+    float sum = 0;
+    for (int i = -radius; i <= radius; ++i)
+        sum += k[i + radius] = static_cast<float>(std::exp(-0.5 * i * i / (blurSigma * blurSigma)));
+    for (auto& v : k)
+        v /= sum;
+    return k;
+}
+
+BilinearTap bilinearTap(double start, double step, int i, int side)
+{
+    const double f = std::clamp(start + (i + 0.5) * step - 0.5, 0.0, double(side - 1));
+    BilinearTap t;
+    t.lo = static_cast<int>(f);
+    t.hi = std::min(t.lo + 1, side - 1);
+    t.w = static_cast<float>(f - t.lo);
+    return t;
+}
+
 AugmentParams drawAugmentParams(const AugmentConfig& cfg, int side, int srcChannels, int outSize, uint64_t seed)
 {
     Rng rng(seed);
@@ -198,14 +222,14 @@ void applyAugment(const uint8_t* src, int side, int srcChannels, float* out, int
     std::vector<float> img(static_cast<size_t>(work) * n);
     const double sx = cw / outSize, sy = ch / outSize;
     for (int y = 0; y < outSize; ++y) {
-        const double fy = std::clamp(cy + (y + 0.5) * sy - 0.5, 0.0, double(side - 1));
-        const int y0 = static_cast<int>(fy), y1 = std::min(y0 + 1, side - 1);
-        const float wy = static_cast<float>(fy - y0);
+        const BilinearTap ty = bilinearTap(cy, sy, y, side);
+        const int y0 = ty.lo, y1 = ty.hi;
+        const float wy = ty.w;
         for (int x = 0; x < outSize; ++x) {
             const int xo = flip ? outSize - 1 - x : x;
-            const double fx = std::clamp(cx + (x + 0.5) * sx - 0.5, 0.0, double(side - 1));
-            const int x0 = static_cast<int>(fx), x1 = std::min(x0 + 1, side - 1);
-            const float wx = static_cast<float>(fx - x0);
+            const BilinearTap tx = bilinearTap(cx, sx, x, side);
+            const int x0 = tx.lo, x1 = tx.hi;
+            const float wx = tx.w;
             for (int c = 0; c < work; ++c) {
                 auto px = [&](int yy, int xx) { return float(src[(static_cast<size_t>(yy) * side + xx) * srcChannels + c]); };
                 const float top = px(y0, x0) + wx * (px(y0, x1) - px(y0, x0));
@@ -254,14 +278,8 @@ void applyAugment(const uint8_t* src, int side, int srcChannels, float* out, int
     }
     // 5. Gaussian blur, p = 0.5, sigma drawn in pixels at 224 px and scaled to this size.
     if (ap.blur) {
-        const double sigma = ap.blurSigma;
         const int radius = ap.blurRadius();
-        std::vector<float> k(2 * radius + 1);
-        float sum = 0;
-        for (int i = -radius; i <= radius; ++i)
-            sum += k[i + radius] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
-        for (auto& v : k)
-            v /= sum;
+        const std::vector<float> k = ap.blurKernel();
         std::vector<float> tmp(n);
         for (int c = 0; c < work; ++c) {
             float* p = &img[static_cast<size_t>(c) * n];

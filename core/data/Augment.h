@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace medsiam::core {
 
@@ -56,7 +57,18 @@ struct AugmentParams {
     double blurSigma = 0; ///< in output pixels
     /// The blur kernel's radius in output pixels (0 without blur).
     int blurRadius() const;
+    /// The normalized Gaussian kernel, 2 * blurRadius() + 1 taps (empty without blur).
+    std::vector<float> blurKernel() const;
 };
+
+/// One axis of the crop's bilinear resample: output index `i` of a crop starting at `start`
+/// with `step` source pixels per output pixel reads source pixels lo and hi (clamped to the
+/// side) with weight w on hi. Pixel centres are aligned.
+struct BilinearTap {
+    int lo = 0, hi = 0;
+    float w = 0;
+};
+BilinearTap bilinearTap(double start, double step, int i, int side);
 
 /// Draws a view's choices for a side x side source with srcChannels channels, resampled to
 /// outSize, in the order augmentImage has always drawn them.

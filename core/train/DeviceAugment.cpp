@@ -14,8 +14,7 @@ namespace medsiam::core {
 
 namespace {
 
-/// One axis of the bilinear resample, for every sample: the two source taps and the weight of
-/// the second, computed exactly as applyAugment computes them (in double, clamped to the image).
+/// One axis of the bilinear resample, for every sample: applyAugment's taps (bilinearTap).
 struct Taps {
     std::vector<int64_t> lo, hi;
     std::vector<float> w;
@@ -34,12 +33,10 @@ Taps axisTaps(const std::vector<AugmentParams>& params, int side, int outSize, b
         const double step = (horizontal ? p.cropW : p.cropH) / outSize;
         for (int o = 0; o < outSize; ++o) {
             // A flipped view's output column o holds what column outSize - 1 - o would have.
-            const int i = horizontal && p.flip ? outSize - 1 - o : o;
-            const double f = std::clamp(start + (i + 0.5) * step - 0.5, 0.0, double(side - 1));
-            const int lo = static_cast<int>(f);
-            t.lo[s * outSize + o] = lo;
-            t.hi[s * outSize + o] = std::min(lo + 1, side - 1);
-            t.w[s * outSize + o] = static_cast<float>(f - lo);
+            const BilinearTap tap = bilinearTap(start, step, horizontal && p.flip ? outSize - 1 - o : o, side);
+            t.lo[s * outSize + o] = tap.lo;
+            t.hi[s * outSize + o] = tap.hi;
+            t.w[s * outSize + o] = tap.w;
         }
     }
     return t;
@@ -200,15 +197,11 @@ at::Tensor augmentBatch(const at::Tensor& pixels, const std::vector<AugmentParam
             float* kk = &kernels[i * static_cast<size_t>(k)];
             const int r = params[i].blurRadius();
             if (r == 0) {
-                kk[radius] = 1.f;
+                kk[radius] = 1.f; // a delta: no blur
                 continue;
             }
-            const double sigma = params[i].blurSigma;
-            float sum = 0;
-            for (int d = -r; d <= r; ++d)
-                sum += kk[radius + d] = static_cast<float>(std::exp(-0.5 * d * d / (sigma * sigma)));
-            for (int d = -r; d <= r; ++d)
-                kk[radius + d] /= sum;
+            const std::vector<float> own = params[i].blurKernel(); // centred in the widest kernel
+            std::copy(own.begin(), own.end(), kk + (radius - r));
         }
         const at::Tensor w = floats(kernels, device).view({b, 1, k}).expand({b, work, k}).reshape({b * work, 1, 1, k});
         at::Tensor t = img.reshape({1, b * work, o, o});
