@@ -76,6 +76,8 @@ torch::Tensor Norm2dImpl::forward(const torch::Tensor& input)
         torch::NoGradGuard guard;
         numBatchesTracked.add_(1);
     }
+    if (sync && is_training())
+        return syncBatchNorm(x, weight, bias, runningMean, runningVar, momentum, eps, *sync);
     return at::batch_norm(x, weight, bias, runningMean, runningVar, is_training(), momentum, eps, true);
 }
 
@@ -439,6 +441,8 @@ public:
                 torch::NoGradGuard guard;
                 numBatchesTracked.add_(1);
             }
+            if (sync && is_training())
+                return syncBatchNorm(x, weight, bias, runningMean, runningVar, momentum, 1e-5, *sync);
             return at::batch_norm(x, weight, bias, runningMean, runningVar, is_training(), momentum, 1e-5, true);
         case HeadNorm::Gn: return at::group_norm(x, 32, weight, bias, 1e-5, true);
         case HeadNorm::Ln: return at::layer_norm(x, {x.size(1)}, weight, bias, 1e-5, true);
@@ -449,6 +453,7 @@ public:
     HeadNorm kind;
     double momentum;
     torch::Tensor weight, bias, runningMean, runningVar, numBatchesTracked;
+    std::shared_ptr<const BatchStatsSum> sync; ///< set: BatchNorm over the group's batch in training
 };
 TORCH_MODULE(Norm1d);
 
@@ -551,6 +556,21 @@ SimSiamOutput NetworkImpl::simsiam(const torch::Tensor& x1, const torch::Tensor&
 }
 
 torch::Tensor NetworkImpl::classify(const torch::Tensor& x) { return m_backbone->forward(x); }
+
+int NetworkImpl::synchroniseBatchNorm(std::shared_ptr<const BatchStatsSum> group)
+{
+    int layers = 0;
+    for (const auto& m : modules(/*include_self=*/false)) {
+        if (auto* n2 = m->as<Norm2dImpl>(); n2 && !n2->isGroupNorm()) {
+            n2->sync = group;
+            ++layers;
+        } else if (auto* n1 = m->as<Norm1dImpl>(); n1 && n1->kind == HeadNorm::Bn) {
+            n1->sync = group;
+            ++layers;
+        }
+    }
+    return layers;
+}
 
 int64_t parameterCount(const torch::nn::Module& module, const std::string& prefix)
 {

@@ -6,6 +6,7 @@
 // "head.fc.weight") and torchvision for ResNet v1 ("conv1.weight", "layer1.0.bn1.weight", "fc.weight"),
 // so that weights published for those libraries load by name. Part of medsiam_ml (needs LibTorch).
 #include "models/ModelConfig.h"
+#include "models/SyncBatchNorm.h"
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -43,6 +44,7 @@ public:
     torch::Tensor forward(const torch::Tensor& x);
     bool isGroupNorm() const { return groupNorm; }
     torch::Tensor weight, bias, runningMean, runningVar, numBatchesTracked;
+    std::shared_ptr<const BatchStatsSum> sync; ///< set: BatchNorm over the group's batch in training
     bool groupNorm;
     int groups;
     double eps, momentum;
@@ -94,6 +96,10 @@ public:
     SimSiamOutput simsiam(const torch::Tensor& x1, const torch::Tensor& x2);
     /// Backbone features -> logits (requires a classification head).
     torch::Tensor classify(const torch::Tensor& x);
+    /// Data-parallel training: every BatchNorm layer (backbone and heads) normalizes over the
+    /// group's batch while training (synchronised BatchNorm); null: over its own input again.
+    /// Returns how many layers it applies to (0 for GroupNorm/LayerNorm networks).
+    int synchroniseBatchNorm(std::shared_ptr<const BatchStatsSum> group);
 
 private:
     ModelConfig m_config;

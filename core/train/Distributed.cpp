@@ -291,7 +291,11 @@ ProcessGroup::~ProcessGroup()
 int ProcessGroup::rank() const { return m_state->env.rank; }
 int ProcessGroup::size() const { return m_state->env.worldSize; }
 
-void ProcessGroup::allreduceMean(const std::vector<at::Tensor>& tensors)
+void ProcessGroup::allreduceMean(const std::vector<at::Tensor>& tensors) { reduceInPlace(tensors, true, "an all-reduce of gradients"); }
+
+void ProcessGroup::allreduceSumInPlace(const std::vector<at::Tensor>& tensors, const char* what) { reduceInPlace(tensors, false, what); }
+
+void ProcessGroup::reduceInPlace(const std::vector<at::Tensor>& tensors, bool mean, const char* what)
 {
     std::map<at::ScalarType, std::vector<at::Tensor>> byType;
     for (const auto& t : tensors)
@@ -307,9 +311,10 @@ void ProcessGroup::allreduceMean(const std::vector<at::Tensor>& tensors)
             o.reduceOp = c10d::ReduceOp::SUM;
             m_state->group->allreduce(bucket, o)->wait(m_state->timeout);
         } catch (const std::exception& e) {
-            m_state->fail("an all-reduce of gradients", e);
+            m_state->fail(what, e);
         }
-        bucket[0].div_(double(size()));
+        if (mean)
+            bucket[0].div_(double(size()));
         int64_t offset = 0;
         for (auto& t : list) {
             const int64_t n = t.numel();
@@ -386,6 +391,8 @@ ProcessGroup::~ProcessGroup() = default;
 int ProcessGroup::rank() const { return 0; }
 int ProcessGroup::size() const { return 1; }
 void ProcessGroup::allreduceMean(const std::vector<at::Tensor>&) {}
+void ProcessGroup::allreduceSumInPlace(const std::vector<at::Tensor>&, const char*) {}
+void ProcessGroup::reduceInPlace(const std::vector<at::Tensor>&, bool, const char*) {}
 std::vector<double> ProcessGroup::allreduceSum(const std::vector<double>& v) { return v; }
 void ProcessGroup::broadcast(const std::vector<at::Tensor>&, int) {}
 std::string ProcessGroup::broadcastString(const std::string& v, int) { return v; }

@@ -57,6 +57,9 @@ public:
     /// Averages the tensors over the ranks, in place, in one flat bucket per dtype (one
     /// all-reduce instead of one per tensor).
     void allreduceMean(const std::vector<at::Tensor>& tensors);
+    /// Sums the tensors over the ranks, in place, bucketed as allreduceMean; `what` names the
+    /// collective in a failure's message.
+    void allreduceSumInPlace(const std::vector<at::Tensor>& tensors, const char* what);
     /// Sums a few numbers over the ranks.
     std::vector<double> allreduceSum(const std::vector<double>& values);
     /// Copies root's tensors to every rank, in place.
@@ -69,6 +72,7 @@ public:
     struct State;
 
 private:
+    void reduceInPlace(const std::vector<at::Tensor>& tensors, bool mean, const char* what);
     std::unique_ptr<State> m_state;
 };
 

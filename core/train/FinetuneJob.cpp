@@ -207,7 +207,7 @@ void FinetuneRun::prepare()
     if (m_lead)
         m_metrics.emplace(m_store.openMetrics(m_id, m_startStep));
     if (m_group)
-        startTogether(*m_group, *m_net, !c.model.backbone.groupNorm(), m_shard, m_observer);
+        startTogether(*m_group, *m_net, c.batch, c.microBatch, m_observer);
     if (fs::exists(m_store.checkpointPath(m_id, true)) && m_startStep > 0) {
         const auto best = readCheckpoint(m_store.checkpointPath(m_id, true));
         const auto extra = nlohmann::json::parse(best.state.extraJson, nullptr, false);

@@ -105,7 +105,7 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         if (lead)
             metrics.emplace(store.openMetrics(m_id, startStep));
         if (group)
-            startTogether(*group, *net, c.model.heads.norm == HeadNorm::Bn || !c.model.backbone.groupNorm(), shard, observer);
+            startTogether(*group, *net, c.batch, c.batch, observer); // one pass per view over the whole batch
 
         const int64_t perEpoch = static_cast<int64_t>(pool.size()) / c.batch;
         const int channels = c.model.backbone.inChannels;

@@ -253,16 +253,47 @@ JobState runAsRank(ProcessGroup* group, Project& project, const std::string& run
     return outcome.state;
 }
 
-void startTogether(ProcessGroup& group, NetworkImpl& net, bool batchNorm, int shard, JobObserver& observer)
+BatchNormSpan batchNormSpan(int batch, int world, int microBatch)
+{
+    const int share = batch / std::max(1, world);
+    if (world <= 1 || share % microBatch == 0)
+        return BatchNormSpan::Own;
+    if (microBatch >= batch)
+        return BatchNormSpan::Group;
+    return BatchNormSpan::Differs;
+}
+
+namespace {
+
+/// Synchronised BatchNorm's sums over the group.
+class GroupStatsSum : public BatchStatsSum {
+public:
+    explicit GroupStatsSum(ProcessGroup& group) : m_group(group) {}
+    void sum(std::vector<at::Tensor>& tensors) const override { m_group.allreduceSumInPlace(tensors, "an all-reduce of BatchNorm statistics"); }
+
+private:
+    ProcessGroup& m_group;
+};
+
+} // namespace
+
+void startTogether(ProcessGroup& group, NetworkImpl& net, int batch, int microBatch, JobObserver& observer)
 {
     std::vector<at::Tensor> state = net.parameters();
     for (const auto& b : net.buffers())
         state.push_back(b);
     group.broadcast(state, 0);
-    if (batchNorm && group.rank() == 0)
-        observer.warning("BatchNorm statistics are each process's own (" + std::to_string(shard) +
-                         " images each, not the whole batch): the weights differ from one process's run; GroupNorm + WS "
-                         "backbones (with --head-norm gn or ln for SimSiam) need nothing of the kind");
+    const BatchNormSpan span = batchNormSpan(batch, group.size(), microBatch);
+    if (span == BatchNormSpan::Group) {
+        net.synchroniseBatchNorm(std::make_shared<GroupStatsSum>(group));
+        return;
+    }
+    const int share = batch / group.size();
+    if (span == BatchNormSpan::Differs && net.synchroniseBatchNorm(nullptr) > 0 && group.rank() == 0)
+        observer.warning("BatchNorm normalizes over each process's micro-batches of up to " + std::to_string(std::min(share, microBatch)) +
+                         " images, one process's over " + std::to_string(microBatch) +
+                         ": the weights differ from one process's run; a micro-batch that divides the share (" + std::to_string(share) +
+                         ") or holds the whole batch (" + std::to_string(batch) + ") makes them agree");
 }
 
 double averageOverRanks(ProcessGroup& group, NetworkImpl& net, double loss)

@@ -113,9 +113,21 @@ JobState runRecorded(Project& project, const std::string& runId, const std::stri
 JobState runAsRank(ProcessGroup* group, Project& project, const std::string& runId, const std::string& kind,
                    const std::string& configJson, JobObserver& observer, const std::function<JobOutcome()>& body);
 
+/// Over which images a data-parallel run's BatchNorm layers normalize, so that they see what one
+/// process would: one process normalizes each forward pass over a micro-batch of `microBatch`
+/// images of the `batch` (pretraining: microBatch = batch), a rank over its own micro-batches of
+/// its share (batch / world).
+enum class BatchNormSpan {
+    Own,    ///< each rank's own micro-batch: they are one process's (the share divides into them)
+    Group,  ///< the group's (synchronised BatchNorm): one process normalizes over the whole batch
+    Differs ///< neither matches one process: each rank's own, with a warning
+};
+BatchNormSpan batchNormSpan(int batch, int world, int microBatch);
+
 /// At the start of a data-parallel run: every rank takes rank 0's parameters and buffers, and
-/// rank 0 warns when `batchNorm` (statistics over each rank's `shard` images, not the batch).
-void startTogether(ProcessGroup& group, NetworkImpl& net, bool batchNorm, int shard, JobObserver& observer);
+/// the BatchNorm layers normalize as batchNormSpan says (synchronised over the group, or each
+/// rank's own; rank 0 warns when that differs from one process).
+void startTogether(ProcessGroup& group, NetworkImpl& net, int batch, int microBatch, JobObserver& observer);
 
 /// After a rank's backward pass: the gradients and `loss` averaged over the ranks (the whole
 /// batch's, from equal shares); returns the averaged loss.

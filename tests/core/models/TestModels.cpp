@@ -6,6 +6,7 @@
 #include "io/TensorFile.h"
 #include "models/Checkpoint.h"
 #include "models/Network.h"
+#include "models/SyncBatchNorm.h"
 #include "models/TorchTensors.h"
 #include "models/WeightImport.h"
 #include "system/Runtime.h"
@@ -25,8 +26,11 @@
 #include <QtTest>
 
 #include <cmath>
+#include <condition_variable>
 #include <fstream>
 #include <functional>
+#include <mutex>
+#include <thread>
 
 using namespace medsiam::core;
 using medsiam::test::errorOf;
@@ -59,6 +63,53 @@ void writeFile(const QString& path, const std::string& bytes)
     std::ofstream out(path.toStdString(), std::ios::binary);
     out << bytes;
 }
+
+/// Two "ranks" on two threads of this process: each sum waits for the other's tensors and
+/// hands both the total, as an all-reduce does.
+class TwoThreadSum {
+public:
+    class Rank : public BatchStatsSum {
+    public:
+        Rank(TwoThreadSum& all, int rank) : m_all(all), m_rank(rank) {}
+        void sum(std::vector<at::Tensor>& tensors) const override { m_all.reduce(m_rank, tensors); }
+
+    private:
+        TwoThreadSum& m_all;
+        int m_rank;
+    };
+    int calls = 0; ///< collectives completed
+
+private:
+    void reduce(int rank, std::vector<at::Tensor>& tensors)
+    {
+        std::unique_lock lock(m_mutex);
+        const int round = m_round;
+        m_in[rank] = &tensors;
+        if (++m_arrived == 2) {
+            for (size_t i = 0; i < tensors.size(); ++i) {
+                const at::Tensor total = (*m_in[0])[i] + (*m_in[1])[i];
+                (*m_in[0])[i] = total.clone();
+                (*m_in[1])[i] = total.clone();
+            }
+            m_arrived = 0;
+            ++m_round;
+            ++calls;
+            m_done.notify_all();
+        } else {
+            m_done.wait(lock, [&] { return m_round != round; });
+        }
+    }
+    std::mutex m_mutex;
+    std::condition_variable m_done;
+    std::vector<at::Tensor>* m_in[2] = {nullptr, nullptr};
+    int m_arrived = 0, m_round = 0;
+};
+
+/// Identity: one process alone.
+class AloneSum : public BatchStatsSum {
+public:
+    void sum(std::vector<at::Tensor>&) const override {}
+};
 
 } // namespace
 
@@ -256,6 +307,82 @@ private Q_SLOTS:
         back->eval();
         torch::NoGradGuard guard;
         QVERIFY(at::equal(net->backbone().forwardFeatures(x1), back->backbone().forwardFeatures(x1)));
+    }
+
+    void synchronisedBatchNormIsTheWholeBatchs_data()
+    {
+        QTest::addColumn<QList<qint64>>("shape");
+        QTest::addColumn<bool>("affine");
+        QTest::newRow("[N, C] heads") << QList<qint64>{16, 12} << true;
+        QTest::newRow("[N, C] without affine") << QList<qint64>{16, 12} << false;
+        QTest::newRow("[N, C, H, W] backbone") << QList<qint64>{8, 6, 5, 4} << true;
+    }
+
+    void synchronisedBatchNormIsTheWholeBatchs()
+    {
+        // BatchNorm over the whole batch (at::batch_norm), against the batch split between two
+        // ranks that synchronise: the same outputs, input gradients, running statistics, and
+        // affine gradients once the ranks' are summed (as the gradient average does).
+        QFETCH(QList<qint64>, shape);
+        QFETCH(bool, affine);
+        at::manual_seed(7);
+        const std::vector<int64_t> sizes(shape.begin(), shape.end());
+        const int64_t channels = sizes[1];
+        const at::Tensor x = at::randn(sizes) * 3 + 1.5, r = at::randn(sizes); // r: the loss's weights
+        const at::Tensor w0 = at::rand({channels}) + 0.5, b0 = at::randn({channels});
+        auto leaf = [](const at::Tensor& t) { return t.clone().set_requires_grad(true); };
+
+        const at::Tensor xw = leaf(x), ww = leaf(w0), bw = leaf(b0);
+        at::Tensor rmW = at::zeros({channels}), rvW = at::ones({channels});
+        const at::Tensor yWhole = at::batch_norm(xw, affine ? ww : at::Tensor(), affine ? bw : at::Tensor(), rmW, rvW, true, 0.1, 1e-5, false);
+        (yWhole * r).sum().backward();
+
+        // Alone, the synchronised layer is plain BatchNorm.
+        {
+            const at::Tensor xa = leaf(x), wa = leaf(w0), ba = leaf(b0);
+            at::Tensor rm = at::zeros({channels}), rv = at::ones({channels});
+            const AloneSum alone;
+            const at::Tensor y = syncBatchNorm(xa, affine ? wa : at::Tensor(), affine ? ba : at::Tensor(), rm, rv, 0.1, 1e-5, alone);
+            (y * r).sum().backward();
+            QVERIFY(at::allclose(y, yWhole, 1e-5, 1e-5));
+            QVERIFY(at::allclose(xa.grad(), xw.grad(), 1e-5, 1e-5));
+            QVERIFY(at::allclose(rm, rmW, 1e-6, 1e-6) && at::allclose(rv, rvW, 1e-6, 1e-6));
+            if (affine)
+                QVERIFY(at::allclose(wa.grad(), ww.grad(), 1e-4, 1e-5) && at::allclose(ba.grad(), bw.grad(), 1e-4, 1e-5));
+        }
+
+        const int64_t half = sizes[0] / 2;
+        TwoThreadSum group;
+        at::Tensor y[2], gx[2], gw[2], gb[2], rm[2], rv[2];
+        auto rank = [&](int k) {
+            const TwoThreadSum::Rank sum(group, k);
+            const at::Tensor xs = leaf(x.narrow(0, k * half, half)), ws = leaf(w0), bs = leaf(b0);
+            rm[k] = at::zeros({channels});
+            rv[k] = at::ones({channels});
+            y[k] = syncBatchNorm(xs, affine ? ws : at::Tensor(), affine ? bs : at::Tensor(), rm[k], rv[k], 0.1, 1e-5, sum);
+            (y[k] * r.narrow(0, k * half, half)).sum().backward();
+            gx[k] = xs.grad();
+            gw[k] = ws.grad();
+            gb[k] = bs.grad();
+        };
+        std::thread other(rank, 1);
+        rank(0);
+        other.join();
+        QCOMPARE(group.calls, 2); // one collective forward, one backward
+        QVERIFY(at::allclose(at::cat({y[0], y[1]}), yWhole, 1e-5, 1e-5));
+        QVERIFY(at::allclose(at::cat({gx[0], gx[1]}), xw.grad(), 1e-5, 1e-5));
+        for (int k = 0; k < 2; ++k)
+            QVERIFY(at::allclose(rm[k], rmW, 1e-6, 1e-6) && at::allclose(rv[k], rvW, 1e-6, 1e-6));
+        if (affine) {
+            QVERIFY(at::allclose(gw[0] + gw[1], ww.grad(), 1e-4, 1e-5));
+            QVERIFY(at::allclose(gb[0] + gb[1], bw.grad(), 1e-4, 1e-5));
+        } else {
+            QVERIFY(!gw[0].defined() && !gw[1].defined());
+        }
+        // Each half's own statistics (no synchronisation) would differ: the test can tell.
+        at::Tensor rmOwn = at::zeros({channels}), rvOwn = at::ones({channels});
+        const at::Tensor own = at::batch_norm(x.narrow(0, 0, half), at::Tensor(), at::Tensor(), rmOwn, rvOwn, true, 0.1, 1e-5, false);
+        QVERIFY(!at::allclose(rmOwn, rmW, 1e-3, 1e-3));
     }
 
     void gnToBnKeepsConvKernelsBitForBit()

@@ -5,6 +5,7 @@
 #include "TestSupport.h"
 #include "models/Checkpoint.h"
 #include "train/Distributed.h"
+#include "train/TrainUtil.h"
 #include "util/Error.h"
 
 #include <QDir>
@@ -123,8 +124,9 @@ QString runIdIn(const QString& text)
     return m.hasMatch() ? m.captured(1) : QString();
 }
 
-/// The largest difference between the weights of two checkpoints (every model tensor).
-double weightDifference(const QString& a, const QString& b)
+/// The largest difference between the weights of two checkpoints (every model tensor, running
+/// statistics included); `relative`: relative to values above 1 (running variances).
+double weightDifference(const QString& a, const QString& b, bool relative = false)
 {
     const auto ca = readCheckpoint(a.toStdString()), cb = readCheckpoint(b.toStdString());
     double worst = 0;
@@ -137,7 +139,7 @@ double weightDifference(const QString& a, const QString& b)
             return 1e9;
         const auto x = t.toFloat(), y = u->toFloat();
         for (size_t i = 0; i < x.size(); ++i)
-            worst = std::max(worst, double(std::abs(x[i] - y[i])));
+            worst = std::max(worst, double(std::abs(x[i] - y[i])) / (relative ? std::max(1.0, double(std::abs(x[i]))) : 1.0));
         ++compared;
     }
     return compared > 10 ? worst : 1e9;
@@ -154,6 +156,8 @@ class TestDistributed : public QObject {
 private Q_SLOTS:
     void initTestCase();
     void twoProcessesTrainTheSameWeightsAsOne();
+    void synchronisedBatchNormTrainsTheSameWeightsAsOne_data();
+    void synchronisedBatchNormTrainsTheSameWeightsAsOne();
     void aStoppedGroupResumesByHand();
     void twoProcessesFineTuneTheSameWeightsAsOne();
     void aKilledRankStopsTheOtherWithItsName();
@@ -182,6 +186,21 @@ private Q_SLOTS:
         QCOMPARE(firstSlurmHost("node7"), std::string("node7"));
         QCOMPARE(firstSlurmHost("rack1-[2-3]-n[01,04]"), std::string("rack1-2-n01"));
         QCOMPARE(firstSlurmHost("a,b"), std::string("a"));
+    }
+
+    void batchNormSeesWhatOneProcessSees()
+    {
+        // Pretraining (one pass per view over the batch): the group's statistics.
+        QCOMPARE(batchNormSpan(256, 4, 256), BatchNormSpan::Group);
+        QCOMPARE(batchNormSpan(256, 1, 256), BatchNormSpan::Own);
+        // Fine-tuning in micro-batches: a share made of whole micro-batches is one process's.
+        QCOMPARE(batchNormSpan(512, 2, 64), BatchNormSpan::Own);
+        QCOMPARE(batchNormSpan(128, 2, 64), BatchNormSpan::Own);
+        // One process normalizes over the whole batch: the group's.
+        QCOMPARE(batchNormSpan(32, 2, 64), BatchNormSpan::Group);
+        QCOMPARE(batchNormSpan(64, 2, 64), BatchNormSpan::Group);
+        // Neither (one process 64 + 32, each rank 48): said.
+        QCOMPARE(batchNormSpan(96, 2, 64), BatchNormSpan::Differs);
     }
 
     void twoProcessesAverageAndBroadcast()
@@ -271,6 +290,36 @@ void TestDistributed::twoProcessesTrainTheSameWeightsAsOne()
     const Cli odd = runCli({"pretrain", m_project, "--backbone", "bit-nano", "--size", "32", "--steps", "2", "--batch", "33", "--nproc", "2"});
     QVERIFY(odd.code != 0);
     QVERIFY2(odd.err.contains("does not divide into 2 processes"), qPrintable(odd.err));
+}
+
+void TestDistributed::synchronisedBatchNormTrainsTheSameWeightsAsOne_data()
+{
+    QTest::addColumn<QStringList>("model");
+    QTest::newRow("SimSiam's BatchNorm heads") << QStringList{"--head-norm", "bn"};
+    QTest::newRow("BatchNorm + WS backbone and heads") << QStringList{"--norm", "bn_ws", "--head-norm", "bn"};
+}
+
+void TestDistributed::synchronisedBatchNormTrainsTheSameWeightsAsOne()
+{
+    // BatchNorm normalizes over the whole batch, not each rank's half: synchronised, forward and
+    // backward, so two ranks train one process's weights. Two steps: after them float-order noise
+    // is ~1e-6 (SimSiam then amplifies it as it does a change of thread count, see docs/SCALE.md),
+    // while each rank's own statistics would differ by 0.06 to 0.13.
+    QFETCH(QStringList, model);
+    const QStringList common = QStringList{"pretrain", m_project, "--backbone", "bit-nano", "--size", "32", "--steps", "2", "--batch", "32",
+                                           "--fp32", "--seed", "3", "--monitor-every", "1000"} + model;
+    const Cli one = runCli(common + QStringList{"--threads", "1"});
+    QVERIFY2(one.code == 0, qPrintable(one.err));
+    const Cli two = runCli(common + QStringList{"--nproc", "2"});
+    QVERIFY2(two.code == 0, qPrintable(two.err));
+    QVERIFY2(!two.err.contains("BatchNorm normalizes over each process"), qPrintable(two.err));
+    const QString a = runIdIn(one.out), b = runIdIn(two.out);
+    QVERIFY(!a.isEmpty() && !b.isEmpty() && a != b);
+    m_seen << a << b;
+    const double diff = weightDifference(m_project + "/runs/" + a + "/checkpoints/last.safetensors",
+                                         m_project + "/runs/" + b + "/checkpoints/last.safetensors", true);
+    qInfo("largest relative weight difference %g", diff);
+    QVERIFY2(diff < 1e-5, qPrintable(QString("largest weight difference %1").arg(diff)));
 }
 
 void TestDistributed::twoProcessesFineTuneTheSameWeightsAsOne()
