@@ -1,5 +1,5 @@
 #pragma once
-// The data-parallel side of the training commands (pretrain, finetune, resume): joining the group
+// The data-parallel side of the training commands (pretrain, finetune, resume, probe): joining the group
 // the environment describes, and --nproc N, a run's ranks on this machine started as torchrun would.
 #include "train/Distributed.h"
 
@@ -19,7 +19,7 @@ struct Ranks {
     std::unique_ptr<core::ProcessGroup> group;
 };
 
-/// --nproc and --dist-timeout, for the commands that train data-parallel.
+/// --nproc and --dist-timeout, for the commands that run data-parallel.
 void addDistributedOptions(ArgParser& p);
 
 /// With --nproc N: starts N ranks of `command` and returns their exit status. Otherwise sets the

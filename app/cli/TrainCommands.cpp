@@ -481,10 +481,15 @@ int runProbe(const std::vector<std::string>& args)
     p.flag("no-class-weights", "do not weight the loss by inverse class frequency")
         .option("label-fractions", "LIST", "label efficiency: also probe with these fractions of the train labels, e.g. 1%,10%,100%")
         .option("draws", "N", "draws of each fraction below 100% (their spread is reported)", "5");
+    addDistributedOptions(p);
     if (!p.parse(args))
         return 0;
-    core::configureThreads(p.threads());
-    auto project = core::Project::open(p.value("PROJECT"));
+    Ranks ranks;
+    if (const auto launched = startRanks(p, "probe", args, ranks))
+        return *launched;
+    // Every rank extracts its share of the features; rank 0 makes the run, the others read only.
+    const bool follower = ranks.group && ranks.group->rank() != 0;
+    auto project = core::Project::open(p.value("PROJECT"), follower ? core::ProjectAccess::ReadOnly : core::ProjectAccess::ReadWrite);
     core::RunRequest r = requestFromOptions(p);
     r.probeRun = textOption(p, "run");
     r.probeUnweighted = p.has("no-class-weights");
@@ -493,7 +498,9 @@ int runProbe(const std::vector<std::string>& args)
     r.labelDraws = intOption(p, "draws");
     const core::ProbeConfig c = accepted(core::buildProbe(*project, r, runContext()));
     ConsoleObserver observer;
-    const core::ProbeResult res = core::runLinearProbe(*project, c, observer);
+    const core::ProbeResult res = core::runLinearProbe(*project, c, observer, ranks.group.get());
+    if (follower)
+        return 0;
     std::printf("probe %s (%s, L2 %g, %.1f s)\n", res.runId.c_str(), c.sourceRun.empty() ? c.model.backbone.name.c_str() : c.sourceRun.c_str(),
                 res.chosenL2, res.seconds);
     if (res.hasVal)

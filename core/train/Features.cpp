@@ -1,4 +1,5 @@
 #include "train/Features.h"
+#include "train/Distributed.h"
 
 #include "train/TrainConfig.h"
 
@@ -90,6 +91,21 @@ at::Tensor extractFeatures(NetworkImpl& network, const ImageCache& cache, const 
     if (parts.empty())
         return at::empty({0, network.config().backbone.featureDim()});
     return at::cat(parts);
+}
+
+at::Tensor extractFeaturesTogether(ProcessGroup* group, NetworkImpl& network, const ImageCache& cache, const std::vector<int64_t>& indices,
+                                   int size, InputNormalization norm, bool bf16)
+{
+    if (!group || group->size() == 1)
+        return extractFeatures(network, cache, indices, size, norm, bf16);
+    const int64_t n = static_cast<int64_t>(indices.size());
+    const int64_t first = n * group->rank() / group->size(), last = n * (group->rank() + 1) / group->size();
+    const std::vector<int64_t> mine(indices.begin() + first, indices.begin() + last);
+    at::Tensor all = at::zeros({n, network.config().backbone.featureDim()});
+    if (last > first)
+        all.narrow(0, first, last - first).copy_(extractFeatures(network, cache, mine, size, norm, bf16));
+    group->allreduceSumInPlace({all}, "an exchange of features");
+    return all;
 }
 
 std::vector<float> knnScores(const at::Tensor& bank, const std::vector<int>& bankLabels, const at::Tensor& queries, int numClasses,

@@ -45,6 +45,14 @@ at::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indice
 at::Tensor extractFeatures(NetworkImpl& network, const ImageCache& cache, const std::vector<int64_t>& indices, int size,
                            InputNormalization norm, bool bf16, int batch = 128);
 
+class ProcessGroup;
+
+/// extractFeatures shared out over a data-parallel group: each rank extracts a contiguous slice
+/// of `indices`, and every rank returns all the rows, in order (exact: each row is summed with
+/// the other ranks' zeros). Every rank calls it with the same indices. `group` null: alone.
+at::Tensor extractFeaturesTogether(ProcessGroup* group, NetworkImpl& network, const ImageCache& cache, const std::vector<int64_t>& indices,
+                                   int size, InputNormalization norm, bool bf16);
+
 /// Weighted kNN (cosine similarity, k neighbours, weights exp(sim / 0.1)) of `queries` against
 /// `bank`; returns per-class scores [Q, classes] as metrics input.
 std::vector<float> knnScores(const at::Tensor& bank, const std::vector<int>& bankLabels, const at::Tensor& queries,

@@ -4,6 +4,7 @@
 #include "models/WeightImport.h"
 #include "project/Project.h"
 #include "project/RunStore.h"
+#include "train/Distributed.h"
 #include "train/Features.h"
 #include "train/PretrainJob.h"
 #include "train/TrainUtil.h"
@@ -140,7 +141,7 @@ std::vector<float> probabilities(const Fit& f, const at::Tensor& x)
 
 } // namespace
 
-ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObserver& observer)
+ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObserver& observer, ProcessGroup* group)
 {
     const auto t0 = std::chrono::steady_clock::now();
     ProbeResult result;
@@ -173,6 +174,19 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
     }
     if (model.backbone.inChannels == 1 && project.naturalChannels() == 3)
         throw UserError("the project holds colour images but the backbone takes 1 channel");
+    const auto norm = inputNormalizationFor(model.backbone);
+    auto features = [&](const std::vector<int64_t>& idx) {
+        return extractFeaturesTogether(group, *net, data.cache(), idx, config.inputSize, norm, config.bf16);
+    };
+    if (group) {
+        broadcastWeights(*group, *net);
+        if (group->rank() != 0) { // its share of the features, in rank 0's order; rank 0 does the rest
+            features(trainIdx);
+            features(valIdx);
+            features(testIdx);
+            return result;
+        }
+    }
 
     // The probe's own run, recorded as it goes (a failure ends it as failed, with its reason).
     RunStore store(project);
@@ -181,11 +195,8 @@ ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObser
     const std::string id = store.create("probe", "linear-probe", stored.toJson(), parent);
     result.runId = id;
     const JobState state = runRecorded(project, id, "linear-probe", stored.toJson(), observer, [&]() -> JobOutcome {
-        const auto norm = inputNormalizationFor(model.backbone);
-        auto features = [&](const std::vector<int64_t>& idx) {
-            return extractFeatures(*net, data.cache(), idx, config.inputSize, norm, config.bf16);
-        };
-        const auto xTrainRaw = features(trainIdx), xValRaw = features(valIdx);
+        const auto xTrainRaw = features(trainIdx);
+        const auto xValRaw = features(valIdx);
         const auto mean = xTrainRaw.mean(0, true), sd = xTrainRaw.std(0, false, true).clamp_min(1e-6);
         auto standardize = [&](const at::Tensor& x) { return (x - mean) / sd; };
         const auto xTrain = standardize(xTrainRaw);

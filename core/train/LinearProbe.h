@@ -61,9 +61,13 @@ std::vector<size_t> drawLabelFraction(const std::vector<int>& labels, int numCla
 /// Parses "0.01,0.1,1" or "1%,10%,100%"; throws UserError naming the bad item.
 std::vector<double> parseLabelFractions(const std::string& text);
 
+class ProcessGroup;
+
 /// Runs the probe as a run of its own ("probe-..."), storing per-image val/test probabilities in
 /// the project and summary.json in runs/<id>/. Throws UserError when the project lacks labeled
-/// train images of two classes, or the source run has no checkpoint.
-ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObserver& observer);
+/// train images of two classes, or the source run has no checkpoint. With a data-parallel
+/// `group`, every rank extracts its share of the features (the costly part); rank 0 alone fits
+/// the probe and makes and writes the run, and the others return an empty result.
+ProbeResult runLinearProbe(Project& project, const ProbeConfig& config, JobObserver& observer, ProcessGroup* group = nullptr);
 
 } // namespace medsiam::core

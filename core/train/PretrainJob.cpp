@@ -126,12 +126,17 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
         bool monitored = false;
         const bool monitoring = !bankIdx.empty() && !queryIdx.empty() && numClasses >= 2;
         auto monitor = [&](int64_t stepsDone) {
-            if (!monitoring || !lead)
+            if (!monitoring)
                 return;
             const auto t = Clock::now();
             const double at = length.runSeconds(); // the weights measured are those of this moment
-            const auto bank = extractFeatures(*net, data.cache(), bankIdx, c.inputSize, norm, c.bf16);
-            const auto queries = extractFeatures(*net, data.cache(), queryIdx, c.inputSize, norm, c.bf16);
+            // Every rank extracts its share of the features; rank 0 scores them and records.
+            const auto bank = extractFeaturesTogether(group, *net, data.cache(), bankIdx, c.inputSize, norm, c.bf16);
+            const auto queries = extractFeaturesTogether(group, *net, data.cache(), queryIdx, c.inputSize, norm, c.bf16);
+            lastMonitor.step = stepsDone;
+            monitored = true;
+            if (!lead)
+                return;
             std::vector<int> bankLabels, truth;
             for (auto i : bankIdx)
                 bankLabels.push_back(data.classOf(i));

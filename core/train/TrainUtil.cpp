@@ -277,12 +277,17 @@ private:
 
 } // namespace
 
-void startTogether(ProcessGroup& group, NetworkImpl& net, int batch, int microBatch, JobObserver& observer)
+void broadcastWeights(ProcessGroup& group, NetworkImpl& net)
 {
     std::vector<at::Tensor> state = net.parameters();
     for (const auto& b : net.buffers())
         state.push_back(b);
     group.broadcast(state, 0);
+}
+
+void startTogether(ProcessGroup& group, NetworkImpl& net, int batch, int microBatch, JobObserver& observer)
+{
+    broadcastWeights(group, net);
     const BatchNormSpan span = batchNormSpan(batch, group.size(), microBatch);
     if (span == BatchNormSpan::Group) {
         net.synchroniseBatchNorm(std::make_shared<GroupStatsSum>(group));

@@ -124,6 +124,9 @@ enum class BatchNormSpan {
 };
 BatchNormSpan batchNormSpan(int batch, int world, int microBatch);
 
+/// Every rank takes rank 0's parameters and buffers.
+void broadcastWeights(ProcessGroup& group, NetworkImpl& net);
+
 /// At the start of a data-parallel run: every rank takes rank 0's parameters and buffers, and
 /// the BatchNorm layers normalize as batchNormSpan says (synchronised over the group, or each
 /// rank's own; rank 0 warns when that differs from one process).

@@ -160,6 +160,7 @@ private Q_SLOTS:
     void synchronisedBatchNormTrainsTheSameWeightsAsOne();
     void aStoppedGroupResumesByHand();
     void twoProcessesFineTuneTheSameWeightsAsOne();
+    void twoProcessesProbeAsOne();
     void aKilledRankStopsTheOtherWithItsName();
 
     void whoIsWhoFromTheEnvironment()
@@ -340,6 +341,29 @@ void TestDistributed::twoProcessesFineTuneTheSameWeightsAsOne()
     QVERIFY2(diff < 1e-5, qPrintable(QString("largest weight difference %1").arg(diff)));
     // Rank 0 evaluated and reported the selected checkpoint, as alone.
     QVERIFY2(two.out.contains("test") && two.out.contains("ROC AUC"), qPrintable(two.out));
+}
+
+void TestDistributed::twoProcessesProbeAsOne()
+{
+    // The ranks share the feature extraction; rank 0 fits the probe and makes the run: its
+    // metrics are one process's, and there is one run, not two.
+    const QStringList common = {"probe", m_project, "--backbone", "bit-nano", "--size", "32", "--seed", "2"};
+    const Cli one = runCli(common + QStringList{"--threads", "1"});
+    QVERIFY2(one.code == 0, qPrintable(one.err));
+    const int runsBefore = QDir(m_project + "/runs").entryList(QDir::Dirs | QDir::NoDotAndDotDot).size();
+    const Cli two = runCli(common + QStringList{"--nproc", "2"});
+    QVERIFY2(two.code == 0, qPrintable(two.err));
+    QCOMPARE(QDir(m_project + "/runs").entryList(QDir::Dirs | QDir::NoDotAndDotDot).size(), runsBefore + 1);
+    auto metricLines = [](const QString& out) {
+        QStringList lines;
+        for (const QString& l : out.split('\n'))
+            if (l.contains("ROC AUC") || l.contains("kNN"))
+                lines << l.trimmed();
+        return lines;
+    };
+    QVERIFY2(metricLines(one.out).size() >= 2, qPrintable(one.out));
+    QCOMPARE(metricLines(two.out), metricLines(one.out));
+    QVERIFY2(two.out.count("probe probe-") == 1, qPrintable(two.out)); // rank 0 alone reports
 }
 
 void TestDistributed::aStoppedGroupResumesByHand()
