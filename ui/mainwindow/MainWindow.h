@@ -126,6 +126,12 @@ private:
     void showError(const QString& title, const QString& message);
     /// True (after telling the user) when an import into the open project is running.
     bool importRunning();
+    /// True when a project is open for editing; otherwise says why nothing can be imported, in
+    /// a message box titled `title`.
+    bool projectTakesImports(const QString& title);
+    /// After images arrived: the project reloaded, and `message` (with %1: the project's image
+    /// count) in the status bar.
+    void reloadAfterImport(const QString& message);
 
     std::unique_ptr<ProjectSession> m_session;
     QStackedWidget* m_central;

@@ -102,24 +102,34 @@ TrainClassifierDialog* MainWindow::showTrainClassifier()
     });
 }
 
-ImportDialog* MainWindow::showImportDialog(const QStringList& sources)
+bool MainWindow::projectTakesImports(const QString& title)
 {
     if (!m_session) {
-        showError(tr("Import"), tr("Create or open a project first (File > New Project)."));
-        return nullptr;
+        showError(title, tr("Create or open a project first (File > New Project)."));
+        return false;
     }
     if (m_session->readOnly()) {
-        showError(tr("Import"), tr("The project is open read-only; reopen it for editing (File menu) to import."));
-        return nullptr;
+        showError(title, tr("The project is open read-only; reopen it for editing (File menu) to import."));
+        return false;
     }
+    return true;
+}
+
+void MainWindow::reloadAfterImport(const QString& message)
+{
+    if (!m_session)
+        return;
+    m_session->reload();
+    statusBar()->showMessage(message.arg(countOf(qint64(m_session->rows().size()), tr("image"), tr("images"))), 8000);
+}
+
+ImportDialog* MainWindow::showImportDialog(const QStringList& sources)
+{
+    if (!projectTakesImports(tr("Import")))
+        return nullptr;
     auto* d = new ImportDialog(*m_session, sources, this);
     d->setAttribute(Qt::WA_DeleteOnClose);
-    connect(d, &ImportDialog::importFinished, this, [this] {
-        if (m_session) {
-            m_session->reload();
-            statusBar()->showMessage(tr("Import finished: %1 in the project").arg(countOf(qint64(m_session->rows().size()), tr("image"), tr("images"))), 8000);
-        }
-    });
+    connect(d, &ImportDialog::importFinished, this, [this] { reloadAfterImport(tr("Import finished: %1 in the project")); });
     d->show();
     return d;
 }
@@ -150,23 +160,11 @@ PacsDialog* MainWindow::showPacsDialog()
     showError(tr("Import from PACS"), tr("This build of medsiam has no DICOM networking (it was built without DCMTK)."));
     return nullptr;
 #else
-    if (!m_session) {
-        showError(tr("Import from PACS"), tr("Create or open a project first (File > New Project)."));
+    if (!projectTakesImports(tr("Import from PACS")))
         return nullptr;
-    }
-    if (m_session->readOnly()) {
-        showError(tr("Import from PACS"), tr("The project is open read-only; reopen it for editing (File menu) to import."));
-        return nullptr;
-    }
     return raiseOrShow<PacsDialog>([this] {
         auto* d = new PacsDialog(*m_session, this);
-        connect(d, &PacsDialog::imagesArrived, this, [this] {
-            if (m_session) {
-                m_session->reload();
-                statusBar()->showMessage(
-                    tr("From the PACS: %1 in the project").arg(countOf(qint64(m_session->rows().size()), tr("image"), tr("images"))), 8000);
-            }
-        });
+        connect(d, &PacsDialog::imagesArrived, this, [this] { reloadAfterImport(tr("From the PACS: %1 in the project")); });
         return d;
     });
 #endif
