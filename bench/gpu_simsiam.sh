@@ -2,7 +2,8 @@
 # SimSiam on a GPU: medsiam-cli pretrain --cuda against the eager PyTorch peer
 # (../shared/bench/reference_simsiam.py) on BiT-R50x1 and ResNet-50, batch 256, 224 px, bf16, in one run.
 #   - medsiam end to end: images from the project's cache, augmentation on the GPU (docs/TRAINING.md).
-#   - medsiam with augmentation off: close to model-only.
+#   - medsiam with augmentation off: close to model-only; and end to end without making the next
+#     batch ahead (MEDSIAM_PREFETCH=0), which shows what prefetching gains.
 #   - the peer: model-only on random tensors (fp32 and bf16), and end to end with torchvision's
 #     JPEG loader.
 # Prints images/s, the ratios (goal: medsiam end to end >= 10x the peer's end to end, and >= 1.0x
@@ -54,16 +55,19 @@ for model in bit-r50x1:bit_r50x1 resnet50:resnet50_bn; do
   args=(pretrain "$work/p" --backbone "$ours" --in-channels 3 --size 224 --batch 256 --steps "$steps" --cuda --bf16
         --checkpoint-every 100000 --monitor-every 100000)
   mem=$(memwatch "$cli" "${args[@]}"); e2e=$(rate)
+  MEDSIAM_PREFETCH=0 "$cli" "${args[@]}" >/dev/null 2>&1; inturn=$(rate) # each batch made when its step comes
   memq=$(memwatch "$cli" "${args[@]}" --no-aug crop --no-aug flip --no-aug jitter --no-aug grayscale --no-aug blur); plain=$(rate)
   if [ -f "$peer" ]; then
     pj=$("$py" "$peer" --model "$theirs" --batch 256 --res 224 --steps "$steps" 2>/dev/null || echo '{}')
   else
     pj='{}'
   fi
-  "$py" - "$ours" "$e2e" "$plain" "$mem" "$memq" "$pj" <<'PY'
+  "$py" - "$ours" "$e2e" "$plain" "$mem" "$memq" "$pj" "$inturn" <<'PY'
 import json, sys
 name, e2e, plain, mem, memq, pj = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], json.loads(sys.argv[6])
+inturn = float(sys.argv[7])
 print(f"{name}, batch 256, 224 px, bf16: medsiam end to end {e2e:.1f} img/s ({mem} MiB), augmentation off {plain:.1f} img/s ({memq} MiB)")
+print(f"  next batch made ahead {e2e:.1f} img/s, in its step (MEDSIAM_PREFETCH=0) {inturn:.1f} img/s: {e2e / inturn:.2f}x")
 if pj:
     mo, e = pj.get("model_only_img_s_bf16"), pj.get("end_to_end_img_s")
     print(f"  peer ({pj.get('device')}, torch {pj.get('torch')}): model-only fp32 {pj.get('model_only_img_s_fp32')} bf16 {mo}, end to end {e} img/s")

@@ -5,6 +5,8 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #if defined(__GLIBC__)
@@ -17,6 +19,21 @@ void configureThreads(int threads)
 {
     const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     at::set_num_threads(n);
+}
+
+bool prefetchBatches(bool cuda)
+{
+    const char* v = std::getenv("MEDSIAM_PREFETCH");
+    if (v && (std::string(v) == "0" || std::string(v) == "1"))
+        return std::string(v) == "1";
+    return cuda;
+}
+
+void releaseFreeMemory()
+{
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
 }
 
 void configureAllocator()

@@ -23,6 +23,19 @@ void configureThreads(int threads = 0);
 /// CPU, docs/TRAINING.md). Call once at start-up; a no-op outside glibc.
 void configureAllocator();
 
+/// Whether training makes the next batch's host share on a background thread while a step runs
+/// (util/Prefetcher). On a GPU, yes: the CPU gathers and pins the next uint8 batch while the GPU
+/// computes. On the CPU, no: the host is the device, and a second thread's parallel loops share
+/// the cores with the step's (bench/prefetch.sh on 2 cores: 0.52-0.56x on bit-nano, 0.77-1.03x
+/// on ResNet-18). The environment's MEDSIAM_PREFETCH=0 or 1 overrides both, to compare; read as a
+/// job starts.
+bool prefetchBatches(bool cuda);
+
+/// Hands the memory that freed tensors left in the process back to the system (which
+/// configureAllocator otherwise keeps): after a step ran out of memory, so that what comes next
+/// (smaller passes, LibTorch's kernels compiled for them) has room. A no-op outside glibc.
+void releaseFreeMemory();
+
 RuntimeInfo runtimeInfo();
 
 /// Whether this CPU has AVX512-BF16 (native bf16 dot products).

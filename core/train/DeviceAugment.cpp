@@ -229,27 +229,60 @@ at::Tensor augmentBatch(const at::Tensor& pixels, const std::vector<AugmentParam
     return (v - mean) / sd;
 }
 
+namespace {
+
+HostBatch prepareOnHost(const ImageCache& cache, const std::vector<int64_t>& indices, int size, const AugmentConfig& augment,
+                        uint64_t runSeed, int64_t step, int view, bool pinned, int64_t sampleOffset)
+{
+    HostBatch h;
+    h.pixels = gatherPixels(cache, indices, pinned, &h.colour);
+    h.params.resize(indices.size());
+    for (size_t b = 0; b < indices.size(); ++b)
+        h.params[b] = drawAugmentParams(augment, cache.side(), h.colour[b] ? 3 : 1, size,
+                                        augmentSeed(runSeed, step, sampleOffset + static_cast<int64_t>(b), view));
+    return h;
+}
+
+at::Tensor augmentOnDevice(const HostBatch& h, int size, int channels, InputNormalization norm, const at::Device& device)
+{
+    return augmentBatch(h.pixels.to(device, /*non_blocking=*/true), h.params, h.colour, size, channels, norm);
+}
+
+} // namespace
+
 at::Tensor makeBatchOnDevice(const ImageCache& cache, const std::vector<int64_t>& indices, int size, int channels,
                              const AugmentConfig& augment, InputNormalization norm, uint64_t runSeed, int64_t step, int view,
                              const at::Device& device, int64_t sampleOffset)
 {
-    std::vector<bool> colour;
-    const at::Tensor pixels = gatherPixels(cache, indices, device.is_cuda(), &colour);
-    std::vector<AugmentParams> params(indices.size());
-    for (size_t b = 0; b < indices.size(); ++b)
-        params[b] = drawAugmentParams(augment, cache.side(), colour[b] ? 3 : 1, size,
-                                      augmentSeed(runSeed, step, sampleOffset + static_cast<int64_t>(b), view));
-    return augmentBatch(pixels.to(device, /*non_blocking=*/true), params, colour, size, channels, norm);
+    return augmentOnDevice(prepareOnHost(cache, indices, size, augment, runSeed, step, view, device.is_cuda(), sampleOffset), size,
+                           channels, norm, device);
+}
+
+HostBatch prepareTrainingBatch(const ImageCache& cache, const std::vector<int64_t>& indices, int size, int channels,
+                               const AugmentConfig& augment, InputNormalization norm, uint64_t runSeed, int64_t step, int view,
+                               const at::Device& device, int64_t sampleOffset)
+{
+    if (!device.is_cuda()) {
+        HostBatch h;
+        h.pixels = makeBatch(cache, indices, size, channels, augment, norm, runSeed, step, view, sampleOffset);
+        return h;
+    }
+    return prepareOnHost(cache, indices, size, augment, runSeed, step, view, true, sampleOffset);
+}
+
+at::Tensor finishTrainingBatch(HostBatch host, int size, int channels, InputNormalization norm, const at::Device& device)
+{
+    if (!device.is_cuda())
+        return std::move(host.pixels);
+    return augmentOnDevice(host, size, channels, norm, device).contiguous(at::MemoryFormat::ChannelsLast);
 }
 
 at::Tensor makeTrainingBatch(const ImageCache& cache, const std::vector<int64_t>& indices, int size, int channels,
                              const AugmentConfig& augment, InputNormalization norm, uint64_t runSeed, int64_t step, int view,
                              const at::Device& device, int64_t sampleOffset)
 {
-    if (!device.is_cuda())
-        return makeBatch(cache, indices, size, channels, augment, norm, runSeed, step, view, sampleOffset);
-    return makeBatchOnDevice(cache, indices, size, channels, augment, norm, runSeed, step, view, device, sampleOffset)
-        .contiguous(at::MemoryFormat::ChannelsLast);
+    return finishTrainingBatch(prepareTrainingBatch(cache, indices, size, channels, augment, norm, runSeed, step, view, device, sampleOffset),
+                               size, channels, norm, device);
 }
 
 } // namespace medsiam::core

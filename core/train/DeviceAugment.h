@@ -31,8 +31,24 @@ at::Tensor makeBatchOnDevice(const ImageCache& cache, const std::vector<int64_t>
                              const AugmentConfig& augment, InputNormalization norm, uint64_t runSeed, int64_t step, int view,
                              const at::Device& device, int64_t sampleOffset = 0);
 
-/// A training batch on `device`: on a GPU the augmentation runs there (makeBatchOnDevice, then
-/// channels-last as toDevice gives it); on the CPU, makeBatch's per-sample threads.
+/// The host's share of a training batch, made before the device takes over (and made ahead of
+/// its step by a Prefetcher): for a GPU, the uint8 pixels in pinned memory and each sample's
+/// choices; for the CPU, the finished float batch (makeBatch's per-sample threads).
+struct HostBatch {
+    at::Tensor pixels;                  ///< uint8 [B, side, side, c] for a GPU; the float batch for the CPU
+    std::vector<AugmentParams> params;  ///< a GPU's: one set of choices per sample
+    std::vector<bool> colour;           ///< a GPU's: which samples are colour images
+};
+
+HostBatch prepareTrainingBatch(const ImageCache& cache, const std::vector<int64_t>& indices, int size, int channels,
+                               const AugmentConfig& augment, InputNormalization norm, uint64_t runSeed, int64_t step, int view,
+                               const at::Device& device, int64_t sampleOffset = 0);
+
+/// The batch on `device`: on a GPU the pixels travel without blocking and the augmentation runs
+/// there (channels-last, as toDevice gives it); on the CPU, the prepared floats as they are.
+at::Tensor finishTrainingBatch(HostBatch host, int size, int channels, InputNormalization norm, const at::Device& device);
+
+/// finishTrainingBatch(prepareTrainingBatch(...)): a training batch on `device`, made now.
 at::Tensor makeTrainingBatch(const ImageCache& cache, const std::vector<int64_t>& indices, int size, int channels,
                              const AugmentConfig& augment, InputNormalization norm, uint64_t runSeed, int64_t step, int view,
                              const at::Device& device, int64_t sampleOffset = 0);

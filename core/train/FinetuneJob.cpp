@@ -7,12 +7,14 @@
 #include "models/WeightImport.h"
 #include "project/Project.h"
 #include "project/RunStore.h"
+#include "system/Runtime.h"
 #include "system/TorchCompat.h"
 #include "train/Features.h"
 #include "train/PretrainJob.h"
 #include "train/TrainUtil.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
+#include "util/Prefetcher.h"
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
@@ -122,6 +124,19 @@ private:
     /// Times forward and backward passes that change nothing, to plan a budgeted run.
     void calibrate();
     std::vector<int64_t> sampleBatch(int64_t step) const;
+    /// The host's share of one micro-batch, made ahead of its turn by m_prefetch: key j of step s
+    /// is s * microBatchesPerStep() + j.
+    struct MicroBatch {
+        HostBatch host;
+        std::vector<int64_t> labels;
+    };
+    int64_t microBatchesPerStep() const;
+    MicroBatch prepareMicroBatch(int64_t key);
+    /// Forward and backward of one micro-batch (mixed with its roll by `lambda` < 1); its share of the step's loss.
+    double microBatchLoss(at::Tensor x, const std::vector<int64_t>& labels, double lambda);
+    /// A micro-batch of `failed` images ran out of memory: throws UserError naming the largest that
+    /// fits (on a GPU; on the CPU, half to try).
+    [[noreturn]] void outOfMemory(int failed);
     /// Forward and backward of step `step`'s batch; returns the loss.
     double forwardBackward(int64_t step);
     void trainStep(int64_t step);
@@ -165,6 +180,9 @@ private:
     double m_bestScore = -std::numeric_limits<double>::infinity();
     int64_t m_bestStep = -1;
     int m_validations = 0;  ///< validation passes over the whole run (c.validations, fewer on a tight budget)
+    std::vector<int64_t> m_sampled; ///< sampleBatch(m_sampledStep), for prepareMicroBatch
+    int64_t m_sampledStep = -1;
+    std::unique_ptr<Prefetcher<MicroBatch>> m_prefetch; ///< last: stops before what it reads goes
 };
 
 void FinetuneRun::prepare()
@@ -225,6 +243,7 @@ void FinetuneRun::prepare()
     m_byClass.assign(m_perClass.size(), {});
     for (auto i : m_pool)
         m_byClass[static_cast<size_t>(m_data->classOf(i))].push_back(i);
+    m_prefetch = std::make_unique<Prefetcher<MicroBatch>>([this](int64_t key) { return prepareMicroBatch(key); }, prefetchBatches(m_device.is_cuda()));
 }
 
 // The sample stream: consecutive epoch permutations (or class-balanced draws), by step.
@@ -260,9 +279,30 @@ std::vector<int64_t> FinetuneRun::sampleBatch(int64_t step) const
     return out;
 }
 
+int64_t FinetuneRun::microBatchesPerStep() const { return (m_shard + c.microBatch - 1) / c.microBatch; }
+
+FinetuneRun::MicroBatch FinetuneRun::prepareMicroBatch(int64_t key)
+{
+    const int64_t chunks = microBatchesPerStep();
+    const int64_t step = key / chunks, j = key % chunks;
+    if (step != m_sampledStep) {
+        m_sampled = sampleBatch(step);
+        m_sampledStep = step;
+    }
+    // This rank's share of the batch, in micro-batches; seeded by their place in the whole batch.
+    const int start = m_rank * m_shard + static_cast<int>(j) * c.microBatch;
+    const int end = std::min(m_rank * m_shard + m_shard, start + c.microBatch);
+    const std::vector<int64_t> chunk(m_sampled.begin() + start, m_sampled.begin() + end);
+    MicroBatch mb;
+    mb.host = prepareTrainingBatch(m_data->cache(), chunk, m_sched.crop, c.model.backbone.inChannels, m_sched.augment, m_norm, c.seed,
+                                   step, 0, m_device, start);
+    for (auto i : chunk)
+        mb.labels.push_back(m_data->classOf(i));
+    return mb;
+}
+
 double FinetuneRun::forwardBackward(int64_t step)
 {
-    const auto batch = sampleBatch(step);
     double lambda = 1.0;
     if (m_sched.mixupAlpha > 0) {
         std::mt19937_64 rng(c.seed * 104729ull + uint64_t(step));
@@ -271,40 +311,69 @@ double FinetuneRun::forwardBackward(int64_t step)
         lambda = a / (a + b);
     }
     double stepLoss = 0;
-    // This rank's share of the batch, in micro-batches; seeded by their place in the whole batch.
-    const int first = m_rank * m_shard, last = first + m_shard;
-    for (int start = first; start < last; start += c.microBatch) {
-        const int end = std::min(last, start + c.microBatch);
-        const std::vector<int64_t> chunk(batch.begin() + start, batch.begin() + end);
-        auto x = makeTrainingBatch(m_data->cache(), chunk, m_sched.crop, c.model.backbone.inChannels, m_sched.augment, m_norm, c.seed,
-                                   step, 0, m_device, start);
-        std::vector<int64_t> labels;
-        for (auto i : chunk)
-            labels.push_back(m_data->classOf(i));
-        auto y = at::tensor(labels, at::kLong).to(m_device);
-        at::Tensor loss;
-        {
-            compat::Autocast autocast(c.cuda, c.bf16);
-            if (lambda < 1.0)
-                x = x * lambda + x.roll(1, 0) * (1.0 - lambda);
-            auto logp = at::log_softmax(m_net->classify(x).to(at::kFloat), 1);
-            // Cross-entropy with optional label smoothing: (1 - e) of the true class's NLL plus e of
-            // the mean over the classes, each weighted by the class weight of the true class.
-            auto ce = [&](const at::Tensor& target) {
-                auto nll = at::nll_loss(logp, target, m_classWeights, at::Reduction::Sum);
-                if (c.labelSmoothing <= 0)
-                    return nll;
-                auto uniform = -logp.mean(1);
-                if (m_classWeights.defined())
-                    uniform = uniform * m_classWeights.index_select(0, target);
-                return nll * (1 - c.labelSmoothing) + uniform.sum() * c.labelSmoothing;
-            };
-            loss = (lambda < 1.0 ? ce(y) * lambda + ce(y.roll(1, 0)) * (1.0 - lambda) : ce(y)) / double(m_shard);
+    const int64_t chunks = microBatchesPerStep();
+    try {
+        for (int64_t j = 0; j < chunks; ++j) {
+            MicroBatch mb = m_prefetch->take(step * chunks + j);
+            m_prefetch->ahead(step * chunks + j + 1); // the next micro-batch (or the next step's first), made meanwhile
+            stepLoss += microBatchLoss(finishTrainingBatch(std::move(mb.host), m_sched.crop, c.model.backbone.inChannels, m_norm, m_device),
+                                       mb.labels, lambda);
         }
-        loss.backward();
-        stepLoss += loss.item<double>();
+    } catch (const std::exception& e) {
+        if (!isOutOfMemory(e))
+            throw;
+        outOfMemory(std::min(m_shard, c.microBatch));
     }
     return m_group ? averageOverRanks(*m_group, *m_net, stepLoss) : stepLoss;
+}
+
+void FinetuneRun::outOfMemory(int failed)
+{
+    m_optimizer->zeroGrad();
+    releaseFreeMemory(); // what the failed pass held (kept by configureAllocator)
+    if (m_group)
+        m_net->synchroniseBatchNorm(nullptr);
+    const int fits = !m_device.is_cuda() ? -1 : largestFittingBatch(failed, [&](int n) {
+        const std::vector<int64_t> some(m_pool.begin(), m_pool.begin() + std::min<int64_t>(n, int64_t(m_pool.size())));
+        std::vector<int64_t> labels;
+        for (auto i : some)
+            labels.push_back(m_data->classOf(i));
+        microBatchLoss(makeTrainingBatch(m_data->cache(), some, m_sched.crop, c.model.backbone.inChannels, m_sched.augment, m_norm, c.seed,
+                                         0, 0, m_device),
+                       labels, 1.0);
+        m_optimizer->zeroGrad();
+    });
+    const std::string where = m_device.str() + (m_world > 1 ? " (rank " + std::to_string(m_rank) + " of " + std::to_string(m_world) + ")" : "");
+    throw UserError(outOfMemoryMessage(where, "micro-batch", failed, fits, [&](int n) {
+        return "run with --micro-batch " + std::to_string(n) + " (the batch, " + std::to_string(c.batch) +
+               ", stays as it is: more micro-batches make it up)";
+    }));
+}
+
+double FinetuneRun::microBatchLoss(at::Tensor x, const std::vector<int64_t>& labels, double lambda)
+{
+    auto y = at::tensor(labels, at::kLong).to(m_device);
+    at::Tensor loss;
+    {
+        compat::Autocast autocast(c.cuda, c.bf16);
+        if (lambda < 1.0)
+            x = x * lambda + x.roll(1, 0) * (1.0 - lambda);
+        auto logp = at::log_softmax(m_net->classify(x).to(at::kFloat), 1);
+        // Cross-entropy with optional label smoothing: (1 - e) of the true class's NLL plus e of
+        // the mean over the classes, each weighted by the class weight of the true class.
+        auto ce = [&](const at::Tensor& target) {
+            auto nll = at::nll_loss(logp, target, m_classWeights, at::Reduction::Sum);
+            if (c.labelSmoothing <= 0)
+                return nll;
+            auto uniform = -logp.mean(1);
+            if (m_classWeights.defined())
+                uniform = uniform * m_classWeights.index_select(0, target);
+            return nll * (1 - c.labelSmoothing) + uniform.sum() * c.labelSmoothing;
+        };
+        loss = (lambda < 1.0 ? ce(y) * lambda + ce(y.roll(1, 0)) * (1.0 - lambda) : ce(y)) / double(m_shard);
+    }
+    loss.backward();
+    return loss.item<double>();
 }
 
 void FinetuneRun::agree(bool& cancel, bool& stop, bool& outOfTime)

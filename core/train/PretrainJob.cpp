@@ -6,6 +6,7 @@
 #include "models/WeightImport.h"
 #include "project/Project.h"
 #include "project/RunStore.h"
+#include "system/Runtime.h"
 #include "system/TorchCompat.h"
 #include "train/Budget.h"
 #include "train/Distributed.h"
@@ -13,6 +14,7 @@
 #include "train/TrainUtil.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
+#include "util/Prefetcher.h"
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
@@ -176,8 +178,12 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
                 store.writeConfig(m_id, c.toJson());
         };
 
-        // SimSiam's loss on two views of step `step`'s batch, with its gradients; z1 for the collapse monitor.
-        auto forwardBackward = [&](int64_t step, at::Tensor& z1) {
+        // The host's share of step `step`'s two views: this rank's share of the step's batch, seeded
+        // by its place in the whole batch. Made ahead of its step by `prefetch`, on its thread.
+        struct Views {
+            HostBatch v1, v2;
+        };
+        const auto prepareViews = [&](int64_t step) {
             const int64_t epoch = step / perEpoch;
             if (epoch != orderEpoch) {
                 order = pool;
@@ -185,12 +191,16 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
                 std::shuffle(order.begin(), order.end(), shuffle);
                 orderEpoch = epoch;
             }
-            // This rank's share of the step's batch, seeded by its place in the whole batch.
             const auto first = order.begin() + static_cast<std::ptrdiff_t>((step % perEpoch) * c.batch + rank * shard);
             const std::vector<int64_t> batch(first, first + shard);
             const int64_t offset = int64_t(rank) * shard;
-            auto x1 = makeTrainingBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0, device, offset);
-            auto x2 = makeTrainingBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1, device, offset);
+            return Views{prepareTrainingBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 0, device, offset),
+                         prepareTrainingBatch(data.cache(), batch, c.inputSize, channels, c.augment, norm, c.seed, step, 1, device, offset)};
+        };
+        Prefetcher<Views> prefetch(prepareViews, prefetchBatches(device.is_cuda()));
+
+        // SimSiam's symmetric loss on two views, with its gradients; z1 for the collapse monitor.
+        const auto lossBackward = [&](const at::Tensor& x1, const at::Tensor& x2, at::Tensor& z1) {
             at::Tensor loss;
             {
                 compat::Autocast autocast(c.cuda, c.bf16);
@@ -204,7 +214,43 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             }
             sgd.zeroGrad();
             loss.backward();
-            return group ? averageOverRanks(*group, *net, loss.item<double>()) : loss.item<double>();
+            return loss.item<double>();
+        };
+        // A step that ran out of memory: on a GPU, the batch that fits, from passes over fewer images
+        // (on this rank alone: nothing is synchronised or kept); then a message to act on.
+        const auto outOfMemory = [&]() {
+            sgd.zeroGrad();
+            releaseFreeMemory(); // what the failed pass held (kept by configureAllocator)
+            if (group)
+                net->synchroniseBatchNorm(nullptr);
+            const int fits = !device.is_cuda() ? -1 : largestFittingBatch(shard, [&](int n) {
+                const std::vector<int64_t> some(pool.begin(), pool.begin() + n);
+                at::Tensor z1;
+                lossBackward(makeTrainingBatch(data.cache(), some, c.inputSize, channels, c.augment, norm, c.seed, 0, 0, device),
+                             makeTrainingBatch(data.cache(), some, c.inputSize, channels, c.augment, norm, c.seed, 0, 1, device), z1);
+                sgd.zeroGrad();
+            });
+            const std::string where = device.str() + (world > 1 ? " (rank " + std::to_string(rank) + " of " + std::to_string(world) + ")" : "");
+            throw UserError(outOfMemoryMessage(where, "view", shard, fits, [&](int n) {
+                // SimSiam's batch is what BatchNorm and the loss see at once: there are no micro-batches to shrink.
+                return "run with --batch " + std::to_string(n * world) + (world > 1 ? " (" + std::to_string(n) + " per process)" : "");
+            }));
+        };
+        // The two views of step `step`'s batch, forward and backward; the loss over the group.
+        auto forwardBackward = [&](int64_t step, at::Tensor& z1) {
+            double loss = 0;
+            try {
+                Views views = prefetch.take(step);
+                prefetch.ahead(step + 1); // made while this step runs
+                const auto x1 = finishTrainingBatch(std::move(views.v1), c.inputSize, channels, norm, device);
+                const auto x2 = finishTrainingBatch(std::move(views.v2), c.inputSize, channels, norm, device);
+                loss = lossBackward(x1, x2, z1);
+            } catch (const std::exception& e) {
+                if (!isOutOfMemory(e))
+                    throw;
+                outOfMemory();
+            }
+            return group ? averageOverRanks(*group, *net, loss) : loss;
         };
         // The ranks agree on whether to stop and how long the run is: rank 0 decides.
         const auto agree = [&](bool& cancel, bool& outOfTime) {

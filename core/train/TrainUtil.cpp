@@ -1,5 +1,6 @@
 #include "train/TrainUtil.h"
 
+#include "system/Runtime.h"
 #include "train/Distributed.h"
 #include "train/Budget.h"
 
@@ -19,10 +20,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <new>
 
 namespace medsiam::core {
 
@@ -186,6 +190,60 @@ std::string currentErrorMessage()
     } catch (...) {
         return "an unknown error";
     }
+}
+
+bool isOutOfMemory(const std::exception& e)
+{
+    if (dynamic_cast<const std::bad_alloc*>(&e))
+        return true;
+    std::string text = e.what();
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    // CUDA's caching allocator; the CPU allocator in LibTorch 1.13 and 2.x; errno's ENOMEM text.
+    for (const char* phrase : {"out of memory", "not enough memory", "can't allocate memory", "cannot allocate memory"})
+        if (text.find(phrase) != std::string::npos)
+            return true;
+    return false;
+}
+
+int largestFittingBatch(int failed, const std::function<void(int n)>& tryPass)
+{
+    const auto fits = [&](int n) {
+        releaseFreeMemory(); // what the last pass held goes back to the system
+        try {
+            tryPass(n);
+            return true;
+        } catch (const std::exception& e) {
+            if (!isOutOfMemory(e))
+                throw;
+            return false;
+        }
+    };
+    int bad = std::max(1, failed), good = 0;
+    for (int n = bad / 2; n >= 1; n /= 2) {
+        if (fits(n)) {
+            good = n;
+            break;
+        }
+        bad = n;
+    }
+    if (good == 0)
+        return 0;
+    while (bad - good > std::max(1, good / 8)) {
+        const int mid = good + (bad - good) / 2;
+        (fits(mid) ? good : bad) = mid;
+    }
+    return good;
+}
+
+std::string outOfMemoryMessage(const std::string& device, const std::string& what, int failed, int fits,
+                               const std::function<std::string(int)>& fix)
+{
+    std::string m = "out of memory on " + device + " with " + std::to_string(failed) + " images per " + what;
+    if (fits < 0)
+        return m + "; fewer need less memory, try " + std::to_string(std::max(1, failed / 2)) + ": " + fix(std::max(1, failed / 2));
+    if (fits == 0)
+        return m + "; not even one image fits: use a smaller model or input size, or another device";
+    return m + "; the largest that fits is " + std::to_string(fits) + ": " + fix(fits);
 }
 
 void checkInitWeights(const ModelConfig& model, const std::string& path, bool skipHead)

@@ -82,6 +82,25 @@ at::Tensor toDevice(const at::Tensor& batch, const at::Device& device);
 /// any std::exception's text, LibTorch's errors without their C++ backtrace. Call in a catch.
 std::string currentErrorMessage();
 
+/// Whether `e` says an allocator ran out of memory: CUDA's ("CUDA out of memory"), the CPU
+/// allocator's ("can't allocate memory" in LibTorch 1.13, "not enough memory" in 2.x), or
+/// std::bad_alloc.
+bool isOutOfMemory(const std::exception& e);
+
+/// After a pass over `failed` samples ran out of memory: the largest count below it for which
+/// `tryPass(n)` (a forward and backward over n samples that changes nothing that is kept) runs,
+/// found to within an eighth: halving from failed / 2 until a pass fits, then bisecting towards
+/// the smallest that did not. 0 when not even one sample fits. Errors other than running out of
+/// memory pass through.
+int largestFittingBatch(int failed, const std::function<void(int n)>& tryPass);
+
+/// The message of a step that ran out of memory on `device` with `failed` images per `what`:
+/// with `fits` the largest count that fits (largestFittingBatch), `fix(fits)`; with fits 0, that
+/// not even one image fits; with fits -1 (not searched: on the CPU, where a pass at a new size
+/// under memory pressure can crash inside oneDNN instead of failing), `fix(failed / 2)` to try.
+std::string outOfMemoryMessage(const std::string& device, const std::string& what, int failed, int fits,
+                               const std::function<std::string(int)>& fix);
+
 /// Throws UserError unless the weight file fits the model's backbone. Checked on a throwaway
 /// network before a run exists: a mismatch is the user's to fix.
 void checkInitWeights(const ModelConfig& model, const std::string& path, bool skipHead);

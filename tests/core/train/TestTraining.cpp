@@ -13,6 +13,7 @@
 #include "train/FinetuneJob.h"
 #include "train/LinearProbe.h"
 #include "train/PretrainJob.h"
+#include "train/TrainUtil.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
 
@@ -33,7 +34,9 @@
 #include <cmath>
 #include <csignal>
 #include <functional>
+#include <new>
 #include <numeric>
+#include <stdexcept>
 #include <thread>
 
 using namespace medsiam::core;
@@ -125,6 +128,44 @@ private Q_SLOTS:
         configureThreads(2);
         m_project = makeProject(m_tmp.path());
         QVERIFY2(!m_project.isEmpty(), "could not build the synthetic project");
+    }
+
+    /// A step that runs out of memory ends with the largest batch that fits, found in a few
+    /// passes; the allocators' errors are told from every other error.
+    void outOfMemoryNamesTheLargestBatchThatFits()
+    {
+        bool recognised = false;
+        try {
+            at::empty({int64_t(1) << 60}, at::kByte); // the CPU allocator's own error
+        } catch (const std::exception& e) {
+            recognised = isOutOfMemory(e);
+        }
+        QVERIFY(recognised);
+        QVERIFY(isOutOfMemory(std::bad_alloc()));
+        QVERIFY(isOutOfMemory(std::runtime_error("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total capacity)")));
+        QVERIFY(!isOutOfMemory(std::runtime_error("shape '[2, 3]' is invalid for input of size 5")));
+        for (int limit : {1, 2, 37, 100, 127, 128, 255}) {
+            int passes = 0;
+            const int fits = largestFittingBatch(256, [&](int n) {
+                ++passes;
+                if (n > limit)
+                    throw std::runtime_error("CUDA out of memory. Tried to allocate 512.00 MiB");
+            });
+            QVERIFY2(fits <= limit && limit < fits + std::max(1, fits / 8), qPrintable(QString("limit %1, found %2").arg(limit).arg(fits)));
+            QVERIFY2(passes <= 12, qPrintable(QString("%1 passes").arg(passes)));
+        }
+        QCOMPARE(largestFittingBatch(256, [](int) { throw std::runtime_error("DefaultCPUAllocator: not enough memory"); }), 0);
+        QVERIFY_EXCEPTION_THROWN(largestFittingBatch(64,
+                                                     [](int n) {
+                                                         if (n < 40)
+                                                             throw UserError("cache entry 3 is unreadable");
+                                                         throw std::runtime_error("out of memory");
+                                                     }),
+                                 UserError);
+        const auto fix = [](int n) { return "run with --batch " + std::to_string(n); };
+        QCOMPARE(outOfMemoryMessage("cuda:0", "view", 256, 96, fix),
+                 std::string("out of memory on cuda:0 with 256 images per view; the largest that fits is 96: run with --batch 96"));
+        QVERIFY(outOfMemoryMessage("cpu", "view", 2, 0, fix).find("not even one image fits") != std::string::npos);
     }
 
     /// A run's embeddings are computed at the size it trained at: a SimSiam run's input size; a
@@ -479,6 +520,53 @@ private Q_SLOTS:
         }
         qInfo("batch 32 in one pass vs 4 micro-batches: max weight difference %.3g (weights up to %.3g)", maxDiff, maxAbs);
         QVERIFY(maxDiff < 1e-5 * std::max(1.0, maxAbs));
+    }
+
+    /// A run that makes its next batch ahead, on another thread (as on a GPU), trains exactly the
+    /// weights of one that makes each batch when its step comes: SimSiam, and a fine-tune in
+    /// micro-batches (whose next micro-batch is the one made ahead).
+    void prefetchingTrainsTheSameWeights()
+    {
+        auto project = Project::open(m_project.toStdString());
+        const auto trained = [&](bool prefetch, bool simsiam) {
+            qputenv("MEDSIAM_PREFETCH", prefetch ? "1" : "0");
+            std::string id;
+            if (simsiam) {
+                PretrainConfig c = smallConfig();
+                c.steps = 4;
+                id = PretrainJob::create(*project, c);
+                PretrainJob job(*project, id);
+                Recorder r;
+                JobControl control;
+                [&] { QCOMPARE(job.run(r, control), JobState::Completed); }();
+            } else {
+                FinetuneConfig c;
+                c.model.backbone = backbonePreset("bit-nano");
+                c.model.backbone.inChannels = 1;
+                c.model.backbone.numClasses = 2;
+                c.steps = 3;
+                c.batch = 24;
+                c.microBatch = 8;
+                c.crop = 32;
+                c.resize = 36;
+                id = FinetuneJob::create(*project, c);
+                FinetuneJob job(*project, id);
+                Recorder r;
+                JobControl control;
+                [&] { QCOMPARE(job.run(r, control), JobState::Completed); }();
+            }
+            qunsetenv("MEDSIAM_PREFETCH");
+            return readTensorFile(RunStore(*project).dir(id) + "/checkpoints/last.safetensors");
+        };
+        for (bool simsiam : {true, false}) {
+            const TensorFile a = trained(false, simsiam), b = trained(true, simsiam);
+            QVERIFY(!a.tensors.empty());
+            QCOMPARE(a.tensors.size(), b.tensors.size());
+            for (const auto& t : a.tensors) {
+                const RawTensor* u = b.find(t.name);
+                QVERIFY2(u && u->data == t.data, (t.name + " differs with prefetching").c_str());
+            }
+        }
     }
 
     void finetuneLearnsAndStoresPredictions()

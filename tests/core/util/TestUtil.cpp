@@ -1,11 +1,16 @@
 #include "image/Image8.h"
 #include "util/Csv.h"
 #include "util/ContentHash.h"
+#include "util/Prefetcher.h"
 #include "util/Text.h"
 
 #include <QTemporaryDir>
 #include <QTest>
+#include <atomic>
+#include <chrono>
 #include <fstream>
+#include <stdexcept>
+#include <thread>
 
 using namespace medsiam::core;
 
@@ -61,6 +66,80 @@ private Q_SLOTS:
         for (int y = 1; y < 7; ++y)
             for (int x = 3; x < 21; ++x)
                 QVERIFY(std::abs(int(half.row(y)[x]) - 100) <= 1);
+    }
+
+    /// A training loop that asks for step s + 1 ahead gets, for every step, what it would have
+    /// made itself, made on the worker while it worked on step s.
+    void prefetchedItemsAreTheItemsMadeInTurn()
+    {
+        const auto item = [](int64_t key) { return std::to_string(key * key) + "/" + std::to_string(key % 7); };
+        const std::thread::id caller = std::this_thread::get_id();
+        std::atomic<int> made{0}, madeElsewhere{0}, running{0}, mostAtOnce{0};
+        Prefetcher<std::string> prefetch([&](int64_t key) {
+            ++made;
+            const int now = ++running;
+            mostAtOnce = std::max(mostAtOnce.load(), now);
+            if (std::this_thread::get_id() != caller)
+                ++madeElsewhere;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            --running;
+            return item(key);
+        });
+        for (int64_t step = 0; step < 20; ++step) {
+            QCOMPARE(prefetch.take(step), item(step));
+            prefetch.ahead(step + 1);
+            QVERIFY(prefetch.madeAhead(step + 1));
+            prefetch.ahead(step + 1); // asked twice: made once
+        }
+        // A step asked for out of turn (a resumed loop, a calibration pass) is made when asked;
+        // step 20's, made ahead and taken by nobody, is dropped.
+        QCOMPARE(prefetch.take(5), item(5));
+        QVERIFY(!prefetch.madeAhead(20));
+        QCOMPARE(prefetch.take(5), item(5));
+        QCOMPARE(made.load(), 20 + 1 + 2);   // each step once, 20's ahead, 5's twice when asked
+        QCOMPARE(madeElsewhere.load(), 20); // every step after the first, and 20's
+        QCOMPARE(mostAtOnce.load(), 1);     // make is never called twice at once
+    }
+
+    void aPrefetchErrorIsThrownWhereTheItemIsTaken()
+    {
+        Prefetcher<int> prefetch([](int64_t key) -> int {
+            if (key == 3)
+                throw std::runtime_error("cache entry 3 is unreadable");
+            return int(key);
+        });
+        QCOMPARE(prefetch.take(2), 2);
+        prefetch.ahead(3);
+        try {
+            prefetch.take(3);
+            QFAIL("the worker's error was lost");
+        } catch (const std::runtime_error& e) {
+            QCOMPARE(std::string(e.what()), std::string("cache entry 3 is unreadable"));
+        }
+        QCOMPARE(prefetch.take(4), 4); // and the loop can go on
+        Prefetcher<int> off([](int64_t key) { return int(key) + 1; }, false);
+        off.ahead(1);
+        QVERIFY(!off.madeAhead(1));
+        QCOMPARE(off.take(1), 2);
+    }
+
+    /// A loop that stops (cancelled, failed) with an item in the making ends without waiting
+    /// for more than that item.
+    void aPrefetcherStopsWithItsLoop()
+    {
+        std::atomic<int> made{0};
+        const auto t = std::chrono::steady_clock::now();
+        {
+            Prefetcher<int> prefetch([&](int64_t key) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                ++made;
+                return int(key);
+            });
+            prefetch.ahead(1);
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        QCOMPARE(made.load(), 1);
+        QVERIFY(std::chrono::steady_clock::now() - t < std::chrono::seconds(5));
     }
 };
 
