@@ -302,9 +302,11 @@ void ProcessGroup::reduceInPlace(const std::vector<at::Tensor>& tensors, bool me
         if (t.defined())
             byType[t.scalar_type()].push_back(t);
     for (auto& [type, list] : byType) {
+        // Gloo sums no 16-bit floats (bf16 under autocast): they travel, and are summed, as float32.
+        const at::ScalarType wire = type == at::kBFloat16 || type == at::kHalf ? at::kFloat : type;
         std::vector<at::Tensor> flat;
         for (const auto& t : list)
-            flat.push_back(t.detach().reshape({-1}).to(at::kCPU));
+            flat.push_back(t.detach().reshape({-1}).to(at::kCPU).to(wire));
         std::vector<at::Tensor> bucket{at::cat(flat)};
         try {
             c10d::AllreduceOptions o;

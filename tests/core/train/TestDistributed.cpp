@@ -296,8 +296,13 @@ void TestDistributed::twoProcessesTrainTheSameWeightsAsOne()
 void TestDistributed::synchronisedBatchNormTrainsTheSameWeightsAsOne_data()
 {
     QTest::addColumn<QStringList>("model");
-    QTest::newRow("SimSiam's BatchNorm heads") << QStringList{"--head-norm", "bn"};
-    QTest::newRow("BatchNorm + WS backbone and heads") << QStringList{"--norm", "bn_ws", "--head-norm", "bn"};
+    QTest::addColumn<double>("tolerance");
+    QTest::newRow("SimSiam's BatchNorm heads") << QStringList{"--head-norm", "bn", "--fp32"} << 1e-5;
+    QTest::newRow("BatchNorm + WS backbone and heads") << QStringList{"--norm", "bn_ws", "--head-norm", "bn", "--fp32"} << 1e-5;
+    // bf16 autocast (this CPU's default): the layers see bf16 activations, the statistics and
+    // their all-reduce stay float (Gloo sums no bf16). bf16 rounding is the noise: 8.4e-3 here,
+    // one process with 1 and 2 threads 3.8e-3; each rank's own statistics would give 0.13.
+    QTest::newRow("BatchNorm + WS backbone and heads, bf16") << QStringList{"--norm", "bn_ws", "--head-norm", "bn", "--bf16"} << 3e-2;
 }
 
 void TestDistributed::synchronisedBatchNormTrainsTheSameWeightsAsOne()
@@ -307,8 +312,9 @@ void TestDistributed::synchronisedBatchNormTrainsTheSameWeightsAsOne()
     // is ~1e-6 (SimSiam then amplifies it as it does a change of thread count, see docs/SCALE.md),
     // while each rank's own statistics would differ by 0.06 to 0.13.
     QFETCH(QStringList, model);
+    QFETCH(double, tolerance);
     const QStringList common = QStringList{"pretrain", m_project, "--backbone", "bit-nano", "--size", "32", "--steps", "2", "--batch", "32",
-                                           "--fp32", "--seed", "3", "--monitor-every", "1000"} + model;
+                                           "--seed", "3", "--monitor-every", "1000"} + model;
     const Cli one = runCli(common + QStringList{"--threads", "1"});
     QVERIFY2(one.code == 0, qPrintable(one.err));
     const Cli two = runCli(common + QStringList{"--nproc", "2"});
@@ -320,7 +326,7 @@ void TestDistributed::synchronisedBatchNormTrainsTheSameWeightsAsOne()
     const double diff = weightDifference(m_project + "/runs/" + a + "/checkpoints/last.safetensors",
                                          m_project + "/runs/" + b + "/checkpoints/last.safetensors", true);
     qInfo("largest relative weight difference %g", diff);
-    QVERIFY2(diff < 1e-5, qPrintable(QString("largest weight difference %1").arg(diff)));
+    QVERIFY2(diff < tolerance, qPrintable(QString("largest weight difference %1").arg(diff)));
 }
 
 void TestDistributed::twoProcessesFineTuneTheSameWeightsAsOne()
