@@ -10,14 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-30}
 nproc=${2:-2}
-cli=${MEDSIAM_CLI:-build/app/medsiam-cli}
-[ -x "$cli" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-project=$work/demo.medsiam
-"$cli" import datasets/pneumoniamnist_28.npz --project "$project" --size 64 >/dev/null 2>&1
-cores=$(nproc)
 source bench/step_rate.sh
+demo_project 64
+cores=$(nproc)
 rate() { step_rate "$cli" "$project"; }
 for config in "bit-nano 32 128 ln" "bit-tiny 64 64 ln" "resnet18 64 64 bn"; do
   set -- $config

@@ -9,13 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-25}
-cli=${MEDSIAM_CLI:-build/app/medsiam-cli}
-[ -x "$cli" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-project=$work/demo.medsiam
-"$cli" import datasets/pneumoniamnist_28.npz --project "$project" --size 64 >/dev/null 2>&1
 source bench/step_rate.sh
+demo_project 64
 for config in "bit-nano --in-channels 1" "resnet18 --in-channels 3 --projector-dim 2048 --predictor-dim 512"; do
   set -- $config
   args=(pretrain "$project" --backbone $config --size 64 --batch 64 --steps "$steps" --checkpoint-every 100000 --monitor-every 100000)

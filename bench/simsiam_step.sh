@@ -10,14 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-20}
-cli=${MEDSIAM_CLI:-build/app/medsiam-cli}
 peer="${MEDSIAM_SHARED_DIR:-../shared}/bench/reference_simsiam.py"
-[ -x "$cli" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-project=$work/demo.medsiam
-"$cli" import datasets/pneumoniamnist_28.npz --project "$project" --size 64 >/dev/null 2>&1
 source bench/step_rate.sh
+demo_project 64
 rate() { step_rate "$cli" "$project"; }
 ours() { "$cli" pretrain "$project" --steps "$steps" --batch 64 --size 64 --checkpoint-every 100000 --monitor-every 100000 "$@" >/dev/null 2>&1; rate; }
 peer_json=$(/usr/bin/python3 "$peer" --model resnet18_bn --batch 64 --res 64 --steps "$steps" --no-e2e 2>/dev/null)

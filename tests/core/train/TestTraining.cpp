@@ -60,6 +60,16 @@ PretrainConfig smallConfig()
     return c;
 }
 
+/// A fine-tune of a tiny GroupNorm network on the shapes project (gray, two classes).
+FinetuneConfig smallFinetune()
+{
+    FinetuneConfig c;
+    c.model.backbone = backbonePreset("bit-nano");
+    c.model.backbone.inChannels = 1;
+    c.model.backbone.numClasses = 2;
+    return c;
+}
+
 struct Recorder : JobObserver {
     std::vector<StepEvent> steps;
     std::vector<MonitorEvent> monitors;
@@ -176,10 +186,7 @@ private Q_SLOTS:
         PretrainConfig pre = smallConfig();
         pre.inputSize = 48;
         QCOMPARE(runInputSize(*project, PretrainJob::create(*project, pre)), 48);
-        FinetuneConfig c;
-        c.model.backbone = backbonePreset("bit-nano");
-        c.model.backbone.inChannels = 1;
-        c.model.backbone.numClasses = 2;
+        FinetuneConfig c = smallFinetune();
         c.steps = 4;
         c.batch = 8;
         const std::string open = FinetuneJob::create(*project, c); // crop 0: the HyperRule's
@@ -492,10 +499,7 @@ private Q_SLOTS:
         auto project = Project::open(m_project.toStdString());
         std::vector<std::vector<uint8_t>> weights;
         for (int micro : {32, 8}) {
-            FinetuneConfig c;
-            c.model.backbone = backbonePreset("bit-nano");
-            c.model.backbone.inChannels = 1;
-            c.model.backbone.numClasses = 2;
+            FinetuneConfig c = smallFinetune();
             c.steps = 2;
             c.batch = 32;
             c.microBatch = micro;
@@ -540,10 +544,7 @@ private Q_SLOTS:
                 JobControl control;
                 [&] { QCOMPARE(job.run(r, control), JobState::Completed); }();
             } else {
-                FinetuneConfig c;
-                c.model.backbone = backbonePreset("bit-nano");
-                c.model.backbone.inChannels = 1;
-                c.model.backbone.numClasses = 2;
+                FinetuneConfig c = smallFinetune();
                 c.steps = 3;
                 c.batch = 24;
                 c.microBatch = 8;
@@ -572,10 +573,7 @@ private Q_SLOTS:
     void finetuneLearnsAndStoresPredictions()
     {
         auto project = Project::open(m_project.toStdString());
-        FinetuneConfig c;
-        c.model.backbone = backbonePreset("bit-nano");
-        c.model.backbone.inChannels = 1;
-        c.model.backbone.numClasses = 2;
+        FinetuneConfig c = smallFinetune();
         c.steps = 40;
         c.batch = 32;
         c.lr = 1.0;
