@@ -11,20 +11,12 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-std::vector<int64_t> reducedDims(const at::Tensor& x)
+/// t * scale + shift per channel (scale, shift float [C]), in t's type: LibTorch's fused
+/// BatchNorm kernel in evaluation mode with mean 0 and variance 1.
+at::Tensor affine(const at::Tensor& t, const at::Tensor& scale, const at::Tensor& shift)
 {
-    std::vector<int64_t> dims{0};
-    for (int64_t d = 2; d < x.dim(); ++d)
-        dims.push_back(d);
-    return dims;
-}
-
-/// [C] -> [1, C, 1, ...] for broadcasting over x.
-at::Tensor perChannel(const at::Tensor& v, const at::Tensor& x)
-{
-    std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
-    shape[1] = v.size(0);
-    return v.view(shape);
+    const at::Tensor zeros = at::zeros_like(scale), ones = at::ones_like(scale);
+    return at::batch_norm(t, scale, shift, zeros, ones, /*training=*/false, 0.0, /*eps=*/0.0, /*cudnn_enabled=*/true).to(t.scalar_type());
 }
 
 class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
@@ -32,19 +24,21 @@ public:
     static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                               at::Tensor runningMean, at::Tensor runningVar, double momentum, double eps, const BatchStatsSum* group)
     {
-        const auto dims = reducedDims(x);
         const int64_t channels = x.size(1);
         const double local = double(x.numel() / channels);
-        // In float32 whatever x is (bf16 under autocast): each rank's mean and variance, merged in
-        // double precision: sum n_r mean_r, sum n_r var_r, sum n_r mean_r^2 and the count, in one
-        // all-reduce.
-        const auto xf = x.to(at::kFloat);
-        const auto [var, mean] = at::var_mean(xf, dims, /*unbiased=*/false);
-        const auto meanD = mean.to(at::kDouble), varD = var.to(at::kDouble);
-        at::Tensor packed = at::cat({meanD * local, varD * local, meanD * meanD * local, at::full({1}, local, at::kDouble)});
-        std::vector<at::Tensor> list{packed};
+        const auto f32 = x.options().dtype(at::kFloat);
+        // Each rank's mean and variance from LibTorch's fused kernel, in float32 whatever x is
+        // (bf16 under autocast: float parameters make it accumulate and return float32); merged
+        // in double precision: sum n_r mean_r, sum n_r var_r, sum n_r mean_r^2 and the count, in
+        // one all-reduce.
+        const auto stats = at::native_batch_norm(x, at::ones({channels}, f32), at::zeros({channels}, f32), {}, {}, /*training=*/true, 0.0,
+                                                 /*eps=*/0.0);
+        const auto meanD = std::get<1>(stats).to(at::kDouble);
+        const auto varD = std::get<2>(stats).to(at::kDouble).pow(-2); // 1 / invstd^2; a constant channel's inf gives 0
+        at::Tensor packed = at::cat({meanD * local, varD * local, meanD * meanD * local, at::full({1}, local, meanD.options())});
+        std::vector<at::Tensor> list{packed.to(at::kCPU).contiguous()};
         group->sum(list);
-        packed = list[0];
+        packed = list[0].to(x.device());
         const double n = packed[3 * channels].item<double>();
         const auto globalMeanD = packed.narrow(0, 0, channels) / n;
         const auto globalVarD =
@@ -56,7 +50,9 @@ public:
             runningVar.mul_(1 - momentum).add_((globalVarD * (n / std::max(1.0, n - 1))).to(runningVar.scalar_type()), momentum);
         }
         const auto invstd = (globalVar + eps).rsqrt();
-        const auto y = (xf - perChannel(globalMean, xf)) * perChannel(invstd * weight.to(at::kFloat), xf) + perChannel(bias.to(at::kFloat), xf);
+        // Normalized with the group's statistics: the fused kernel in evaluation mode.
+        const auto y = at::batch_norm(x, weight.to(at::kFloat), bias.to(at::kFloat), globalMean, globalVar, /*training=*/false, 0.0, eps,
+                                      /*cudnn_enabled=*/true);
         ctx->save_for_backward({x, weight, globalMean, invstd});
         ctx->saved_data["count"] = n;
         ctx->saved_data["group"] = static_cast<int64_t>(reinterpret_cast<intptr_t>(group));
@@ -68,24 +64,29 @@ public:
         const auto saved = ctx->get_saved_variables();
         const at::Tensor& x = saved[0];
         const at::Tensor& weight = saved[1];
-        const at::Tensor& mean = saved[2];
-        const at::Tensor& invstd = saved[3];
+        const at::Tensor& mean = saved[2];   // float32
+        const at::Tensor& invstd = saved[3]; // float32
         const double n = ctx->saved_data["count"].toDouble();
         const auto* group = reinterpret_cast<const BatchStatsSum*>(static_cast<intptr_t>(ctx->saved_data["group"].toInt()));
-        // In float32 (the input and its gradient may be bf16 under autocast); the input's gradient
-        // goes back in the input's type, the affine parameters' in theirs.
-        const at::Tensor gy = grads[0].contiguous().to(at::kFloat);
-        const auto dims = reducedDims(x);
-        const auto xf = x.to(at::kFloat);
-        const auto xhat = (xf - perChannel(mean, xf)) * perChannel(invstd, xf);
-        const auto sumDy = gy.sum(dims), sumDyXhat = (gy * xhat).sum(dims);
-        // The affine parameters' gradients are this rank's part (the gradient average over the
-        // ranks sums them); the input's needs the whole batch's.
-        std::vector<at::Tensor> list{at::cat({sumDy, sumDyXhat})};
+        const at::Tensor gy = grads[0].contiguous();
+        const at::Tensor w = weight.to(at::kFloat);
+        // This rank's sum dy and sum dy * xhat (xhat from the group's statistics): the affine
+        // parameters' gradients, from the fused backward kernel (float32 sums for bf16 too).
+        const auto parts = at::native_batch_norm_backward(gy, x, w, {}, {}, mean, invstd, /*train=*/true, 0.0, {false, true, true});
+        const at::Tensor sumDyXhat = std::get<1>(parts), sumDy = std::get<2>(parts);
+        // They are this rank's part (the gradient average over the ranks sums them); the
+        // input's gradient needs the whole batch's.
+        std::vector<at::Tensor> list{at::cat({sumDy, sumDyXhat}).to(at::kCPU).contiguous()};
         group->sum(list);
+        const at::Tensor total = list[0].to(x.device());
         const int64_t channels = x.size(1);
-        const auto meanDy = list[0].narrow(0, 0, channels) / n, meanDyXhat = list[0].narrow(0, channels, channels) / n;
-        const auto gx = (gy - perChannel(meanDy, xf) - xhat * perChannel(meanDyXhat, xf)) * perChannel(invstd * weight.to(at::kFloat), xf);
+        const auto meanDy = total.narrow(0, 0, channels) / n, meanDyXhat = total.narrow(0, channels, channels) / n;
+        // gx = invstd w (dy - mean dy - xhat mean(dy xhat)) = a dy + b x + c per channel, as two
+        // fused passes in x's type.
+        const auto a = invstd * w;
+        const auto b = -a * invstd * meanDyXhat;
+        const auto c = -a * meanDy - b * mean;
+        const auto gx = affine(gy, a, at::zeros_like(a)) + affine(x, b, c);
         return {gx.to(x.scalar_type()), sumDyXhat.to(weight.scalar_type()), sumDy.to(weight.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(),
                 at::Tensor(), at::Tensor()};
     }

@@ -298,9 +298,12 @@ void TestDistributed::synchronisedBatchNormTrainsTheSameWeightsAsOne_data()
     QTest::addColumn<QStringList>("model");
     QTest::addColumn<double>("tolerance");
     QTest::newRow("SimSiam's BatchNorm heads") << QStringList{"--head-norm", "bn", "--fp32"} << 1e-5;
-    QTest::newRow("BatchNorm + WS backbone and heads") << QStringList{"--norm", "bn_ws", "--head-norm", "bn", "--fp32"} << 1e-5;
+    // The backbone's layers take their statistics from LibTorch's fused BatchNorm kernel (as one
+    // process does), whose float sums leave ~1e-6 per layer; SimSiam's first steps amplify that
+    // to 1.9e-4 after two. Each rank's own statistics would give 0.13.
+    QTest::newRow("BatchNorm + WS backbone and heads") << QStringList{"--norm", "bn_ws", "--head-norm", "bn", "--fp32"} << 1e-3;
     // bf16 autocast (this CPU's default): the layers see bf16 activations, the statistics and
-    // their all-reduce stay float (Gloo sums no bf16). bf16 rounding is the noise: 8.4e-3 here,
+    // their all-reduce stay float (Gloo sums no bf16). bf16 rounding is the noise: 5.4e-3 here,
     // one process with 1 and 2 threads 3.8e-3; each rank's own statistics would give 0.13.
     QTest::newRow("BatchNorm + WS backbone and heads, bf16") << QStringList{"--norm", "bn_ws", "--head-norm", "bn", "--bf16"} << 3e-2;
 }
@@ -309,8 +312,8 @@ void TestDistributed::synchronisedBatchNormTrainsTheSameWeightsAsOne()
 {
     // BatchNorm normalizes over the whole batch, not each rank's half: synchronised, forward and
     // backward, so two ranks train one process's weights. Two steps: after them float-order noise
-    // is ~1e-6 (SimSiam then amplifies it as it does a change of thread count, see docs/SCALE.md),
-    // while each rank's own statistics would differ by 0.06 to 0.13.
+    // is 2e-7 to 2e-4 (SimSiam then amplifies it as it does a change of thread count, see
+    // docs/SCALE.md), while each rank's own statistics would differ by 0.06 to 0.13.
     QFETCH(QStringList, model);
     QFETCH(double, tolerance);
     const QStringList common = QStringList{"pretrain", m_project, "--backbone", "bit-nano", "--size", "32", "--steps", "2", "--batch", "32",
