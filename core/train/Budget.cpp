@@ -12,6 +12,13 @@
 
 namespace medsiam::core {
 
+namespace {
+/// The share of the time left that a plan keeps free, and the fewest steps' worth it keeps.
+constexpr double kSlowdownShare = 0.05;
+constexpr double kSpareSteps = 2.0;
+} // namespace
+
+
 double parseDuration(const std::string& text)
 {
     const std::string forms = "give a duration such as 90s, 10m, 1h or 1h30m (a plain number is seconds)";
@@ -124,7 +131,12 @@ int64_t BudgetPlanner::plan(int64_t stepsDone, int validationsLeft, int savesLef
     const double perEval = secondsPerEval(evalImages, batch);
     const double perSave = m_saves ? m_saveSeconds / double(m_saves) : 0.05;
     const double reserved = perEval * (validationsLeft + finalEvalPasses) + perSave * (savesLeft + 1);
-    const double forSteps = remainingSeconds() - reserved;
+    // A margin for a machine that slows down (another job takes its cores): 5% of what is left,
+    // and at least two steps, so that the last steps still fit when they run slower than the
+    // ones measured.
+    const double remaining = remainingSeconds();
+    const double margin = std::max(kSlowdownShare * remaining, kSpareSteps * perStep);
+    const double forSteps = remaining - reserved - margin;
     const int64_t more = forSteps > 0 ? static_cast<int64_t>(std::floor(forSteps / perStep)) : 0;
     return stepsDone + std::max<int64_t>(1, more);
 }

@@ -66,7 +66,8 @@ public:
 
     /// The total steps that end the run within its budget, after `stepsDone` steps, with
     /// `validationsLeft` validation passes and `savesLeft` checkpoints still to come, and a final
-    /// evaluation costing `finalEvalPasses` validation passes. Never fewer than stepsDone + 1.
+    /// evaluation costing `finalEvalPasses` validation passes, keeping 5% of the time left (at
+    /// least two steps' worth) for a machine that slows down. Never fewer than stepsDone + 1.
     /// Before any validation was timed, a pass is estimated as `evalImages` images at a third of
     /// a training step's cost per image, with `batch` images per step.
     int64_t plan(int64_t stepsDone, int validationsLeft, int savesLeft, double finalEvalPasses, int64_t evalImages, int batch) const;

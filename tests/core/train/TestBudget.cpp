@@ -9,6 +9,9 @@
 #include "train/Budget.h"
 #include "util/Error.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -211,28 +214,47 @@ private Q_SLOTS:
         const QString err = QString::fromUtf8(cli.readAllStandardError());
         QVERIFY2(cli.exitCode() == 0, qPrintable(err));
         qInfo("--budget 15s: the whole command took %.1f s", seconds);
-        QVERIFY2(seconds <= 15 * 1.25, qPrintable(QString("took %1 s").arg(seconds)));
-        QVERIFY2(seconds >= 15 * 0.75, qPrintable(QString("took only %1 s of its 15").arg(seconds)));
-        QVERIFY2(!err.contains("budget ran out"), qPrintable(err));
+        QVERIFY2(seconds <= 15 * 1.25, qPrintable(QString("took %1 s\n%2").arg(seconds).arg(err)));
+        QVERIFY2(seconds >= 15 * 0.75, qPrintable(QString("took only %1 s of its 15\n%2").arg(seconds).arg(err)));
         const QString run = m_project + "/runs/" + newRun(m_project, before);
-        // The schedule completed: the last step's lr is the cosine's end, ~0, far below its peak.
         double peak = 0, last = -1;
         int steps = 0;
+        std::vector<double> rates; // images/s of each step, as the run measured them
         for (const auto& o : metricsLines(run))
             if (o["type"].toString() == "step") {
                 peak = std::max(peak, o["lr"].toDouble());
                 last = o["lr"].toDouble();
+                rates.push_back(o["img_s"].toDouble());
                 ++steps;
             }
-        qInfo("%d steps; lr peak %g, last %g", steps, peak, last);
-        QVERIFY(steps >= 10);
-        QVERIFY2(last >= 0 && last < 0.02 * peak, qPrintable(QString("last lr %1, peak %2").arg(last).arg(peak)));
+        // Whether the machine got much slower during the run (another job took its cores): the
+        // plan, made from the speed so far, then cannot hold, and the run must say so.
+        // (A quiet machine makes over 100 steps; one or two mean it slowed down from the start.)
+        QVERIFY2(!rates.empty(), qPrintable(err));
+        double early = rates.front(), slowest = rates.front();
+        if (rates.size() >= 2) {
+            std::vector<double> firstHalf(rates.begin(), rates.begin() + static_cast<std::ptrdiff_t>(rates.size() / 2));
+            std::nth_element(firstHalf.begin(), firstHalf.begin() + firstHalf.size() / 2, firstHalf.end());
+            early = firstHalf[firstHalf.size() / 2];
+            slowest = *std::min_element(rates.begin() + 1, rates.end());
+        }
+        const bool slowed = rates.size() < 3 || slowest < 0.5 * early;
+        qInfo("%d steps; lr peak %g, last %g; %.0f img/s in the first half, %.0f at the slowest", steps, peak, last, early, slowest);
+        if (slowed) {
+            // Ended on time all the same; the schedule either completed or the run said it did not.
+            QVERIFY2(err.contains("the machine got slower") || (last >= 0 && last < 0.02 * peak), qPrintable(err));
+        } else {
+            QVERIFY2(!err.contains("budget ran out"), qPrintable(err));
+            // The schedule completed: the last step's lr is the cosine's end, ~0, far below its peak.
+            QVERIFY(steps >= 10);
+            QVERIFY2(last >= 0 && last < 0.02 * peak, qPrintable(QString("last lr %1, peak %2").arg(last).arg(peak)));
+        }
         // The budget and the steps it came to are in config.json and the summary.
         const QJsonObject config = readJson(run + "/config.json"), summary = readJson(run + "/summary.json");
         QCOMPARE(config["budget_seconds"].toDouble(), 15.0);
         QCOMPARE(config["steps"].toInt(), steps);
         QCOMPARE(summary["steps_done"].toInt(), steps);
-        QVERIFY(summary["seconds"].toDouble() <= 15 * 1.1);
+        QVERIFY2(summary["seconds"].toDouble() <= 15 * (slowed ? 1.25 : 1.1), qPrintable(QString::number(summary["seconds"].toDouble())));
     }
 
     void theBestValidationCheckpointIsTheOneEvaluated()
