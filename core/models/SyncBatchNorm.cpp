@@ -36,9 +36,9 @@ public:
         const auto meanD = std::get<1>(stats).to(at::kDouble);
         const auto varD = std::get<2>(stats).to(at::kDouble).pow(-2); // 1 / invstd^2; a constant channel's inf gives 0
         at::Tensor packed = at::cat({meanD * local, varD * local, meanD * meanD * local, at::full({1}, local, meanD.options())});
-        std::vector<at::Tensor> list{packed.to(at::kCPU).contiguous()};
+        std::vector<at::Tensor> list{packed};
         group->sum(list);
-        packed = list[0].to(x.device());
+        packed = list[0];
         const double n = packed[3 * channels].item<double>();
         const auto globalMeanD = packed.narrow(0, 0, channels) / n;
         const auto globalVarD =
@@ -76,9 +76,9 @@ public:
         const at::Tensor sumDyXhat = std::get<1>(parts), sumDy = std::get<2>(parts);
         // They are this rank's part (the gradient average over the ranks sums them); the
         // input's gradient needs the whole batch's.
-        std::vector<at::Tensor> list{at::cat({sumDy, sumDyXhat}).to(at::kCPU).contiguous()};
+        std::vector<at::Tensor> list{at::cat({sumDy, sumDyXhat})};
         group->sum(list);
-        const at::Tensor total = list[0].to(x.device());
+        const at::Tensor& total = list[0];
         const int64_t channels = x.size(1);
         const auto meanDy = total.narrow(0, 0, channels) / n, meanDyXhat = total.narrow(0, channels, channels) / n;
         // gx = invstd w (dy - mean dy - xhat mean(dy xhat)) = a dy + b x + c per channel, as two

@@ -329,25 +329,21 @@ double FinetuneRun::forwardBackward(int64_t step)
 
 void FinetuneRun::outOfMemory(int failed)
 {
-    m_optimizer->zeroGrad();
-    releaseFreeMemory(); // what the failed pass held (kept by configureAllocator)
-    if (m_group)
-        m_net->synchroniseBatchNorm(nullptr);
-    const int fits = !m_device.is_cuda() ? -1 : largestFittingBatch(failed, [&](int n) {
-        const std::vector<int64_t> some(m_pool.begin(), m_pool.begin() + std::min<int64_t>(n, int64_t(m_pool.size())));
-        std::vector<int64_t> labels;
-        for (auto i : some)
-            labels.push_back(m_data->classOf(i));
-        microBatchLoss(makeTrainingBatch(m_data->cache(), some, m_sched.crop, c.model.backbone.inChannels, m_sched.augment, m_norm, c.seed,
-                                         0, 0, m_device),
-                       labels, 1.0);
-        m_optimizer->zeroGrad();
-    });
-    const std::string where = m_device.str() + (m_world > 1 ? " (rank " + std::to_string(m_rank) + " of " + std::to_string(m_world) + ")" : "");
-    throw UserError(outOfMemoryMessage(where, "micro-batch", failed, fits, [&](int n) {
-        return "run with --micro-batch " + std::to_string(n) + " (the batch, " + std::to_string(c.batch) +
-               ", stays as it is: more micro-batches make it up)";
-    }));
+    endOutOfMemory(
+        *m_net, *m_optimizer, m_group, m_device, "micro-batch", failed,
+        [&](int n) {
+            const std::vector<int64_t> some(m_pool.begin(), m_pool.begin() + std::min<int64_t>(n, int64_t(m_pool.size())));
+            std::vector<int64_t> labels;
+            for (auto i : some)
+                labels.push_back(m_data->classOf(i));
+            microBatchLoss(makeTrainingBatch(m_data->cache(), some, m_sched.crop, c.model.backbone.inChannels, m_sched.augment, m_norm,
+                                             c.seed, 0, 0, m_device),
+                           labels, 1.0);
+        },
+        [&](int n) {
+            return "run with --micro-batch " + std::to_string(n) + " (the batch, " + std::to_string(c.batch) +
+                   ", stays as it is: more micro-batches make it up)";
+        });
 }
 
 double FinetuneRun::microBatchLoss(at::Tensor x, const std::vector<int64_t>& labels, double lambda)

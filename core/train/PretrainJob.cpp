@@ -216,25 +216,20 @@ JobState PretrainJob::run(JobObserver& observer, JobControl& control)
             loss.backward();
             return loss.item<double>();
         };
-        // A step that ran out of memory: on a GPU, the batch that fits, from passes over fewer images
-        // (on this rank alone: nothing is synchronised or kept); then a message to act on.
+        // A step that ran out of memory: on a GPU, the batch that fits, from passes over fewer images.
         const auto outOfMemory = [&]() {
-            sgd.zeroGrad();
-            releaseFreeMemory(); // what the failed pass held (kept by configureAllocator)
-            if (group)
-                net->synchroniseBatchNorm(nullptr);
-            const int fits = !device.is_cuda() ? -1 : largestFittingBatch(shard, [&](int n) {
-                const std::vector<int64_t> some(pool.begin(), pool.begin() + n);
-                at::Tensor z1;
-                lossBackward(makeTrainingBatch(data.cache(), some, c.inputSize, channels, c.augment, norm, c.seed, 0, 0, device),
-                             makeTrainingBatch(data.cache(), some, c.inputSize, channels, c.augment, norm, c.seed, 0, 1, device), z1);
-                sgd.zeroGrad();
-            });
-            const std::string where = device.str() + (world > 1 ? " (rank " + std::to_string(rank) + " of " + std::to_string(world) + ")" : "");
-            throw UserError(outOfMemoryMessage(where, "view", shard, fits, [&](int n) {
-                // SimSiam's batch is what BatchNorm and the loss see at once: there are no micro-batches to shrink.
-                return "run with --batch " + std::to_string(n * world) + (world > 1 ? " (" + std::to_string(n) + " per process)" : "");
-            }));
+            endOutOfMemory(
+                *net, sgd, group, device, "view", shard,
+                [&](int n) {
+                    const std::vector<int64_t> some(pool.begin(), pool.begin() + n);
+                    at::Tensor z1;
+                    lossBackward(makeTrainingBatch(data.cache(), some, c.inputSize, channels, c.augment, norm, c.seed, 0, 0, device),
+                                 makeTrainingBatch(data.cache(), some, c.inputSize, channels, c.augment, norm, c.seed, 0, 1, device), z1);
+                },
+                [&](int n) {
+                    // SimSiam's batch is what BatchNorm and the loss see at once: there are no micro-batches to shrink.
+                    return "run with --batch " + std::to_string(n * world) + (world > 1 ? " (" + std::to_string(n) + " per process)" : "");
+                });
         };
         // The two views of step `step`'s batch, forward and backward; the loss over the group.
         auto forwardBackward = [&](int64_t step, at::Tensor& z1) {

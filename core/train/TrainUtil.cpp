@@ -246,6 +246,23 @@ std::string outOfMemoryMessage(const std::string& device, const std::string& wha
     return m + "; the largest that fits is " + std::to_string(fits) + ": " + fix(fits);
 }
 
+void endOutOfMemory(NetworkImpl& net, Optimizer& optimizer, const ProcessGroup* group, const at::Device& device, const std::string& what,
+                    int failed, const std::function<void(int n)>& tryPass, const std::function<std::string(int)>& fix)
+{
+    optimizer.zeroGrad();
+    releaseFreeMemory(); // what the failed pass held (kept by configureAllocator)
+    if (group)
+        net.synchroniseBatchNorm(nullptr);
+    const int fits = !device.is_cuda() ? -1 : largestFittingBatch(failed, [&](int n) {
+        tryPass(n);
+        optimizer.zeroGrad();
+    });
+    const int world = group ? group->size() : 1;
+    const std::string where =
+        device.str() + (world > 1 ? " (rank " + std::to_string(group->rank()) + " of " + std::to_string(world) + ")" : "");
+    throw UserError(outOfMemoryMessage(where, what, failed, fits, fix));
+}
+
 void checkInitWeights(const ModelConfig& model, const std::string& path, bool skipHead)
 {
     Network probe(model);

@@ -101,6 +101,16 @@ int largestFittingBatch(int failed, const std::function<void(int n)>& tryPass);
 std::string outOfMemoryMessage(const std::string& device, const std::string& what, int failed, int fits,
                                const std::function<std::string(int)>& fix);
 
+/// A training step on this rank ran out of memory on `device` with `failed` images per `what`
+/// ("view", "micro-batch"): drops the gradients and the memory the pass held, and throws
+/// UserError with outOfMemoryMessage. On a GPU it first finds the largest count that fits with
+/// largestFittingBatch, `tryPass(n)` being a forward and backward over n images on this rank
+/// alone (BatchNorm stops synchronising; the gradients are dropped after each); on the CPU it
+/// names half to try. `fix(n)` says what setting gets to n; `group` (or nullptr) names the rank.
+[[noreturn]] void endOutOfMemory(NetworkImpl& net, Optimizer& optimizer, const ProcessGroup* group, const at::Device& device,
+                                 const std::string& what, int failed, const std::function<void(int n)>& tryPass,
+                                 const std::function<std::string(int)>& fix);
+
 /// Throws UserError unless the weight file fits the model's backbone. Checked on a throwaway
 /// network before a run exists: a mismatch is the user's to fix.
 void checkInitWeights(const ModelConfig& model, const std::string& path, bool skipHead);
