@@ -92,6 +92,19 @@ struct Recorder : JobObserver {
     }
 };
 
+/// Runs the run `id` (a PretrainJob's or a FinetuneJob's) to its end; its last checkpoint, or
+/// nothing when it did not complete.
+template<class Job>
+TensorFile trainedWeights(Project& project, const std::string& id)
+{
+    Job job(project, id);
+    Recorder r;
+    JobControl control;
+    if (job.run(r, control) != JobState::Completed)
+        return {};
+    return readTensorFile(RunStore(project).dir(id) + "/checkpoints/last.safetensors");
+}
+
 /// Runs a pretraining run, cancelling it when step `step` is done.
 JobState runCancellingAt(Project& project, const std::string& id, int64_t step, Recorder& r)
 {
@@ -534,15 +547,11 @@ private Q_SLOTS:
         auto project = Project::open(m_project.toStdString());
         const auto trained = [&](bool prefetch, bool simsiam) {
             qputenv("MEDSIAM_PREFETCH", prefetch ? "1" : "0");
-            std::string id;
+            TensorFile weights;
             if (simsiam) {
                 PretrainConfig c = smallConfig();
                 c.steps = 4;
-                id = PretrainJob::create(*project, c);
-                PretrainJob job(*project, id);
-                Recorder r;
-                JobControl control;
-                [&] { QCOMPARE(job.run(r, control), JobState::Completed); }();
+                weights = trainedWeights<PretrainJob>(*project, PretrainJob::create(*project, c));
             } else {
                 FinetuneConfig c = smallFinetune();
                 c.steps = 3;
@@ -550,14 +559,10 @@ private Q_SLOTS:
                 c.microBatch = 8;
                 c.crop = 32;
                 c.resize = 36;
-                id = FinetuneJob::create(*project, c);
-                FinetuneJob job(*project, id);
-                Recorder r;
-                JobControl control;
-                [&] { QCOMPARE(job.run(r, control), JobState::Completed); }();
+                weights = trainedWeights<FinetuneJob>(*project, FinetuneJob::create(*project, c));
             }
             qunsetenv("MEDSIAM_PREFETCH");
-            return readTensorFile(RunStore(*project).dir(id) + "/checkpoints/last.safetensors");
+            return weights;
         };
         for (bool simsiam : {true, false}) {
             const TensorFile a = trained(false, simsiam), b = trained(true, simsiam);
